@@ -1,0 +1,60 @@
+"""Domain errors. The HTTP layer maps each class to a status and Apideck type name in one table."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every error the service reports to a client."""
+
+    def __init__(self, message: str, detail: str | dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail if detail is not None else message
+
+
+class Unauthorized(DomainError):
+    """Missing, unknown or revoked API key, or an app id the key does not belong to."""
+
+
+class MissingHeader(DomainError):
+    """A tenancy header the API requires was not sent."""
+
+
+class InvalidInput(DomainError):
+    """Malformed or out-of-range input."""
+
+
+class DigestMismatch(InvalidInput):
+    """The bytes received do not match the digest the client sent."""
+
+
+class NotFound(DomainError):
+    """Unknown, expired or foreign entity: never tells which, so tenants learn nothing of each other."""
+
+
+class InvalidState(DomainError):
+    """The request is well-formed but the session is not in a state that allows it."""
+
+
+class NameTaken(DomainError):
+    """The target folder already holds an entry (or an open upload) with that name."""
+
+
+class PayloadTooLarge(DomainError):
+    """A request body is larger than the configured limit."""
+
+
+class QuotaExceeded(DomainError):
+    """The consumer would exceed its storage quota."""
+
+
+class InsufficientStorage(DomainError):
+    """The storage backend ran out of space."""
+
+
+class Busy(DomainError):
+    """Another request holds the same part or session for longer than we are willing to wait."""
+
+
+class RangeNotSatisfiable(DomainError):
+    """A download range lies outside the file."""

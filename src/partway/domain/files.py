@@ -1,0 +1,225 @@
+"""Files, folders and drives: what finished uploads land in."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+
+from .digests import Digest
+from .errors import InvalidInput, InvalidState, NotFound, RangeNotSatisfiable
+from .models import (
+    ROOT_FOLDER_ID,
+    Drive,
+    Entry,
+    EntryKind,
+    EntryPatch,
+    NewSession,
+    Tenant,
+    new_id,
+)
+from .names import check_name
+from .ports import Clock, Repository
+from .tree import DEFAULT_DRIVE, Tree
+from .uploads import UploadService, raise_name_taken
+
+SORT_FIELDS = ("name", "created_at", "updated_at")
+MAX_PAGE = 200
+
+
+@dataclass(frozen=True)
+class Page:
+    entries: list[Entry]
+    cursor: str | None
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class Listing:
+    folder_id: str | None = None
+    drive_id: str | None = None
+    sort_by: str = "name"
+    descending: bool = False
+    cursor: str | None = None
+    limit: int = 20
+
+
+@dataclass(frozen=True)
+class Download:
+    entry: Entry
+    start: int
+    end: int
+    chunks: AsyncIterator[bytes]
+
+
+class FileService:
+    def __init__(self, repo: Repository, uploads: UploadService, clock: Clock) -> None:
+        self._repo = repo
+        self._uploads = uploads
+        self._clock = clock
+        self.tree = Tree(repo)
+
+    async def get(self, tenant: Tenant, entry_id: str, kind: EntryKind) -> Entry:
+        entry = await self._repo.get_entry(tenant, entry_id)
+        if entry is None or entry.kind is not kind:
+            raise NotFound(f"{kind.value} {entry_id!r} not found")
+        return entry
+
+    async def list(self, tenant: Tenant, listing: Listing) -> Page:
+        if listing.sort_by not in SORT_FIELDS:
+            raise InvalidInput(f"sort[by] must be one of {', '.join(SORT_FIELDS)}")
+        if not 1 <= listing.limit <= MAX_PAGE:
+            raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}")
+        drive_id = self.tree.drive_id(listing.drive_id)
+        if listing.folder_id is not None:
+            await self.tree.folder(tenant, drive_id, listing.folder_id)
+        offset = decode_cursor(listing.cursor)
+        rows = await self._repo.list_entries(
+            tenant,
+            drive_id,
+            listing.folder_id,
+            None,
+            listing.sort_by,
+            listing.descending,
+            offset,
+            listing.limit + 1,
+        )
+        more = len(rows) > listing.limit
+        return Page(
+            entries=rows[: listing.limit],
+            cursor=listing.cursor,
+            next_cursor=encode_cursor(offset + listing.limit) if more else None,
+        )
+
+    async def update(self, tenant: Tenant, entry_id: str, kind: EntryKind, patch: EntryPatch) -> Entry:
+        entry = await self.get(tenant, entry_id, kind)
+        changed = entry
+        if patch.name is not None:
+            changed = replace(changed, name=check_name(patch.name))
+        if patch.parent_folder_id is not None:
+            await self.tree.check_move(tenant, entry, patch.parent_folder_id)
+            changed = replace(changed, parent_id=patch.parent_folder_id)
+        if patch.description is not None:
+            changed = replace(changed, description=patch.description)
+        if changed == entry:
+            return entry
+        moved = (changed.name, changed.parent_id) != (entry.name, entry.parent_id)
+        if moved and await self._repo.name_taken(
+            tenant, entry.drive_id, changed.parent_id, changed.name
+        ):
+            raise_name_taken(changed.name)
+        changed = replace(changed, updated_at=self._clock())
+        await self._repo.update_entry(changed)
+        return changed
+
+    async def delete_file(self, tenant: Tenant, file_id: str) -> None:
+        entry = await self.get(tenant, file_id, EntryKind.FILE)
+        await self._repo.delete_entry(tenant, entry.id)
+        if entry.storage_key and entry.service_id:
+            await self._uploads.storage(entry.service_id).delete(entry.storage_key)
+
+    async def download(
+        self, tenant: Tenant, file_id: str, byte_range: tuple[int | None, int | None] | None
+    ) -> Download:
+        entry = await self.get(tenant, file_id, EntryKind.FILE)
+        size = entry.size or 0
+        start, end = resolve_range(byte_range, size)
+        storage = self._uploads.storage(entry.service_id or "")
+        chunks = storage.read(entry.storage_key or "", start, end)
+        return Download(entry, start, end, chunks)
+
+    async def create_folder(
+        self,
+        tenant: Tenant,
+        name: str,
+        parent_folder_id: str,
+        drive_id: str | None,
+        description: str | None,
+    ) -> Entry:
+        check_name(name)
+        drive = self.tree.drive_id(drive_id)
+        await self.tree.folder(tenant, drive, parent_folder_id)
+        if await self._repo.name_taken(tenant, drive, parent_folder_id, name):
+            raise_name_taken(name)
+        now = self._clock()
+        entry = Entry(
+            id=new_id("fld"),
+            tenant=tenant,
+            drive_id=drive,
+            parent_id=parent_folder_id,
+            name=name,
+            kind=EntryKind.FOLDER,
+            created_at=now,
+            updated_at=now,
+            description=description,
+        )
+        await self._repo.insert_entry(entry)
+        return entry
+
+    async def delete_folder(self, tenant: Tenant, folder_id: str) -> None:
+        if folder_id == ROOT_FOLDER_ID:
+            raise InvalidState("the root folder cannot be deleted")
+        entry = await self.get(tenant, folder_id, EntryKind.FOLDER)
+        if await self._repo.has_children(tenant, entry.id):
+            raise InvalidState(f"folder {folder_id!r} is not empty")
+        await self._repo.delete_entry(tenant, entry.id)
+
+    def drives(self) -> list[Drive]:
+        return [DEFAULT_DRIVE]
+
+    def drive(self, drive_id: str) -> Drive:
+        self.tree.drive_id(drive_id)
+        return DEFAULT_DRIVE
+
+    async def upload_small(
+        self,
+        tenant: Tenant,
+        service_id: str,
+        req: NewSession,
+        body: AsyncIterator[bytes],
+        length: int,
+        digest: Digest | None,
+    ) -> Entry:
+        """The single-request upload: one session of one part, finished at once."""
+        req = replace(req, size=length)
+        session = await self._uploads.create(tenant, service_id, req, part_size=max(length, 1))
+        try:
+            await self._uploads.upload_part(tenant, session.id, 0, body, length, digest)
+            return await self._uploads.finish(tenant, session.id, None)
+        except BaseException:
+            await self._uploads.abort(tenant, session.id)
+            raise
+
+
+def encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        kind, _, value = raw.partition(":")
+        offset = int(value)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidInput("cursor is not one this server issued") from None
+    if kind != "o" or offset < 0:
+        raise InvalidInput("cursor is not one this server issued")
+    return offset
+
+
+def resolve_range(byte_range: tuple[int | None, int | None] | None, size: int) -> tuple[int, int]:
+    """An HTTP byte range (first, last inclusive; None = open) as a half-open [start, end)."""
+    if byte_range is None:
+        return 0, size
+    first, last = byte_range
+    if first is None:
+        if last is None or last == 0:
+            raise RangeNotSatisfiable(f"range not satisfiable for a {size}-byte file")
+        return max(0, size - last), size
+    if first >= size:
+        raise RangeNotSatisfiable(f"range starts at {first}, past the end of a {size}-byte file")
+    end = size if last is None else min(last + 1, size)
+    return first, end

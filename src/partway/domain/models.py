@@ -1,0 +1,107 @@
+"""Plain value objects of the domain."""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+
+ROOT_FOLDER_ID = "root"
+DEFAULT_DRIVE_ID = "default"
+
+
+def new_id(prefix: str) -> str:
+    """A server-generated, path-safe id (hex only: no '/', '?', '#' or '%' ever reaches a path)."""
+    return f"{prefix}_{secrets.token_hex(12)}"
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """Everything is scoped to an app and one of its consumers."""
+
+    app_id: str
+    consumer_id: str
+
+
+class SessionState(enum.StrEnum):
+    OPEN = "open"
+    FINISHING = "finishing"
+    FINISHED = "finished"
+
+
+@dataclass(frozen=True)
+class Part:
+    number: int
+    size: int
+    sha1: str | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class UploadSession:
+    id: str
+    tenant: Tenant
+    service_id: str
+    drive_id: str
+    folder_id: str
+    name: str
+    size: int | None
+    part_size: int
+    state: SessionState
+    storage_key: str
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime
+    file_id: str | None = None
+    parts: tuple[Part, ...] = field(default=())
+
+    def is_expired(self, now: datetime) -> bool:
+        return self.expires_at <= now
+
+
+class EntryKind(enum.StrEnum):
+    FILE = "file"
+    FOLDER = "folder"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A file or a folder as it appears in a drive."""
+
+    id: str
+    tenant: Tenant
+    drive_id: str
+    parent_id: str
+    name: str
+    kind: EntryKind
+    created_at: datetime
+    updated_at: datetime
+    size: int | None = None
+    service_id: str | None = None
+    storage_key: str | None = None
+    description: str | None = None
+    sha1: str | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class Drive:
+    id: str
+    name: str
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class NewSession:
+    name: str
+    parent_folder_id: str
+    size: int | None
+    drive_id: str | None = None
+
+
+@dataclass(frozen=True)
+class EntryPatch:
+    name: str | None = None
+    parent_folder_id: str | None = None
+    description: str | None = None

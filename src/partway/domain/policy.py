@@ -1,0 +1,133 @@
+"""Part-size policy and the part layout of a session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import InvalidInput, InvalidState
+from .models import Part, UploadSession
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StorageCapabilities:
+    """Limits a storage backend declares; the policy reads them instead of hard-coding one store's."""
+
+    min_part_size: int
+    max_part_size: int
+    max_parts: int
+    writes_in_place: bool
+
+
+@dataclass(frozen=True)
+class PartPolicy:
+    """Operator-configured limits."""
+
+    default_part_size: int = 8 * MIB
+    max_part_size: int = 100 * MIB
+    max_parts: int = 10_000
+    max_file_size: int | None = None
+
+
+def part_size_for(size: int | None, policy: PartPolicy, caps: StorageCapabilities) -> int:
+    """Smallest MiB-aligned part size ≥ the default so that `size` fits in the allowed part count."""
+    max_parts = min(policy.max_parts, caps.max_parts)
+    ceiling = min(policy.max_part_size, caps.max_part_size)
+    part_size = max(policy.default_part_size, caps.min_part_size)
+    if size is not None and size > part_size * max_parts:
+        needed = -(-size // max_parts)
+        part_size = -(-needed // MIB) * MIB
+    if part_size > ceiling:
+        limit = ceiling * max_parts
+        raise InvalidInput(
+            f"size {size} exceeds the largest upload this service accepts ({limit} bytes)"
+        )
+    return part_size
+
+
+def max_part_count(session: UploadSession, policy: PartPolicy, caps: StorageCapabilities) -> int:
+    if session.size is None:
+        return min(policy.max_parts, caps.max_parts)
+    return expected_part_count(session.size, session.part_size)
+
+
+def expected_part_count(size: int, part_size: int) -> int:
+    # A zero-byte file is one empty part, so the SDK's "upload part 0, then finish" flow works.
+    return max(1, -(-size // part_size))
+
+
+def check_part_length(session: UploadSession, number: int, length: int, count: int) -> None:
+    """Every part but the last is exactly part_size; the last is exactly the rest."""
+    if number >= count:
+        raise InvalidState(
+            f"part_number {number} is out of range: this session has parts 0 to {count - 1}"
+        )
+    if session.size is None:
+        if length > session.part_size:
+            raise InvalidState(
+                f"part {number} is {length} bytes; parts are at most {session.part_size} bytes"
+            )
+        return
+    expected = part_length(session.size, session.part_size, number)
+    if length != expected:
+        raise InvalidState(f"part {number} must be exactly {expected} bytes, got {length}")
+
+
+def part_length(size: int, part_size: int, number: int) -> int:
+    return max(0, min(part_size, size - number * part_size))
+
+
+def check_unknown_size_order(session: UploadSession, number: int, length: int) -> None:
+    """With no declared size, only the highest part may be short."""
+    if session.size is not None:
+        return
+    for part in session.parts:
+        if part.number > number and length < session.part_size:
+            raise InvalidState(
+                f"part {number} is short ({length} bytes) but part {part.number} follows it; "
+                "only the last part may be shorter than part_size"
+            )
+        if part.number < number and part.size < session.part_size:
+            raise InvalidState(
+                f"part {part.number} was short ({part.size} bytes), so it is the last part; "
+                f"part {number} cannot follow it"
+            )
+
+
+def missing_parts(session: UploadSession) -> list[int]:
+    """Part numbers still needed before finish."""
+    have = {p.number for p in session.parts}
+    if session.size is not None:
+        if session.size == 0:
+            return []
+        count = expected_part_count(session.size, session.part_size)
+        return [n for n in range(count) if n not in have]
+    if not have:
+        return [0]
+    return [n for n in range(max(have) + 1) if n not in have]
+
+
+def total_size(session: UploadSession) -> int:
+    if session.size is not None:
+        return session.size
+    return sum(p.size for p in session.parts)
+
+
+def byte_ranges(parts: tuple[Part, ...] | list[Part], part_size: int) -> list[tuple[int, int]]:
+    """Stored bytes as merged inclusive (first, last) ranges."""
+    ranges: list[tuple[int, int]] = []
+    for part in sorted(parts, key=lambda p: p.number):
+        if part.size == 0:
+            continue
+        first = part.number * part_size
+        last = first + part.size - 1
+        if ranges and ranges[-1][1] + 1 == first:
+            ranges[-1] = (ranges[-1][0], last)
+        else:
+            ranges.append((first, last))
+    return ranges
+
+
+def format_ranges(ranges: list[tuple[int, int]]) -> str:
+    return ",".join(f"{a}-{b}" for a, b in ranges)

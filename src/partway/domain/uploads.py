@@ -1,0 +1,280 @@
+"""Upload sessions: create, inspect, upload parts, finish, abort."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, replace
+from datetime import timedelta
+
+from .digests import Digest, MultiHasher
+from .errors import InvalidInput, InvalidState, NameTaken, NotFound, PayloadTooLarge
+from .models import (
+    Entry,
+    EntryKind,
+    NewSession,
+    Part,
+    SessionState,
+    Tenant,
+    UploadSession,
+    new_id,
+)
+from .names import check_name
+from .policy import (
+    PartPolicy,
+    check_part_length,
+    check_unknown_size_order,
+    max_part_count,
+    missing_parts,
+    part_size_for,
+    total_size,
+)
+from .ports import Clock, Locks, Repository, Storage
+from .streaming import stream_into
+from .tree import Tree
+
+
+@dataclass(frozen=True)
+class Lifetimes:
+    session_ttl: timedelta = timedelta(days=7)
+    finished_retention: timedelta = timedelta(days=1)
+
+
+class UploadService:
+    def __init__(
+        self,
+        repo: Repository,
+        storages: Mapping[str, Storage],
+        locks: Locks,
+        policy: PartPolicy,
+        lifetimes: Lifetimes,
+        clock: Clock,
+    ) -> None:
+        self._repo = repo
+        self._storages = storages
+        self._locks = locks
+        self._policy = policy
+        self._lifetimes = lifetimes
+        self._clock = clock
+        self._tree = Tree(repo)
+
+    def storage(self, service_id: str) -> Storage:
+        try:
+            return self._storages[service_id]
+        except KeyError:
+            known = ", ".join(sorted(self._storages))
+            raise InvalidInput(
+                f"unknown service id {service_id!r}; this server offers: {known}"
+            ) from None
+
+    async def create(
+        self, tenant: Tenant, service_id: str, req: NewSession, part_size: int | None = None
+    ) -> UploadSession:
+        storage = self.storage(service_id)
+        check_name(req.name)
+        if req.size is not None:
+            if req.size < 0:
+                raise InvalidInput("size must not be negative")
+            limit = self._policy.max_file_size
+            if limit is not None and req.size > limit:
+                raise InvalidInput(f"size {req.size} exceeds the maximum file size of {limit} bytes")
+        drive_id = self._tree.drive_id(req.drive_id)
+        await self._tree.folder(tenant, drive_id, req.parent_folder_id)
+        if await self._repo.name_taken(tenant, drive_id, req.parent_folder_id, req.name):
+            raise_name_taken(req.name)
+        if part_size is None:
+            part_size = part_size_for(req.size, self._policy, storage.capabilities)
+        now = self._clock()
+        session = UploadSession(
+            id=new_id("ses"),
+            tenant=tenant,
+            service_id=service_id,
+            drive_id=drive_id,
+            folder_id=req.parent_folder_id,
+            name=req.name,
+            size=req.size,
+            part_size=part_size,
+            state=SessionState.OPEN,
+            storage_key=new_id("obj"),
+            created_at=now,
+            updated_at=now,
+            expires_at=now + self._lifetimes.session_ttl,
+        )
+        await storage.create(session.storage_key)
+        try:
+            await self._repo.insert_session(session)
+        except BaseException:
+            await storage.delete(session.storage_key)
+            raise
+        return session
+
+    async def get(self, tenant: Tenant, session_id: str) -> UploadSession:
+        session = await self._repo.get_session(tenant, session_id)
+        if session is None:
+            raise NotFound(f"upload session {session_id!r} not found")
+        if session.is_expired(self._clock()):
+            raise NotFound(f"upload session {session_id!r} has expired")
+        return session
+
+    async def _open(self, tenant: Tenant, session_id: str) -> UploadSession:
+        session = await self.get(tenant, session_id)
+        if session.state is not SessionState.OPEN:
+            raise InvalidState(f"upload session {session_id!r} is {session.state.value}")
+        return session
+
+    async def upload_part(
+        self,
+        tenant: Tenant,
+        session_id: str,
+        number: int,
+        body: AsyncIterator[bytes],
+        content_length: int | None,
+        digest: Digest | None,
+    ) -> UploadSession:
+        session = await self._open(tenant, session_id)
+        storage = self.storage(session.service_id)
+        count = max_part_count(session, self._policy, storage.capabilities)
+        if content_length is not None:
+            if content_length > self._policy.max_part_size:
+                raise PayloadTooLarge(
+                    f"part body of {content_length} bytes exceeds the "
+                    f"{self._policy.max_part_size}-byte limit"
+                )
+            check_part_length(session, number, content_length, count)
+        elif number >= count:
+            check_part_length(session, number, 0, count)
+        async with self._locks.session_shared(session_id), self._locks.part(session_id, number):
+            # Re-read under the lock: finish or abort may have run while we waited.
+            session = await self._open(tenant, session_id)
+            if content_length is not None:
+                check_unknown_size_order(session, number, content_length)
+            part = await self._write_part(session, storage, number, body, digest)
+            now = self._clock()
+            recorded = await self._repo.record_part(
+                session.id, part, now, now + self._lifetimes.session_ttl
+            )
+            if not recorded:
+                raise InvalidState(f"upload session {session_id!r} was finished or aborted")
+        return await self.get(tenant, session_id)
+
+    async def _write_part(
+        self,
+        session: UploadSession,
+        storage: Storage,
+        number: int,
+        body: AsyncIterator[bytes],
+        digest: Digest | None,
+    ) -> Part:
+        # The old bytes are about to be overwritten: the old record must not outlive them.
+        await self._repo.forget_part(session.id, number)
+        expected = session.part_size
+        if session.size is not None:
+            expected = min(session.part_size, session.size - number * session.part_size)
+        hasher = MultiHasher(digest.algorithms) if digest else None
+        writer = await storage.open_range(session.storage_key, number * session.part_size, number)
+        try:
+            received = await stream_into(body, writer, hasher, expected)
+            if session.size is not None:
+                check_part_length(session, number, received, number + 1)
+            else:
+                check_unknown_size_order(session, number, received)
+            if hasher is not None and digest is not None:
+                hasher.verify(digest, f"part {number}")
+            await writer.commit()
+        finally:
+            await writer.close()
+        sums = hasher.hexdigests() if hasher else {}
+        return Part(number, received, sums.get("sha1"), sums.get("sha256"))
+
+    async def finish(self, tenant: Tenant, session_id: str, digest: Digest | None) -> Entry:
+        session = await self.get(tenant, session_id)
+        if session.state is SessionState.FINISHED:
+            return await self._finished_file(tenant, session)
+        async with self._locks.session_exclusive(session_id):
+            session = await self.get(tenant, session_id)
+            if session.state is SessionState.FINISHED:
+                return await self._finished_file(tenant, session)
+            # Holding the exclusive lock, a FINISHING state can only be left by a crashed finish.
+            now = self._clock()
+            if not await self._repo.set_state(
+                session.id, session.state, SessionState.FINISHING, now
+            ):
+                raise InvalidState(f"upload session {session_id!r} changed state; try again")
+            try:
+                entry = await self._complete(session, digest)
+            except BaseException:
+                await self._repo.set_state(
+                    session.id, SessionState.FINISHING, SessionState.OPEN, self._clock()
+                )
+                raise
+        await self._locks.forget(session_id)
+        return entry
+
+    async def _complete(self, session: UploadSession, digest: Digest | None) -> Entry:
+        missing = missing_parts(session)
+        if missing:
+            shown = ", ".join(str(n) for n in missing[:20])
+            more = f" and {len(missing) - 20} more" if len(missing) > 20 else ""
+            raise InvalidState(
+                f"cannot finish: {len(missing)} part(s) missing: {shown}{more}",
+                {"missing_parts": missing[:1000], "missing_count": len(missing)},
+            )
+        storage = self.storage(session.service_id)
+        size = total_size(session)
+        parts = sorted(session.parts, key=lambda p: p.number)
+        if digest is not None:
+            await self._verify_whole(storage, session.storage_key, size, digest)
+        await storage.complete(session.storage_key, parts, size)
+        now = self._clock()
+        entry = Entry(
+            id=new_id("file"),
+            tenant=session.tenant,
+            drive_id=session.drive_id,
+            parent_id=session.folder_id,
+            name=session.name,
+            kind=EntryKind.FILE,
+            created_at=now,
+            updated_at=now,
+            size=size,
+            service_id=session.service_id,
+            storage_key=session.storage_key,
+        )
+        if digest is not None:
+            entry = replace(entry, **_hex_sums(digest))
+        await self._repo.complete_session(
+            session.id, entry, now + self._lifetimes.finished_retention
+        )
+        return entry
+
+    async def _verify_whole(self, storage: Storage, key: str, size: int, digest: Digest) -> None:
+        hasher = MultiHasher(digest.algorithms)
+        async for block in storage.read(key, 0, size):
+            await asyncio.to_thread(hasher.update, block)
+        hasher.verify(digest, "the assembled file")
+
+    async def _finished_file(self, tenant: Tenant, session: UploadSession) -> Entry:
+        entry = await self._repo.get_entry(tenant, session.file_id or "")
+        if entry is None:
+            raise NotFound(f"the file of upload session {session.id!r} was deleted")
+        return entry
+
+    async def abort(self, tenant: Tenant, session_id: str) -> None:
+        await self.get(tenant, session_id)
+        async with self._locks.session_exclusive(session_id):
+            session = await self.get(tenant, session_id)
+            if session.state is SessionState.FINISHED:
+                raise InvalidState(
+                    f"upload session {session_id!r} is finished; delete the file instead"
+                )
+            # Row first, then bytes: a crash in between leaves orphan bytes, never a dangling row.
+            await self._repo.delete_session(session.id)
+            await self.storage(session.service_id).delete(session.storage_key)
+        await self._locks.forget(session_id)
+
+
+def raise_name_taken(name: str) -> None:
+    raise NameTaken(f"the folder already has an entry or an upload in progress named {name!r}")
+
+
+def _hex_sums(digest: Digest) -> dict[str, str]:
+    return {name: value.hex() for name, value in digest.expected.items()}

@@ -1,0 +1,1 @@
+"""The HTTP front: parse, call the domain, render the Apideck envelope. No business rules here."""

@@ -1,0 +1,55 @@
+"""Who is calling: the services of the app, and the caller's tenant and storage service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from ..config import Settings
+from ..domain.files import FileService
+from ..domain.keys import KeyService
+from ..domain.models import Tenant
+from ..domain.uploads import UploadService
+from ..wire import APP_ID, CONSUMER_ID, SERVICE_ID
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    keys: KeyService
+    uploads: UploadService
+    files: FileService
+
+
+@dataclass(frozen=True)
+class Caller:
+    services: Services
+    tenant: Tenant
+    service_id: str
+
+
+def services_of(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def bearer_token(header: str | None) -> str | None:
+    if not header:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() == "bearer":
+        return token.strip() or None
+    return header.strip()
+
+
+async def caller(request: Request) -> Caller:
+    services = services_of(request)
+    tenant = await services.keys.authenticate(
+        bearer_token(request.headers.get("authorization")),
+        request.headers.get(APP_ID),
+        request.headers.get(CONSUMER_ID),
+    )
+    service_id = request.headers.get(SERVICE_ID) or services.settings.default_service
+    services.uploads.storage(service_id)
+    return Caller(services, tenant, service_id)

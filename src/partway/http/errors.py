@@ -1,0 +1,79 @@
+"""The one table from domain errors to (status, Apideck type name), and the error body."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ..domain import errors as e
+
+log = logging.getLogger("partway.http")
+
+ERROR_TABLE: dict[type[e.DomainError], tuple[int, str]] = {
+    e.Unauthorized: (401, "UnauthorizedError"),
+    e.MissingHeader: (400, "RequestHeadersValidationError"),
+    e.DigestMismatch: (400, "RequestValidationError"),
+    e.InvalidInput: (400, "RequestValidationError"),
+    e.QuotaExceeded: (402, "RequestLimitError"),
+    e.NotFound: (404, "EntityNotFoundError"),
+    e.NameTaken: (409, "ConflictError"),
+    e.PayloadTooLarge: (413, "PayloadTooLargeError"),
+    e.RangeNotSatisfiable: (416, "RangeNotSatisfiableError"),
+    e.InvalidState: (422, "InvalidStateError"),
+    e.Busy: (503, "ServiceUnavailableError"),
+    e.InsufficientStorage: (507, "InsufficientStorageError"),
+}
+
+_HTTP_TYPES = {404: "EntityNotFoundError", 405: "MethodNotAllowedError"}
+
+
+def status_of(exc: e.DomainError) -> tuple[int, str]:
+    for cls in type(exc).__mro__:
+        if cls in ERROR_TABLE:
+            return ERROR_TABLE[cls]
+    return 500, "InternalServerError"
+
+
+def error_response(
+    status: int,
+    type_name: str,
+    message: str,
+    detail: object = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = {
+        "status_code": status,
+        "error": HTTPStatus(status).phrase,
+        "type_name": type_name,
+        "message": message,
+        # The SDK's 402 model accepts only a string detail.
+        "detail": message if detail is None or status == 402 else detail,
+        "ref": f"https://developers.apideck.com/errors#{type_name.lower()}",
+    }
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, e.DomainError)
+    status, type_name = status_of(exc)
+    headers = {"Retry-After": "1"} if status == 503 else None
+    return error_response(status, type_name, exc.message, exc.detail, headers)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    status = exc.status_code
+    message = exc.detail or HTTPStatus(status).phrase
+    if status == 404:
+        message = f"no route for {request.method} {request.url.path}"
+    type_name = _HTTP_TYPES.get(status, "RequestValidationError" if status < 500 else "ServerError")
+    return error_response(status, type_name, message, headers=exc.headers)
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(500, "InternalServerError", "internal server error")

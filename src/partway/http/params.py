@@ -1,0 +1,121 @@
+"""Parsing of query parameters, headers and JSON bodies into plain values (400 on anything odd)."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+
+from ..domain.errors import InvalidInput
+
+M = TypeVar("M", bound=BaseModel)
+_TRUE = {"true", "1", "yes"}
+_FALSE = {"false", "0", "no", ""}
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def flag(request: Request, name: str) -> bool:
+    value = request.query_params.get(name, "false").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise InvalidInput(f"query parameter {name} must be true or false")
+
+
+def part_number(request: Request) -> int:
+    """`0`, `3`, `3.0` (the SDK sends floats); 2.5, negatives and junk are refused."""
+    raw = request.query_params.get("part_number")
+    if raw is None:
+        raise InvalidInput("query parameter part_number is required")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidInput(f"part_number {raw!r} is not a number") from None
+    if not math.isfinite(value) or value < 0 or value != int(value):
+        raise InvalidInput(f"part_number {raw!r} must be a whole number ≥ 0")
+    return int(value)
+
+
+def content_length(request: Request) -> int | None:
+    values = request.headers.getlist("content-length")
+    if not values:
+        return None
+    if len(set(values)) != 1 or not values[0].strip().isdigit():
+        raise InvalidInput("Content-Length header is malformed")
+    return int(values[0])
+
+
+def byte_range(request: Request) -> tuple[int | None, int | None] | None:
+    """A single `bytes=` range; anything else is ignored and the whole file is sent (RFC 9110)."""
+    header = request.headers.get("range")
+    if header is None:
+        return None
+    match = _RANGE.match(header.strip())
+    if match is None or (not match.group(1) and not match.group(2)):
+        return None
+    first = int(match.group(1)) if match.group(1) else None
+    last = int(match.group(2)) if match.group(2) else None
+    if first is not None and last is not None and last < first:
+        return None
+    return first, last
+
+
+def validation_detail(exc: ValidationError) -> list[dict[str, str]]:
+    return [
+        {"field": ".".join(str(p) for p in err["loc"]) or "body", "problem": err["msg"]}
+        for err in exc.errors(include_url=False, include_input=False)
+    ]
+
+
+def parse_model(model: type[M], raw: bytes | str, what: str = "request body") -> M:
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput(f"{what} is not valid JSON") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = validation_detail(exc)
+        first = problems[0]
+        raise InvalidInput(
+            f"{what} is invalid: {first['field']}: {first['problem']}", {"errors": problems}
+        ) from None
+
+
+async def json_body(request: Request, model: type[M], limit: int = 1024 * 1024) -> M:
+    length = content_length(request)
+    if length is not None and length > limit:
+        raise InvalidInput(f"request body is larger than {limit} bytes")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise InvalidInput(f"request body is larger than {limit} bytes")
+    return parse_model(model, body or b"{}")
+
+
+def select_fields(data: object, spec: str | None) -> object:
+    """Apply the `fields` allow-list (comma-separated, dot notation for nested keys)."""
+    if not spec:
+        return data
+    paths = [p.strip().split(".") for p in spec.split(",") if p.strip()]
+    return _pick(data, paths) if paths else data
+
+
+def _pick(data: object, paths: list[list[str]]) -> object:
+    if isinstance(data, list):
+        return [_pick(item, paths) for item in data]
+    if not isinstance(data, dict):
+        return data
+    picked: dict[str, object] = {}
+    for key, value in data.items():
+        below = [p[1:] for p in paths if p[0] == key]
+        if not below:
+            continue
+        picked[key] = value if any(not p for p in below) else _pick(value, below)
+    return picked

@@ -1,0 +1,114 @@
+"""Domain objects → Apideck JSON, and the success envelope around them."""
+
+from __future__ import annotations
+
+import mimetypes
+from http import HTTPStatus
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from ..domain.models import ROOT_FOLDER_ID, Drive, Entry, EntryKind, SessionState, UploadSession
+from ..domain.policy import byte_ranges, format_ranges
+from ..wire import format_time
+from .params import flag, select_fields
+
+ROOT_NAME = "root"
+
+
+def envelope(
+    request: Request,
+    status: int,
+    service: str,
+    resource: str,
+    operation: str,
+    data: object,
+    meta: dict[str, Any] | None = None,
+    links: dict[str, Any] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "status_code": status,
+        "status": HTTPStatus(status).phrase,
+        "service": service,
+        "resource": resource,
+        "operation": operation,
+        "data": select_fields(data, request.query_params.get("fields")),
+    }
+    if meta is not None:
+        body["meta"] = meta
+    if links is not None:
+        body["links"] = links
+    if flag(request, "raw"):
+        body["_raw"] = {"data": data}
+    return JSONResponse(body, status_code=status)
+
+
+def session_json(session: UploadSession) -> dict[str, Any]:
+    parts = sorted(session.parts, key=lambda p: p.number)
+    data: dict[str, Any] = {
+        "id": session.id,
+        "success": session.state is SessionState.FINISHED,
+        "part_size": session.part_size,
+        "parallel_upload_supported": True,
+        "uploaded_byte_range": format_ranges(byte_ranges(parts, session.part_size)),
+        "expires_at": format_time(session.expires_at),
+        "size": session.size,
+        "uploaded_parts": [p.number for p in parts],
+        "name": session.name,
+        "parent_folder_id": session.folder_id,
+        "drive_id": session.drive_id,
+        "state": session.state.value,
+    }
+    if session.file_id is not None:
+        data["file_id"] = session.file_id
+    return data
+
+
+def linked(folders: list[Entry]) -> list[dict[str, Any]]:
+    return [{"id": ROOT_FOLDER_ID, "name": ROOT_NAME}] + [
+        {"id": f.id, "name": f.name} for f in folders
+    ]
+
+
+def path_of(folders: list[Entry], name: str) -> str:
+    return "/" + "/".join([f.name for f in folders] + [name])
+
+
+def entry_json(entry: Entry, folders: list[Entry]) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": entry.id,
+        "name": entry.name,
+        "description": entry.description,
+        "type": entry.kind.value,
+        "path": path_of(folders, entry.name),
+        "parent_folders": linked(folders),
+        "parent_folders_complete": True,
+        "created_at": format_time(entry.created_at),
+        "updated_at": format_time(entry.updated_at),
+    }
+    if entry.kind is EntryKind.FILE:
+        data.update(
+            {
+                "mime_type": mimetypes.guess_type(entry.name)[0] or "application/octet-stream",
+                "size": entry.size,
+                "downloadable": True,
+                "exportable": False,
+                "permissions": {"download": True},
+            }
+        )
+    return data
+
+
+def root_folder_json() -> dict[str, Any]:
+    return {
+        "id": ROOT_FOLDER_ID,
+        "name": ROOT_NAME,
+        "path": "/",
+        "parent_folders": [],
+        "parent_folders_complete": True,
+    }
+
+
+def drive_json(drive: Drive) -> dict[str, Any]:
+    return {"id": drive.id, "name": drive.name, "description": drive.description}

@@ -1,0 +1,1 @@
+"""Metadata store: schema, migrations and the SQL repository (SQLite by default, PostgreSQL too)."""

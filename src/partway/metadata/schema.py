@@ -1,0 +1,108 @@
+"""Tables of the metadata store. Migrations under migrations/ must produce exactly this."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, whatever the database keeps."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+metadata = sa.MetaData()
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("app_id", sa.String(255), nullable=False),
+    sa.Column("key_hash", sa.String(128), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
+sessions = sa.Table(
+    "upload_sessions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("app_id", sa.String(255), nullable=False),
+    sa.Column("consumer_id", sa.String(255), nullable=False),
+    sa.Column("service_id", sa.String(64), nullable=False),
+    sa.Column("drive_id", sa.String(64), nullable=False),
+    sa.Column("folder_id", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(1024), nullable=False),
+    sa.Column("size", sa.BigInteger(), nullable=True),
+    sa.Column("part_size", sa.BigInteger(), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("storage_key", sa.String(128), nullable=False),
+    sa.Column("file_id", sa.String(64), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_upload_sessions_expires_at", "expires_at"),
+    # An open upload reserves its name in the folder, so a clash is refused before bytes arrive.
+    sa.Index(
+        "ux_upload_sessions_open_name",
+        "app_id",
+        "consumer_id",
+        "drive_id",
+        "folder_id",
+        "name",
+        unique=True,
+        sqlite_where=sa.text("state != 'finished'"),
+        postgresql_where=sa.text("state != 'finished'"),
+    ),
+)
+
+parts = sa.Table(
+    "upload_parts",
+    metadata,
+    sa.Column(
+        "session_id",
+        sa.String(64),
+        sa.ForeignKey("upload_sessions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("number", sa.Integer(), primary_key=True),
+    sa.Column("size", sa.BigInteger(), nullable=False),
+    sa.Column("sha1", sa.String(40), nullable=True),
+    sa.Column("sha256", sa.String(64), nullable=True),
+    sa.Column("recorded_at", UTCDateTime(), nullable=False),
+)
+
+entries = sa.Table(
+    "entries",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("app_id", sa.String(255), nullable=False),
+    sa.Column("consumer_id", sa.String(255), nullable=False),
+    sa.Column("drive_id", sa.String(64), nullable=False),
+    sa.Column("parent_id", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(1024), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("size", sa.BigInteger(), nullable=True),
+    sa.Column("service_id", sa.String(64), nullable=True),
+    sa.Column("storage_key", sa.String(128), nullable=True),
+    sa.Column("description", sa.Text(), nullable=True),
+    sa.Column("sha1", sa.String(40), nullable=True),
+    sa.Column("sha256", sa.String(64), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint(
+        "app_id", "consumer_id", "drive_id", "parent_id", "name", name="uq_entries_name"
+    ),
+)

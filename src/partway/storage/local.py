@@ -1,0 +1,134 @@
+"""Local-disk storage: one sparse file per upload, parts written in place at their offsets.
+
+Finish therefore moves no bytes: the session's object simply becomes the file's object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from ..domain.errors import InsufficientStorage, NotFound
+from ..domain.models import Part
+from ..domain.policy import StorageCapabilities
+
+READ_BLOCK = 1024 * 1024
+_KEY = re.compile(r"^[a-z]+_[0-9a-f]{8,64}$")
+CAPABILITIES = StorageCapabilities(
+    min_part_size=1, max_part_size=5 * 1024**3, max_parts=100_000, writes_in_place=True
+)
+
+
+def _io_error(exc: OSError, what: str) -> Exception:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return InsufficientStorage(f"storage is full while {what}; free space and retry")
+    return exc
+
+
+class LocalWriter:
+    def __init__(self, fd: int, offset: int, fsync: bool) -> None:
+        self._fd = fd
+        self._offset = offset
+        self._fsync = fsync
+
+    async def write(self, block: bytes) -> None:
+        offset = self._offset
+        self._offset += len(block)
+        await asyncio.to_thread(self._pwrite_all, block, offset)
+
+    def _pwrite_all(self, block: bytes, offset: int) -> None:
+        view = memoryview(block)
+        try:
+            while view:
+                written = os.pwrite(self._fd, view, offset)
+                view = view[written:]
+                offset += written
+        except OSError as exc:
+            raise _io_error(exc, "writing a part") from exc
+
+    async def commit(self) -> None:
+        if self._fsync:
+            try:
+                await asyncio.to_thread(os.fdatasync, self._fd)
+            except OSError as exc:
+                raise _io_error(exc, "flushing a part") from exc
+
+    async def close(self) -> None:
+        os.close(self._fd)
+
+
+class LocalStorage:
+    def __init__(self, root: Path, *, fsync: bool = True) -> None:
+        self._dir = root / "objects"
+        self._dir.mkdir(parents=True, exist_ok=True)
+        self._fsync = fsync
+
+    @property
+    def capabilities(self) -> StorageCapabilities:
+        return CAPABILITIES
+
+    def _path(self, key: str) -> Path:
+        # Keys are server-generated; refuse anything else so no path can ever be steered.
+        if not _KEY.match(key):
+            raise ValueError(f"invalid storage key {key!r}")
+        return self._dir / key
+
+    async def create(self, key: str) -> None:
+        path = self._path(key)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as exc:
+            raise _io_error(exc, "creating an upload") from exc
+        os.close(fd)
+
+    async def open_range(self, key: str, offset: int, index: int) -> LocalWriter:
+        try:
+            # No O_CREAT: a write racing an abort must not resurrect the deleted object.
+            fd = os.open(self._path(key), os.O_WRONLY)
+        except FileNotFoundError:
+            raise NotFound("the upload's storage object is gone (aborted?)") from None
+        return LocalWriter(fd, offset, self._fsync)
+
+    async def complete(self, key: str, parts: list[Part], size: int) -> None:
+        await asyncio.to_thread(self._truncate_and_sync, self._path(key), size)
+
+    def _truncate_and_sync(self, path: Path, size: int) -> None:
+        # A replaced, shorter last part can leave stale bytes past the end; cut them off.
+        fd = os.open(path, os.O_WRONLY)
+        try:
+            if os.fstat(fd).st_size != size:
+                os.ftruncate(fd, size)
+            if self._fsync:
+                os.fsync(fd)
+        except OSError as exc:
+            raise _io_error(exc, "completing an upload") from exc
+        finally:
+            os.close(fd)
+
+    async def read(self, key: str, start: int, end: int) -> AsyncIterator[bytes]:
+        fd = os.open(self._path(key), os.O_RDONLY)
+        try:
+            offset = start
+            while offset < end:
+                want = min(READ_BLOCK, end - offset)
+                block = await asyncio.to_thread(os.pread, fd, want, offset)
+                if not block:
+                    # A sparse hole past EOF (never written): zeros, as a disk would read.
+                    block = bytes(want)
+                offset += len(block)
+                yield block
+        finally:
+            os.close(fd)
+
+    async def delete(self, key: str) -> None:
+        try:
+            os.unlink(self._path(key))
+        except FileNotFoundError:
+            pass
+
+    async def list_keys(self) -> list[str]:
+        return sorted(p.name for p in self._dir.iterdir() if _KEY.match(p.name))

@@ -1,0 +1,25 @@
+"""Header names and small formats of the Apideck wire protocol, shared by server and client."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+APP_ID = "x-apideck-app-id"
+CONSUMER_ID = "x-apideck-consumer-id"
+SERVICE_ID = "x-apideck-service-id"
+METADATA = "x-apideck-metadata"
+DIGEST = "digest"
+REQUEST_ID = "request-id"
+
+SESSIONS_PATH = "/file-storage/upload-sessions"
+FILES_PATH = "/file-storage/files"
+FOLDERS_PATH = "/file-storage/folders"
+DRIVES_PATH = "/file-storage/drives"
+
+APIDECK_HOSTS = ("upload.apideck.com", "unify.apideck.com")
+
+
+def format_time(moment: datetime) -> str:
+    """`2022-09-30T07:43:32.000Z`, the format of the spec's examples."""
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
