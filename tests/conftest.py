@@ -1,0 +1,100 @@
+"""Shared fixtures: a real `partway serve` process on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+PARTWAY = [sys.executable, "-m", "partway"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def create_key(data_dir: Path, app_id: str, env: dict[str, str] | None = None) -> str:
+    out = subprocess.run(
+        [*PARTWAY, "keys", "create", "--app-id", app_id, "--data-dir", str(data_dir)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    return out.stdout.strip()
+
+
+@dataclass
+class Server:
+    base_url: str
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    key: str
+    app_id: str = "app-1"
+    consumer_id: str = "consumer-1"
+    log: Path = field(default_factory=Path)
+
+    def headers(self, consumer: str | None = None, **extra: str) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {self.key}",
+            "x-apideck-app-id": self.app_id,
+            "x-apideck-consumer-id": consumer or self.consumer_id,
+            **extra,
+        }
+
+    def client(self, **kwargs: object) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, headers=self.headers(), timeout=60, **kwargs)  # type: ignore[arg-type]
+
+
+def start_server(tmp: Path, extra_env: dict[str, str] | None = None) -> Server:
+    data_dir = tmp / "data"
+    env = {**os.environ, "PARTWAY_DATA_DIR": str(data_dir), **(extra_env or {})}
+    key = create_key(data_dir, "app-1", env)
+    port = free_port()
+    log = tmp / "server.log"
+    process = subprocess.Popen(
+        [*PARTWAY, "serve", "--port", str(port)],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {log.read_text()}")
+        try:
+            httpx.get(base_url + "/file-storage/drives", timeout=1)
+            break
+        except httpx.TransportError:
+            time.sleep(0.05)
+    else:
+        process.kill()
+        raise RuntimeError("server did not start")
+    return Server(base_url, data_dir, process, key, log=log)
+
+
+def stop_server(server: Server) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = start_server(tmp_path_factory.mktemp("srv"))
+    yield srv
+    stop_server(srv)
