@@ -98,3 +98,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv = start_server(tmp_path_factory.mktemp("srv"))
     yield srv
     stop_server(srv)
+    assert_clean_log(srv)
+
+
+def assert_clean_log(srv: Server) -> None:
+    """No request may have ended in an unhandled exception or a 5xx the test did not ask for."""
+    log = srv.log.read_text(errors="replace")
+    assert "Traceback" not in log, log[-5000:]
+    assert '" 500 ' not in log, log[-5000:]

@@ -1,0 +1,78 @@
+"""Small HTTP helpers for the end-to-end tests."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+import httpx
+
+SESSIONS = "/file-storage/upload-sessions"
+MIB = 1024 * 1024
+
+
+def sha1_header(data: bytes) -> str:
+    return "sha=" + base64.b64encode(hashlib.sha1(data).digest()).decode()
+
+
+def sha256_header(data: bytes) -> str:
+    return "sha-256=" + base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+def assert_error(res: httpx.Response, status: int, type_name: str | None = None) -> dict[str, Any]:
+    assert res.status_code == status, res.text
+    assert res.headers["content-type"].startswith("application/json")
+    body: dict[str, Any] = res.json()
+    assert body["status_code"] == status
+    assert set(body) >= {"status_code", "error", "type_name", "message", "detail", "ref"}
+    if type_name is not None:
+        assert body["type_name"] == type_name, body
+    return body
+
+
+def create_session(
+    client: httpx.Client, name: str, size: int | None, folder: str = "root", **kw: Any
+) -> str:
+    res = client.post(SESSIONS, json={"name": name, "parent_folder_id": folder, "size": size}, **kw)
+    assert res.status_code == 201, res.text
+    session_id: str = res.json()["data"]["id"]
+    return session_id
+
+
+def get_session(client: httpx.Client, session_id: str) -> dict[str, Any]:
+    res = client.get(f"{SESSIONS}/{session_id}")
+    assert res.status_code == 200, res.text
+    data: dict[str, Any] = res.json()["data"]
+    return data
+
+
+def put_part(
+    client: httpx.Client, session_id: str, number: int | float | str, body: bytes, **headers: str
+) -> httpx.Response:
+    return client.put(
+        f"{SESSIONS}/{session_id}",
+        params={"part_number": str(number)},
+        content=body,
+        headers={"content-type": "application/octet-stream", **headers},
+    )
+
+
+def finish(client: httpx.Client, session_id: str, **headers: str) -> httpx.Response:
+    return client.post(f"{SESSIONS}/{session_id}/finish", headers=headers)
+
+
+def download(client: httpx.Client, file_id: str, **headers: str) -> httpx.Response:
+    return client.get(f"/file-storage/files/{file_id}/download", headers=headers)
+
+
+def upload_whole(client: httpx.Client, name: str, payload: bytes, folder: str = "root") -> str:
+    session_id = create_session(client, name, len(payload), folder)
+    part_size = get_session(client, session_id)["part_size"]
+    for number, start in enumerate(range(0, max(len(payload), 1), part_size)):
+        res = put_part(client, session_id, number, payload[start : start + part_size])
+        assert res.status_code == 200, res.text
+    res = finish(client, session_id)
+    assert res.status_code == 201, res.text
+    file_id: str = res.json()["data"]["id"]
+    return file_id
