@@ -53,8 +53,8 @@ class Server:
             **extra,
         }
 
-    def client(self, **kwargs: object) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, headers=self.headers(), timeout=60, **kwargs)  # type: ignore[arg-type]
+    def client(self, consumer: str | None = None) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, headers=self.headers(consumer), timeout=60)
 
 
 def start_server(tmp: Path, extra_env: dict[str, str] | None = None) -> Server:
