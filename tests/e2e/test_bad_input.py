@@ -23,10 +23,13 @@ def raw_exchange(server: Server, request: str) -> str:
         while b"\r\n\r\n" not in data:
             data += sock.recv(65536)
         head, _, body = data.partition(b"\r\n\r\n")
-        length = int(next(
-            line.split(b":")[1] for line in head.split(b"\r\n")
-            if line.lower().startswith(b"content-length")
-        ))
+        length = int(
+            next(
+                line.split(b":")[1]
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length")
+            )
+        )
         while len(body) < length:
             body += sock.recv(65536)
     return (head + b"\r\n\r\n" + body).decode(errors="replace")
@@ -52,7 +55,7 @@ def client(server: Server) -> httpx.Client:
         b'{"parent_folder_id": "root", "size": 1}',
         b'{"name": "a", "size": 1}',
         b'{"name": "a", "parent_folder_id": "root", "size": 1, "colour": "red"}',
-        b'\xff\xfe\x00',
+        b"\xff\xfe\x00",
     ],
 )
 def test_malformed_create_bodies(client: httpx.Client, body: bytes) -> None:
@@ -60,7 +63,9 @@ def test_malformed_create_bodies(client: httpx.Client, body: bytes) -> None:
     assert_error(res, 400, "RequestValidationError")
 
 
-@pytest.mark.parametrize("name", ["../x", "..", ".", "a/b", "a\\b", "", "   ", "nul\x00", "x" * 300])
+@pytest.mark.parametrize(
+    "name", ["../x", "..", ".", "a/b", "a\\b", "", "   ", "nul\x00", "x" * 300]
+)
 def test_path_tricks_in_names(client: httpx.Client, name: str, server: Server) -> None:
     before = sorted(os.listdir(server.data_dir / "objects"))
     res = client.post(SESSIONS, json={"name": name, "parent_folder_id": "root", "size": 1})
@@ -87,7 +92,9 @@ def test_name_conflicts_are_409_at_create(client: httpx.Client) -> None:
     create_session(client, "taken.bin", 1)
     res = client.post(SESSIONS, json={"name": "taken.bin", "parent_folder_id": "root", "size": 1})
     assert_error(res, 409, "ConflictError")
-    res = client.post("/file-storage/folders", json={"name": "taken.bin", "parent_folder_id": "root"})
+    res = client.post(
+        "/file-storage/folders", json={"name": "taken.bin", "parent_folder_id": "root"}
+    )
     assert_error(res, 409)
 
 
@@ -133,9 +140,8 @@ def test_body_longer_than_the_part_is_422(client: httpx.Client) -> None:
 def test_wrong_content_length(server: Server) -> None:
     with server.client() as client:
         session_id = create_session(client, "liar.bin", 10)
-    head = (
-        f"PUT {SESSIONS}/{session_id}?part_number=0 HTTP/1.1\r\nHost: x\r\n"
-        + "".join(f"{k}: {v}\r\n" for k, v in server.headers().items())
+    head = f"PUT {SESSIONS}/{session_id}?part_number=0 HTTP/1.1\r\nHost: x\r\n" + "".join(
+        f"{k}: {v}\r\n" for k, v in server.headers().items()
     )
     # Declared and sent 4 bytes for a 10-byte part: refused before the body is read.
     reply = raw_exchange(server, head + "Content-Length: 4\r\n\r\n0123")

@@ -132,13 +132,16 @@ def test_typed_errors(sdk: Apideck, server: Server) -> None:
         sessions.create(name="neg.bin", parent_folder_id="root", size=-5, server_url=url)
     assert bad.value.data.type_name == "RequestValidationError"
 
-    with Apideck(
-        api_key="pw_not-a-key",
-        app_id=server.app_id,
-        consumer_id=server.consumer_id,
-        server_url=url,
-        retry_config=None,
-    ) as stranger, pytest.raises(models.UnauthorizedResponse):
+    with (
+        Apideck(
+            api_key="pw_not-a-key",
+            app_id=server.app_id,
+            consumer_id=server.consumer_id,
+            server_url=url,
+            retry_config=None,
+        ) as stranger,
+        pytest.raises(models.UnauthorizedResponse),
+    ):
         stranger.file_storage.upload_sessions.get(id="ses_000000000000000000000000", server_url=url)
 
     with pytest.raises(models.NotFoundResponse) as missing:

@@ -36,7 +36,11 @@ def test_envelope_and_session_fields(client: httpx.Client) -> None:
     body = res.json()
     assert res.status_code == 201
     assert body["status_code"] == 201 and body["status"] == "Created"
-    assert (body["service"], body["resource"], body["operation"]) == ("local", "UploadSessions", "add")
+    assert (body["service"], body["resource"], body["operation"]) == (
+        "local",
+        "UploadSessions",
+        "add",
+    )
     session_id = body["data"]["id"]
     data = get_session(client, session_id)
     assert data["size"] == 5 and data["uploaded_parts"] == [] and data["name"] == "env.bin"
@@ -90,7 +94,9 @@ def test_gaps_show_in_byte_range_and_block_finish(client: httpx.Client) -> None:
 def test_digest_mismatch_is_400_and_session_stays_usable(client: httpx.Client) -> None:
     session_id = create_session(client, "digest.bin", 4)
     wrong = sha1_header(b"nope")
-    assert_error(put_part(client, session_id, 0, b"data", digest=wrong), 400, "RequestValidationError")
+    assert_error(
+        put_part(client, session_id, 0, b"data", digest=wrong), 400, "RequestValidationError"
+    )
     assert get_session(client, session_id)["uploaded_parts"] == []
     ok = put_part(client, session_id, 0, b"data", digest=sha256_header(b"data"))
     assert ok.status_code == 200, ok.text

@@ -18,9 +18,13 @@ def other_app_key(server: Server) -> str:
 def test_missing_or_wrong_key_is_401(server: Server) -> None:
     headers = server.headers()
     del headers["Authorization"]
-    assert_error(httpx.get(server.base_url + SESSIONS + "/x", headers=headers), 401, "UnauthorizedError")
+    assert_error(
+        httpx.get(server.base_url + SESSIONS + "/x", headers=headers), 401, "UnauthorizedError"
+    )
     headers["Authorization"] = "Bearer pw_wrong"
-    assert_error(httpx.get(server.base_url + SESSIONS + "/x", headers=headers), 401, "UnauthorizedError")
+    assert_error(
+        httpx.get(server.base_url + SESSIONS + "/x", headers=headers), 401, "UnauthorizedError"
+    )
 
 
 def test_missing_tenancy_headers_are_400(server: Server) -> None:

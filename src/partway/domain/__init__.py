@@ -1,1 +1,4 @@
-"""Business rules of partway: sessions, parts, digests, expiry. Imports no web, SQL or cloud code."""
+"""Business rules of partway: sessions, parts, digests, expiry.
+
+Imports no web framework, SQL driver or cloud SDK.
+"""

@@ -9,7 +9,13 @@ from dataclasses import dataclass
 
 from .errors import DigestMismatch, InvalidInput
 
-_ALGORITHMS = {"sha": "sha1", "sha-1": "sha1", "sha1": "sha1", "sha-256": "sha256", "sha256": "sha256"}
+_ALGORITHMS = {
+    "sha": "sha1",
+    "sha-1": "sha1",
+    "sha1": "sha1",
+    "sha-256": "sha256",
+    "sha256": "sha256",
+}
 _SIZES = {"sha1": 20, "sha256": 32}
 
 
@@ -32,7 +38,9 @@ def parse_digest(header: str | None) -> Digest | None:
     for item in header.split(","):
         algo, sep, value = item.strip().partition("=")
         if not sep:
-            raise InvalidInput(f"malformed digest header item {item.strip()!r}: expected algo=base64")
+            raise InvalidInput(
+                f"malformed digest header item {item.strip()!r}: expected algo=base64"
+            )
         name = _ALGORITHMS.get(algo.strip().lower())
         if name is None:
             continue

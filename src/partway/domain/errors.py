@@ -29,7 +29,7 @@ class DigestMismatch(InvalidInput):
 
 
 class NotFound(DomainError):
-    """Unknown, expired or foreign entity: never tells which, so tenants learn nothing of each other."""
+    """Unknown, expired or foreign entity; a foreign one looks exactly like an unknown one."""
 
 
 class InvalidState(DomainError):

@@ -66,7 +66,7 @@ class FileService:
             raise NotFound(f"{kind.value} {entry_id!r} not found")
         return entry
 
-    async def list(self, tenant: Tenant, listing: Listing) -> Page:
+    async def list_folder(self, tenant: Tenant, listing: Listing) -> Page:
         if listing.sort_by not in SORT_FIELDS:
             raise InvalidInput(f"sort[by] must be one of {', '.join(SORT_FIELDS)}")
         if not 1 <= listing.limit <= MAX_PAGE:
@@ -92,7 +92,9 @@ class FileService:
             next_cursor=encode_cursor(offset + listing.limit) if more else None,
         )
 
-    async def update(self, tenant: Tenant, entry_id: str, kind: EntryKind, patch: EntryPatch) -> Entry:
+    async def update(
+        self, tenant: Tenant, entry_id: str, kind: EntryKind, patch: EntryPatch
+    ) -> Entry:
         entry = await self.get(tenant, entry_id, kind)
         changed = entry
         if patch.name is not None:

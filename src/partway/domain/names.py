@@ -13,7 +13,9 @@ def check_name(name: str, what: str = "name") -> str:
     if name in (".", ".."):
         raise InvalidInput(f"{what} {name!r} is reserved")
     if "/" in name or "\\" in name:
-        raise InvalidInput(f"{what} must not contain '/' or '\\': pick a folder with parent_folder_id")
+        raise InvalidInput(
+            f"{what} must not contain '/' or '\\': pick a folder with parent_folder_id"
+        )
     if any(ord(c) < 32 or ord(c) == 127 for c in name):
         raise InvalidInput(f"{what} must not contain control characters")
     if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:

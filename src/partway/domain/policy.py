@@ -12,7 +12,7 @@ MIB = 1024 * 1024
 
 @dataclass(frozen=True)
 class StorageCapabilities:
-    """Limits a storage backend declares; the policy reads them instead of hard-coding one store's."""
+    """Limits a storage backend declares; the policy reads them instead of hard-coding any."""
 
     min_part_size: int
     max_part_size: int
@@ -31,7 +31,7 @@ class PartPolicy:
 
 
 def part_size_for(size: int | None, policy: PartPolicy, caps: StorageCapabilities) -> int:
-    """Smallest MiB-aligned part size ≥ the default so that `size` fits in the allowed part count."""
+    """Smallest MiB-aligned part size ≥ the default that fits `size` in the allowed part count."""
     max_parts = min(policy.max_parts, caps.max_parts)
     ceiling = min(policy.max_part_size, caps.max_part_size)
     part_size = max(policy.default_part_size, caps.min_part_size)

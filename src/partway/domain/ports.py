@@ -91,7 +91,9 @@ class SessionRepository(Protocol):
 
 
 class EntryRepository(Protocol):
-    async def name_taken(self, tenant: Tenant, drive_id: str, parent_id: str, name: str) -> bool: ...
+    async def name_taken(
+        self, tenant: Tenant, drive_id: str, parent_id: str, name: str
+    ) -> bool: ...
 
     async def get_entry(self, tenant: Tenant, entry_id: str) -> Entry | None: ...
 

@@ -77,7 +77,9 @@ class UploadService:
                 raise InvalidInput("size must not be negative")
             limit = self._policy.max_file_size
             if limit is not None and req.size > limit:
-                raise InvalidInput(f"size {req.size} exceeds the maximum file size of {limit} bytes")
+                raise InvalidInput(
+                    f"size {req.size} exceeds the maximum file size of {limit} bytes"
+                )
         drive_id = self._tree.drive_id(req.drive_id)
         await self._tree.folder(tenant, drive_id, req.parent_folder_id)
         if await self._repo.name_taken(tenant, drive_id, req.parent_folder_id, req.name):
@@ -240,7 +242,8 @@ class UploadService:
             storage_key=session.storage_key,
         )
         if digest is not None:
-            entry = replace(entry, **_hex_sums(digest))
+            sums = {name: value.hex() for name, value in digest.expected.items()}
+            entry = replace(entry, sha1=sums.get("sha1"), sha256=sums.get("sha256"))
         await self._repo.complete_session(
             session.id, entry, now + self._lifetimes.finished_retention
         )
@@ -274,7 +277,3 @@ class UploadService:
 
 def raise_name_taken(name: str) -> None:
     raise NameTaken(f"the folder already has an entry or an upload in progress named {name!r}")
-
-
-def _hex_sums(digest: Digest) -> dict[str, str]:
-    return {name: value.hex() for name, value in digest.expected.items()}

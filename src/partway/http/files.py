@@ -49,7 +49,7 @@ async def list_files(request: Request) -> Response:
         cursor=query.get("cursor"),
         limit=_limit(request),
     )
-    page = await who.services.files.list(who.tenant, listing)
+    page = await who.services.files.list_folder(who.tenant, listing)
     data = [await rendered(who, who.tenant, e) for e in page.entries]
     base = str(request.url.remove_query_params("cursor"))
     meta = {
@@ -80,7 +80,9 @@ async def update_file(request: Request) -> Response:
     entry = await who.services.files.update(
         who.tenant, request.path_params["id"], EntryKind.FILE, patch
     )
-    return envelope(request, 200, entry.service_id or who.service_id, RESOURCE, "update", {"id": entry.id})
+    return envelope(
+        request, 200, entry.service_id or who.service_id, RESOURCE, "update", {"id": entry.id}
+    )
 
 
 async def delete_file(request: Request) -> Response:

@@ -55,7 +55,10 @@ async def delete_folder(request: Request) -> Response:
 async def list_drives(request: Request) -> Response:
     who = await caller(request)
     data = [drive_json(d) for d in who.services.files.drives()]
-    meta = {"items_on_page": len(data), "cursors": {"previous": None, "current": None, "next": None}}
+    meta = {
+        "items_on_page": len(data),
+        "cursors": {"previous": None, "current": None, "next": None},
+    }
     links = {"previous": None, "current": str(request.url), "next": None}
     return envelope(request, 200, who.service_id, "Drives", "all", data, meta, links)
 

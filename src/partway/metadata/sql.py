@@ -166,7 +166,9 @@ class SqlRepository:
             if touched != 1:
                 return False
             c.execute(
-                parts.delete().where(parts.c.session_id == session_id, parts.c.number == part.number)
+                parts.delete().where(
+                    parts.c.session_id == session_id, parts.c.number == part.number
+                )
             )
             c.execute(
                 parts.insert().values(
@@ -285,7 +287,9 @@ class SqlRepository:
         limit: int,
     ) -> list[Entry]:
         column = entries.c[order_by]
-        query = sa.select(entries).where(_tenant_of(entries, tenant), entries.c.drive_id == drive_id)
+        query = sa.select(entries).where(
+            _tenant_of(entries, tenant), entries.c.drive_id == drive_id
+        )
         if parent_id is not None:
             query = query.where(entries.c.parent_id == parent_id)
         if kind is not None:

@@ -6,6 +6,7 @@ Finish therefore moves no bytes: the session's object simply becomes the file's 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import os
 import re
@@ -125,10 +126,8 @@ class LocalStorage:
             os.close(fd)
 
     async def delete(self, key: str) -> None:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(self._path(key))
-        except FileNotFoundError:
-            pass
 
     async def list_keys(self) -> list[str]:
         return sorted(p.name for p in self._dir.iterdir() if _KEY.match(p.name))

@@ -1,4 +1,4 @@
-"""Alembic environment: the connection comes from partway.metadata.migrate, never from an ini file."""
+"""Alembic environment: the connection comes from partway.metadata.migrate, not an ini file."""
 
 from __future__ import annotations
 

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import pytest
+
+from partway.domain.errors import InvalidInput, RangeNotSatisfiable
+from partway.domain.files import decode_cursor, encode_cursor, resolve_range
+from partway.domain.names import check_name
+from partway.http.params import select_fields
+
+
+@pytest.mark.parametrize("name", ["report.pdf", "ünïcødé ✓.txt", "a b", ".hidden", "..."])
+def test_good_names(name: str) -> None:
+    assert check_name(name) == name
+
+
+@pytest.mark.parametrize(
+    "name", ["", " ", ".", "..", "a/b", "../x", "a\\b", "tab\t", "x" * 256, "\ud800"]
+)
+def test_bad_names(name: str) -> None:
+    with pytest.raises(InvalidInput):
+        check_name(name)
+
+
+def test_cursor_round_trip_and_junk() -> None:
+    assert decode_cursor(encode_cursor(40)) == 40
+    assert decode_cursor(None) == 0
+    for junk in ["x", "!!", encode_cursor(-1)]:
+        with pytest.raises(InvalidInput):
+            decode_cursor(junk)
+
+
+def test_ranges() -> None:
+    assert resolve_range(None, 10) == (0, 10)
+    assert resolve_range((2, 4), 10) == (2, 5)
+    assert resolve_range((2, None), 10) == (2, 10)
+    assert resolve_range((None, 3), 10) == (7, 10)
+    assert resolve_range((5, 100), 10) == (5, 10)
+    for bad in [(10, None), (None, 0)]:
+        with pytest.raises(RangeNotSatisfiable):
+            resolve_range(bad, 10)
+
+
+def test_select_fields_with_dot_notation() -> None:
+    data = {"id": "1", "a": {"b": 1, "c": 2}, "list": [{"x": 1, "y": 2}]}
+    assert select_fields(data, "id,a.b,list.y") == {"id": "1", "a": {"b": 1}, "list": [{"y": 2}]}
+    assert select_fields(data, None) == data
+    assert select_fields([data], "id") == [{"id": "1"}]
