@@ -59,6 +59,9 @@ class UploadSession:
     def is_expired(self, now: datetime) -> bool:
         return self.expires_at <= now
 
+    def uploaded_bytes(self) -> int:
+        return sum(p.size for p in self.parts)
+
 
 class EntryKind(enum.StrEnum):
     FILE = "file"

@@ -1,0 +1,94 @@
+"""Domain services over the real SQLite repository, local storage and locks; a fake clock."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from partway.app import build_services, open_metadata
+from partway.config import Settings
+from partway.domain.errors import NotFound
+from partway.domain.models import NewSession, Tenant
+from partway.http.context import Services
+
+TENANT = Tenant("app", "consumer")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def body(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def services(tmp_path: Path, clock: Clock) -> Services:
+    settings = Settings(data_dir=tmp_path, fsync=False, session_ttl_seconds=3600)
+    return build_services(settings, open_metadata(settings), clock)
+
+
+def test_session_expires_an_hour_after_its_last_activity(services: Services, clock: Clock) -> None:
+    uploads = services.uploads
+
+    async def scenario() -> None:
+        session = await uploads.create(TENANT, "local", NewSession("a.bin", "root", 6))
+        clock.now += timedelta(minutes=50)
+        await uploads.upload_part(TENANT, session.id, 0, body(b"abcdef"), 6, None)
+        clock.now += timedelta(minutes=50)
+        # Still alive: the part moved the expiry forward.
+        assert (await uploads.get(TENANT, session.id)).uploaded_bytes() == 6
+        clock.now += timedelta(minutes=11)
+        with pytest.raises(NotFound, match="expired"):
+            await uploads.get(TENANT, session.id)
+
+    asyncio.run(scenario())
+
+
+def test_finish_keeps_the_object_in_place(services: Services, tmp_path: Path) -> None:
+    uploads = services.uploads
+
+    async def scenario() -> None:
+        session = await uploads.create(TENANT, "local", NewSession("b.bin", "root", 4))
+        path = tmp_path / "objects" / session.storage_key
+        inode = path.stat().st_ino
+        await uploads.upload_part(TENANT, session.id, 0, body(b"data"), 4, None)
+        entry = await uploads.finish(TENANT, session.id, None)
+        assert entry.storage_key == session.storage_key
+        assert path.stat().st_ino == inode and path.read_bytes() == b"data"
+
+    asyncio.run(scenario())
+
+
+def test_finish_waits_for_a_part_in_flight(services: Services) -> None:
+    uploads = services.uploads
+
+    async def slow_body() -> AsyncIterator[bytes]:
+        yield b"ab"
+        await asyncio.sleep(0.3)
+        yield b"cd"
+
+    async def scenario() -> None:
+        session = await uploads.create(TENANT, "local", NewSession("c.bin", "root", 4))
+        writing = asyncio.create_task(
+            uploads.upload_part(TENANT, session.id, 0, slow_body(), 4, None)
+        )
+        await asyncio.sleep(0.1)
+        entry = await uploads.finish(TENANT, session.id, None)
+        await writing
+        assert entry.size == 4
+
+    asyncio.run(scenario())
