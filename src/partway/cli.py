@@ -7,6 +7,8 @@ import asyncio
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from .config import Settings, load_settings
 
 
@@ -79,6 +81,10 @@ def parser() -> argparse.ArgumentParser:
     mig = sub.add_parser("migrate", help="create or upgrade the metadata schema")
     _common(mig)
     mig.set_defaults(func=cmd_migrate)
+
+    from .client.cli import register
+
+    register(sub)
     return root
 
 
@@ -86,6 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         code: int = args.func(args)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        print(f"partway: invalid settings: {problems}", file=sys.stderr)
+        return 2
     except ValueError as exc:
         print(f"partway: {exc}", file=sys.stderr)
         return 2

@@ -10,6 +10,7 @@ SERVICE_ID = "x-apideck-service-id"
 METADATA = "x-apideck-metadata"
 DIGEST = "digest"
 REQUEST_ID = "request-id"
+IDEMPOTENCY_KEY = "idempotency-key"
 
 SESSIONS_PATH = "/file-storage/upload-sessions"
 FILES_PATH = "/file-storage/files"
@@ -23,3 +24,7 @@ def format_time(moment: datetime) -> str:
     """`2022-09-30T07:43:32.000Z`, the format of the spec's examples."""
     utc = moment.astimezone(UTC)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+# partway's own extension: a preferred part size, honoured within the server's limits.
+PART_SIZE_HINT = "x-partway-part-size-hint"

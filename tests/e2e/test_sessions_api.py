@@ -194,3 +194,31 @@ def test_concurrent_uploads_of_one_part_never_mix(client: httpx.Client, server: 
     assert res.status_code == 201
     stored = download(client, res.json()["data"]["id"]).content
     assert stored in bodies
+
+
+def test_idempotency_key_makes_create_safe_to_retry(client: httpx.Client) -> None:
+    body = {"name": "idem.bin", "parent_folder_id": "root", "size": 3}
+    headers = {"Idempotency-Key": "k-123"}
+    first = client.post(SESSIONS, json=body, headers=headers)
+    again = client.post(SESSIONS, json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json()["data"]["id"] == again.json()["data"]["id"]
+    other = client.post(SESSIONS, json={**body, "size": 4}, headers=headers)
+    assert_error(other, 400, "RequestValidationError")
+    # Without the key the name is simply taken.
+    assert_error(client.post(SESSIONS, json=body), 409)
+
+
+def test_part_size_hint(client: httpx.Client) -> None:
+    res = client.post(
+        SESSIONS,
+        json={"name": "hint.bin", "parent_folder_id": "root", "size": 100 * MIB},
+        headers={"x-partway-part-size-hint": str(16 * MIB)},
+    )
+    assert get_session(client, res.json()["data"]["id"])["part_size"] == 16 * MIB
+    res = client.post(
+        SESSIONS,
+        json={"name": "hint2.bin", "parent_folder_id": "root", "size": 1},
+        headers={"x-partway-part-size-hint": "lots"},
+    )
+    assert_error(res, 400)

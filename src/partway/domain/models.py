@@ -55,6 +55,7 @@ class UploadSession:
     expires_at: datetime
     file_id: str | None = None
     parts: tuple[Part, ...] = field(default=())
+    idempotency_key: str | None = None
 
     def is_expired(self, now: datetime) -> bool:
         return self.expires_at <= now

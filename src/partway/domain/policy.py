@@ -30,11 +30,15 @@ class PartPolicy:
     max_file_size: int | None = None
 
 
-def part_size_for(size: int | None, policy: PartPolicy, caps: StorageCapabilities) -> int:
-    """Smallest MiB-aligned part size ≥ the default that fits `size` in the allowed part count."""
+def part_size_for(
+    size: int | None, policy: PartPolicy, caps: StorageCapabilities, hint: int | None = None
+) -> int:
+    """Smallest MiB-aligned part size ≥ the default (or the client's hint) that fits `size`
+    in the allowed part count."""
     max_parts = min(policy.max_parts, caps.max_parts)
     ceiling = min(policy.max_part_size, caps.max_part_size)
-    part_size = max(policy.default_part_size, caps.min_part_size)
+    start = policy.default_part_size if hint is None else min(hint, ceiling)
+    part_size = max(start, caps.min_part_size)
     if size is not None and size > part_size * max_parts:
         needed = -(-size // max_parts)
         part_size = -(-needed // MIB) * MIB

@@ -72,6 +72,13 @@ class SessionRepository(Protocol):
 
     async def get_session(self, tenant: Tenant, session_id: str) -> UploadSession | None: ...
 
+    async def session_by_idempotency_key(
+        self, tenant: Tenant, key: str
+    ) -> UploadSession | None: ...
+
+    async def list_sessions(self, tenant: Tenant, now: datetime) -> list[UploadSession]:
+        """Unfinished, unexpired sessions of a tenant, oldest first."""
+
     async def forget_part(self, session_id: str, number: int) -> None: ...
 
     async def record_part(

@@ -68,8 +68,22 @@ class UploadService:
             ) from None
 
     async def create(
-        self, tenant: Tenant, service_id: str, req: NewSession, part_size: int | None = None
+        self,
+        tenant: Tenant,
+        service_id: str,
+        req: NewSession,
+        part_size: int | None = None,
+        part_size_hint: int | None = None,
+        idempotency_key: str | None = None,
     ) -> UploadSession:
+        """A new session; `part_size` forces one (internal use), `part_size_hint` suggests one.
+
+        With an idempotency key, a repeated create returns the session the first one made.
+        """
+        if idempotency_key is not None:
+            earlier = await self._same_create(tenant, req, idempotency_key)
+            if earlier is not None:
+                return earlier
         storage = self.storage(service_id)
         check_name(req.name)
         if req.size is not None:
@@ -84,8 +98,10 @@ class UploadService:
         await self._tree.folder(tenant, drive_id, req.parent_folder_id)
         if await self._repo.name_taken(tenant, drive_id, req.parent_folder_id, req.name):
             raise_name_taken(req.name)
+        if part_size_hint is not None and part_size_hint < 1:
+            raise InvalidInput("the part size hint must be a positive number of bytes")
         if part_size is None:
-            part_size = part_size_for(req.size, self._policy, storage.capabilities)
+            part_size = part_size_for(req.size, self._policy, storage.capabilities, part_size_hint)
         now = self._clock()
         session = UploadSession(
             id=new_id("ses"),
@@ -101,14 +117,34 @@ class UploadService:
             created_at=now,
             updated_at=now,
             expires_at=now + self._lifetimes.session_ttl,
+            idempotency_key=idempotency_key,
         )
         await storage.create(session.storage_key)
         try:
             await self._repo.insert_session(session)
         except BaseException:
             await storage.delete(session.storage_key)
+            if idempotency_key is not None:
+                # A concurrent twin of this create may have won the race.
+                earlier = await self._same_create(tenant, req, idempotency_key)
+                if earlier is not None:
+                    return earlier
             raise
         return session
+
+    async def _same_create(self, tenant: Tenant, req: NewSession, key: str) -> UploadSession | None:
+        earlier = await self._repo.session_by_idempotency_key(tenant, key)
+        if earlier is None:
+            return None
+        if (earlier.name, earlier.folder_id, earlier.size) != (
+            req.name,
+            req.parent_folder_id,
+            req.size,
+        ):
+            raise InvalidInput(
+                "this Idempotency-Key was used for a different upload session; use a new key"
+            )
+        return earlier
 
     async def get(self, tenant: Tenant, session_id: str) -> UploadSession:
         session = await self._repo.get_session(tenant, session_id)
@@ -117,6 +153,9 @@ class UploadService:
         if session.is_expired(self._clock()):
             raise NotFound(f"upload session {session_id!r} has expired")
         return session
+
+    async def list_open(self, tenant: Tenant) -> list[UploadSession]:
+        return await self._repo.list_sessions(tenant, self._clock())
 
     async def _open(self, tenant: Tenant, session_id: str) -> UploadSession:
         session = await self.get(tenant, session_id)

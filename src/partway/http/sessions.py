@@ -7,8 +7,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..domain.digests import parse_digest
+from ..domain.errors import InvalidInput
 from ..domain.models import NewSession
-from ..wire import DIGEST, SESSIONS_PATH
+from ..wire import DIGEST, IDEMPOTENCY_KEY, PART_SIZE_HINT, SESSIONS_PATH
 from . import params
 from .bodies import CreateUploadSession, FinishUploadSession
 from .context import caller
@@ -21,8 +22,32 @@ async def create(request: Request) -> Response:
     who = await caller(request)
     body = await params.json_body(request, CreateUploadSession)
     req = NewSession(body.name, body.parent_folder_id, body.size, body.drive_id)
-    session = await who.services.uploads.create(who.tenant, who.service_id, req)
+    hint = request.headers.get(PART_SIZE_HINT)
+    if hint is not None and not hint.strip().isdigit():
+        raise InvalidInput(f"{PART_SIZE_HINT} must be a whole number of bytes")
+    idempotency_key = request.headers.get(IDEMPOTENCY_KEY)
+    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
+        raise InvalidInput(f"{IDEMPOTENCY_KEY} must be 1 to 255 characters")
+    session = await who.services.uploads.create(
+        who.tenant,
+        who.service_id,
+        req,
+        part_size_hint=int(hint) if hint else None,
+        idempotency_key=idempotency_key,
+    )
     return envelope(request, 201, session.service_id, RESOURCE, "add", {"id": session.id})
+
+
+async def list_open(request: Request) -> Response:
+    """partway extension: the caller's unfinished sessions, for clients that resume them."""
+    who = await caller(request)
+    found = await who.services.uploads.list_open(who.tenant)
+    data = [session_json(s) for s in found]
+    meta = {
+        "items_on_page": len(data),
+        "cursors": {"previous": None, "current": None, "next": None},
+    }
+    return envelope(request, 200, who.service_id, RESOURCE, "all", data, meta)
 
 
 async def get(request: Request) -> Response:
@@ -66,6 +91,7 @@ async def abort(request: Request) -> Response:
 
 routes = [
     Route(SESSIONS_PATH, create, methods=["POST"]),
+    Route(SESSIONS_PATH, list_open, methods=["GET"]),
     Route(SESSIONS_PATH + "/{id}", get, methods=["GET"]),
     Route(SESSIONS_PATH + "/{id}", upload, methods=["PUT"]),
     Route(SESSIONS_PATH + "/{id}", abort, methods=["DELETE"]),

@@ -53,7 +53,16 @@ sessions = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("idempotency_key", sa.String(255), nullable=True),
     sa.Index("ix_upload_sessions_expires_at", "expires_at"),
+    # A retried create (its first answer lost) finds the session it already made.
+    sa.Index(
+        "ux_upload_sessions_idempotency",
+        "app_id",
+        "consumer_id",
+        "idempotency_key",
+        unique=True,
+    ),
     # An open upload reserves its name in the folder, so a clash is refused before bytes arrive.
     sa.Index(
         "ux_upload_sessions_open_name",

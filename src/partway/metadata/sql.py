@@ -33,6 +33,40 @@ def _tenant_of(table: sa.Table, tenant: Tenant) -> sa.ColumnElement[bool]:
     return sa.and_(table.c.app_id == tenant.app_id, table.c.consumer_id == tenant.consumer_id)
 
 
+def _session(row: Row[Any], session_parts: tuple[Part, ...]) -> UploadSession:
+    return UploadSession(
+        id=row.id,
+        tenant=Tenant(row.app_id, row.consumer_id),
+        service_id=row.service_id,
+        drive_id=row.drive_id,
+        folder_id=row.folder_id,
+        name=row.name,
+        size=row.size,
+        part_size=row.part_size,
+        state=SessionState(row.state),
+        storage_key=row.storage_key,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        expires_at=row.expires_at,
+        file_id=row.file_id,
+        parts=session_parts,
+        idempotency_key=row.idempotency_key,
+    )
+
+
+def _parts_of(c: Connection, session_ids: list[str]) -> dict[str, tuple[Part, ...]]:
+    found: dict[str, list[Part]] = {sid: [] for sid in session_ids}
+    if session_ids:
+        rows = c.execute(
+            sa.select(parts)
+            .where(parts.c.session_id.in_(session_ids))
+            .order_by(parts.c.session_id, parts.c.number)
+        )
+        for p in rows:
+            found[p.session_id].append(Part(p.number, p.size, p.sha1, p.sha256))
+    return {sid: tuple(found_parts) for sid, found_parts in found.items()}
+
+
 def _entry(row: Row[Any]) -> Entry:
     return Entry(
         id=row.id,
@@ -113,6 +147,7 @@ class SqlRepository:
             "created_at": session.created_at,
             "updated_at": session.updated_at,
             "expires_at": session.expires_at,
+            "idempotency_key": session.idempotency_key,
         }
         try:
             await self._tx(lambda c: c.execute(sessions.insert().values(**values)))
@@ -124,28 +159,35 @@ class SqlRepository:
             row = c.execute(
                 sa.select(sessions).where(sessions.c.id == session_id, _tenant_of(sessions, tenant))
             ).first()
-            if row is None:
-                return None
-            part_rows = c.execute(
-                sa.select(parts).where(parts.c.session_id == session_id).order_by(parts.c.number)
+            return None if row is None else _session(row, _parts_of(c, [row.id])[row.id])
+
+        return await self._tx(work)
+
+    async def session_by_idempotency_key(self, tenant: Tenant, key: str) -> UploadSession | None:
+        def work(c: Connection) -> UploadSession | None:
+            row = c.execute(
+                sa.select(sessions).where(
+                    _tenant_of(sessions, tenant), sessions.c.idempotency_key == key
+                )
+            ).first()
+            return None if row is None else _session(row, _parts_of(c, [row.id])[row.id])
+
+        return await self._tx(work)
+
+    async def list_sessions(self, tenant: Tenant, now: datetime) -> list[UploadSession]:
+        def work(c: Connection) -> list[UploadSession]:
+            rows = c.execute(
+                sa.select(sessions)
+                .where(
+                    _tenant_of(sessions, tenant),
+                    sessions.c.state != SessionState.FINISHED.value,
+                    sessions.c.expires_at > now,
+                )
+                .order_by(sessions.c.created_at, sessions.c.id)
+                .limit(1000)
             ).all()
-            return UploadSession(
-                id=row.id,
-                tenant=tenant,
-                service_id=row.service_id,
-                drive_id=row.drive_id,
-                folder_id=row.folder_id,
-                name=row.name,
-                size=row.size,
-                part_size=row.part_size,
-                state=SessionState(row.state),
-                storage_key=row.storage_key,
-                created_at=row.created_at,
-                updated_at=row.updated_at,
-                expires_at=row.expires_at,
-                file_id=row.file_id,
-                parts=tuple(Part(p.number, p.size, p.sha1, p.sha256) for p in part_rows),
-            )
+            by_id = _parts_of(c, [r.id for r in rows])
+            return [_session(r, by_id[r.id]) for r in rows]
 
         return await self._tx(work)
 

@@ -43,8 +43,15 @@ def upgrade() -> None:
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("updated_at", UTCDateTime(), nullable=False),
         sa.Column("expires_at", UTCDateTime(), nullable=False),
+        sa.Column("idempotency_key", sa.String(255), nullable=True),
     )
     op.create_index("ix_upload_sessions_expires_at", "upload_sessions", ["expires_at"])
+    op.create_index(
+        "ux_upload_sessions_idempotency",
+        "upload_sessions",
+        ["app_id", "consumer_id", "idempotency_key"],
+        unique=True,
+    )
     op.create_index(
         "ux_upload_sessions_open_name",
         "upload_sessions",
@@ -94,6 +101,7 @@ def downgrade() -> None:
     op.drop_table("entries")
     op.drop_table("upload_parts")
     op.drop_index("ux_upload_sessions_open_name", "upload_sessions")
+    op.drop_index("ux_upload_sessions_idempotency", "upload_sessions")
     op.drop_index("ix_upload_sessions_expires_at", "upload_sessions")
     op.drop_table("upload_sessions")
     op.drop_table("api_keys")

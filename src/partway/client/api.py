@@ -1,0 +1,211 @@
+"""A typed async client for partway's HTTP API: one method per endpoint, retries built in."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from ..wire import (
+    APP_ID,
+    CONSUMER_ID,
+    DIGEST,
+    FILES_PATH,
+    IDEMPOTENCY_KEY,
+    PART_SIZE_HINT,
+    SERVICE_ID,
+    SESSIONS_PATH,
+)
+from .retry import RETRY_ERRORS, RETRY_STATUSES, RetryPolicy
+
+
+class ApiError(Exception):
+    """An error answer of the server, with the Apideck error body's fields."""
+
+    def __init__(self, status: int, type_name: str, message: str, detail: Any = None) -> None:
+        super().__init__(f"{status} {type_name}: {message}")
+        self.status = status
+        self.type_name = type_name
+        self.message = message
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Credentials:
+    api_key: str
+    app_id: str
+    consumer_id: str
+    service_id: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        headers = {
+            "Authorization": f"Bearer {self.api_key}",
+            APP_ID: self.app_id,
+            CONSUMER_ID: self.consumer_id,
+        }
+        if self.service_id:
+            headers[SERVICE_ID] = self.service_id
+        return headers
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    id: str
+    part_size: int
+    size: int | None
+    uploaded_parts: list[int]
+    success: bool
+    name: str
+    expires_at: str | None
+    file_id: str | None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SessionInfo:
+        return cls(
+            id=data["id"],
+            part_size=int(data["part_size"]),
+            size=data.get("size"),
+            uploaded_parts=list(data.get("uploaded_parts", [])),
+            success=bool(data.get("success")),
+            name=data.get("name", ""),
+            expires_at=data.get("expires_at"),
+            file_id=data.get("file_id"),
+        )
+
+
+def _raise_for_error(res: httpx.Response) -> None:
+    if res.status_code < 400:
+        return
+    try:
+        body = res.json()
+        message = str(body.get("message") or res.reason_phrase)
+        raise ApiError(res.status_code, str(body.get("type_name", "")), message, body.get("detail"))
+    except ValueError:
+        raise ApiError(res.status_code, "", res.text[:200] or res.reason_phrase) from None
+
+
+class AsyncApi:
+    def __init__(
+        self,
+        base_url: str,
+        credentials: Credentials,
+        *,
+        retry: RetryPolicy | None = None,
+        http: httpx.AsyncClient | None = None,
+        on_retry: Callable[[str, float], None] | None = None,
+    ) -> None:
+        self._http = http or httpx.AsyncClient(
+            base_url=base_url,
+            timeout=httpx.Timeout(60.0, connect=10.0),
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+        )
+        self._headers = credentials.headers()
+        self._retry = retry or RetryPolicy()
+        self._on_retry = on_retry
+
+    async def __aenter__(self) -> AsyncApi:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _send(
+        self, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        """Send with retries on connection errors and 408/429/5xx; raise ApiError on others."""
+        all_headers = {**self._headers, **(headers or {})}
+        attempt = 0
+        while True:
+            try:
+                res = await self._http.request(method, path, headers=all_headers, **kwargs)
+            except RETRY_ERRORS as exc:
+                if attempt + 1 >= self._retry.attempts:
+                    raise
+                wait = self._retry.delay(attempt)
+                reason = type(exc).__name__
+            else:
+                if res.status_code not in RETRY_STATUSES or attempt + 1 >= self._retry.attempts:
+                    _raise_for_error(res)
+                    return res
+                wait = self._retry.delay(attempt, res.headers.get("retry-after"))
+                reason = f"HTTP {res.status_code}"
+            if self._on_retry is not None:
+                self._on_retry(f"{method} {path}: {reason}", wait)
+            await asyncio.sleep(wait)
+            attempt += 1
+
+    async def create_session(
+        self,
+        name: str,
+        folder_id: str,
+        size: int | None,
+        drive_id: str | None = None,
+        part_size_hint: int | None = None,
+    ) -> str:
+        body: dict[str, Any] = {"name": name, "parent_folder_id": folder_id, "size": size}
+        if drive_id:
+            body["drive_id"] = drive_id
+        # The key makes a retried create (first answer lost) return the same session.
+        headers = {IDEMPOTENCY_KEY: secrets.token_hex(16)}
+        if part_size_hint:
+            headers[PART_SIZE_HINT] = str(part_size_hint)
+        res = await self._send("POST", SESSIONS_PATH, json=body, headers=headers)
+        session_id: str = res.json()["data"]["id"]
+        return session_id
+
+    async def get_session(self, session_id: str) -> SessionInfo:
+        res = await self._send("GET", f"{SESSIONS_PATH}/{session_id}")
+        return SessionInfo.from_json(res.json()["data"])
+
+    async def list_sessions(self) -> list[SessionInfo]:
+        res = await self._send("GET", SESSIONS_PATH)
+        return [SessionInfo.from_json(item) for item in res.json()["data"]]
+
+    async def upload_part(
+        self, session_id: str, number: int, data: bytes, digest: str | None = None
+    ) -> None:
+        headers = {"content-type": "application/octet-stream"}
+        if digest:
+            headers[DIGEST] = digest
+        await self._send(
+            "PUT",
+            f"{SESSIONS_PATH}/{session_id}",
+            params={"part_number": number},
+            content=data,
+            headers=headers,
+        )
+
+    async def finish(self, session_id: str, digest: str | None = None) -> dict[str, Any]:
+        headers = {DIGEST: digest} if digest else None
+        res = await self._send("POST", f"{SESSIONS_PATH}/{session_id}/finish", headers=headers)
+        data: dict[str, Any] = res.json()["data"]
+        return data
+
+    async def abort(self, session_id: str) -> None:
+        await self._send("DELETE", f"{SESSIONS_PATH}/{session_id}")
+
+    async def get_file(self, file_id: str) -> dict[str, Any]:
+        res = await self._send("GET", f"{FILES_PATH}/{file_id}")
+        data: dict[str, Any] = res.json()["data"]
+        return data
+
+    async def download(self, file_id: str, start: int = 0) -> AsyncIterator[bytes]:
+        """The file's bytes from `start` on, streamed."""
+        headers = {**self._headers}
+        if start:
+            headers["range"] = f"bytes={start}-"
+        async with self._http.stream(
+            "GET", f"{FILES_PATH}/{file_id}/download", headers=headers
+        ) as res:
+            if res.status_code >= 400:
+                await res.aread()
+                _raise_for_error(res)
+            async for chunk in res.aiter_bytes(1024 * 1024):
+                yield chunk

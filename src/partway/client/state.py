@@ -1,0 +1,85 @@
+"""Local resume records: which session an interrupted upload of a file belongs to."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+EDGE = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class FileIdentity:
+    """Enough to tell a file from an edited one without reading it whole."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    edges_sha256: str
+
+    @classmethod
+    def of(cls, path: Path) -> FileIdentity:
+        resolved = path.resolve()
+        with resolved.open("rb") as f:
+            stat = os.fstat(f.fileno())
+            digest = hashlib.sha256(f.read(EDGE))
+            if stat.st_size > EDGE:
+                f.seek(max(EDGE, stat.st_size - EDGE))
+                digest.update(f.read(EDGE))
+        return cls(str(resolved), stat.st_size, stat.st_mtime_ns, digest.hexdigest())
+
+
+@dataclass(frozen=True)
+class UploadRecord:
+    server: str
+    app_id: str
+    consumer_id: str
+    folder_id: str
+    name: str
+    session_id: str
+    identity: FileIdentity
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> UploadRecord:
+        identity = data.pop("identity")
+        assert isinstance(identity, dict)
+        return cls(identity=FileIdentity(**identity), **data)  # type: ignore[arg-type]
+
+
+def default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "partway" / "uploads"
+
+
+class StateStore:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    @staticmethod
+    def key(server: str, app_id: str, consumer_id: str, folder_id: str, path: Path) -> str:
+        text = "\0".join([server.rstrip("/"), app_id, consumer_id, folder_id, str(path.resolve())])
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+    def load(self, key: str) -> UploadRecord | None:
+        try:
+            data = json.loads((self.directory / f"{key}.json").read_text())
+            return UploadRecord.from_json(data)
+        except (FileNotFoundError, ValueError, TypeError, KeyError, AssertionError):
+            return None
+
+    def save(self, key: str, record: UploadRecord) -> None:
+        """Write a temporary file, fsync and rename it: a crash leaves old or new, never half."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        target = self.directory / f"{key}.json"
+        temp = target.with_suffix(".tmp")
+        with temp.open("w") as f:
+            json.dump(asdict(record), f)
+            f.flush()
+            os.fsync(f.fileno())
+        temp.replace(target)
+
+    def delete(self, key: str) -> None:
+        (self.directory / f"{key}.json").unlink(missing_ok=True)

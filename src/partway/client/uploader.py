@@ -1,0 +1,229 @@
+"""Upload one file fast and resumably: parallel parts, per-part and whole-file SHA-1 digests.
+
+Memory: each worker holds one part, the whole-file hasher one 1 MiB block, so at most
+(parallel + 1) × part_size bytes of the file are in memory at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .api import ApiError, AsyncApi, SessionInfo
+from .state import FileIdentity, StateStore, UploadRecord
+
+HASH_BLOCK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class UploadOptions:
+    folder_id: str = "root"
+    name: str | None = None
+    parallel: int = 4
+    part_size_hint: int | None = None
+    drive_id: str | None = None
+
+
+@dataclass
+class UploadProgress:
+    """What an upload has done so far; handed to the progress callback after every change."""
+
+    name: str
+    total_bytes: int
+    parts_total: int = 0
+    done_bytes: int = 0
+    parts_done: int = 0
+    resumed_parts: int = 0
+    session_id: str = ""
+    event: str = "start"
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+ProgressCallback = Callable[[UploadProgress], None]
+
+
+class FileChanged(Exception):
+    """The file changed while it was being uploaded."""
+
+
+def sha1_digest(data: bytes | memoryview) -> str:
+    return "sha=" + base64.b64encode(hashlib.sha1(data).digest()).decode()
+
+
+def part_count(size: int, part_size: int) -> int:
+    return max(1, -(-size // part_size))
+
+
+def part_range(size: int, part_size: int, number: int) -> tuple[int, int]:
+    start = number * part_size
+    return start, max(0, min(part_size, size - start))
+
+
+def _whole_file_digest(path: Path) -> str:
+    digest = hashlib.sha1()
+    with path.open("rb") as f:
+        while block := f.read(HASH_BLOCK):
+            digest.update(block)
+    return "sha=" + base64.b64encode(digest.digest()).decode()
+
+
+class Uploader:
+    def __init__(
+        self,
+        api: AsyncApi,
+        server: str,
+        app_id: str,
+        consumer_id: str,
+        state: StateStore | None = None,
+    ) -> None:
+        self._api = api
+        self._server = server
+        self._app_id = app_id
+        self._consumer_id = consumer_id
+        self._state = state
+
+    async def upload(
+        self,
+        path: Path,
+        options: UploadOptions | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Upload `path` (resuming an interrupted upload of it) and return the File object."""
+        options = options or UploadOptions()
+        if options.parallel < 1:
+            raise ValueError("parallel must be at least 1")
+        identity = await asyncio.to_thread(FileIdentity.of, path)
+        name = options.name or path.name
+        key = StateStore.key(self._server, self._app_id, self._consumer_id, options.folder_id, path)
+        progress = UploadProgress(name=name, total_bytes=identity.size)
+        notify = on_progress or (lambda _p: None)
+
+        info = await self._resume(key, identity)
+        if info is not None and info.success and info.file_id:
+            self._forget(key)
+            return await self._api.get_file(info.file_id)
+        if info is None:
+            info = await self._start(key, identity, name, options)
+        else:
+            progress.resumed_parts = len(info.uploaded_parts)
+
+        size, part_size = identity.size, info.part_size
+        progress.session_id = info.id
+        progress.parts_total = part_count(size, part_size)
+        have = set(info.uploaded_parts)
+        progress.parts_done = len(have)
+        progress.done_bytes = sum(part_range(size, part_size, n)[1] for n in have)
+        progress.event = "session"
+        notify(progress)
+
+        whole = asyncio.create_task(asyncio.to_thread(_whole_file_digest, Path(identity.path)))
+        try:
+            missing = [n for n in range(progress.parts_total) if n not in have]
+            await self._send_parts(info, identity, missing, options.parallel, progress, notify)
+            digest = await whole
+        finally:
+            whole.cancel()
+        if await asyncio.to_thread(FileIdentity.of, path) != identity:
+            raise FileChanged(f"{path} changed during the upload; run again to start over")
+        file = await self._api.finish(info.id, digest)
+        self._forget(key)
+        progress.event = "done"
+        progress.detail = {"file_id": file.get("id")}
+        notify(progress)
+        return file
+
+    async def _resume(self, key: str, identity: FileIdentity) -> SessionInfo | None:
+        """The session of an earlier, interrupted upload of this very file, if still usable."""
+        if self._state is None:
+            return None
+        record = self._state.load(key)
+        if record is None or record.server != self._server:
+            return None
+        if record.identity != identity:
+            # The file changed since: its old parts are worthless.
+            await self._abort_quietly(record.session_id)
+            self._state.delete(key)
+            return None
+        try:
+            return await self._api.get_session(record.session_id)
+        except ApiError as exc:
+            if exc.status == 404:
+                self._state.delete(key)
+                return None
+            raise
+
+    async def _start(
+        self, key: str, identity: FileIdentity, name: str, options: UploadOptions
+    ) -> SessionInfo:
+        session_id = await self._api.create_session(
+            name, options.folder_id, identity.size, options.drive_id, options.part_size_hint
+        )
+        if self._state is not None:
+            record = UploadRecord(
+                self._server,
+                self._app_id,
+                self._consumer_id,
+                options.folder_id,
+                name,
+                session_id,
+                identity,
+            )
+            await asyncio.to_thread(self._state.save, key, record)
+        return await self._api.get_session(session_id)
+
+    async def _send_parts(
+        self,
+        info: SessionInfo,
+        identity: FileIdentity,
+        missing: list[int],
+        parallel: int,
+        progress: UploadProgress,
+        notify: ProgressCallback,
+    ) -> None:
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for number in missing:
+            queue.put_nowait(number)
+        fd = os.open(identity.path, os.O_RDONLY)
+
+        async def worker() -> None:
+            while not queue.empty():
+                number = queue.get_nowait()
+                start, length = part_range(identity.size, info.part_size, number)
+                data = await asyncio.to_thread(os.pread, fd, length, start)
+                if len(data) != length:
+                    raise FileChanged(f"{identity.path} is shorter than when the upload began")
+                digest = await asyncio.to_thread(sha1_digest, data)
+                await self._api.upload_part(info.id, number, data, digest)
+                del data
+                progress.parts_done += 1
+                progress.done_bytes += length
+                progress.event = "part"
+                progress.detail = {"part": number}
+                notify(progress)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(min(parallel, max(1, len(missing)))):
+                    group.create_task(worker())
+        except BaseExceptionGroup as group_error:
+            # Surface the first real error rather than a group of them.
+            raise group_error.exceptions[0] from None
+        finally:
+            os.close(fd)
+
+    async def _abort_quietly(self, session_id: str) -> None:
+        try:
+            await self._api.abort(session_id)
+        except ApiError as exc:
+            if exc.status not in (404, 422):
+                raise
+
+    def _forget(self, key: str) -> None:
+        if self._state is not None:
+            self._state.delete(key)

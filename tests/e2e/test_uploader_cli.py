@@ -1,0 +1,208 @@
+"""`partway upload` as a subprocess: SIGKILL mid-upload, resume, changed files, Ctrl-C."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import Server, start_server, stop_server
+
+MIB = 1024 * 1024
+SIZE = 64 * MIB
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = start_server(tmp_path_factory.mktemp("cli"), {"PARTWAY_DEFAULT_PART_SIZE": str(MIB)})
+    yield srv
+    stop_server(srv)
+
+
+def cli_env(server: Server) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PARTWAY_SERVER": server.base_url,
+        "PARTWAY_API_KEY": server.key,
+        "PARTWAY_APP_ID": server.app_id,
+        "PARTWAY_CONSUMER_ID": server.consumer_id,
+    }
+
+
+def random_file(path: Path, size: int) -> str:
+    data = os.urandom(size)
+    path.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def start_upload(server: Server, path: Path, state: Path, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "partway", "upload", str(path), "--state-dir", str(state), *extra],
+        env=cli_env(server),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for_parts(proc: subprocess.Popen[str], count: int) -> str:
+    """Read JSON events until `count` parts are done; returns the session id."""
+    assert proc.stdout is not None
+    done = 0
+    session_id = ""
+    for line in proc.stdout:
+        event = json.loads(line)
+        session_id = event.get("session_id") or session_id
+        if event["event"] == "part":
+            done += 1
+            if done >= count:
+                return session_id
+    raise AssertionError(
+        f"upload ended early: {proc.wait()} {proc.stderr.read() if proc.stderr else ''}"
+    )
+
+
+def part_puts(server: Server, session_id: str) -> Counter[int]:
+    """Parts the server accepted (200), counted from its access log."""
+    pattern = re.compile(
+        rf'"PUT /file-storage/upload-sessions/{session_id}\?part_number=(\d+) HTTP/1.1" 200'
+    )
+    return Counter(int(m.group(1)) for m in pattern.finditer(server.log.read_text()))
+
+
+def uploaded_parts(server: Server, session_id: str) -> list[int]:
+    res = httpx.get(
+        f"{server.base_url}/file-storage/upload-sessions/{session_id}", headers=server.headers()
+    )
+    parts: list[int] = res.json()["data"]["uploaded_parts"]
+    return parts
+
+
+def download_sha256(server: Server, file_id: str) -> str:
+    digest = hashlib.sha256()
+    with httpx.stream(
+        "GET", f"{server.base_url}/file-storage/files/{file_id}/download", headers=server.headers()
+    ) as res:
+        for chunk in res.iter_bytes():
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def finish_upload(server: Server, path: Path, state: Path) -> dict[str, object]:
+    proc = start_upload(server, path, state, "--json", "--parallel", "2")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err + out
+    events = [json.loads(line) for line in out.splitlines()]
+    final = events[-1]
+    assert final["event"] == "file"
+    file: dict[str, object] = final["file"]
+    return file
+
+
+def test_sigkill_then_resume_sends_only_missing_parts(server: Server, tmp_path: Path) -> None:
+    source = tmp_path / "resume.bin"
+    expected = random_file(source, SIZE)
+    state = tmp_path / "state"
+    proc = start_upload(server, source, state, "--json", "--parallel", "2")
+    session_id = wait_for_parts(proc, 5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = uploaded_parts(server, session_id)
+    assert 5 <= len(before) < SIZE // MIB, "the kill should land mid-upload"
+
+    file = finish_upload(server, source, state)
+    assert download_sha256(server, str(file["id"])) == expected
+    counts = part_puts(server, session_id)
+    assert sorted(counts) == list(range(SIZE // MIB))
+    assert set(counts.values()) == {1}, (
+        f"parts sent twice: {[n for n, c in counts.items() if c > 1]}"
+    )
+    assert list(state.glob("*.json")) == []
+
+
+def test_changed_file_starts_a_new_session(server: Server, tmp_path: Path) -> None:
+    source = tmp_path / "changing.bin"
+    random_file(source, 16 * MIB)
+    state = tmp_path / "state"
+    proc = start_upload(server, source, state, "--json", "--parallel", "1")
+    old_session = wait_for_parts(proc, 2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    expected = random_file(source, 16 * MIB)
+
+    file = finish_upload(server, source, state)
+    assert download_sha256(server, str(file["id"])) == expected
+    res = httpx.get(
+        f"{server.base_url}/file-storage/upload-sessions/{old_session}", headers=server.headers()
+    )
+    assert res.status_code == 404
+
+
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(server: Server, tmp_path: Path) -> None:
+    source = tmp_path / "interrupted.bin"
+    expected = random_file(source, 32 * MIB)
+    state = tmp_path / "state"
+    proc = start_upload(server, source, state, "--json", "--parallel", "1")
+    wait_for_parts(proc, 2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert "resume" in out + err
+    file = finish_upload(server, source, state)
+    assert download_sha256(server, str(file["id"])) == expected
+
+
+def test_plain_progress_lines_and_clear_errors(server: Server, tmp_path: Path) -> None:
+    source = tmp_path / "plain.bin"
+    random_file(source, 3 * MIB)
+    state = tmp_path / "state"
+    proc = start_upload(server, source, state)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "parts 3/3" in err and "MiB/s" in err
+    assert "→ file file_" in err
+    again = start_upload(server, source, tmp_path / "other-state")
+    _out, err = again.communicate(timeout=60)
+    assert again.returncode == 1
+    assert "409 ConflictError" in err and "plain.bin" in err
+    env = {**cli_env(server), "PARTWAY_API_KEY": "pw_wrong"}
+    bad = subprocess.run(
+        [sys.executable, "-m", "partway", "sessions", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 1 and "401 UnauthorizedError" in bad.stderr
+
+
+def test_sessions_and_download_commands(server: Server, tmp_path: Path) -> None:
+    env = cli_env(server)
+    run = lambda *a: subprocess.run(  # noqa: E731
+        [sys.executable, "-m", "partway", *a], env=env, capture_output=True, text=True, check=True
+    )
+    created = httpx.post(
+        f"{server.base_url}/file-storage/upload-sessions",
+        headers=server.headers(),
+        json={"name": "listed.bin", "parent_folder_id": "root", "size": 5},
+    ).json()["data"]["id"]
+    assert created in run("sessions", "list").stdout
+    assert json.loads(run("sessions", "show", created, "--json").stdout)["name"] == "listed.bin"
+    run("sessions", "abort", created)
+    assert created not in run("sessions", "list").stdout
+
+    source = tmp_path / "down.bin"
+    expected = random_file(source, 2 * MIB + 3)
+    file = finish_upload(server, source, tmp_path / "state")
+    target = tmp_path / "back.bin"
+    run("download", str(file["id"]), "-o", str(target))
+    assert hashlib.sha256(target.read_bytes()).hexdigest() == expected

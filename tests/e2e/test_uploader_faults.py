@@ -1,0 +1,135 @@
+"""The uploader survives a server that drops connections and answers 503 for some requests."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import re
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+from partway.client import Credentials, RetryPolicy, UploadOptions, upload_async
+from tests.conftest import Server, start_server, stop_server
+
+MIB = 1024 * 1024
+PART = re.compile(r"part_number=(\d+)")
+
+
+class FaultyProxy(ThreadingHTTPServer):
+    """Forwards to partway, but the first try of some requests fails in a chosen way."""
+
+    daemon_threads = True
+
+    def __init__(self, upstream: str, faults: dict[str, str]) -> None:
+        super().__init__(("127.0.0.1", 0), ProxyHandler)
+        self.upstream = httpx.Client(base_url=upstream, timeout=60)
+        self.faults = faults
+        self.seen: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def fault_for(self, method: str, path: str) -> str | None:
+        match = PART.search(path)
+        key = f"{method} part {match.group(1)}" if match else f"{method} {path.split('?')[0]}"
+        if path.endswith("/finish") or "/finish?" in path:
+            key = "POST finish"
+        with self.lock:
+            self.seen[key] += 1
+            first = self.seen[key] == 1
+        return self.faults.get(key) if first else None
+
+
+class ProxyHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: FaultyProxy
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def _relay(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        fault = self.server.fault_for(self.command, self.path)
+        if fault == "503":
+            self._reply(503, b'{"message": "try later"}', {"Retry-After": "0"})
+            return
+        if fault == "drop-before":
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+        headers = {
+            k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")
+        }
+        res = self.server.upstream.request(self.command, self.path, headers=headers, content=body)
+        if fault == "drop-after":
+            # The server did the work, but the client never hears of it.
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+        self._reply(
+            res.status_code, res.content, {"content-type": res.headers.get("content-type", "")}
+        )
+
+    def _reply(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_PUT = do_POST = do_DELETE = _relay
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = start_server(tmp_path_factory.mktemp("faults"), {"PARTWAY_DEFAULT_PART_SIZE": str(MIB)})
+    yield srv
+    stop_server(srv)
+
+
+def test_upload_completes_through_drops_and_503s(server: Server, tmp_path: Path) -> None:
+    faults = {
+        "PUT part 1": "503",
+        "PUT part 2": "drop-before",
+        "PUT part 3": "drop-after",
+        "PUT part 5": "503",
+        "POST /file-storage/upload-sessions": "drop-after",
+        "POST finish": "503",
+    }
+    proxy = FaultyProxy(server.base_url, faults)
+    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread.start()
+    try:
+        payload = os.urandom(6 * MIB + 77)
+        source = tmp_path / "flaky.bin"
+        source.write_bytes(payload)
+        creds = Credentials(server.key, server.app_id, server.consumer_id)
+        file = asyncio.run(
+            upload_async(
+                source,
+                server=proxy.url,
+                credentials=creds,
+                options=UploadOptions(parallel=3),
+                state_dir=tmp_path / "state",
+                retry=RetryPolicy(initial=0.01, maximum=0.1),
+            )
+        )
+    finally:
+        proxy.shutdown()
+    for key in faults:
+        assert proxy.seen[key] >= 2, f"{key} was not retried"
+    res = httpx.get(
+        f"{server.base_url}/file-storage/files/{file['id']}/download", headers=server.headers()
+    )
+    assert hashlib.sha256(res.content).digest() == hashlib.sha256(payload).digest()
