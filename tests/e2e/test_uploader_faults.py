@@ -133,3 +133,14 @@ def test_upload_completes_through_drops_and_503s(server: Server, tmp_path: Path)
         f"{server.base_url}/file-storage/files/{file['id']}/download", headers=server.headers()
     )
     assert hashlib.sha256(res.content).digest() == hashlib.sha256(payload).digest()
+
+
+def test_blocking_upload_api(server: Server, tmp_path: Path) -> None:
+    from partway.client import upload
+
+    source = tmp_path / "sync.bin"
+    payload = os.urandom(2 * MIB + 1)
+    source.write_bytes(payload)
+    creds = Credentials(server.key, server.app_id, server.consumer_id)
+    file = upload(source, server=server.base_url, credentials=creds, state_dir=tmp_path / "s")
+    assert file["size"] == len(payload) and file["name"] == "sync.bin"

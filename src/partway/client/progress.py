@@ -7,6 +7,7 @@ import sys
 import time
 from typing import IO, Any
 
+from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -25,7 +26,7 @@ MIB = 1024 * 1024
 class BarProgress:
     """rich's live bars: bytes, rate, ETA and parts per file."""
 
-    def __init__(self) -> None:
+    def __init__(self, console: Console | None = None) -> None:
         self._progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -34,6 +35,7 @@ class BarProgress:
             TimeRemainingColumn(),
             TextColumn("parts {task.fields[parts]}"),
             transient=False,
+            console=console,
         )
         self._tasks: dict[str, TaskID] = {}
 
@@ -74,7 +76,8 @@ class LineProgress:
     def __call__(self, p: UploadProgress) -> None:
         now = time.monotonic()
         began, base = self._started.setdefault(p.name, (now, p.done_bytes))
-        if p.event != "done" and now - self._last.get(p.name, 0.0) < self._interval:
+        last = self._last.get(p.name)
+        if p.event != "done" and last is not None and now - last < self._interval:
             return
         self._last[p.name] = now
         elapsed = max(now - began, 1e-6)

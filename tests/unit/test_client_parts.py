@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import io
+import json
+import os
+import time
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+
+from rich.console import Console
+
+from partway.client.progress import BarProgress, JsonProgress, LineProgress
+from partway.client.retry import RetryPolicy, parse_retry_after
+from partway.client.state import FileIdentity, StateStore, UploadRecord
+from partway.client.uploader import UploadProgress, part_count, part_range
+
+
+def test_backoff_grows_with_jitter_and_honours_retry_after() -> None:
+    policy = RetryPolicy(initial=1.0, maximum=10.0)
+    for attempt, ceiling in [(0, 1.0), (1, 2.0), (2, 4.0), (5, 10.0)]:
+        delays = [policy.delay(attempt) for _ in range(50)]
+        assert all(ceiling / 2 <= d <= ceiling for d in delays)
+        assert len(set(delays)) > 1
+    assert policy.delay(0, "3") == 3.0
+    assert policy.delay(0, "999") == 10.0
+    later = format_datetime(datetime.now(UTC) + timedelta(seconds=5), usegmt=True)
+    assert 3.0 < (parse_retry_after(later) or 0) <= 5.0
+    assert parse_retry_after("soon") is None
+
+
+def test_part_layout() -> None:
+    assert part_count(0, 8) == 1 and part_count(16, 8) == 2 and part_count(17, 8) == 3
+    assert part_range(17, 8, 2) == (16, 1)
+    assert part_range(0, 8, 0) == (0, 0)
+
+
+def test_identity_notices_edits(tmp_path: Path) -> None:
+    f = tmp_path / "f.bin"
+    f.write_bytes(os.urandom(3 * 1024 * 1024))
+    first = FileIdentity.of(f)
+    assert FileIdentity.of(f) == first
+    data = bytearray(f.read_bytes())
+    data[-1] ^= 0xFF
+    f.write_bytes(bytes(data))
+    os.utime(f, ns=(first.mtime_ns, first.mtime_ns))
+    # Same size and mtime, but the last MiB differs.
+    assert FileIdentity.of(f) != first
+
+
+def test_state_store_round_trip_and_corruption(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "state")
+    f = tmp_path / "f.bin"
+    f.write_bytes(b"x")
+    key = StateStore.key("http://s", "a", "c", "root", f)
+    record = UploadRecord("http://s", "a", "c", "root", "f.bin", "ses_1", FileIdentity.of(f))
+    store.save(key, record)
+    assert store.load(key) == record
+    (tmp_path / "state" / f"{key}.json").write_text("{half")
+    assert store.load(key) is None
+    store.delete(key)
+    assert store.load(key) is None
+
+
+def progress(done: int, parts: int, event: str = "part") -> UploadProgress:
+    return UploadProgress("f.bin", 3 * 1024 * 1024, 3, done * 1024 * 1024, parts, event=event)
+
+
+def test_renderers() -> None:
+    out = io.StringIO()
+    with BarProgress(Console(file=out, force_terminal=True, width=120)) as bar:
+        bar(progress(1, 1))
+        bar(progress(3, 3, "done"))
+    assert "parts 3/3" in out.getvalue() and "f.bin" in out.getvalue()
+
+    lines = io.StringIO()
+    plain = LineProgress(lines, interval=3600)
+    plain(progress(1, 1))
+    plain(progress(2, 2))
+    time.sleep(0.01)
+    plain(progress(3, 3, "done"))
+    shown = lines.getvalue().splitlines()
+    assert len(shown) == 2 and "parts 3/3" in shown[-1] and "100.0%" in shown[-1]
+
+    js = io.StringIO()
+    JsonProgress(js)(progress(3, 3, "done"))
+    assert json.loads(js.getvalue())["parts_done"] == 3
