@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,8 @@ from .domain.errors import DomainError
 from .domain.files import FileService
 from .domain.keys import KeyService
 from .domain.policy import PartPolicy
-from .domain.ports import Clock, Storage
+from .domain.ports import Admission, Clock, Storage
+from .domain.reaper import Reaper
 from .domain.uploads import Lifetimes, UploadService
 from .http import errors, files, folders, sessions
 from .http.context import Services
@@ -26,6 +28,8 @@ from .metadata import migrate
 from .metadata.engine import make_engine
 from .metadata.sql import SqlRepository
 from .storage import storage_from_url
+
+log = logging.getLogger("partway")
 
 # Parts in flight each keep a write and a hash busy in worker threads; the default pool is small.
 WORKER_THREADS = 64
@@ -62,13 +66,30 @@ def build_services(settings: Settings, engine: Engine, clock: Clock = utc_now) -
         finished_retention=timedelta(seconds=settings.finished_retention_seconds),
     )
     locks = FileLocks(settings.data_dir / "locks", timeout=settings.lock_timeout_seconds)
-    uploads = UploadService(repo, storages, locks, policy, lifetimes, clock)
+    admission = Admission(settings.default_quota_bytes, settings.max_open_sessions)
+    uploads = UploadService(repo, storages, locks, policy, lifetimes, clock, admission)
+    grace = timedelta(seconds=settings.orphan_grace_seconds)
     return Services(
         settings=settings,
         keys=KeyService(repo, clock),
         uploads=uploads,
         files=FileService(repo, uploads, clock),
+        reaper=Reaper(uploads, repo, storages, lifetimes, clock, grace),
+        repo=repo,
     )
+
+
+async def reap_forever(services: Services) -> None:
+    """The in-server reaper; several servers may run it on one store (claims are atomic)."""
+    interval = services.settings.reap_interval_seconds
+    while True:
+        try:
+            report = await services.reaper.run_once()
+            if report.expired or report.orphans:
+                log.info("reaper: %s", report)
+        except Exception:
+            log.exception("reaper run failed; trying again in %.0fs", interval)
+        await asyncio.sleep(interval)
 
 
 def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
@@ -79,7 +100,13 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
         loop.set_default_executor(ThreadPoolExecutor(WORKER_THREADS, "partway-io"))
+        # Bytes orphaned by a crash are swept at start (past the grace period) and then by the
+        # reaper's periodic runs.
+        reaper = asyncio.create_task(reap_forever(services))
         yield
+        reaper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reaper
         engine.dispose()
 
     app = Starlette(

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     session_ttl_seconds: float = Field(7 * 24 * 3600, gt=0)
     finished_retention_seconds: float = Field(24 * 3600, gt=0)
     fsync: bool = True
+    default_quota_bytes: int | None = Field(None, ge=0)
+    max_open_sessions: int | None = Field(1000, ge=1)
+    reap_interval_seconds: float = Field(60.0, gt=0)
+    orphan_grace_seconds: float = Field(300.0, ge=0)
     lock_timeout_seconds: float = Field(120.0, gt=0)
     auto_migrate: bool = True
     log_level: str = "info"

@@ -48,6 +48,10 @@ class QuotaExceeded(DomainError):
     """The consumer would exceed its storage quota."""
 
 
+class TooManySessions(QuotaExceeded):
+    """The consumer has as many open sessions as it may."""
+
+
 class InsufficientStorage(DomainError):
     """The storage backend ran out of space."""
 

@@ -28,6 +28,11 @@ class SessionState(enum.StrEnum):
     OPEN = "open"
     FINISHING = "finishing"
     FINISHED = "finished"
+    # Reaped: bytes and parts gone, the row kept a while so clients learn why.
+    EXPIRED = "expired"
+
+
+ACTIVE_STATES = (SessionState.OPEN, SessionState.FINISHING)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from .models import Entry, EntryKind, Part, SessionState, Tenant, UploadSession
@@ -44,8 +45,8 @@ class Storage(Protocol):
     async def delete(self, key: str) -> None:
         """Remove an object; a missing object is not an error."""
 
-    async def list_keys(self) -> list[str]:
-        """Every object key, for orphan cleanup."""
+    async def keys_modified_before(self, moment: datetime) -> list[str]:
+        """Keys of objects last written before `moment`, for orphan cleanup."""
 
 
 class Locks(Protocol):
@@ -60,20 +61,41 @@ class Locks(Protocol):
     async def forget(self, session_id: str) -> None: ...
 
 
+@dataclass(frozen=True)
+class Admission:
+    """Limits a new session must fit in, checked atomically with its insertion."""
+
+    default_quota: int | None = None
+    max_open_sessions: int | None = None
+
+
 class KeyRepository(Protocol):
     async def add_key(self, key_id: str, app_id: str, key_hash: str, now: datetime) -> None: ...
 
     async def app_for_key(self, key_hash: str) -> str | None: ...
 
 
+class QuotaRepository(Protocol):
+    async def set_quota(self, tenant: Tenant, max_bytes: int | None) -> None: ...
+
+    async def quota(self, tenant: Tenant, default: int | None) -> int | None: ...
+
+    async def usage(self, tenant: Tenant) -> int:
+        """Bytes stored plus bytes reserved by open sessions."""
+
+
 class SessionRepository(Protocol):
-    async def insert_session(self, session: UploadSession) -> None:
-        """Raises NameTaken if an entry or open session already holds the name."""
+    async def insert_session(self, session: UploadSession, admission: Admission) -> None:
+        """Raises NameTaken if an open session holds the name, QuotaExceeded past a limit."""
 
     async def get_session(self, tenant: Tenant, session_id: str) -> UploadSession | None: ...
 
     async def session_by_idempotency_key(
         self, tenant: Tenant, key: str
+    ) -> UploadSession | None: ...
+
+    async def active_session_named(
+        self, tenant: Tenant, drive_id: str, folder_id: str, name: str
     ) -> UploadSession | None: ...
 
     async def list_sessions(self, tenant: Tenant, now: datetime) -> list[UploadSession]:
@@ -95,6 +117,15 @@ class SessionRepository(Protocol):
         """Insert the file entry and mark the session finished, atomically. May raise NameTaken."""
 
     async def delete_session(self, session_id: str) -> None: ...
+
+    async def expired_sessions(self, now: datetime, limit: int) -> list[UploadSession]: ...
+
+    async def mark_expired(self, session_id: str, now: datetime) -> bool:
+        """Claim an expired session for reaping; exactly one caller ever gets True."""
+
+    async def purge_sessions(self, now: datetime, tombstone_for: timedelta) -> int: ...
+
+    async def referenced_keys(self) -> set[str]: ...
 
 
 class EntryRepository(Protocol):
@@ -127,5 +158,5 @@ class EntryRepository(Protocol):
     async def has_children(self, tenant: Tenant, folder_id: str) -> bool: ...
 
 
-class Repository(KeyRepository, SessionRepository, EntryRepository, Protocol):
+class Repository(KeyRepository, QuotaRepository, SessionRepository, EntryRepository, Protocol):
     """The metadata store as the domain sees it."""

@@ -8,7 +8,14 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from .digests import Digest, MultiHasher
-from .errors import InvalidInput, InvalidState, NameTaken, NotFound, PayloadTooLarge
+from .errors import (
+    InvalidInput,
+    InvalidState,
+    NameTaken,
+    NotFound,
+    PayloadTooLarge,
+    QuotaExceeded,
+)
 from .models import (
     Entry,
     EntryKind,
@@ -29,7 +36,7 @@ from .policy import (
     part_size_for,
     total_size,
 )
-from .ports import Clock, Locks, Repository, Storage
+from .ports import Admission, Clock, Locks, Repository, Storage
 from .streaming import stream_into
 from .tree import Tree
 
@@ -49,7 +56,9 @@ class UploadService:
         policy: PartPolicy,
         lifetimes: Lifetimes,
         clock: Clock,
+        admission: Admission | None = None,
     ) -> None:
+        self._admission = admission or Admission()
         self._repo = repo
         self._storages = storages
         self._locks = locks
@@ -96,8 +105,7 @@ class UploadService:
                 )
         drive_id = self._tree.drive_id(req.drive_id)
         await self._tree.folder(tenant, drive_id, req.parent_folder_id)
-        if await self._repo.name_taken(tenant, drive_id, req.parent_folder_id, req.name):
-            raise_name_taken(req.name)
+        await self._check_name_free(tenant, drive_id, req.parent_folder_id, req.name)
         if part_size_hint is not None and part_size_hint < 1:
             raise InvalidInput("the part size hint must be a positive number of bytes")
         if part_size is None:
@@ -121,7 +129,7 @@ class UploadService:
         )
         await storage.create(session.storage_key)
         try:
-            await self._repo.insert_session(session)
+            await self._repo.insert_session(session, self._admission)
         except BaseException:
             await storage.delete(session.storage_key)
             if idempotency_key is not None:
@@ -131,6 +139,28 @@ class UploadService:
                     return earlier
             raise
         return session
+
+    async def _check_name_free(
+        self, tenant: Tenant, drive_id: str, folder_id: str, name: str
+    ) -> None:
+        if not await self._repo.name_taken(tenant, drive_id, folder_id, name):
+            return
+        # An expired upload the reaper has not reached yet must not block the name.
+        holder = await self._repo.active_session_named(tenant, drive_id, folder_id, name)
+        if holder is not None and holder.is_expired(self._clock()):
+            await self.expire(holder)  # whoever wins the claim, the name is free afterwards
+            if not await self._repo.name_taken(tenant, drive_id, folder_id, name):
+                return
+        raise_name_taken(name)
+
+    async def expire(self, session: UploadSession) -> bool:
+        """Reap one expired session: bytes gone, a tombstone row left. True if this call did it."""
+        async with self._locks.session_exclusive(session.id):
+            if not await self._repo.mark_expired(session.id, self._clock()):
+                return False
+            await self.storage(session.service_id).delete(session.storage_key)
+        await self._locks.forget(session.id)
+        return True
 
     async def _same_create(self, tenant: Tenant, req: NewSession, key: str) -> UploadSession | None:
         earlier = await self._repo.session_by_idempotency_key(tenant, key)
@@ -150,8 +180,12 @@ class UploadService:
         session = await self._repo.get_session(tenant, session_id)
         if session is None:
             raise NotFound(f"upload session {session_id!r} not found")
-        if session.is_expired(self._clock()):
+        if session.state is SessionState.EXPIRED or (
+            session.state is not SessionState.FINISHED and session.is_expired(self._clock())
+        ):
             raise NotFound(f"upload session {session_id!r} has expired")
+        if session.is_expired(self._clock()):
+            raise NotFound(f"upload session {session_id!r} not found")
         return session
 
     async def list_open(self, tenant: Tenant) -> list[UploadSession]:
@@ -184,6 +218,8 @@ class UploadService:
             check_part_length(session, number, content_length, count)
         elif number >= count:
             check_part_length(session, number, 0, count)
+        if session.size is None:
+            await self._check_quota_for_part(session, number, content_length)
         async with self._locks.session_shared(session_id), self._locks.part(session_id, number):
             # Re-read under the lock: finish or abort may have run while we waited.
             session = await self._open(tenant, session_id)
@@ -197,6 +233,22 @@ class UploadService:
             if not recorded:
                 raise InvalidState(f"upload session {session_id!r} was finished or aborted")
         return await self.get(tenant, session_id)
+
+    async def _check_quota_for_part(
+        self, session: UploadSession, number: int, length: int | None
+    ) -> None:
+        """Declared sizes were reserved at create; a session of unknown size is checked per part."""
+        quota = await self._repo.quota(session.tenant, self._admission.default_quota)
+        if quota is None:
+            return
+        used = await self._repo.usage(session.tenant)
+        replaced = sum(p.size for p in session.parts if p.number == number)
+        wanted = session.part_size if length is None else length
+        if used - replaced + wanted > quota:
+            raise QuotaExceeded(
+                f"storage quota exceeded: {used} of {quota} bytes in use or reserved, "
+                f"part {number} needs {wanted} more"
+            )
 
     async def _write_part(
         self,

@@ -10,6 +10,8 @@ from ..config import Settings
 from ..domain.files import FileService
 from ..domain.keys import KeyService
 from ..domain.models import Tenant
+from ..domain.ports import Repository
+from ..domain.reaper import Reaper
 from ..domain.uploads import UploadService
 from ..wire import APP_ID, CONSUMER_ID, SERVICE_ID
 
@@ -20,6 +22,8 @@ class Services:
     keys: KeyService
     uploads: UploadService
     files: FileService
+    reaper: Reaper
+    repo: Repository
 
 
 @dataclass(frozen=True)

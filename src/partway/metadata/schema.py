@@ -72,8 +72,8 @@ sessions = sa.Table(
         "folder_id",
         "name",
         unique=True,
-        sqlite_where=sa.text("state != 'finished'"),
-        postgresql_where=sa.text("state != 'finished'"),
+        sqlite_where=sa.text("state IN ('open', 'finishing')"),
+        postgresql_where=sa.text("state IN ('open', 'finishing')"),
     ),
 )
 
@@ -114,4 +114,12 @@ entries = sa.Table(
     sa.UniqueConstraint(
         "app_id", "consumer_id", "drive_id", "parent_id", "name", name="uq_entries_name"
     ),
+)
+
+quotas = sa.Table(
+    "quotas",
+    metadata,
+    sa.Column("app_id", sa.String(255), primary_key=True),
+    sa.Column("consumer_id", sa.String(255), primary_key=True),
+    sa.Column("max_bytes", sa.BigInteger(), nullable=False),
 )

@@ -11,6 +11,7 @@ import errno
 import os
 import re
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 
 from ..domain.errors import InsufficientStorage, NotFound
@@ -129,5 +130,15 @@ class LocalStorage:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._path(key))
 
-    async def list_keys(self) -> list[str]:
-        return sorted(p.name for p in self._dir.iterdir() if _KEY.match(p.name))
+    async def keys_modified_before(self, moment: datetime) -> list[str]:
+        limit = moment.timestamp()
+
+        def scan() -> list[str]:
+            found = []
+            for entry in os.scandir(self._dir):
+                with contextlib.suppress(FileNotFoundError):
+                    if _KEY.match(entry.name) and entry.stat().st_mtime < limit:
+                        found.append(entry.name)
+            return sorted(found)
+
+        return await asyncio.to_thread(scan)

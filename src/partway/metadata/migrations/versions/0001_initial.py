@@ -57,8 +57,8 @@ def upgrade() -> None:
         "upload_sessions",
         ["app_id", "consumer_id", "drive_id", "folder_id", "name"],
         unique=True,
-        sqlite_where=sa.text("state != 'finished'"),
-        postgresql_where=sa.text("state != 'finished'"),
+        sqlite_where=sa.text("state IN ('open', 'finishing')"),
+        postgresql_where=sa.text("state IN ('open', 'finishing')"),
     )
     op.create_table(
         "upload_parts",
@@ -95,9 +95,16 @@ def upgrade() -> None:
             "app_id", "consumer_id", "drive_id", "parent_id", "name", name="uq_entries_name"
         ),
     )
+    op.create_table(
+        "quotas",
+        sa.Column("app_id", sa.String(255), primary_key=True),
+        sa.Column("consumer_id", sa.String(255), primary_key=True),
+        sa.Column("max_bytes", sa.BigInteger(), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("quotas")
     op.drop_table("entries")
     op.drop_table("upload_parts")
     op.drop_index("ux_upload_sessions_open_name", "upload_sessions")

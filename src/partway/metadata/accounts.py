@@ -1,0 +1,77 @@
+"""API keys, quotas and usage in SQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ..domain.models import EntryKind, Tenant
+from .base import SqlBase
+from .rows import ACTIVE, tenant_of
+from .schema import api_keys, entries, parts, quotas, sessions
+
+
+def quota_of(c: Connection, tenant: Tenant, default: int | None) -> int | None:
+    row = c.execute(
+        sa.select(quotas.c.max_bytes).where(
+            quotas.c.app_id == tenant.app_id, quotas.c.consumer_id == tenant.consumer_id
+        )
+    ).scalar_one_or_none()
+    return default if row is None else int(row)
+
+
+def usage_of(c: Connection, tenant: Tenant) -> int:
+    """Bytes of stored files, plus the declared size of open sessions (or, with no declared
+    size, what they hold so far)."""
+    stored = c.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(entries.c.size), 0)).where(
+            tenant_of(entries, tenant), entries.c.kind == EntryKind.FILE.value
+        )
+    ).scalar_one()
+    declared = c.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(sessions.c.size), 0)).where(
+            tenant_of(sessions, tenant), sessions.c.state.in_(ACTIVE), sessions.c.size.is_not(None)
+        )
+    ).scalar_one()
+    undeclared = c.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(parts.c.size), 0))
+        .select_from(parts.join(sessions, parts.c.session_id == sessions.c.id))
+        .where(tenant_of(sessions, tenant), sessions.c.state.in_(ACTIVE), sessions.c.size.is_(None))
+    ).scalar_one()
+    return int(stored) + int(declared) + int(undeclared)
+
+
+class AccountQueries(SqlBase):
+    async def add_key(self, key_id: str, app_id: str, key_hash: str, now: datetime) -> None:
+        values = {"id": key_id, "app_id": app_id, "key_hash": key_hash, "created_at": now}
+        await self._write(lambda c: c.execute(api_keys.insert().values(**values)))
+
+    async def app_for_key(self, key_hash: str) -> str | None:
+        query = sa.select(api_keys.c.app_id).where(
+            api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None)
+        )
+        return await self._read(lambda c: c.execute(query).scalar_one_or_none())
+
+    async def set_quota(self, tenant: Tenant, max_bytes: int | None) -> None:
+        def work(c: Connection) -> None:
+            c.execute(
+                quotas.delete().where(
+                    quotas.c.app_id == tenant.app_id, quotas.c.consumer_id == tenant.consumer_id
+                )
+            )
+            if max_bytes is not None:
+                c.execute(
+                    quotas.insert().values(
+                        app_id=tenant.app_id, consumer_id=tenant.consumer_id, max_bytes=max_bytes
+                    )
+                )
+
+        await self._write(work)
+
+    async def quota(self, tenant: Tenant, default: int | None) -> int | None:
+        return await self._read(lambda c: quota_of(c, tenant, default))
+
+    async def usage(self, tenant: Tenant) -> int:
+        return await self._read(lambda c: usage_of(c, tenant))

@@ -1,0 +1,107 @@
+"""Files and folders in SQL."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ..domain.models import Entry, EntryKind, Tenant
+from .base import SqlBase
+from .rows import ACTIVE, entry_of, entry_values, name_taken_error, tenant_of
+from .schema import entries, sessions
+
+
+class EntryQueries(SqlBase):
+    async def name_taken(self, tenant: Tenant, drive_id: str, parent_id: str, name: str) -> bool:
+        def work(c: Connection) -> bool:
+            in_entries = c.execute(
+                sa.select(entries.c.id).where(
+                    tenant_of(entries, tenant),
+                    entries.c.drive_id == drive_id,
+                    entries.c.parent_id == parent_id,
+                    entries.c.name == name,
+                )
+            ).first()
+            if in_entries is not None:
+                return True
+            in_uploads = c.execute(
+                sa.select(sessions.c.id).where(
+                    tenant_of(sessions, tenant),
+                    sessions.c.drive_id == drive_id,
+                    sessions.c.folder_id == parent_id,
+                    sessions.c.name == name,
+                    sessions.c.state.in_(ACTIVE),
+                )
+            ).first()
+            return in_uploads is not None
+
+        return await self._read(work)
+
+    async def get_entry(self, tenant: Tenant, entry_id: str) -> Entry | None:
+        query = sa.select(entries).where(entries.c.id == entry_id, tenant_of(entries, tenant))
+
+        def work(c: Connection) -> Entry | None:
+            row = c.execute(query).first()
+            return None if row is None else entry_of(row)
+
+        return await self._read(work)
+
+    async def insert_entry(self, entry: Entry) -> None:
+        try:
+            await self._write(lambda c: c.execute(entries.insert().values(**entry_values(entry))))
+        except sa.exc.IntegrityError:
+            raise name_taken_error(entry.name) from None
+
+    async def update_entry(self, entry: Entry) -> None:
+        values = entry_values(entry)
+        del values["id"]
+        query = entries.update().where(entries.c.id == entry.id).values(**values)
+        try:
+            await self._write(lambda c: c.execute(query))
+        except sa.exc.IntegrityError:
+            raise name_taken_error(entry.name) from None
+
+    async def delete_entry(self, tenant: Tenant, entry_id: str) -> None:
+        query = entries.delete().where(entries.c.id == entry_id, tenant_of(entries, tenant))
+        await self._write(lambda c: c.execute(query))
+
+    async def list_entries(
+        self,
+        tenant: Tenant,
+        drive_id: str,
+        parent_id: str | None,
+        kind: EntryKind | None,
+        order_by: str,
+        descending: bool,
+        offset: int,
+        limit: int,
+    ) -> list[Entry]:
+        column = entries.c[order_by]
+        query = sa.select(entries).where(tenant_of(entries, tenant), entries.c.drive_id == drive_id)
+        if parent_id is not None:
+            query = query.where(entries.c.parent_id == parent_id)
+        if kind is not None:
+            query = query.where(entries.c.kind == kind.value)
+        order = [column.desc(), entries.c.id.desc()] if descending else [column, entries.c.id]
+        query = query.order_by(*order).offset(offset).limit(limit)
+        return await self._read(lambda c: [entry_of(r) for r in c.execute(query)])
+
+    async def has_children(self, tenant: Tenant, folder_id: str) -> bool:
+        def work(c: Connection) -> bool:
+            child = c.execute(
+                sa.select(entries.c.id)
+                .where(tenant_of(entries, tenant), entries.c.parent_id == folder_id)
+                .limit(1)
+            ).first()
+            upload = c.execute(
+                sa.select(sessions.c.id)
+                .where(
+                    tenant_of(sessions, tenant),
+                    sessions.c.folder_id == folder_id,
+                    sessions.c.state.in_(ACTIVE),
+                )
+                .limit(1)
+            ).first()
+            return child is not None or upload is not None
+
+        return await self._read(work)

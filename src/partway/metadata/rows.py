@@ -1,0 +1,103 @@
+"""Rows ↔ domain objects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+
+from ..domain.errors import NameTaken
+from ..domain.models import (
+    ACTIVE_STATES,
+    Entry,
+    EntryKind,
+    Part,
+    SessionState,
+    Tenant,
+    UploadSession,
+)
+from .schema import parts
+
+ACTIVE = [state.value for state in ACTIVE_STATES]
+
+
+def name_taken_error(name: str) -> NameTaken:
+    return NameTaken(f"the folder already has an entry or an upload in progress named {name!r}")
+
+
+def tenant_of(table: sa.Table, tenant: Tenant) -> sa.ColumnElement[bool]:
+    return sa.and_(table.c.app_id == tenant.app_id, table.c.consumer_id == tenant.consumer_id)
+
+
+def session_of(row: Row[Any], session_parts: tuple[Part, ...]) -> UploadSession:
+    return UploadSession(
+        id=row.id,
+        tenant=Tenant(row.app_id, row.consumer_id),
+        service_id=row.service_id,
+        drive_id=row.drive_id,
+        folder_id=row.folder_id,
+        name=row.name,
+        size=row.size,
+        part_size=row.part_size,
+        state=SessionState(row.state),
+        storage_key=row.storage_key,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        expires_at=row.expires_at,
+        file_id=row.file_id,
+        parts=session_parts,
+        idempotency_key=row.idempotency_key,
+    )
+
+
+def parts_of(c: Connection, session_ids: list[str]) -> dict[str, tuple[Part, ...]]:
+    found: dict[str, list[Part]] = {sid: [] for sid in session_ids}
+    if session_ids:
+        rows = c.execute(
+            sa.select(parts)
+            .where(parts.c.session_id.in_(session_ids))
+            .order_by(parts.c.session_id, parts.c.number)
+        )
+        for p in rows:
+            found[p.session_id].append(Part(p.number, p.size, p.sha1, p.sha256))
+    return {sid: tuple(found_parts) for sid, found_parts in found.items()}
+
+
+def entry_of(row: Row[Any]) -> Entry:
+    return Entry(
+        id=row.id,
+        tenant=Tenant(row.app_id, row.consumer_id),
+        drive_id=row.drive_id,
+        parent_id=row.parent_id,
+        name=row.name,
+        kind=EntryKind(row.kind),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        size=row.size,
+        service_id=row.service_id,
+        storage_key=row.storage_key,
+        description=row.description,
+        sha1=row.sha1,
+        sha256=row.sha256,
+    )
+
+
+def entry_values(entry: Entry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "app_id": entry.tenant.app_id,
+        "consumer_id": entry.tenant.consumer_id,
+        "drive_id": entry.drive_id,
+        "parent_id": entry.parent_id,
+        "name": entry.name,
+        "kind": entry.kind.value,
+        "size": entry.size,
+        "service_id": entry.service_id,
+        "storage_key": entry.storage_key,
+        "description": entry.description,
+        "sha1": entry.sha1,
+        "sha256": entry.sha256,
+        "created_at": entry.created_at,
+        "updated_at": entry.updated_at,
+    }

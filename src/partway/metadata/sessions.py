@@ -1,0 +1,260 @@
+"""Upload sessions and their parts in SQL."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ..domain.errors import QuotaExceeded, TooManySessions
+from ..domain.models import Entry, Part, SessionState, Tenant, UploadSession
+from ..domain.ports import Admission
+from .accounts import quota_of, usage_of
+from .base import SqlBase
+from .rows import ACTIVE, entry_values, name_taken_error, parts_of, session_of, tenant_of
+from .schema import entries, parts, sessions
+
+
+def _session_values(session: UploadSession) -> dict[str, Any]:
+    return {
+        "id": session.id,
+        "app_id": session.tenant.app_id,
+        "consumer_id": session.tenant.consumer_id,
+        "service_id": session.service_id,
+        "drive_id": session.drive_id,
+        "folder_id": session.folder_id,
+        "name": session.name,
+        "size": session.size,
+        "part_size": session.part_size,
+        "state": session.state.value,
+        "storage_key": session.storage_key,
+        "created_at": session.created_at,
+        "updated_at": session.updated_at,
+        "expires_at": session.expires_at,
+        "idempotency_key": session.idempotency_key,
+    }
+
+
+def _admit(c: Connection, session: UploadSession, admission: Admission) -> None:
+    """Quota and open-session limits, checked inside the inserting transaction."""
+    tenant = session.tenant
+    if admission.max_open_sessions is not None:
+        open_count = c.execute(
+            sa.select(sa.func.count())
+            .select_from(sessions)
+            .where(tenant_of(sessions, tenant), sessions.c.state.in_(ACTIVE))
+        ).scalar_one()
+        if open_count >= admission.max_open_sessions:
+            raise TooManySessions(
+                f"this consumer already has {open_count} open upload sessions, the most allowed; "
+                "finish or abort some first"
+            )
+    quota = quota_of(c, tenant, admission.default_quota)
+    if quota is not None:
+        used = usage_of(c, tenant)
+        wanted = session.size or 0
+        if used + wanted > quota:
+            raise QuotaExceeded(
+                f"storage quota exceeded: {used} of {quota} bytes in use or reserved, "
+                f"this upload needs {wanted} more"
+            )
+
+
+class SessionQueries(SqlBase):
+    async def insert_session(self, session: UploadSession, admission: Admission) -> None:
+        def work(c: Connection) -> None:
+            _admit(c, session, admission)
+            c.execute(sessions.insert().values(**_session_values(session)))
+
+        try:
+            await self._write(work)
+        except sa.exc.IntegrityError:
+            raise name_taken_error(session.name) from None
+
+    async def get_session(self, tenant: Tenant, session_id: str) -> UploadSession | None:
+        def work(c: Connection) -> UploadSession | None:
+            row = c.execute(
+                sa.select(sessions).where(sessions.c.id == session_id, tenant_of(sessions, tenant))
+            ).first()
+            return None if row is None else session_of(row, parts_of(c, [row.id])[row.id])
+
+        return await self._read(work)
+
+    async def session_by_idempotency_key(self, tenant: Tenant, key: str) -> UploadSession | None:
+        def work(c: Connection) -> UploadSession | None:
+            row = c.execute(
+                sa.select(sessions).where(
+                    tenant_of(sessions, tenant), sessions.c.idempotency_key == key
+                )
+            ).first()
+            return None if row is None else session_of(row, parts_of(c, [row.id])[row.id])
+
+        return await self._read(work)
+
+    async def active_session_named(
+        self, tenant: Tenant, drive_id: str, folder_id: str, name: str
+    ) -> UploadSession | None:
+        def work(c: Connection) -> UploadSession | None:
+            row = c.execute(
+                sa.select(sessions).where(
+                    tenant_of(sessions, tenant),
+                    sessions.c.drive_id == drive_id,
+                    sessions.c.folder_id == folder_id,
+                    sessions.c.name == name,
+                    sessions.c.state.in_(ACTIVE),
+                )
+            ).first()
+            return None if row is None else session_of(row, ())
+
+        return await self._read(work)
+
+    async def list_sessions(self, tenant: Tenant, now: datetime) -> list[UploadSession]:
+        def work(c: Connection) -> list[UploadSession]:
+            rows = c.execute(
+                sa.select(sessions)
+                .where(
+                    tenant_of(sessions, tenant),
+                    sessions.c.state.in_(ACTIVE),
+                    sessions.c.expires_at > now,
+                )
+                .order_by(sessions.c.created_at, sessions.c.id)
+                .limit(1000)
+            ).all()
+            by_id = parts_of(c, [r.id for r in rows])
+            return [session_of(r, by_id[r.id]) for r in rows]
+
+        return await self._read(work)
+
+    async def forget_part(self, session_id: str, number: int) -> None:
+        query = parts.delete().where(parts.c.session_id == session_id, parts.c.number == number)
+        await self._write(lambda c: c.execute(query))
+
+    async def record_part(
+        self, session_id: str, part: Part, now: datetime, expires_at: datetime
+    ) -> bool:
+        def work(c: Connection) -> bool:
+            # The conditional update takes the row lock, so a concurrent finish sees this part.
+            touched = c.execute(
+                sessions.update()
+                .where(sessions.c.id == session_id, sessions.c.state == SessionState.OPEN.value)
+                .values(updated_at=now, expires_at=expires_at)
+            ).rowcount
+            if touched != 1:
+                return False
+            c.execute(
+                parts.delete().where(
+                    parts.c.session_id == session_id, parts.c.number == part.number
+                )
+            )
+            c.execute(
+                parts.insert().values(
+                    session_id=session_id,
+                    number=part.number,
+                    size=part.size,
+                    sha1=part.sha1,
+                    sha256=part.sha256,
+                    recorded_at=now,
+                )
+            )
+            return True
+
+        return await self._write(work)
+
+    async def set_state(
+        self, session_id: str, old: SessionState, new: SessionState, now: datetime
+    ) -> bool:
+        query = (
+            sessions.update()
+            .where(sessions.c.id == session_id, sessions.c.state == old.value)
+            .values(state=new.value, updated_at=now)
+        )
+        return bool(await self._write(lambda c: c.execute(query).rowcount == 1))
+
+    async def complete_session(self, session_id: str, entry: Entry, expires_at: datetime) -> None:
+        def work(c: Connection) -> None:
+            c.execute(
+                sessions.update()
+                .where(sessions.c.id == session_id)
+                .values(
+                    state=SessionState.FINISHED.value,
+                    file_id=entry.id,
+                    updated_at=entry.created_at,
+                    expires_at=expires_at,
+                )
+            )
+            c.execute(entries.insert().values(**entry_values(entry)))
+
+        try:
+            await self._write(work)
+        except sa.exc.IntegrityError:
+            raise name_taken_error(entry.name) from None
+
+    async def delete_session(self, session_id: str) -> None:
+        def work(c: Connection) -> None:
+            c.execute(parts.delete().where(parts.c.session_id == session_id))
+            c.execute(sessions.delete().where(sessions.c.id == session_id))
+
+        await self._write(work)
+
+    # expiry
+
+    async def expired_sessions(self, now: datetime, limit: int) -> list[UploadSession]:
+        def work(c: Connection) -> list[UploadSession]:
+            rows = c.execute(
+                sa.select(sessions)
+                .where(sessions.c.state.in_(ACTIVE), sessions.c.expires_at <= now)
+                .order_by(sessions.c.expires_at)
+                .limit(limit)
+            ).all()
+            by_id = parts_of(c, [r.id for r in rows])
+            return [session_of(r, by_id[r.id]) for r in rows]
+
+        return await self._read(work)
+
+    async def mark_expired(self, session_id: str, now: datetime) -> bool:
+        """Claim an expired session for reaping; exactly one caller ever gets True."""
+
+        def work(c: Connection) -> bool:
+            won = c.execute(
+                sessions.update()
+                .where(
+                    sessions.c.id == session_id,
+                    sessions.c.state.in_(ACTIVE),
+                    sessions.c.expires_at <= now,
+                )
+                .values(state=SessionState.EXPIRED.value, updated_at=now)
+            ).rowcount
+            if won == 1:
+                c.execute(parts.delete().where(parts.c.session_id == session_id))
+            return bool(won == 1)
+
+        return await self._write(work)
+
+    async def purge_sessions(self, now: datetime, tombstone_for: timedelta) -> int:
+        """Drop finished sessions past retention and expiry tombstones past theirs."""
+        query = sessions.delete().where(
+            sa.or_(
+                sa.and_(
+                    sessions.c.state == SessionState.FINISHED.value, sessions.c.expires_at <= now
+                ),
+                sa.and_(
+                    sessions.c.state == SessionState.EXPIRED.value,
+                    sessions.c.expires_at <= now - tombstone_for,
+                ),
+            )
+        )
+        return int(await self._write(lambda c: c.execute(query).rowcount))
+
+    async def referenced_keys(self) -> set[str]:
+        def work(c: Connection) -> set[str]:
+            keys = set(c.execute(sa.select(sessions.c.storage_key)).scalars())
+            keys |= set(
+                c.execute(
+                    sa.select(entries.c.storage_key).where(entries.c.storage_key.is_not(None))
+                ).scalars()
+            )
+            return keys
+
+        return await self._read(work)
