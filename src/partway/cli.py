@@ -61,6 +61,39 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reap(args: argparse.Namespace) -> int:
+    from .app import build_services, open_metadata
+
+    settings = _settings(args)
+    services = build_services(settings, open_metadata(settings))
+    report = asyncio.run(services.reaper.run_once())
+    print(
+        f"expired {report.expired} session(s), freed {report.bytes_freed} bytes, "
+        f"purged {report.purged_rows} old row(s), removed {report.orphans} orphan object(s)"
+    )
+    return 0
+
+
+def cmd_quota(args: argparse.Namespace) -> int:
+    from .app import build_services, open_metadata
+    from .domain.models import Tenant
+
+    settings = _settings(args)
+    services = build_services(settings, open_metadata(settings))
+    tenant = Tenant(args.app_id, args.consumer_id)
+    repo = services.repo
+    if args.action == "set":
+        if args.bytes is None and not args.default:
+            raise ValueError("quota set needs --bytes N or --default")
+        if args.bytes is not None and args.bytes < 0:
+            raise ValueError("--bytes must not be negative")
+        asyncio.run(repo.set_quota(tenant, None if args.default else args.bytes))
+    quota = asyncio.run(repo.quota(tenant, settings.default_quota_bytes))
+    used = asyncio.run(repo.usage(tenant))
+    print(f"quota {'unlimited' if quota is None else quota} bytes, used {used} bytes")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="partway", description="resumable large-file uploads")
     sub = root.add_subparsers(dest="command", required=True)
@@ -81,6 +114,20 @@ def parser() -> argparse.ArgumentParser:
     mig = sub.add_parser("migrate", help="create or upgrade the metadata schema")
     _common(mig)
     mig.set_defaults(func=cmd_migrate)
+
+    reap = sub.add_parser("reap", help="reap expired sessions and orphan bytes")
+    reap.add_argument("--once", action="store_true", required=True, help="one run, then exit")
+    _common(reap)
+    reap.set_defaults(func=cmd_reap)
+
+    quota = sub.add_parser("quota", help="show or set a consumer's storage quota")
+    quota.add_argument("action", choices=["show", "set"])
+    quota.add_argument("--app-id", required=True)
+    quota.add_argument("--consumer-id", required=True)
+    quota.add_argument("--bytes", type=int, help="the consumer's quota in bytes")
+    quota.add_argument("--default", action="store_true", help="back to the configured default")
+    _common(quota)
+    quota.set_defaults(func=cmd_quota)
 
     from .client.cli import register
 
