@@ -57,32 +57,39 @@ class Server:
         return httpx.Client(base_url=self.base_url, headers=self.headers(consumer), timeout=60)
 
 
-def start_server(tmp: Path, extra_env: dict[str, str] | None = None) -> Server:
-    data_dir = tmp / "data"
+def launch(
+    data_dir: Path, port: int, log: Path, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start `partway serve` on data_dir and wait until it answers."""
     env = {**os.environ, "PARTWAY_DATA_DIR": str(data_dir), **(extra_env or {})}
-    key = create_key(data_dir, "app-1", env)
-    port = free_port()
-    log = tmp / "server.log"
     process = subprocess.Popen(
         [*PARTWAY, "serve", "--port", str(port)],
         env=env,
-        stdout=log.open("wb"),
+        stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
     )
     base_url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited: {log.read_text()}")
+            raise RuntimeError(f"server exited: {log.read_text()[-3000:]}")
         try:
             httpx.get(base_url + "/file-storage/drives", timeout=1)
-            break
+            return process
         except httpx.TransportError:
             time.sleep(0.05)
-    else:
-        process.kill()
-        raise RuntimeError("server did not start")
-    return Server(base_url, data_dir, process, key, log=log)
+    process.kill()
+    raise RuntimeError("server did not start")
+
+
+def start_server(tmp: Path, extra_env: dict[str, str] | None = None) -> Server:
+    data_dir = tmp / "data"
+    env = {**os.environ, "PARTWAY_DATA_DIR": str(data_dir), **(extra_env or {})}
+    key = create_key(data_dir, "app-1", env)
+    port = free_port()
+    log = tmp / "server.log"
+    process = launch(data_dir, port, log, extra_env)
+    return Server(f"http://127.0.0.1:{port}", data_dir, process, key, log=log)
 
 
 def stop_server(server: Server) -> None:
