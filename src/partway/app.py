@@ -21,7 +21,7 @@ from .domain.policy import PartPolicy
 from .domain.ports import Admission, Clock, Storage
 from .domain.reaper import Reaper
 from .domain.uploads import Lifetimes, UploadService
-from .http import errors, files, folders, sessions
+from .http import errors, files, folders, openapi, sessions
 from .http.context import Services
 from .locks import FileLocks
 from .metadata import migrate
@@ -110,7 +110,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
         engine.dispose()
 
     app = Starlette(
-        routes=sessions.routes + files.routes + folders.routes,
+        routes=sessions.routes + files.routes + folders.routes + openapi.routes,
         exception_handlers={
             DomainError: errors.domain_error,
             HTTPException: errors.http_error,

@@ -25,8 +25,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .app import create_app
+    from .logs import setup_logging
 
     settings = _settings(args, host=args.host, port=args.port)
+    setup_logging(settings.log_level)
     app = create_app(settings)
     uvicorn.run(
         app,

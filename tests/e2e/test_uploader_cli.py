@@ -73,10 +73,8 @@ def wait_for_parts(proc: subprocess.Popen[str], count: int) -> str:
 
 
 def part_puts(server: Server, session_id: str) -> Counter[int]:
-    """Parts the server accepted (200), counted from its access log."""
-    pattern = re.compile(
-        rf'"PUT /file-storage/upload-sessions/{session_id}\?part_number=(\d+) HTTP/1.1" 200'
-    )
+    """Parts the server recorded, counted from its lifecycle log."""
+    pattern = re.compile(rf"part recorded session={session_id} part=(\d+) ")
     return Counter(int(m.group(1)) for m in pattern.finditer(server.log.read_text()))
 
 

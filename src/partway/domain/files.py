@@ -216,6 +216,9 @@ def resolve_range(byte_range: tuple[int | None, int | None] | None, size: int) -
     """An HTTP byte range (first, last inclusive; None = open) as a half-open [start, end)."""
     if byte_range is None:
         return 0, size
+    if size == 0:
+        # RFC 9110 §14.1.2: no byte range of an empty representation is satisfiable.
+        raise RangeNotSatisfiable("the file is empty: no byte range is satisfiable")
     first, last = byte_range
     if first is None:
         if last is None or last == 0:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
@@ -39,6 +40,9 @@ from .policy import (
 from .ports import Admission, Clock, Locks, Repository, Storage
 from .streaming import stream_into
 from .tree import Tree
+
+# Lifecycle events (session created/finished/aborted/expired, part recorded), one record each.
+events = logging.getLogger("partway.events")
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,7 @@ class UploadService:
         await storage.create(session.storage_key)
         try:
             await self._repo.insert_session(session, self._admission)
+            events.info("session created", extra={"session": session.id, "size": session.size})
         except BaseException:
             await storage.delete(session.storage_key)
             if idempotency_key is not None:
@@ -160,6 +165,7 @@ class UploadService:
                 return False
             await self.storage(session.service_id).delete(session.storage_key)
         await self._locks.forget(session.id)
+        events.info("session expired", extra={"session": session.id})
         return True
 
     async def _same_create(self, tenant: Tenant, req: NewSession, key: str) -> UploadSession | None:
@@ -205,7 +211,10 @@ class UploadService:
         body: AsyncIterator[bytes],
         content_length: int | None,
         digest: Digest | None,
+        still_wanted: Callable[[], Awaitable[bool]] | None = None,
     ) -> UploadSession:
+        """Write one part. `still_wanted` is asked before the part is recorded: a client that
+        hung up will send the part again, so recording it would only count it twice."""
         session = await self._open(tenant, session_id)
         storage = self.storage(session.service_id)
         count = max_part_count(session, self._policy, storage.capabilities)
@@ -226,12 +235,17 @@ class UploadService:
             if content_length is not None:
                 check_unknown_size_order(session, number, content_length)
             part = await self._write_part(session, storage, number, body, digest)
+            if still_wanted is not None and not await still_wanted():
+                raise InvalidState(f"the client went away before part {number} was recorded")
             now = self._clock()
             recorded = await self._repo.record_part(
                 session.id, part, now, now + self._lifetimes.session_ttl
             )
             if not recorded:
                 raise InvalidState(f"upload session {session_id!r} was finished or aborted")
+        events.info(
+            "part recorded", extra={"session": session_id, "part": number, "bytes": part.size}
+        )
         return await self.get(tenant, session_id)
 
     async def _check_quota_for_part(
@@ -301,6 +315,7 @@ class UploadService:
                 )
                 raise
         await self._locks.forget(session_id)
+        events.info("session finished", extra={"session": session_id, "file": entry.id})
         return entry
 
     async def _complete(self, session: UploadSession, digest: Digest | None) -> Entry:
@@ -364,6 +379,7 @@ class UploadService:
             await self._repo.delete_session(session.id)
             await self.storage(session.service_id).delete(session.storage_key)
         await self._locks.forget(session_id)
+        events.info("session aborted", extra={"session": session_id})
 
 
 def raise_name_taken(name: str) -> None:

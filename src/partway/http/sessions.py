@@ -61,9 +61,19 @@ async def upload(request: Request) -> Response:
     number = params.part_number(request)
     length = params.content_length(request)
     digest = parse_digest(request.headers.get(DIGEST))
+
+    async def still_connected() -> bool:
+        return not await request.is_disconnected()
+
     try:
         session = await who.services.uploads.upload_part(
-            who.tenant, request.path_params["id"], number, request.stream(), length, digest
+            who.tenant,
+            request.path_params["id"],
+            number,
+            request.stream(),
+            length,
+            digest,
+            still_connected,
         )
     except ClientDisconnect:
         # Nobody is left to read a reply; the part was not recorded.
