@@ -62,7 +62,7 @@ class MultiHasher:
     def __init__(self, algorithms: list[str]) -> None:
         self._hashes = {name: hashlib.new(name) for name in algorithms}
 
-    def update(self, data: bytes | memoryview) -> None:
+    def update(self, data: bytes | bytearray | memoryview) -> None:
         for h in self._hashes.values():
             h.update(data)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 
 from .errors import MissingHeader, Unauthorized
 from .models import Tenant, new_id
@@ -17,10 +18,15 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+# Every request authenticates; remembering a key's app briefly saves a query on the hot path.
+KEY_CACHE_SECONDS = 30.0
+
+
 class KeyService:
     def __init__(self, repo: KeyRepository, clock: Clock) -> None:
         self._repo = repo
         self._clock = clock
+        self._known: dict[str, tuple[str, float]] = {}
 
     async def create(self, app_id: str) -> str:
         if not app_id.strip():
@@ -35,7 +41,7 @@ class KeyService:
         """The key decides the app; the headers must agree with it and name a consumer."""
         if not bearer:
             raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")
-        key_app = await self._repo.app_for_key(hash_key(bearer))
+        key_app = await self._app_for(hash_key(bearer))
         if key_app is None:
             raise Unauthorized("invalid API key")
         if not app_id:
@@ -45,3 +51,15 @@ class KeyService:
         if not consumer_id:
             raise MissingHeader("Missing Header: x-apideck-consumer-id")
         return Tenant(app_id=app_id, consumer_id=consumer_id)
+
+    async def _app_for(self, key_hash: str) -> str | None:
+        now = time.monotonic()
+        cached = self._known.get(key_hash)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        app = await self._repo.app_for_key(key_hash)
+        if app is not None:
+            if len(self._known) > 10_000:
+                self._known.clear()
+            self._known[key_hash] = (app, now + KEY_CACHE_SECONDS)
+        return app

@@ -12,12 +12,13 @@ from .models import Entry, EntryKind, Part, SessionState, Tenant, UploadSession
 from .policy import StorageCapabilities
 
 Clock = Callable[[], datetime]
+Bytes = bytes | bytearray | memoryview
 
 
 class RangeWriter(Protocol):
     """Writes one byte range of an object. Nothing is durable until `commit` returns."""
 
-    async def write(self, block: bytes) -> None: ...
+    async def write(self, block: Bytes) -> None: ...
 
     async def commit(self) -> None: ...
 
@@ -88,7 +89,12 @@ class SessionRepository(Protocol):
     async def insert_session(self, session: UploadSession, admission: Admission) -> None:
         """Raises NameTaken if an open session holds the name, QuotaExceeded past a limit."""
 
-    async def get_session(self, tenant: Tenant, session_id: str) -> UploadSession | None: ...
+    async def get_session(
+        self, tenant: Tenant, session_id: str, with_parts: bool = True
+    ) -> UploadSession | None:
+        """The session; its `parts` stay empty unless asked for (they can number 10,000)."""
+
+    async def part_recorded(self, session_id: str, number: int) -> bool: ...
 
     async def session_by_idempotency_key(
         self, tenant: Tenant, key: str

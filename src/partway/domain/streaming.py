@@ -1,4 +1,9 @@
-"""Moving a request body into storage: large blocks, hashing and writing off the event loop."""
+"""Moving a request body into storage: reused 1 MiB blocks, hashed and written off the event
+loop while the next block is received.
+
+Blocks come from a pool: a fresh 1 MiB object per block would cost an allocation, page faults
+and zeroing for every MiB received (measured: more system time than the copy itself).
+"""
 
 from __future__ import annotations
 
@@ -11,25 +16,29 @@ from .errors import InvalidState
 from .ports import RangeWriter
 
 BLOCK_SIZE = 1024 * 1024
+POOL_LIMIT = 64
 
 
-async def coalesce(body: AsyncIterator[bytes], size: int = BLOCK_SIZE) -> AsyncIterator[bytes]:
-    """Join small network chunks into blocks of at least `size` bytes (one copy per byte)."""
-    chunks: list[bytes] = []
-    held = 0
-    async for chunk in body:
-        if not chunk:
-            continue
-        chunks.append(chunk)
-        held += len(chunk)
-        if held >= size:
-            yield chunks[0] if len(chunks) == 1 else b"".join(chunks)
-            chunks, held = [], 0
-    if chunks:
-        yield chunks[0] if len(chunks) == 1 else b"".join(chunks)
+class BlockPool:
+    """Free blocks, taken and given back on the event loop thread only."""
+
+    def __init__(self, size: int = BLOCK_SIZE, limit: int = POOL_LIMIT) -> None:
+        self.size = size
+        self._limit = limit
+        self._free: list[bytearray] = []
+
+    def take(self) -> bytearray:
+        return self._free.pop() if self._free else bytearray(self.size)
+
+    def give(self, block: bytearray) -> None:
+        if len(self._free) < self._limit:
+            self._free.append(block)
 
 
-async def _consume(block: bytes, writer: RangeWriter, hasher: MultiHasher | None) -> None:
+POOL = BlockPool()
+
+
+async def _consume(block: memoryview, writer: RangeWriter, hasher: MultiHasher | None) -> None:
     if hasher is None:
         await writer.write(block)
         return
@@ -37,29 +46,66 @@ async def _consume(block: bytes, writer: RangeWriter, hasher: MultiHasher | None
     await asyncio.gather(writer.write(block), asyncio.to_thread(hasher.update, block))
 
 
+class _Pipeline:
+    """At most one block in flight while the next one fills."""
+
+    def __init__(self, writer: RangeWriter, hasher: MultiHasher | None) -> None:
+        self._writer = writer
+        self._hasher = hasher
+        self._pending: asyncio.Future[None] | None = None
+        self._pending_block: bytearray | None = None
+
+    async def submit(self, block: bytearray, length: int) -> None:
+        await self.drain()
+        self._pending_block = block
+        view = memoryview(block)[:length]
+        self._pending = asyncio.ensure_future(_consume(view, self._writer, self._hasher))
+
+    async def drain(self) -> None:
+        pending, block = self._pending, self._pending_block
+        self._pending = self._pending_block = None
+        if pending is not None:
+            try:
+                await pending
+            finally:
+                if block is not None:
+                    POOL.give(block)
+
+    async def settle(self) -> None:
+        """Never leave a thread writing from a block that is reused or a file that is closed."""
+        if self._pending is not None:
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(self._pending)
+            self._pending = self._pending_block = None
+
+
 async def stream_into(
     body: AsyncIterator[bytes], writer: RangeWriter, hasher: MultiHasher | None, limit: int
 ) -> int:
-    """Write the body through `writer`, at most `limit` bytes; returns the byte count.
-
-    While one block is written, the next is received: network and disk overlap.
-    """
+    """Write the body through `writer`, at most `limit` bytes; returns the byte count."""
     received = 0
-    pending: asyncio.Future[None] | None = None
+    block, fill = POOL.take(), 0
+    pipeline = _Pipeline(writer, hasher)
     try:
-        async for block in coalesce(body):
-            received += len(block)
+        async for chunk in body:
+            received += len(chunk)
             if received > limit:
                 raise InvalidState(f"part body is larger than the {limit} bytes this part takes")
-            if pending is not None:
-                await pending
-            pending = asyncio.ensure_future(_consume(block, writer, hasher))
-        if pending is not None:
-            await pending
-            pending = None
+            view, pos = memoryview(chunk), 0
+            while pos < len(view):
+                take = min(len(view) - pos, POOL.size - fill)
+                block[fill : fill + take] = view[pos : pos + take]
+                fill += take
+                pos += take
+                if fill == POOL.size:
+                    await pipeline.submit(block, fill)
+                    block, fill = POOL.take(), 0
+        if fill:
+            await pipeline.submit(block, fill)
+            block = bytearray()
+        await pipeline.drain()
     finally:
-        if pending is not None:
-            # Never leave a thread writing to a file that is about to be closed.
-            with contextlib.suppress(BaseException):
-                await asyncio.shield(pending)
+        await pipeline.settle()
+        if len(block) == POOL.size:
+            POOL.give(block)
     return received

@@ -182,8 +182,8 @@ class UploadService:
             )
         return earlier
 
-    async def get(self, tenant: Tenant, session_id: str) -> UploadSession:
-        session = await self._repo.get_session(tenant, session_id)
+    async def get(self, tenant: Tenant, session_id: str, with_parts: bool = True) -> UploadSession:
+        session = await self._repo.get_session(tenant, session_id, with_parts)
         if session is None:
             raise NotFound(f"upload session {session_id!r} not found")
         if session.state is SessionState.EXPIRED or (
@@ -197,8 +197,10 @@ class UploadService:
     async def list_open(self, tenant: Tenant) -> list[UploadSession]:
         return await self._repo.list_sessions(tenant, self._clock())
 
-    async def _open(self, tenant: Tenant, session_id: str) -> UploadSession:
-        session = await self.get(tenant, session_id)
+    async def _open(
+        self, tenant: Tenant, session_id: str, with_parts: bool = True
+    ) -> UploadSession:
+        session = await self.get(tenant, session_id, with_parts)
         if session.state is not SessionState.OPEN:
             raise InvalidState(f"upload session {session_id!r} is {session.state.value}")
         return session
@@ -213,9 +215,13 @@ class UploadService:
         digest: Digest | None,
         still_wanted: Callable[[], Awaitable[bool]] | None = None,
     ) -> UploadSession:
-        """Write one part. `still_wanted` is asked before the part is recorded: a client that
-        hung up will send the part again, so recording it would only count it twice."""
-        session = await self._open(tenant, session_id)
+        """Write one part and return its session (as it was before the part was recorded).
+
+        `still_wanted` is asked before the part is recorded: a client that hung up will send the
+        part again, so recording it would only count it twice. The hot path reads no part list
+        unless the size is unknown (only then do the other parts constrain this one).
+        """
+        session = await self._open(tenant, session_id, with_parts=False)
         storage = self.storage(session.service_id)
         count = max_part_count(session, self._policy, storage.capabilities)
         if content_length is not None:
@@ -227,11 +233,11 @@ class UploadService:
             check_part_length(session, number, content_length, count)
         elif number >= count:
             check_part_length(session, number, 0, count)
-        if session.size is None:
-            await self._check_quota_for_part(session, number, content_length)
         async with self._locks.session_shared(session_id), self._locks.part(session_id, number):
             # Re-read under the lock: finish or abort may have run while we waited.
-            session = await self._open(tenant, session_id)
+            session = await self._open(tenant, session_id, with_parts=session.size is None)
+            if session.size is None:
+                await self._check_quota_for_part(session, number, content_length)
             if content_length is not None:
                 check_unknown_size_order(session, number, content_length)
             part = await self._write_part(session, storage, number, body, digest)
@@ -246,7 +252,7 @@ class UploadService:
         events.info(
             "part recorded", extra={"session": session_id, "part": number, "bytes": part.size}
         )
-        return await self.get(tenant, session_id)
+        return session
 
     async def _check_quota_for_part(
         self, session: UploadSession, number: int, length: int | None
@@ -273,7 +279,12 @@ class UploadService:
         digest: Digest | None,
     ) -> Part:
         # The old bytes are about to be overwritten: the old record must not outlive them.
-        await self._repo.forget_part(session.id, number)
+        if session.size is None:
+            known = any(p.number == number for p in session.parts)
+        else:
+            known = await self._repo.part_recorded(session.id, number)
+        if known:
+            await self._repo.forget_part(session.id, number)
         expected = session.part_size
         if session.size is not None:
             expected = min(session.part_size, session.size - number * session.part_size)

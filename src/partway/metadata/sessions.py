@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from ..domain.errors import QuotaExceeded, TooManySessions
@@ -15,6 +16,11 @@ from .accounts import quota_of, usage_of
 from .base import SqlBase
 from .rows import ACTIVE, entry_values, name_taken_error, parts_of, session_of, tenant_of
 from .schema import entries, parts, sessions
+
+
+def dialect_insert(c: Connection) -> Any:
+    """INSERT with ON CONFLICT support for the connection's database."""
+    return postgresql.insert if c.dialect.name == "postgresql" else sqlite.insert
 
 
 def _session_values(session: UploadSession) -> dict[str, Any]:
@@ -73,14 +79,24 @@ class SessionQueries(SqlBase):
         except sa.exc.IntegrityError:
             raise name_taken_error(session.name) from None
 
-    async def get_session(self, tenant: Tenant, session_id: str) -> UploadSession | None:
+    async def get_session(
+        self, tenant: Tenant, session_id: str, with_parts: bool = True
+    ) -> UploadSession | None:
         def work(c: Connection) -> UploadSession | None:
             row = c.execute(
                 sa.select(sessions).where(sessions.c.id == session_id, tenant_of(sessions, tenant))
             ).first()
-            return None if row is None else session_of(row, parts_of(c, [row.id])[row.id])
+            if row is None:
+                return None
+            return session_of(row, parts_of(c, [row.id])[row.id] if with_parts else ())
 
         return await self._read(work)
+
+    async def part_recorded(self, session_id: str, number: int) -> bool:
+        query = sa.select(parts.c.number).where(
+            parts.c.session_id == session_id, parts.c.number == number
+        )
+        return await self._read(lambda c: c.execute(query).first() is not None)
 
     async def session_by_idempotency_key(self, tenant: Tenant, key: str) -> UploadSession | None:
         def work(c: Connection) -> UploadSession | None:
@@ -143,20 +159,14 @@ class SessionQueries(SqlBase):
             ).rowcount
             if touched != 1:
                 return False
-            c.execute(
-                parts.delete().where(
-                    parts.c.session_id == session_id, parts.c.number == part.number
-                )
+            values: dict[str, object] = {"size": part.size, "sha1": part.sha1}
+            values["sha256"] = part.sha256
+            values["recorded_at"] = now
+            insert = dialect_insert(c)(parts).values(
+                session_id=session_id, number=part.number, **values
             )
             c.execute(
-                parts.insert().values(
-                    session_id=session_id,
-                    number=part.number,
-                    size=part.size,
-                    sha1=part.sha1,
-                    sha256=part.sha256,
-                    recorded_at=now,
-                )
+                insert.on_conflict_do_update(index_elements=["session_id", "number"], set_=values)
             )
             return True
 

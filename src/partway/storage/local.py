@@ -17,6 +17,7 @@ from pathlib import Path
 from ..domain.errors import InsufficientStorage, NotFound
 from ..domain.models import Part
 from ..domain.policy import StorageCapabilities
+from ..domain.ports import Bytes
 
 READ_BLOCK = 1024 * 1024
 _KEY = re.compile(r"^[a-z]+_[0-9a-f]{8,64}$")
@@ -37,12 +38,12 @@ class LocalWriter:
         self._offset = offset
         self._fsync = fsync
 
-    async def write(self, block: bytes) -> None:
+    async def write(self, block: Bytes) -> None:
         offset = self._offset
         self._offset += len(block)
         await asyncio.to_thread(self._pwrite_all, block, offset)
 
-    def _pwrite_all(self, block: bytes, offset: int) -> None:
+    def _pwrite_all(self, block: Bytes, offset: int) -> None:
         view = memoryview(block)
         try:
             while view:

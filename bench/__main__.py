@@ -1,0 +1,338 @@
+"""Run every benchmark row and write the markdown report.
+
+bench/run              # the full run (512 MiB, 5 runs a row) → docs/benchmarks.md
+bench/run --smoke      # tiny sizes, 1 run a row, so the bench cannot rot (CI runs this)
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+
+from .measure import MIB, Row, Server, pre_touch, run_client, start
+from .report import Growth, write_report
+
+ROOT = Path(__file__).resolve().parent.parent
+console = Console(stderr=True)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(8 * MIB):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def make_source(path: Path, size: int) -> str:
+    digest = hashlib.sha256()
+    with path.open("wb") as f:
+        left = size
+        while left:
+            block = os.urandom(min(8 * MIB, left))
+            digest.update(block)
+            f.write(block)
+            left -= len(block)
+    return digest.hexdigest()
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.runs: int = args.runs
+        self.size: int = args.size_mib * MIB
+        self.work: Path = args.work
+        self.peers: bool = args.peers
+        self.smoke: bool = args.smoke
+        self.rows: list[Row] = []
+        self.log = self.work / "servers.log"
+        shutil.rmtree(self.work, ignore_errors=True)
+        self.work.mkdir(parents=True)
+        self.source = self.work / "source.bin"
+        self.expected = make_source(self.source, self.size)
+
+    def row(self, row: Row) -> Row:
+        self.rows.append(row)
+        console.print(
+            f"[bold]{row.name}[/]: {row.median:.0f} MB/s (runs {[round(m) for m in row.mbps]}), "
+            f"peak RSS {row.peak_rss / MIB:.0f} MiB, verified {row.verified}"
+        )
+        return row
+
+    def measured(
+        self,
+        row: Row,
+        server: Server,
+        once: Callable[[], dict[str, Any]],
+        check: Callable[[dict[str, Any]], bool] | None,
+    ) -> None:
+        ok = True
+        try:
+            for _ in range(self.runs):
+                pre_touch(self.size)
+                cpu0 = server.cpu()
+                result = once()
+                row.add(result, server.cpu() - cpu0)
+                if check is not None:
+                    ok = check(result) and ok
+            row.peak_rss = server.peak_rss()
+        finally:
+            server.stop()
+        if check is not None:
+            row.verified = "SHA-256 ok" if ok else "MISMATCH"
+
+    # ceilings
+
+    def ceilings(self) -> None:
+        data = self.source.read_bytes() if self.size <= 1024 * MIB else b""
+        for algo in ("sha1", "sha256"):
+            row = Row(f"{algo.upper()} hashing, one core", "ceiling")
+            for _ in range(self.runs):
+                began = time.perf_counter()
+                h = hashlib.new(algo)
+                for i in range(0, len(data), 8 * MIB):
+                    h.update(data[i : i + 8 * MIB])
+                row.mbps.append(len(data) / MIB / (time.perf_counter() - began))
+            self.row(row)
+        for fsync in (False, True):
+            row = Row(f"disk write, 8 MiB blocks, {'with' if fsync else 'no'} fsync", "ceiling")
+            target = self.work / "disk.bin"
+            for _ in range(self.runs):
+                pre_touch(self.size)
+                began = time.perf_counter()
+                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                for i in range(0, len(data), 8 * MIB):
+                    os.write(fd, data[i : i + 8 * MIB])
+                if fsync:
+                    os.fsync(fd)
+                os.close(fd)
+                row.mbps.append(len(data) / MIB / (time.perf_counter() - began))
+                target.unlink()
+            self.row(row)
+        del data
+        for pwrite in (False, True):
+            for streams in (1, 4):
+                self.sink_row(pwrite, streams)
+
+    def sink_row(self, pwrite: bool, streams: int) -> None:
+        kind = "sink + pwrite" if pwrite else "sink, body discarded"
+        row = Row(f"HTTP {kind}, P={streams}", "ceiling")
+        target = self.work / "sink"
+        target.mkdir(exist_ok=True)
+        cmd = [sys.executable, "-m", "bench.sink", "--port", "{port}"]
+        if pwrite:
+            cmd += ["--dir", str(target)]
+        server = start(cmd, log=self.log)
+
+        def once() -> dict[str, Any]:
+            return run_client("sink", server.url, self.source, "--parallel", str(streams))
+
+        def check(result: dict[str, Any]) -> bool:
+            stored = target / result["upload"]
+            ok = sha256_of(stored) == self.expected
+            stored.unlink()
+            return ok
+
+        self.measured(row, server, once, check if pwrite else None)
+        self.row(row)
+
+    # partway
+
+    def partway_server(self, name: str, fsync: bool) -> tuple[Server, str, Path]:
+        data = self.work / f"partway-{name}"
+        env = {
+            "PARTWAY_DATA_DIR": str(data),
+            "PARTWAY_FSYNC": "true" if fsync else "false",
+            "PARTWAY_LOG_LEVEL": "warning",
+            "PARTWAY_MAX_OPEN_SESSIONS": "100000",
+        }
+        key = subprocess.run(
+            [sys.executable, "-m", "partway", "keys", "create", "--app-id", "bench"],
+            env={**os.environ, **env},
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        server = start(
+            [sys.executable, "-m", "partway", "serve", "--port", "{port}"], env, self.log
+        )
+        return server, key, data
+
+    def partway_row(self, streams: int, digests: bool, fsync: bool) -> Row:
+        name = f"P{streams}-{'sha1' if digests else 'plain'}-{'fsync' if fsync else 'nofsync'}"
+        row = Row(
+            f"partway, P={streams}, part SHA-1 {'on' if digests else 'off'}, "
+            f"fsync {'on' if fsync else 'off'}",
+            "partway",
+        )
+        server, key, _ = self.partway_server(name, fsync)
+        headers = {
+            "Authorization": f"Bearer {key}",
+            "x-apideck-app-id": "bench",
+            "x-apideck-consumer-id": "bench",
+        }
+        counter = iter(range(10**6))
+
+        def once() -> dict[str, Any]:
+            args = ["--parallel", str(streams), "--key", key, "--name", f"f{next(counter)}.bin"]
+            return run_client(
+                "partway", server.url, self.source, *args, *(["--digests"] if digests else [])
+            )
+
+        def check(result: dict[str, Any]) -> bool:
+            digest = hashlib.sha256()
+            url = f"{server.url}/file-storage/files/{result['file_id']}"
+            with httpx.stream("GET", url + "/download", headers=headers, timeout=300) as res:
+                for chunk in res.iter_bytes(8 * MIB):
+                    digest.update(chunk)
+            httpx.delete(url, headers=headers).raise_for_status()
+            return digest.hexdigest() == self.expected
+
+        self.measured(row, server, once, check)
+        return self.row(row)
+
+    # peers
+
+    def peer_row(self, name: str, cmd: list[str], store: Path) -> None:
+        row = Row(f"{name}, P=1", "peer")
+        store.mkdir(parents=True, exist_ok=True)
+        server = start(cmd, log=self.log)
+
+        def once() -> dict[str, Any]:
+            return run_client("tus", server.url, self.source)
+
+        def check(result: dict[str, Any]) -> bool:
+            stored = store / result["location"]
+            ok = sha256_of(stored) == self.expected
+            for leftover in store.glob(result["location"] + "*"):
+                leftover.unlink()
+            return ok
+
+        self.measured(row, server, once, check)
+        self.row(row)
+
+    def peer_rows(self) -> None:
+        node_dir = ROOT / "bench" / "peers" / "tus-node"
+        self.peer_row(
+            "tus-node-server (@tus/server 2.4.5 + @tus/file-store)",
+            ["node", str(node_dir / "server.mjs"), "{port}", str(self.work / "tus-node")],
+            self.work / "tus-node",
+        )
+        python = ROOT / "bench" / ".peers-venv" / "bin" / "python"
+        self.peer_row(
+            "tuspyserver 4.4.3 on uvicorn",
+            [
+                str(python),
+                str(ROOT / "bench" / "peers" / "tuspy_server.py"),
+                "{port}",
+                str(self.work / "tuspy"),
+            ],
+            self.work / "tuspy",
+        )
+
+    # cost growth
+
+    def growth(self) -> list[Growth]:
+        sizes = [1, 4, 16] if self.smoke else [16, 256, 2048]
+        found = []
+        for mib in sizes:
+            path = self.work / f"growth-{mib}.bin"
+            make_source(path, mib * MIB)
+            server, key, _ = self.partway_server(f"growth-{mib}", True)
+            try:
+                result = run_client("partway", server.url, path, "--parallel", "4", "--key", key)
+                found.append(
+                    Growth(
+                        mib,
+                        result["finish_seconds"],
+                        server.peak_rss(),
+                        result["bytes"] / MIB / result["seconds"],
+                    )
+                )
+            finally:
+                server.stop()
+                path.unlink()
+            console.print(
+                f"growth {mib} MiB: finish {found[-1].finish_seconds * 1000:.1f} ms, "
+                f"peak RSS {found[-1].peak_rss / MIB:.0f} MiB"
+            )
+        return found
+
+    def round_trips(self) -> tuple[int, float]:
+        count = 50 if self.smoke else 1000
+        server, key, _ = self.partway_server("roundtrips", True)
+        headers = {
+            "Authorization": f"Bearer {key}",
+            "x-apideck-app-id": "bench",
+            "x-apideck-consumer-id": "bench",
+        }
+
+        def one(n: int) -> None:
+            with httpx.Client(base_url=server.url, headers=headers, timeout=60) as c:
+                body = {"name": f"small-{n}.txt", "parent_folder_id": "root", "size": 5}
+                sid = c.post("/file-storage/upload-sessions", json=body).json()["data"]["id"]
+                c.put(
+                    f"/file-storage/upload-sessions/{sid}",
+                    params={"part_number": 0},
+                    content=b"hello",
+                ).raise_for_status()
+                c.post(f"/file-storage/upload-sessions/{sid}/finish").raise_for_status()
+
+        try:
+            began = time.perf_counter()
+            with ThreadPoolExecutor(4) as pool:
+                list(pool.map(one, range(count)))
+            rate = count / (time.perf_counter() - began)
+        finally:
+            server.stop()
+        console.print(f"{count} create→part→finish round trips: {rate:.0f}/s")
+        return count, rate
+
+    def run(self, out: Path) -> None:
+        self.ceilings()
+        for fsync in (True, False):
+            for streams in (1, 4):
+                for digests in (False, True):
+                    self.partway_row(streams, digests, fsync)
+        if self.peers:
+            self.peer_rows()
+        growth = self.growth()
+        trips = self.round_trips()
+        write_report(out, self.rows, growth, trips, self.size, self.runs, self.smoke)
+        console.print(f"wrote {out}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="bench")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, one run a row")
+    parser.add_argument("--runs", type=int)
+    parser.add_argument("--size-mib", type=int)
+    parser.add_argument("--no-peers", dest="peers", action="store_false")
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--work", type=Path, default=ROOT / "bench" / ".work")
+    args = parser.parse_args()
+    args.runs = args.runs or (1 if args.smoke else 5)
+    args.size_mib = args.size_mib or (16 if args.smoke else 512)
+    out = args.out or (
+        args.work.parent / "smoke.md" if args.smoke else ROOT / "docs" / "benchmarks.md"
+    )
+    bench = Bench(args)
+    bench.run(out)
+    failed = [r.name for r in bench.rows if r.verified == "MISMATCH"]
+    if failed:
+        sys.exit(f"stored bytes did not match the source in: {', '.join(failed)}")
+
+
+if __name__ == "__main__":
+    main()

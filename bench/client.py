@@ -1,0 +1,220 @@
+"""The one fast client every row uses, so no row is limited by its client.
+
+Hand-written HTTP/1.1 over keep-alive sockets; part bodies go straight from the page cache to the
+socket with sendfile(2), so the client spends almost no CPU per byte. P streams are P threads, each
+with its own connection. Prints one JSON object: seconds, client CPU seconds, what it uploaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import resource
+import socket
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import urlsplit
+
+PART = 8 * 1024 * 1024
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Response:
+    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.status, self.headers, self.body = status, headers, body
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def ok(self) -> Response:
+        if self.status >= 300:
+            raise RuntimeError(f"HTTP {self.status}: {self.body[:300]!r}")
+        return self
+
+
+class Connection:
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.base_headers = {"Host": f"{self.host}:{self.port}", **headers}
+        self.sock = socket.create_connection((self.host, self.port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buffer = b""
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str] | None = None,
+        body: bytes = b"",
+        file: tuple[int, int, int] | None = None,
+    ) -> Response:
+        length = file[2] if file else len(body)
+        all_headers = {**self.base_headers, **(headers or {}), "Content-Length": str(length)}
+        head = f"{method} {path} HTTP/1.1\r\n" + "".join(
+            f"{k}: {v}\r\n" for k, v in all_headers.items()
+        )
+        self.sock.sendall(head.encode("latin-1") + b"\r\n" + body)
+        if file is not None:
+            fd, offset, count = file
+            while count:
+                sent = os.sendfile(self.sock.fileno(), fd, offset, count)
+                offset += sent
+                count -= sent
+        return self._response()
+
+    def _fill(self) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("server closed the connection")
+        self.buffer += chunk
+
+    def _line(self) -> bytes:
+        while b"\r\n" not in self.buffer:
+            self._fill()
+        line, _, self.buffer = self.buffer.partition(b"\r\n")
+        return line
+
+    def _exactly(self, n: int) -> bytes:
+        while len(self.buffer) < n:
+            self._fill()
+        data, self.buffer = self.buffer[:n], self.buffer[n:]
+        return data
+
+    def _response(self) -> Response:
+        status = int(self._line().split()[1])
+        headers: dict[str, str] = {}
+        while line := self._line():
+            name, _, value = line.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            body = b""
+            while size := int(self._line().split(b";")[0], 16):
+                body += self._exactly(size)
+                self._line()
+            self._line()
+        else:
+            body = self._exactly(int(headers.get("content-length", "0")))
+        return Response(status, headers, body)
+
+
+def parallel(
+    count: int,
+    streams: int,
+    url: str,
+    headers: dict[str, str],
+    work: Callable[[Connection, int], None],
+) -> None:
+    local = threading.local()
+
+    def run(number: int) -> None:
+        if not hasattr(local, "conn"):
+            local.conn = Connection(url, headers)
+        work(local.conn, number)
+
+    with ThreadPoolExecutor(streams) as pool:
+        list(pool.map(run, range(count)))
+
+
+def sha1_header(fd: int, offset: int, length: int) -> str:
+    digest = hashlib.sha1(os.pread(fd, length, offset)).digest()
+    return "sha=" + base64.b64encode(digest).decode()
+
+
+def upload_partway(args: argparse.Namespace, fd: int, size: int) -> dict[str, Any]:
+    headers = {
+        "Authorization": f"Bearer {args.key}",
+        "x-apideck-app-id": "bench",
+        "x-apideck-consumer-id": "bench",
+    }
+    conn = Connection(args.url, headers)
+    body = json.dumps({"name": args.name, "parent_folder_id": "root", "size": size}).encode()
+    created = conn.request(
+        "POST", "/file-storage/upload-sessions", {"Content-Type": "application/json"}, body
+    ).ok()
+    sid = created.json()["data"]["id"]
+    part_size = (
+        conn.request("GET", f"/file-storage/upload-sessions/{sid}").ok().json()["data"]["part_size"]
+    )
+    count = max(1, -(-size // part_size))
+
+    def put(c: Connection, number: int) -> None:
+        offset = number * part_size
+        length = min(part_size, size - offset)
+        extra = {"Content-Type": "application/octet-stream"}
+        if args.digests:
+            extra["digest"] = sha1_header(fd, offset, length)
+        path = f"/file-storage/upload-sessions/{sid}?part_number={number}"
+        c.request("PUT", path, extra, file=(fd, offset, length)).ok()
+
+    parallel(count, args.parallel, args.url, headers, put)
+    began = time.perf_counter()
+    finished = conn.request("POST", f"/file-storage/upload-sessions/{sid}/finish").ok()
+    return {"file_id": finished.json()["data"]["id"], "finish_seconds": time.perf_counter() - began}
+
+
+def upload_sink(args: argparse.Namespace, fd: int, size: int) -> dict[str, Any]:
+    upload = os.urandom(8).hex()
+
+    def put(c: Connection, number: int) -> None:
+        offset = number * PART
+        path = f"/sink?upload={upload}&offset={offset}"
+        c.request("PUT", path, file=(fd, offset, min(PART, size - offset))).ok()
+
+    parallel(max(1, -(-size // PART)), args.parallel, args.url, {}, put)
+    return {"upload": upload}
+
+
+def upload_tus(args: argparse.Namespace, fd: int, size: int) -> dict[str, Any]:
+    conn = Connection(args.url, {"Tus-Resumable": "1.0.0"})
+    meta = "filename " + base64.b64encode(args.name.encode()).decode()
+    created = conn.request(
+        "POST", "/files/", {"Upload-Length": str(size), "Upload-Metadata": meta}
+    ).ok()
+    location = urlsplit(created.headers["location"]).path
+    offset = 0
+    while offset < size:
+        length = min(PART, size - offset)
+        res = conn.request(
+            "PATCH",
+            location,
+            {"Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream"},
+            file=(fd, offset, length),
+        ).ok()
+        offset = int(res.headers["upload-offset"])
+    return {"location": location.rstrip("/").rsplit("/", 1)[-1]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("protocol", choices=["partway", "sink", "tus"])
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--file", required=True)
+    parser.add_argument("--name", default="bench.bin")
+    parser.add_argument("--parallel", type=int, default=1)
+    parser.add_argument("--digests", action="store_true")
+    parser.add_argument("--key", default="")
+    args = parser.parse_args()
+    fd = os.open(args.file, os.O_RDONLY)
+    size = os.fstat(fd).st_size
+    upload = {"partway": upload_partway, "sink": upload_sink, "tus": upload_tus}[args.protocol]
+    cpu0, t0 = cpu_seconds(), time.perf_counter()
+    extra = upload(args, fd, size)
+    seconds = time.perf_counter() - t0
+    print(
+        json.dumps({"seconds": seconds, "client_cpu": cpu_seconds() - cpu0, "bytes": size, **extra})
+    )
+
+
+if __name__ == "__main__":
+    main()

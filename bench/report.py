@@ -1,0 +1,129 @@
+"""The markdown report: machine, date, every row, the ratios the targets are judged by."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .measure import MIB, Row, median, spread
+
+
+@dataclass(frozen=True)
+class Growth:
+    size_mib: int
+    finish_seconds: float
+    peak_rss: int
+    mbps: float
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
+    disk = subprocess.run(["df", "-h", "."], capture_output=True, text=True).stdout.splitlines()[-1]
+    return (
+        f"{os.cpu_count()} × {cpu}, {mem:.0f} GiB RAM, Linux {platform.release()}, "
+        f"Python {platform.python_version()}; disk: `{' '.join(disk.split())}`"
+    )
+
+
+def _find(rows: list[Row], start: str) -> Row | None:
+    return next((r for r in rows if r.name.startswith(start)), None)
+
+
+def _ratio(a: Row | None, b: Row | None) -> str:
+    if a is None or b is None or not b.median:
+        return "–"
+    return f"{a.median / b.median:.2f}"
+
+
+def _table(rows: list[Row]) -> list[str]:
+    lines = [
+        "| row | MB/s median | MB/s spread | server peak RSS | server CPU s/GiB "
+        "| client CPU s/GiB | stored bytes |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        rss = f"{r.peak_rss / MIB:.0f} MiB" if r.peak_rss else "–"
+        server_cpu = f"{median(r.server_cpu_per_gib):.2f}" if r.server_cpu_per_gib else "–"
+        client_cpu = f"{median(r.client_cpu_per_gib):.2f}" if r.client_cpu_per_gib else "–"
+        lines.append(
+            f"| {r.name} | {r.median:.0f} | {spread(r.mbps)} | {rss} | {server_cpu} | "
+            f"{client_cpu} | {r.verified} |"
+        )
+    return lines
+
+
+def write_report(
+    out: Path,
+    rows: list[Row],
+    growth: list[Growth],
+    trips: tuple[int, float],
+    size: int,
+    runs: int,
+    smoke: bool,
+) -> None:
+    sink4 = _find(rows, "HTTP sink + pwrite, P=4")
+    plain_fsync = _find(rows, "partway, P=4, part SHA-1 off, fsync on")
+    plain_nofsync = _find(rows, "partway, P=4, part SHA-1 off, fsync off")
+    sha_fsync = _find(rows, "partway, P=4, part SHA-1 on, fsync on")
+    sha_nofsync = _find(rows, "partway, P=4, part SHA-1 on, fsync off")
+    p1 = _find(rows, "partway, P=1, part SHA-1 off, fsync on")
+    p1_nofsync = _find(rows, "partway, P=1, part SHA-1 off, fsync off")
+    peers = [r for r in rows if r.group == "peer"]
+    best_peer = max(peers, key=lambda r: r.median) if peers else None
+    best = best_peer.name if best_peer else "–"
+    ratios = [
+        ("partway P=4, SHA-1 off, fsync off ÷ sink+pwrite P=4", plain_nofsync, sink4, "≥ 0.80"),
+        ("partway P=4, SHA-1 off, fsync on ÷ sink+pwrite P=4", plain_fsync, sink4, "(fsync)"),
+        ("partway P=4, SHA-1 on, fsync off ÷ sink+pwrite P=4", sha_nofsync, sink4, "≥ 0.60"),
+        ("partway P=4, SHA-1 on, fsync on ÷ sink+pwrite P=4", sha_fsync, sink4, "(fsync)"),
+        (f"partway P=1, fsync on ÷ best peer ({best})", p1, best_peer, "≥ 1.5"),
+        ("partway P=1, fsync off ÷ best peer", p1_nofsync, best_peer, "≥ 1.5"),
+    ]
+    lines = [
+        "# partway benchmarks" + (" (smoke run: tiny sizes, not for comparison)" if smoke else ""),
+        "",
+        f"- Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- Machine: {machine()}",
+        f"- File: {size / MIB:.0f} MiB of random bytes, 8 MiB parts; {runs} run(s) a row, "
+        "fresh server per row, memory pre-touched before each run; every upload writes a new "
+        "file (deleted after its run); client and server share the machine. Page-cache speed "
+        "here swings ±30 % between runs: compare rows of one report only.",
+        "- Client: bench/client.py, hand-written HTTP/1.1 sending parts with sendfile(2), "
+        "P threads with a connection each; the same client for every row.",
+        "- Command: `bench/run` (see bench/__main__.py).",
+        "",
+        "## Rows",
+        "",
+        *_table(rows),
+        "",
+        "## Ratios (medians of this run)",
+        "",
+        "| comparison | ratio | target |",
+        "|---|---:|---:|",
+        *[f"| {label} | {_ratio(a, b)} | {target} |" for label, a, b, target in ratios],
+        "",
+        "## Cost growth (partway, P=4, no digest, fsync on)",
+        "",
+        "| file | finish latency | server peak RSS | MB/s |",
+        "|---:|---:|---:|---:|",
+        *[
+            f"| {g.size_mib} MiB | {g.finish_seconds * 1000:.1f} ms | "
+            f"{g.peak_rss / MIB:.0f} MiB | {g.mbps:.0f} |"
+            for g in growth
+        ],
+        "",
+        f"{trips[0]} small sessions (create → one 5-byte part → finish), 4 client threads, "
+        f"SQLite: **{trips[1]:.0f} round trips/s**.",
+        "",
+    ]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines))
