@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -278,16 +279,18 @@ class Bench:
             "x-apideck-consumer-id": "bench",
         }
 
+        local = threading.local()
+
         def one(n: int) -> None:
-            with httpx.Client(base_url=server.url, headers=headers, timeout=60) as c:
-                body = {"name": f"small-{n}.txt", "parent_folder_id": "root", "size": 5}
-                sid = c.post("/file-storage/upload-sessions", json=body).json()["data"]["id"]
-                c.put(
-                    f"/file-storage/upload-sessions/{sid}",
-                    params={"part_number": 0},
-                    content=b"hello",
-                ).raise_for_status()
-                c.post(f"/file-storage/upload-sessions/{sid}/finish").raise_for_status()
+            if not hasattr(local, "client"):
+                local.client = httpx.Client(base_url=server.url, headers=headers, timeout=60)
+            c = local.client
+            body = {"name": f"small-{n}.txt", "parent_folder_id": "root", "size": 5}
+            sid = c.post("/file-storage/upload-sessions", json=body).json()["data"]["id"]
+            c.put(
+                f"/file-storage/upload-sessions/{sid}", params={"part_number": 0}, content=b"hello"
+            ).raise_for_status()
+            c.post(f"/file-storage/upload-sessions/{sid}/finish").raise_for_status()
 
         try:
             began = time.perf_counter()
