@@ -8,10 +8,14 @@ import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Route
 
 from .config import Settings
 from .domain.errors import DomainError
@@ -21,18 +25,23 @@ from .domain.policy import PartPolicy
 from .domain.ports import Admission, Clock, Storage
 from .domain.reaper import Reaper
 from .domain.uploads import Lifetimes, UploadService
-from .http import errors, files, folders, openapi, sessions
+from .events import Fanout, LogEvents
+from .http import errors, files, folders, openapi, ops, sessions
 from .http.context import Services
+from .http.observe import Observe
 from .locks import FileLocks
 from .metadata import migrate
 from .metadata.engine import make_engine
 from .metadata.sql import SqlRepository
+from .metrics import Metrics
 from .storage import storage_from_url
+from .storage.instrumented import InstrumentedStorage
 
 log = logging.getLogger("partway")
 
 # Parts in flight each keep a write and a hash busy in worker threads; the default pool is small.
 WORKER_THREADS = 64
+GAUGE_REFRESH_SECONDS = 15.0
 
 
 def utc_now() -> datetime:
@@ -51,8 +60,10 @@ def open_metadata(settings: Settings) -> Engine:
 
 def build_services(settings: Settings, engine: Engine, clock: Clock = utc_now) -> Services:
     repo = SqlRepository(engine)
+    metrics = Metrics()
+    events = Fanout(LogEvents(), metrics)
     storages: dict[str, Storage] = {
-        service: storage_from_url(url, fsync=settings.fsync)
+        service: InstrumentedStorage(storage_from_url(url, fsync=settings.fsync), metrics, service)
         for service, url in settings.storage_urls().items()
     }
     policy = PartPolicy(
@@ -67,28 +78,26 @@ def build_services(settings: Settings, engine: Engine, clock: Clock = utc_now) -
     )
     locks = FileLocks(settings.data_dir / "locks", timeout=settings.lock_timeout_seconds)
     admission = Admission(settings.default_quota_bytes, settings.max_open_sessions)
-    uploads = UploadService(repo, storages, locks, policy, lifetimes, clock, admission)
+    uploads = UploadService(repo, storages, locks, policy, lifetimes, clock, admission, events)
     grace = timedelta(seconds=settings.orphan_grace_seconds)
     return Services(
         settings=settings,
         keys=KeyService(repo, clock),
         uploads=uploads,
         files=FileService(repo, uploads, clock),
-        reaper=Reaper(uploads, repo, storages, lifetimes, clock, grace),
+        reaper=Reaper(uploads, repo, storages, lifetimes, clock, grace, events),
         repo=repo,
+        metrics=metrics,
     )
 
 
-async def reap_forever(services: Services) -> None:
-    """The in-server reaper; several servers may run it on one store (claims are atomic)."""
-    interval = services.settings.reap_interval_seconds
+async def every(interval: float, what: str, work: Any) -> None:
+    """Run `work()` forever, `interval` seconds apart; failures are logged, never fatal."""
     while True:
         try:
-            report = await services.reaper.run_once()
-            if report.expired or report.orphans:
-                log.info("reaper: %s", report)
+            await work()
         except Exception:
-            log.exception("reaper run failed; trying again in %.0fs", interval)
+            log.exception("%s failed; trying again in %.0fs", what, interval)
         await asyncio.sleep(interval)
 
 
@@ -100,17 +109,45 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
         loop.set_default_executor(ThreadPoolExecutor(WORKER_THREADS, "partway-io"))
-        # Bytes orphaned by a crash are swept at start (past the grace period) and then by the
-        # reaper's periodic runs.
-        reaper = asyncio.create_task(reap_forever(services))
+        # Bytes orphaned by a crash are swept at start (past the grace period), then the reaper
+        # runs periodically; several servers may run it on one store (claims are atomic).
+        background = [
+            asyncio.create_task(
+                every(settings.reap_interval_seconds, "reaper", services.reaper.run_once)
+            ),
+            asyncio.create_task(
+                every(GAUGE_REFRESH_SECONDS, "gauge refresh", lambda: ops.refresh_gauges(services))
+            ),
+        ]
         yield
-        reaper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reaper
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         engine.dispose()
 
+    routes: list[Route] = [
+        *sessions.routes,
+        *files.routes,
+        *folders.routes,
+        *openapi.routes,
+        *ops.routes,
+    ]
+    if settings.metrics_port is None:
+        routes += ops.metrics_routes
+    middleware = [Middleware(Observe, metrics=services.metrics)]
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                allow_headers=["*"],
+                expose_headers=["request-id", "content-range"],
+            )
+        )
     app = Starlette(
-        routes=sessions.routes + files.routes + folders.routes + openapi.routes,
+        routes=routes,
+        middleware=middleware,
         exception_handlers={
             DomainError: errors.domain_error,
             HTTPException: errors.http_error,
@@ -118,5 +155,12 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
         },
         lifespan=lifespan,
     )
+    app.state.services = services
+    return app
+
+
+def create_metrics_app(services: Services) -> Starlette:
+    """/metrics alone, for a separate port."""
+    app = Starlette(routes=ops.metrics_routes)
     app.state.services = services
     return app

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
@@ -13,32 +15,70 @@ from .config import Settings, load_settings
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="TOML settings file (flags and env win)")
     parser.add_argument("--data-dir", type=Path, help="data directory (env PARTWAY_DATA_DIR)")
     parser.add_argument("--database-url", help="metadata URL (env PARTWAY_DATABASE_URL)")
 
 
-def _settings(args: argparse.Namespace, **extra: object) -> Settings:
-    return load_settings(data_dir=args.data_dir, database_url=args.database_url, **extra)
+def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
+    return load_settings(
+        args.config, data_dir=args.data_dir, database_url=args.database_url, **extra
+    )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    import uvloop
 
     from .app import create_app
     from .logs import setup_logging
 
     settings = _settings(args, host=args.host, port=args.port)
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     app = create_app(settings)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        http="httptools",
-        loop="uvloop",
-        timeout_keep_alive=30,
-    )
+    uvloop.run(serve(settings, app))
+    return 0
+
+
+async def serve(settings: Settings, app: Any) -> None:
+    """The API (and /metrics on its own port when configured) until SIGTERM or SIGINT.
+
+    On a signal the server stops accepting, lets requests in flight finish for up to
+    shutdown_grace_seconds, then cancels the rest (a part cut off is never recorded).
+    """
+    import uvicorn
+
+    from .app import create_metrics_app
+
+    def config(asgi: Any, port: int, lifespan: Literal["on", "off"]) -> uvicorn.Config:
+        return uvicorn.Config(
+            asgi,
+            host=settings.host,
+            port=port,
+            http="httptools",
+            lifespan=lifespan,
+            log_config=None,
+            access_log=False,
+            timeout_keep_alive=30,
+            timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+        )
+
+    extra: uvicorn.Server | None = None
+    if settings.metrics_port is not None:
+        extra = uvicorn.Server(
+            config(create_metrics_app(app.state.services), settings.metrics_port, "off")
+        )
+        metrics_task = asyncio.create_task(extra.serve())
+        while not extra.started:
+            await asyncio.sleep(0.01)
+    # Started last, the API server owns the signal handlers; the metrics server follows it.
+    await uvicorn.Server(config(app, settings.port, "on")).serve()
+    if extra is not None:
+        extra.should_exit = True
+        await metrics_task
+
+
+def cmd_config_show(args: argparse.Namespace) -> int:
+    print(json.dumps(_settings(args).masked(), indent=2, sort_keys=True))
     return 0
 
 
@@ -130,6 +170,11 @@ def parser() -> argparse.ArgumentParser:
     quota.add_argument("--default", action="store_true", help="back to the configured default")
     _common(quota)
     quota.set_defaults(func=cmd_quota)
+
+    config = sub.add_parser("config", help="show the effective settings (secrets masked)")
+    config.add_argument("action", choices=["show"])
+    _common(config)
+    config.set_defaults(func=cmd_config_show)
 
     from .client.cli import register
 

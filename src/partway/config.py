@@ -1,14 +1,37 @@
-"""Settings, parsed once into one frozen object (env vars `PARTWAY_*`, then flags)."""
+"""Settings, parsed once into one frozen object.
+
+Precedence, highest first: command-line flags, `PARTWAY_*` environment variables, the TOML file
+given with `--config`, defaults. Unknown keys and invalid values stop startup with a message.
+"""
 
 from __future__ import annotations
 
+import re
+import tomllib
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 MIB = 1024 * 1024
+_FILE_VALUES: ContextVar[dict[str, Any] | None] = ContextVar("partway_file_values", default=None)
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    """Values read from the TOML file (lowest priority above defaults)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_FILE_VALUES.get() or {})
 
 
 class Settings(BaseSettings):
@@ -36,7 +59,22 @@ class Settings(BaseSettings):
     orphan_grace_seconds: float = Field(300.0, ge=0)
     lock_timeout_seconds: float = Field(120.0, gt=0)
     auto_migrate: bool = True
-    log_level: str = "info"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["auto", "json", "text"] = "auto"
+    metrics_port: int | None = Field(None, ge=1, le=65535, description="serve /metrics there")
+    shutdown_grace_seconds: float = Field(30.0, ge=0)
+    cors_origins: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _FileSource(settings_cls)
 
     @field_validator("data_dir")
     @classmethod
@@ -49,8 +87,48 @@ class Settings(BaseSettings):
     def storage_urls(self) -> dict[str, str]:
         return self.storage or {self.default_service: str(self.data_dir)}
 
+    def masked(self) -> dict[str, Any]:
+        """The effective settings with every password in a URL replaced by ***."""
+        values = self.model_dump(mode="json")
+        values["database_url"] = self.metadata_url()
+        values["storage"] = self.storage_urls()
+        masked: dict[str, Any] = _mask(values)
+        return masked
 
-def load_settings(**overrides: Any) -> Settings:
-    """Env first, then explicit overrides (flags); None means 'not given'."""
+
+_SECRET_IN_URL = re.compile(
+    r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]*)@"
+)
+_SECRET_KEYS = ("secret", "password", "key")
+
+
+def _mask(value: Any, key: str = "") -> Any:
+    if isinstance(value, dict):
+        return {k: _mask(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask(v, key) for v in value]
+    if isinstance(value, str):
+        if any(word in key.lower() for word in _SECRET_KEYS) and value:
+            return "***"
+        return _SECRET_IN_URL.sub(r"\g<scheme>\g<user>:***@", value)
+    return value
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ValueError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Flags (None means 'not given') over env over the TOML file over defaults."""
     given = {k: v for k, v in overrides.items() if v is not None}
-    return Settings(**given)
+    token = _FILE_VALUES.set(read_config_file(config_file) if config_file else None)
+    try:
+        return Settings(**given)
+    finally:
+        _FILE_VALUES.reset(token)

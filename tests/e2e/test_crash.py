@@ -42,7 +42,7 @@ class Tally:
 
 
 def new_file(directory: Path, name: str, rng: random.Random) -> Pending:
-    data = rng.randbytes(rng.randint(3, 10) * MIB + rng.randint(0, MIB))
+    data = rng.randbytes(rng.randint(6, 20) * MIB + rng.randint(0, MIB))
     path = directory / name
     path.write_bytes(data)
     return Pending(path, hashlib.sha256(data).hexdigest())
@@ -114,7 +114,7 @@ def test_sigkill_rounds_lose_and_corrupt_nothing(tmp_path: Path) -> None:
             args=(result, list(pending)),
         )
         worker.start()
-        worker.join(timeout=rng.uniform(0.05, 0.8))
+        worker.join(timeout=rng.uniform(0.02, 0.4))
         if worker.is_alive():
             kills_mid_upload += 1
         server.send_signal(signal.SIGKILL)

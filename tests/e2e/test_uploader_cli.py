@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Server, start_server, stop_server
+from tests.conftest import Server, log_events, start_server, stop_server
 
 MIB = 1024 * 1024
 SIZE = 64 * MIB
@@ -74,8 +73,11 @@ def wait_for_parts(proc: subprocess.Popen[str], count: int) -> str:
 
 def part_puts(server: Server, session_id: str) -> Counter[int]:
     """Parts the server recorded, counted from its lifecycle log."""
-    pattern = re.compile(rf"part recorded session={session_id} part=(\d+) ")
-    return Counter(int(m.group(1)) for m in pattern.finditer(server.log.read_text()))
+    return Counter(
+        int(e["part"])
+        for e in log_events(server)
+        if e.get("event") == "part.recorded" and e.get("session") == session_id
+    )
 
 
 def uploaded_parts(server: Server, session_id: str) -> list[int]:

@@ -36,6 +36,10 @@ class InvalidState(DomainError):
     """The request is well-formed but the session is not in a state that allows it."""
 
 
+class WrongPartSize(InvalidState):
+    """A part is not the size its number requires."""
+
+
 class NameTaken(DomainError):
     """The target folder already holds an entry (or an open upload) with that name."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import InvalidInput, InvalidState
+from .errors import InvalidInput, InvalidState, WrongPartSize
 from .models import Part, UploadSession
 
 MIB = 1024 * 1024
@@ -69,13 +69,13 @@ def check_part_length(session: UploadSession, number: int, length: int, count: i
         )
     if session.size is None:
         if length > session.part_size:
-            raise InvalidState(
+            raise WrongPartSize(
                 f"part {number} is {length} bytes; parts are at most {session.part_size} bytes"
             )
         return
     expected = part_length(session.size, session.part_size, number)
     if length != expected:
-        raise InvalidState(f"part {number} must be exactly {expected} bytes, got {length}")
+        raise WrongPartSize(f"part {number} must be exactly {expected} bytes, got {length}")
 
 
 def part_length(size: int, part_size: int, number: int) -> int:
@@ -88,7 +88,7 @@ def check_unknown_size_order(session: UploadSession, number: int, length: int) -
         return
     for part in session.parts:
         if part.number > number and length < session.part_size:
-            raise InvalidState(
+            raise WrongPartSize(
                 f"part {number} is short ({length} bytes) but part {part.number} follows it; "
                 "only the last part may be shorter than part_size"
             )

@@ -49,6 +49,9 @@ class Storage(Protocol):
     async def keys_modified_before(self, moment: datetime) -> list[str]:
         """Keys of objects last written before `moment`, for orphan cleanup."""
 
+    async def ready(self) -> None:
+        """Raise if the backend cannot be used right now (for /readyz)."""
+
 
 class Locks(Protocol):
     """Exclusion between requests of one session, across processes sharing the metadata store."""
@@ -60,6 +63,17 @@ class Locks(Protocol):
     def part(self, session_id: str, number: int) -> AbstractAsyncContextManager[None]: ...
 
     async def forget(self, session_id: str) -> None: ...
+
+
+class Events(Protocol):
+    """Lifecycle events (session.created, part.recorded, part.rejected, …) for logs and metrics."""
+
+    def emit(self, event: str, **fields: object) -> None: ...
+
+
+class NoEvents:
+    def emit(self, event: str, **fields: object) -> None:
+        pass
 
 
 @dataclass(frozen=True)
@@ -132,6 +146,12 @@ class SessionRepository(Protocol):
     async def purge_sessions(self, now: datetime, tombstone_for: timedelta) -> int: ...
 
     async def referenced_keys(self) -> set[str]: ...
+
+    async def open_usage(self) -> tuple[int, int]:
+        """(unfinished sessions, bytes they hold) over every tenant, for metrics."""
+
+    async def ping(self) -> None:
+        """Raise if the store cannot be reached."""
 
 
 class EntryRepository(Protocol):

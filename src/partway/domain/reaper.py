@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from .ports import Clock, Repository, Storage
+from .ports import Clock, Events, NoEvents, Repository, Storage
 from .uploads import Lifetimes, UploadService
 
 BATCH = 200
@@ -29,7 +29,9 @@ class Reaper:
         lifetimes: Lifetimes,
         clock: Clock,
         orphan_grace: timedelta,
+        events: Events | None = None,
     ) -> None:
+        self._events = events or NoEvents()
         self._uploads = uploads
         self._repo = repo
         self._storages = storages
@@ -52,6 +54,7 @@ class Reaper:
                 break
         purged = await self._repo.purge_sessions(self._clock(), self._lifetimes.finished_retention)
         orphans = await self.sweep_orphans() if sweep_orphans else 0
+        self._events.emit("reaper.run", expired=expired, bytes=freed, orphans=orphans)
         return ReapReport(expired, freed, purged, orphans)
 
     async def sweep_orphans(self) -> int:

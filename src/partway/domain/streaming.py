@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from .digests import MultiHasher
-from .errors import InvalidState
+from .errors import WrongPartSize
 from .ports import RangeWriter
 
 BLOCK_SIZE = 1024 * 1024
@@ -90,7 +90,7 @@ async def stream_into(
         async for chunk in body:
             received += len(chunk)
             if received > limit:
-                raise InvalidState(f"part body is larger than the {limit} bytes this part takes")
+                raise WrongPartSize(f"part body is larger than the {limit} bytes this part takes")
             view, pos = memoryview(chunk), 0
             while pos < len(view):
                 take = min(len(view) - pos, POOL.size - fill)

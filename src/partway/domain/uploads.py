@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from .digests import Digest, MultiHasher
 from .errors import (
+    DigestMismatch,
+    DomainError,
+    InsufficientStorage,
     InvalidInput,
     InvalidState,
     NameTaken,
     NotFound,
     PayloadTooLarge,
     QuotaExceeded,
+    WrongPartSize,
 )
 from .models import (
     Entry,
@@ -37,12 +40,9 @@ from .policy import (
     part_size_for,
     total_size,
 )
-from .ports import Admission, Clock, Locks, Repository, Storage
+from .ports import Admission, Clock, Events, Locks, NoEvents, Repository, Storage
 from .streaming import stream_into
 from .tree import Tree
-
-# Lifecycle events (session created/finished/aborted/expired, part recorded), one record each.
-events = logging.getLogger("partway.events")
 
 
 @dataclass(frozen=True)
@@ -61,8 +61,10 @@ class UploadService:
         lifetimes: Lifetimes,
         clock: Clock,
         admission: Admission | None = None,
+        events: Events | None = None,
     ) -> None:
         self._admission = admission or Admission()
+        self._events = events or NoEvents()
         self._repo = repo
         self._storages = storages
         self._locks = locks
@@ -70,6 +72,9 @@ class UploadService:
         self._lifetimes = lifetimes
         self._clock = clock
         self._tree = Tree(repo)
+
+    def storages(self) -> Mapping[str, Storage]:
+        return self._storages
 
     def storage(self, service_id: str) -> Storage:
         try:
@@ -134,7 +139,7 @@ class UploadService:
         await storage.create(session.storage_key)
         try:
             await self._repo.insert_session(session, self._admission)
-            events.info("session created", extra={"session": session.id, "size": session.size})
+            self._events.emit("session.created", session=session.id, size=session.size)
         except BaseException:
             await storage.delete(session.storage_key)
             if idempotency_key is not None:
@@ -165,7 +170,7 @@ class UploadService:
                 return False
             await self.storage(session.service_id).delete(session.storage_key)
         await self._locks.forget(session.id)
-        events.info("session expired", extra={"session": session.id})
+        self._events.emit("session.expired", session=session.id, bytes=session.uploaded_bytes())
         return True
 
     async def _same_create(self, tenant: Tenant, req: NewSession, key: str) -> UploadSession | None:
@@ -218,8 +223,29 @@ class UploadService:
         """Write one part and return its session (as it was before the part was recorded).
 
         `still_wanted` is asked before the part is recorded: a client that hung up will send the
-        part again, so recording it would only count it twice. The hot path reads no part list
-        unless the size is unknown (only then do the other parts constrain this one).
+        part again, so recording it would only count it twice.
+        """
+        try:
+            return await self._upload_part(
+                tenant, session_id, number, body, content_length, digest, still_wanted
+            )
+        except DomainError as exc:
+            reason = rejection_reason(exc)
+            self._events.emit("part.rejected", session=session_id, part=number, reason=reason)
+            raise
+
+    async def _upload_part(
+        self,
+        tenant: Tenant,
+        session_id: str,
+        number: int,
+        body: AsyncIterator[bytes],
+        content_length: int | None,
+        digest: Digest | None,
+        still_wanted: Callable[[], Awaitable[bool]] | None,
+    ) -> UploadSession:
+        """The hot path reads no part list unless the size is unknown (only then do the other
+        parts constrain this one).
         """
         session = await self._open(tenant, session_id, with_parts=False)
         storage = self.storage(session.service_id)
@@ -249,9 +275,7 @@ class UploadService:
             )
             if not recorded:
                 raise InvalidState(f"upload session {session_id!r} was finished or aborted")
-        events.info(
-            "part recorded", extra={"session": session_id, "part": number, "bytes": part.size}
-        )
+        self._events.emit("part.recorded", session=session_id, part=number, bytes=part.size)
         return session
 
     async def _check_quota_for_part(
@@ -326,7 +350,7 @@ class UploadService:
                 )
                 raise
         await self._locks.forget(session_id)
-        events.info("session finished", extra={"session": session_id, "file": entry.id})
+        self._events.emit("session.finished", session=session_id, file=entry.id, size=entry.size)
         return entry
 
     async def _complete(self, session: UploadSession, digest: Digest | None) -> Entry:
@@ -390,7 +414,23 @@ class UploadService:
             await self._repo.delete_session(session.id)
             await self.storage(session.service_id).delete(session.storage_key)
         await self._locks.forget(session_id)
-        events.info("session aborted", extra={"session": session_id})
+        self._events.emit("session.aborted", session=session_id)
+
+
+def rejection_reason(exc: DomainError) -> str:
+    """The metric label of a refused part."""
+    for cls, reason in (
+        (DigestMismatch, "digest"),
+        (WrongPartSize, "size"),
+        (PayloadTooLarge, "size"),
+        (QuotaExceeded, "quota"),
+        (InsufficientStorage, "disk_full"),
+        (NotFound, "not_found"),
+        (InvalidState, "state"),
+    ):
+        if isinstance(exc, cls):
+            return reason
+    return "invalid"
 
 
 def raise_name_taken(name: str) -> None:

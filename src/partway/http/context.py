@@ -13,6 +13,7 @@ from ..domain.models import Tenant
 from ..domain.ports import Repository
 from ..domain.reaper import Reaper
 from ..domain.uploads import UploadService
+from ..metrics import Metrics
 from ..wire import APP_ID, CONSUMER_ID, SERVICE_ID
 
 
@@ -24,6 +25,7 @@ class Services:
     files: FileService
     reaper: Reaper
     repo: Repository
+    metrics: Metrics
 
 
 @dataclass(frozen=True)

@@ -257,6 +257,23 @@ class SessionQueries(SqlBase):
         )
         return int(await self._write(lambda c: c.execute(query).rowcount))
 
+    async def open_usage(self) -> tuple[int, int]:
+        def work(c: Connection) -> tuple[int, int]:
+            count = c.execute(
+                sa.select(sa.func.count()).select_from(sessions).where(sessions.c.state.in_(ACTIVE))
+            ).scalar_one()
+            held = c.execute(
+                sa.select(sa.func.coalesce(sa.func.sum(parts.c.size), 0))
+                .select_from(parts.join(sessions, parts.c.session_id == sessions.c.id))
+                .where(sessions.c.state.in_(ACTIVE))
+            ).scalar_one()
+            return int(count), int(held)
+
+        return await self._read(work)
+
+    async def ping(self) -> None:
+        await self._read(lambda c: c.execute(sa.text("SELECT 1")).scalar_one())
+
     async def referenced_keys(self) -> set[str]:
         def work(c: Connection) -> set[str]:
             keys = set(c.execute(sa.select(sessions.c.storage_key)).scalars())

@@ -131,6 +131,10 @@ class LocalStorage:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._path(key))
 
+    async def ready(self) -> None:
+        if not os.access(self._dir, os.W_OK | os.X_OK):
+            raise OSError(f"storage directory {self._dir} is not writable")
+
     async def keys_modified_before(self, moment: datetime) -> list[str]:
         limit = moment.timestamp()
 

@@ -1,0 +1,23 @@
+"""Where lifecycle events go: the log and the metrics."""
+
+from __future__ import annotations
+
+import logging
+
+from .domain.ports import Events
+
+log = logging.getLogger("partway.events")
+
+
+class LogEvents:
+    def emit(self, event: str, **fields: object) -> None:
+        log.info(event, extra={"event": event, **fields})
+
+
+class Fanout:
+    def __init__(self, *sinks: Events) -> None:
+        self._sinks = sinks
+
+    def emit(self, event: str, **fields: object) -> None:
+        for sink in self._sinks:
+            sink.emit(event, **fields)

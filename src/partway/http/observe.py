@@ -1,0 +1,89 @@
+"""ASGI middleware: request ids, one log line per request, and the request metrics."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from ..metrics import Metrics
+from ..wire import APP_ID, CONSUMER_ID
+
+log = logging.getLogger("partway.http")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            text: str = value.decode("latin-1")
+            return text
+    return None
+
+
+class Observe:
+    def __init__(self, app: Any, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = _header(scope, b"x-request-id")
+        request_id = incoming if incoming and _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        counts = {"in": 0, "out": 0, "status": 500}
+
+        async def receive_counted() -> Message:
+            message: Message = await receive()
+            if message["type"] == "http.request":
+                counts["in"] += len(message.get("body", b""))
+            return message
+
+        async def send_tagged(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                counts["status"] = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"request-id", request_id.encode("latin-1")))
+                message = {**message, "headers": headers}
+            elif message["type"] == "http.response.body":
+                counts["out"] += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive_counted, send_tagged)
+        finally:
+            self._record(scope, request_id, counts, time.perf_counter() - started)
+
+    def _record(self, scope: Scope, request_id: str, counts: dict[str, int], took: float) -> None:
+        route = getattr(scope.get("route"), "path", "unmatched")
+        method, status = scope["method"], counts["status"]
+        m = self.metrics
+        m.requests.labels(route, method, str(status)).inc()
+        m.latency.labels(route, method).observe(took)
+        m.bytes_received.inc(counts["in"])
+        m.bytes_served.inc(counts["out"])
+        if route in ("/metrics", "/healthz", "/readyz"):
+            return
+        log.info(
+            "request",
+            extra={
+                "request_id": request_id,
+                "app_id": _header(scope, APP_ID.encode()),
+                "consumer_id": _header(scope, CONSUMER_ID.encode()),
+                "method": method,
+                "route": route,
+                "path": scope["path"],
+                "status": status,
+                "bytes_in": counts["in"],
+                "bytes_out": counts["out"],
+                "duration_ms": round(took * 1000, 2),
+            },
+        )

@@ -1,0 +1,87 @@
+"""Prometheus metrics of one server process, in a registry of its own."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+STORAGE_BUCKETS = (0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30)
+
+
+class Metrics:
+    """Every metric family partway exports; also the Events sink that moves the lifecycle ones."""
+
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "partway_http_requests",
+            "HTTP requests served",
+            ["route", "method", "status"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "partway_http_request_duration_seconds",
+            "Time from request start to the end of the response",
+            ["route", "method"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.bytes_received = Counter(
+            "partway_http_received_bytes", "Request body bytes received", registry=r
+        )
+        self.bytes_served = Counter(
+            "partway_http_served_bytes", "Response body bytes sent", registry=r
+        )
+        self.sessions = Counter(
+            "partway_sessions", "Upload sessions by lifecycle event", ["event"], registry=r
+        )
+        for event in ("created", "finished", "aborted", "expired"):
+            self.sessions.labels(event)
+        self.parts_recorded = Counter("partway_parts_recorded", "Parts recorded", registry=r)
+        self.part_bytes = Counter(
+            "partway_part_recorded_bytes", "Bytes of parts recorded", registry=r
+        )
+        self.parts_rejected = Counter(
+            "partway_parts_rejected", "Parts refused, by reason", ["reason"], registry=r
+        )
+        self.open_sessions = Gauge("partway_open_sessions", "Unfinished sessions", registry=r)
+        self.open_bytes = Gauge(
+            "partway_open_session_bytes", "Bytes held by unfinished sessions", registry=r
+        )
+        self.reaper_runs = Counter("partway_reaper_runs", "Reaper runs", registry=r)
+        self.reaped_bytes = Counter(
+            "partway_reaper_reclaimed_bytes", "Bytes of expired sessions reclaimed", registry=r
+        )
+        self.orphans = Counter("partway_reaper_orphans", "Orphan objects removed", registry=r)
+        self.storage_latency = Histogram(
+            "partway_storage_operation_duration_seconds",
+            "Storage backend operations",
+            ["backend", "operation"],
+            buckets=STORAGE_BUCKETS,
+            registry=r,
+        )
+        self.storage_errors = Counter(
+            "partway_storage_errors",
+            "Failed storage operations",
+            ["backend", "operation"],
+            registry=r,
+        )
+
+    def emit(self, event: str, **fields: object) -> None:
+        kind, _, what = event.partition(".")
+        if kind == "session":
+            self.sessions.labels(what).inc()
+            if what == "expired":
+                self.reaped_bytes.inc(_number(fields.get("bytes")))
+        elif event == "part.recorded":
+            self.parts_recorded.inc()
+            self.part_bytes.inc(_number(fields.get("bytes")))
+        elif event == "part.rejected":
+            self.parts_rejected.labels(str(fields.get("reason", "invalid"))).inc()
+        elif event == "reaper.run":
+            self.reaper_runs.inc()
+            self.orphans.inc(_number(fields.get("orphans")))
+
+
+def _number(value: object) -> float:
+    return float(value) if isinstance(value, int | float) else 0.0

@@ -1,0 +1,88 @@
+"""A Storage that times every operation of another and counts its failures."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TypeVar
+
+from ..domain.models import Part
+from ..domain.policy import StorageCapabilities
+from ..domain.ports import Bytes, RangeWriter, Storage
+from ..metrics import Metrics
+
+T = TypeVar("T")
+
+
+class _Timer:
+    def __init__(self, metrics: Metrics, backend: str) -> None:
+        self._metrics = metrics
+        self._backend = backend
+
+    @contextmanager
+    def op(self, name: str):  # type: ignore[no-untyped-def]
+        began = time.perf_counter()
+        try:
+            yield
+        except Exception:
+            self._metrics.storage_errors.labels(self._backend, name).inc()
+            raise
+        finally:
+            self._metrics.storage_latency.labels(self._backend, name).observe(
+                time.perf_counter() - began
+            )
+
+    async def run(self, name: str, work: Awaitable[T]) -> T:
+        with self.op(name):
+            return await work
+
+
+class InstrumentedWriter:
+    def __init__(self, inner: RangeWriter, timer: _Timer) -> None:
+        self._inner = inner
+        self._timer = timer
+
+    async def write(self, block: Bytes) -> None:
+        await self._timer.run("write", self._inner.write(block))
+
+    async def commit(self) -> None:
+        await self._timer.run("commit", self._inner.commit())
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+class InstrumentedStorage:
+    def __init__(self, inner: Storage, metrics: Metrics, backend: str) -> None:
+        self._inner = inner
+        self._timer = _Timer(metrics, backend)
+
+    @property
+    def capabilities(self) -> StorageCapabilities:
+        return self._inner.capabilities
+
+    async def create(self, key: str) -> None:
+        await self._timer.run("create", self._inner.create(key))
+
+    async def open_range(self, key: str, offset: int, index: int) -> RangeWriter:
+        inner = await self._timer.run("open_range", self._inner.open_range(key, offset, index))
+        return InstrumentedWriter(inner, self._timer)
+
+    async def complete(self, key: str, parts: list[Part], size: int) -> None:
+        await self._timer.run("complete", self._inner.complete(key, parts, size))
+
+    async def read(self, key: str, start: int, end: int) -> AsyncIterator[bytes]:
+        with self._timer.op("read"):
+            async for block in self._inner.read(key, start, end):
+                yield block
+
+    async def delete(self, key: str) -> None:
+        await self._timer.run("delete", self._inner.delete(key))
+
+    async def keys_modified_before(self, moment: datetime) -> list[str]:
+        return await self._timer.run("list", self._inner.keys_modified_before(moment))
+
+    async def ready(self) -> None:
+        await self._timer.run("ready", self._inner.ready())
