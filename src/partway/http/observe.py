@@ -76,6 +76,7 @@ class Observe:
             "request",
             extra={
                 "request_id": request_id,
+                "client": (scope.get("client") or ("", 0))[0],
                 "app_id": _header(scope, APP_ID.encode()),
                 "consumer_id": _header(scope, CONSUMER_ID.encode()),
                 "method": method,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -272,6 +273,11 @@ class SessionQueries(SqlBase):
         return await self._read(work)
 
     async def ping(self) -> None:
+        # A pooled SQLite connection keeps working on a deleted file; check the file too.
+        database = self._engine.url.database or ":memory:"
+        on_disk = self._engine.dialect.name == "sqlite" and database != ":memory:"
+        if on_disk and not os.path.exists(database):
+            raise FileNotFoundError(f"SQLite database {database} is gone")
         await self._read(lambda c: c.execute(sa.text("SELECT 1")).scalar_one())
 
     async def referenced_keys(self) -> set[str]:
