@@ -62,7 +62,7 @@ def upload_all(base_url: str, creds: Credentials, files: list[Pending], state: P
                 retry=RetryPolicy(attempts=2, initial=0.05, maximum=0.1),
             )
         except (httpx.TransportError, ApiError) as exc:
-            tally.errors.append(f"{item.path.name}: {type(exc).__name__}")
+            tally.errors.append(f"{item.path.name}: {type(exc).__name__}: {exc}")
             return
         item.file_id = str(file["id"])
         tally.done.append(item)

@@ -53,7 +53,7 @@ def test_state_store_round_trip_and_corruption(tmp_path: Path) -> None:
     f = tmp_path / "f.bin"
     f.write_bytes(b"x")
     key = StateStore.key("http://s", "a", "c", "root", f)
-    record = UploadRecord("http://s", "a", "c", "root", "f.bin", "ses_1", FileIdentity.of(f))
+    record = UploadRecord("http://s", "a", "c", "root", "f.bin", FileIdentity.of(f), "k1", "ses_1")
     store.save(key, record)
     assert store.load(key) == record
     (tmp_path / "state" / f"{key}.json").write_text("{half")

@@ -148,12 +148,13 @@ class AsyncApi:
         size: int | None,
         drive_id: str | None = None,
         part_size_hint: int | None = None,
+        idempotency_key: str | None = None,
     ) -> str:
         body: dict[str, Any] = {"name": name, "parent_folder_id": folder_id, "size": size}
         if drive_id:
             body["drive_id"] = drive_id
         # The key makes a retried create (first answer lost) return the same session.
-        headers = {IDEMPOTENCY_KEY: secrets.token_hex(16)}
+        headers = {IDEMPOTENCY_KEY: idempotency_key or secrets.token_hex(16)}
         if part_size_hint:
             headers[PART_SIZE_HINT] = str(part_size_hint)
         res = await self._send("POST", SESSIONS_PATH, json=body, headers=headers)

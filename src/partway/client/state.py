@@ -39,8 +39,10 @@ class UploadRecord:
     consumer_id: str
     folder_id: str
     name: str
-    session_id: str
     identity: FileIdentity
+    # Saved before the create call, so a create whose answer a crash swallowed is found again.
+    idempotency_key: str
+    session_id: str | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> UploadRecord:

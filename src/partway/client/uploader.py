@@ -10,8 +10,9 @@ import asyncio
 import base64
 import hashlib
 import os
+import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -104,13 +105,15 @@ class Uploader:
         progress = UploadProgress(name=name, total_bytes=identity.size)
         notify = on_progress or (lambda _p: None)
 
-        info = await self._resume(key, identity)
-        if info is not None and info.success and info.file_id:
-            self._forget(key)
-            return await self._api.get_file(info.file_id)
-        if info is None:
-            info = await self._start(key, identity, name, options)
+        found = await self._resume(key, identity)
+        if isinstance(found, SessionInfo):
+            info = found
+            if info.success and info.file_id:
+                self._forget(key)
+                return await self._api.get_file(info.file_id)
+            progress.resumed_parts = len(info.uploaded_parts)
         else:
+            info = await self._start(key, identity, name, options, found)
             progress.resumed_parts = len(info.uploaded_parts)
 
         size, part_size = identity.size, info.part_size
@@ -138,8 +141,9 @@ class Uploader:
         notify(progress)
         return file
 
-    async def _resume(self, key: str, identity: FileIdentity) -> SessionInfo | None:
-        """The session of an earlier, interrupted upload of this very file, if still usable."""
+    async def _resume(self, key: str, identity: FileIdentity) -> SessionInfo | UploadRecord | None:
+        """The session of an earlier, interrupted upload of this very file if still usable; or
+        the record of a create that may not have happened; or None."""
         if self._state is None:
             return None
         record = self._state.load(key)
@@ -147,9 +151,12 @@ class Uploader:
             return None
         if record.identity != identity:
             # The file changed since: its old parts are worthless.
-            await self._abort_quietly(record.session_id)
+            if record.session_id is not None:
+                await self._abort_quietly(record.session_id)
             self._state.delete(key)
             return None
+        if record.session_id is None:
+            return record
         try:
             return await self._api.get_session(record.session_id)
         except ApiError as exc:
@@ -159,23 +166,38 @@ class Uploader:
             raise
 
     async def _start(
-        self, key: str, identity: FileIdentity, name: str, options: UploadOptions
+        self,
+        key: str,
+        identity: FileIdentity,
+        name: str,
+        options: UploadOptions,
+        record: UploadRecord | None,
     ) -> SessionInfo:
-        session_id = await self._api.create_session(
-            name, options.folder_id, identity.size, options.drive_id, options.part_size_hint
-        )
-        if self._state is not None:
+        if record is None:
             record = UploadRecord(
                 self._server,
                 self._app_id,
                 self._consumer_id,
                 options.folder_id,
                 name,
-                session_id,
                 identity,
+                secrets.token_hex(16),
             )
-            await asyncio.to_thread(self._state.save, key, record)
+            await self._save(key, record)
+        session_id = await self._api.create_session(
+            name,
+            options.folder_id,
+            identity.size,
+            options.drive_id,
+            options.part_size_hint,
+            record.idempotency_key,
+        )
+        await self._save(key, replace(record, session_id=session_id))
         return await self._api.get_session(session_id)
+
+    async def _save(self, key: str, record: UploadRecord) -> None:
+        if self._state is not None:
+            await asyncio.to_thread(self._state.save, key, record)
 
     async def _send_parts(
         self,
