@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -15,7 +16,9 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import Route
+from starlette.responses import RedirectResponse
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from .config import Settings
 from .domain.errors import DomainError
@@ -42,6 +45,7 @@ log = logging.getLogger("partway")
 # Parts in flight each keep a write and a hash busy in worker threads; the default pool is small.
 WORKER_THREADS = 64
 GAUGE_REFRESH_SECONDS = 15.0
+WEB_DIR = Path(__file__).parent / "web"
 
 
 def utc_now() -> datetime:
@@ -125,7 +129,9 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
         await asyncio.gather(*background, return_exceptions=True)
         engine.dispose()
 
-    routes: list[Route] = [
+    routes: list[BaseRoute] = [
+        Route("/", lambda request: RedirectResponse("/ui/"), methods=["GET"]),
+        Mount("/ui", StaticFiles(directory=WEB_DIR, html=True), name="ui"),
         *sessions.routes,
         *files.routes,
         *folders.routes,

@@ -1,0 +1,460 @@
+// partway's browser uploader: the Apideck upload-session API from a page, with parallel parts,
+// Web Crypto SHA-1 digests, retries, pause/resume/cancel and resume across reloads.
+const PARALLEL = 4;
+const RETRIES = 6;
+const CREDS_KEY = "partway.credentials";
+const RECORD_PREFIX = "partway.upload.";
+const $ = (id) => document.getElementById(id);
+
+// ---------- API ----------
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super(body?.message || `HTTP ${status}`);
+    this.status = status;
+    this.typeName = body?.type_name || "";
+  }
+}
+
+function creds() {
+  return JSON.parse(sessionStorage.getItem(CREDS_KEY) || "null");
+}
+
+function headers(extra = {}) {
+  const c = creds();
+  return {
+    Authorization: `Bearer ${c.apiKey}`,
+    "x-apideck-app-id": c.appId,
+    "x-apideck-consumer-id": c.consumerId,
+    ...extra,
+  };
+}
+
+function url(path) {
+  return (creds()?.server || "").replace(/\/$/, "") + path;
+}
+
+async function api(method, path, body, extra = {}) {
+  const init = { method, headers: headers(extra) };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers["content-type"] = "application/json";
+  }
+  const res = await fetch(url(path), init);
+  const data = await res.json().catch(() => null);
+  if (!res.ok) throw new ApiError(res.status, data);
+  return data;
+}
+
+const transient = (status) => status === 0 || status === 408 || status === 429 || status >= 500;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function backoff(attempt, retryAfter) {
+  if (retryAfter && /^\d+$/.test(retryAfter)) return Number(retryAfter) * 1000;
+  const ceiling = Math.min(30000, 500 * 2 ** attempt);
+  return ceiling / 2 + Math.random() * (ceiling / 2);
+}
+
+// One part over XMLHttpRequest (fetch reports no upload progress).
+function putPart(upload, number, buffer, digest, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    upload.requests.add(xhr);
+    xhr.open("PUT", url(`/file-storage/upload-sessions/${upload.sessionId}?part_number=${number}`));
+    for (const [k, v] of Object.entries(headers())) xhr.setRequestHeader(k, v);
+    xhr.setRequestHeader("content-type", "application/octet-stream");
+    if (digest) xhr.setRequestHeader("digest", digest);
+    xhr.upload.onprogress = (e) => onProgress(e.loaded);
+    xhr.onload = () => {
+      upload.requests.delete(xhr);
+      let body = null;
+      try { body = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
+      if (xhr.status === 200) resolve();
+      else reject(Object.assign(new ApiError(xhr.status, body), { retryAfter: xhr.getResponseHeader("retry-after") }));
+    };
+    xhr.onerror = () => { upload.requests.delete(xhr); reject(new ApiError(0, { message: "connection lost" })); };
+    xhr.onabort = () => { upload.requests.delete(xhr); reject(new DOMException("paused", "AbortError")); };
+    xhr.send(buffer);
+  });
+}
+
+async function sha1Header(buffer) {
+  if (!crypto.subtle) return null; // only in secure contexts (https or localhost)
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-1", buffer));
+  return "sha=" + btoa(String.fromCharCode(...digest));
+}
+
+// ---------- uploads ----------
+
+const uploads = [];
+
+function recordKey(file) {
+  const c = creds();
+  return RECORD_PREFIX + [c.appId, c.consumerId, state.folderId, file.name, file.size, file.lastModified].join("|");
+}
+
+function loadRecord(key) {
+  return JSON.parse(localStorage.getItem(key) || "null");
+}
+
+class Upload {
+  constructor(file) {
+    this.file = file;
+    this.key = recordKey(file);
+    this.folderId = state.folderId;
+    this.sessionId = null;
+    this.partSize = 0;
+    this.total = file.size;
+    this.done = new Set();
+    this.inFlight = new Map(); // part number → bytes sent so far
+    this.requests = new Set();
+    this.status = "starting";
+    this.paused = false;
+    this.started = performance.now();
+    this.baseline = 0;
+    this.view = renderUpload(this);
+  }
+
+  get partsTotal() { return Math.max(1, Math.ceil(this.total / this.partSize)); }
+  partLength(n) { return Math.max(0, Math.min(this.partSize, this.total - n * this.partSize)); }
+  get sentBytes() {
+    let sum = 0;
+    for (const n of this.done) sum += this.partLength(n);
+    for (const b of this.inFlight.values()) sum += b;
+    return sum;
+  }
+
+  async start() {
+    try {
+      await this.openSession();
+      await this.sendParts();
+      if (this.paused || this.status === "cancelled") return;
+      this.setStatus("finishing");
+      const res = await withRetries(() => api("POST", `/file-storage/upload-sessions/${this.sessionId}/finish`));
+      localStorage.removeItem(this.key);
+      this.setStatus("done", `done: file ${res.data.id}`);
+      refreshFiles();
+      showResumable();
+    } catch (err) {
+      if (err.name === "AbortError" || this.status === "cancelled") return;
+      this.setStatus("failed", `failed: ${err.message}`);
+    }
+  }
+
+  async openSession() {
+    let record = loadRecord(this.key);
+    if (record?.sessionId) {
+      try {
+        const s = (await api("GET", `/file-storage/upload-sessions/${record.sessionId}`)).data;
+        if (s.success) { localStorage.removeItem(this.key); record = null; }
+        else return this.useSession(s, true);
+      } catch (err) {
+        if (err.status !== 404) throw err;
+        localStorage.removeItem(this.key);
+        record = null;
+      }
+    }
+    // The idempotency key is saved first: a create whose answer is lost is found again.
+    record = record || { idempotencyKey: crypto.randomUUID(), name: this.file.name, size: this.file.size };
+    localStorage.setItem(this.key, JSON.stringify(record));
+    const created = await withRetries(() => api("POST", "/file-storage/upload-sessions",
+      { name: this.file.name, parent_folder_id: this.folderId, size: this.file.size },
+      { "idempotency-key": record.idempotencyKey }));
+    record.sessionId = created.data.id;
+    localStorage.setItem(this.key, JSON.stringify(record));
+    const s = (await api("GET", `/file-storage/upload-sessions/${record.sessionId}`)).data;
+    return this.useSession(s, false);
+  }
+
+  useSession(session, resumed) {
+    this.sessionId = session.id;
+    this.partSize = session.part_size;
+    this.done = new Set(session.uploaded_parts || []);
+    this.baseline = this.sentBytes;
+    this.started = performance.now();
+    this.resumed = resumed ? this.done.size : 0;
+    this.setStatus("uploading", resumed ? `resumed: ${this.done.size} part(s) already there` : "uploading");
+  }
+
+  async sendParts() {
+    const queue = [];
+    for (let n = 0; n < this.partsTotal; n++) if (!this.done.has(n)) queue.push(n);
+    const worker = async () => {
+      while (queue.length && !this.paused && this.status !== "cancelled") {
+        const n = queue.shift();
+        await this.sendPart(n);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PARALLEL, queue.length) }, worker));
+  }
+
+  async sendPart(n) {
+    const start = n * this.partSize;
+    const buffer = await this.file.slice(start, start + this.partLength(n)).arrayBuffer();
+    const digest = await sha1Header(buffer);
+    await withRetries(async () => {
+      this.inFlight.set(n, 0);
+      try {
+        await putPart(this, n, buffer, digest, (loaded) => { this.inFlight.set(n, loaded); update(this); });
+      } finally {
+        this.inFlight.delete(n);
+      }
+    }, () => this.paused || this.status === "cancelled");
+    this.done.add(n);
+    update(this);
+  }
+
+  pause() {
+    this.paused = true;
+    for (const xhr of this.requests) xhr.abort();
+    this.setStatus("paused", "paused");
+  }
+
+  resume() {
+    this.paused = false;
+    this.start();
+  }
+
+  async cancel() {
+    this.status = "cancelled";
+    for (const xhr of this.requests) xhr.abort();
+    localStorage.removeItem(this.key);
+    if (this.sessionId) {
+      try { await api("DELETE", `/file-storage/upload-sessions/${this.sessionId}`); }
+      catch (err) { if (err.status !== 404) return this.setStatus("failed", `cancel failed: ${err.message}`); }
+    }
+    this.setStatus("cancelled", "cancelled; the server dropped its parts");
+    showResumable();
+  }
+
+  setStatus(status, text) {
+    if (this.status !== "cancelled" || status === "cancelled") this.status = status;
+    this.statusText = text || status;
+    update(this);
+  }
+}
+
+async function withRetries(work, stop = () => false) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await work();
+    } catch (err) {
+      if (err.name === "AbortError" || stop() || !(err instanceof ApiError) || !transient(err.status) || attempt >= RETRIES) throw err;
+      await sleep(backoff(attempt, err.retryAfter));
+    }
+  }
+}
+
+// ---------- rendering ----------
+
+function formatBytes(n) {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+  return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
+}
+
+function renderUpload(upload) {
+  const li = document.createElement("li");
+  li.innerHTML = `
+    <div class="row"><strong class="name"></strong><span class="status"></span></div>
+    <progress max="1" value="0"></progress>
+    <div class="row"><span class="stats"></span><span>
+      <button type="button" class="pause">Pause</button>
+      <button type="button" class="cancel">Cancel</button></span></div>`;
+  li.querySelector(".name").textContent = upload.file.name;
+  li.querySelector(".pause").onclick = () => (upload.paused ? upload.resume() : upload.pause());
+  li.querySelector(".cancel").onclick = () => upload.cancel();
+  li.dataset.name = upload.file.name;
+  $("uploads").prepend(li);
+  return li;
+}
+
+function update(upload) {
+  const v = upload.view;
+  const sent = upload.partSize ? upload.sentBytes : 0;
+  const elapsed = (performance.now() - upload.started) / 1000;
+  const rate = elapsed > 0.2 ? (sent - upload.baseline) / elapsed : 0;
+  const eta = rate > 0 ? Math.ceil((upload.total - sent) / rate) + " s" : "–";
+  v.querySelector("progress").value = upload.total ? sent / upload.total : (upload.status === "done" ? 1 : 0);
+  const parts = upload.partSize ? `${upload.done.size}/${upload.partsTotal} parts` : "";
+  v.querySelector(".stats").textContent =
+    `${formatBytes(sent)} of ${formatBytes(upload.total)} · ${formatBytes(rate)}/s · ETA ${eta} · ${parts}`;
+  const status = v.querySelector(".status");
+  status.textContent = upload.statusText || upload.status;
+  status.className = `status ${upload.status}`;
+  v.dataset.status = upload.status;
+  v.querySelector(".pause").textContent = upload.paused ? "Resume" : "Pause";
+  const finished = ["done", "cancelled", "failed"].includes(upload.status);
+  v.querySelector(".pause").disabled = finished;
+  v.querySelector(".cancel").disabled = finished;
+  updateOverall();
+}
+
+function updateOverall() {
+  const active = uploads.filter((u) => u.status !== "cancelled");
+  const total = active.reduce((s, u) => s + u.total, 0);
+  const sent = active.reduce((s, u) => s + (u.partSize ? u.sentBytes : 0), 0);
+  $("overall").hidden = uploads.length === 0;
+  $("overall-bar").value = total ? sent / total : 1;
+  const running = active.filter((u) => !["done", "failed"].includes(u.status)).length;
+  $("overall-text").textContent = `${formatBytes(sent)} of ${formatBytes(total)} · ${running} running`;
+}
+
+function showResumable() {
+  const items = [];
+  for (let i = 0; i < localStorage.length; i++) {
+    const key = localStorage.key(i);
+    if (key.startsWith(RECORD_PREFIX)) items.push(JSON.parse(localStorage.getItem(key)));
+  }
+  const running = new Set(uploads.filter((u) => !["done", "cancelled", "failed"].includes(u.status)).map((u) => u.file.name));
+  const list = $("resumable-list");
+  list.innerHTML = "";
+  for (const r of items.filter((r) => !running.has(r.name))) {
+    const li = document.createElement("li");
+    li.textContent = `${r.name} (${formatBytes(r.size)})`;
+    list.append(li);
+  }
+  $("resumable").hidden = list.children.length === 0;
+}
+
+// ---------- folders and files ----------
+
+const state = { folderId: "root", trail: [{ id: "root", name: "root" }] };
+
+function renderBreadcrumbs() {
+  const nav = $("breadcrumbs");
+  nav.innerHTML = "";
+  state.trail.forEach((f, i) => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = f.name;
+    b.onclick = () => { state.trail = state.trail.slice(0, i + 1); openFolder(f.id); };
+    nav.append(b);
+    if (i < state.trail.length - 1) nav.append(" / ");
+  });
+}
+
+function openFolder(id) {
+  state.folderId = id;
+  renderBreadcrumbs();
+  refreshFiles();
+}
+
+async function refreshFiles() {
+  const body = $("files").querySelector("tbody");
+  $("files-error").textContent = "";
+  try {
+    const res = await api("GET", `/file-storage/files?filter[folder_id]=${encodeURIComponent(state.folderId)}&limit=200`);
+    body.innerHTML = "";
+    for (const item of res.data) body.append(fileRow(item));
+  } catch (err) {
+    $("files-error").textContent = err.message;
+  }
+}
+
+function fileRow(item) {
+  const tr = document.createElement("tr");
+  tr.dataset.id = item.id;
+  const name = document.createElement("td");
+  if (item.type === "folder") {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = `📁 ${item.name}`;
+    b.onclick = () => { state.trail.push({ id: item.id, name: item.name }); openFolder(item.id); };
+    name.append(b);
+  } else {
+    name.textContent = item.name;
+  }
+  const size = Object.assign(document.createElement("td"), { className: "num", textContent: item.type === "file" ? formatBytes(item.size) : "" });
+  const date = Object.assign(document.createElement("td"), { textContent: new Date(item.updated_at).toLocaleString() });
+  const actions = document.createElement("td");
+  if (item.type === "file") {
+    const dl = Object.assign(document.createElement("button"), { type: "button", textContent: "Download", className: "download" });
+    dl.onclick = () => download(item).catch((err) => ($("files-error").textContent = err.message));
+    const del = Object.assign(document.createElement("button"), { type: "button", textContent: "Delete", className: "delete" });
+    del.onclick = async () => {
+      try { await api("DELETE", `/file-storage/files/${item.id}`); refreshFiles(); }
+      catch (err) { $("files-error").textContent = err.message; }
+    };
+    actions.append(dl, " ", del);
+  }
+  tr.append(name, size, date, actions);
+  return tr;
+}
+
+async function download(item) {
+  const res = await fetch(url(`/file-storage/files/${item.id}/download`), { headers: headers() });
+  if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => null));
+  const blob = await res.blob();
+  const a = Object.assign(document.createElement("a"), { href: URL.createObjectURL(blob), download: item.name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+}
+
+// ---------- wiring ----------
+
+function startUploads(files) {
+  for (const file of files) {
+    const upload = new Upload(file);
+    uploads.push(upload);
+    upload.start();
+  }
+  showResumable();
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const c = {
+    apiKey: $("api-key").value.trim(),
+    appId: $("app-id").value.trim(),
+    consumerId: $("consumer-id").value.trim(),
+    server: $("server").value.trim(),
+  };
+  sessionStorage.setItem(CREDS_KEY, JSON.stringify(c));
+  try {
+    await api("GET", "/file-storage/drives");
+  } catch (err) {
+    sessionStorage.removeItem(CREDS_KEY);
+    $("signin-error").textContent = `Sign-in failed: ${err.message}`;
+    return;
+  }
+  $("signin-error").textContent = "";
+  showWorkspace();
+}
+
+function showWorkspace() {
+  const c = creds();
+  $("signin").hidden = true;
+  $("workspace").hidden = false;
+  $("whoami").hidden = $("signout").hidden = false;
+  $("whoami").textContent = `${c.appId} / ${c.consumerId}`;
+  openFolder("root");
+  showResumable();
+}
+
+function wire() {
+  $("signin-form").addEventListener("submit", signIn);
+  $("signout").onclick = () => { sessionStorage.removeItem(CREDS_KEY); location.reload(); };
+  $("file-input").addEventListener("change", (e) => { startUploads([...e.target.files]); e.target.value = ""; });
+  const zone = $("dropzone");
+  zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
+  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+  zone.addEventListener("drop", (e) => { e.preventDefault(); zone.classList.remove("over"); startUploads([...e.dataTransfer.files]); });
+  $("refresh").onclick = refreshFiles;
+  $("folder-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      await api("POST", "/file-storage/folders", { name: $("folder-name").value.trim(), parent_folder_id: state.folderId });
+      $("folder-name").value = "";
+      refreshFiles();
+    } catch (err) {
+      $("files-error").textContent = err.message;
+    }
+  });
+  if (creds()) showWorkspace();
+}
+
+wire();

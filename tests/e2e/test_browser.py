@@ -1,0 +1,180 @@
+"""The uploader page in headless Chromium (Debian's package) driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+
+from tests.conftest import Server, log_events, start_server, stop_server
+
+from .helpers import MIB, SESSIONS
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = start_server(tmp_path_factory.mktemp("browser"), {"PARTWAY_DEFAULT_PART_SIZE": str(MIB)})
+    yield srv
+    stop_server(srv)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1100, "height": 900})
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+def sign_in(page: Page, server: Server, consumer: str, key: str | None = None) -> None:
+    page.goto(server.base_url + "/")
+    page.fill("#api-key", key or server.key)
+    page.fill("#app-id", server.app_id)
+    page.fill("#consumer-id", consumer)
+    page.click("#signin-form button[type=submit]")
+
+
+def upload_row(page: Page, name: str) -> object:
+    return page.locator(f'#uploads li[data-name="{name}"]')
+
+
+def recorded_parts(server: Server, session_id: str) -> Counter[int]:
+    return Counter(
+        int(e["part"])
+        for e in log_events(server)
+        if e.get("event") == "part.recorded" and e.get("session") == session_id
+    )
+
+
+def open_session(server: Server, consumer: str, name: str) -> dict[str, object]:
+    res = httpx.get(server.base_url + SESSIONS, headers=server.headers(consumer))
+    found = [s for s in res.json()["data"] if s["name"] == name]
+    assert found, res.text
+    session: dict[str, object] = found[0]
+    return session
+
+
+def test_wrong_key_shows_an_error(page: Page, server: Server) -> None:
+    sign_in(page, server, "browser-a", key="pw_wrong")
+    expect(page.locator("#signin-error")).to_contain_text("invalid API key")
+    expect(page.locator("#workspace")).to_be_hidden()
+
+
+def test_upload_then_download_through_the_page(page: Page, server: Server, tmp_path: Path) -> None:
+    payload = os.urandom(5 * MIB + 3)
+    source = tmp_path / "holiday.mov"
+    source.write_bytes(payload)
+    sign_in(page, server, "browser-b")
+    page.fill("#folder-name", "Videos")
+    page.click("#folder-form button[type=submit]")
+    page.locator("#files button", has_text="Videos").click()
+    page.set_input_files("#file-input", str(source))
+    row = upload_row(page, "holiday.mov")
+    expect(row).to_have_attribute("data-status", "done", timeout=60_000)
+    expect(row.locator(".stats")).to_contain_text("6/6 parts")
+    expect(page.locator("#breadcrumbs")).to_contain_text("Videos")
+    file_row = page.locator("#files tbody tr", has_text="holiday.mov")
+    expect(file_row).to_contain_text("5.0 MiB")
+    (ROOT / "docs").mkdir(exist_ok=True)
+    page.screenshot(path=str(ROOT / "docs" / "screenshot-uploader.png"), full_page=True)
+
+    with page.expect_download() as info:
+        file_row.locator("button.download").click()
+    saved = tmp_path / "back.mov"
+    info.value.save_as(saved)
+    assert saved.read_bytes() == payload
+
+    file_row.locator("button.delete").click()
+    expect(page.locator("#files tbody tr", has_text="holiday.mov")).to_have_count(0)
+
+
+def test_reload_mid_upload_resumes_with_missing_parts_only(
+    page: Page, server: Server, tmp_path: Path
+) -> None:
+    payload = os.urandom(6 * MIB)
+    source = tmp_path / "big.iso"
+    source.write_bytes(payload)
+    sign_in(page, server, "browser-c")
+
+    def cut_late_parts(route: Route) -> None:
+        number = int(re.search(r"part_number=(\d+)", route.request.url).group(1))  # type: ignore[union-attr]
+        route.abort("connectionfailed") if number >= 3 else route.continue_()
+
+    page.route("**/upload-sessions/*?part_number=*", cut_late_parts)
+    page.set_input_files("#file-input", str(source))
+    expect(page.locator("#overall")).to_be_visible()
+    session: dict[str, object] = {}
+    for _ in range(100):
+        session = open_session(server, "browser-c", "big.iso")
+        if session["uploaded_parts"] == [0, 1, 2]:
+            break
+        page.wait_for_timeout(100)
+    assert session["uploaded_parts"] == [0, 1, 2]
+
+    page.unroute("**/upload-sessions/*?part_number=*")
+    page.reload()
+    expect(page.locator("#resumable-list")).to_contain_text("big.iso")
+    page.set_input_files("#file-input", str(source))
+    row = upload_row(page, "big.iso")
+    expect(row).to_have_attribute("data-status", "done", timeout=60_000)
+    counts = recorded_parts(server, str(session["id"]))
+    assert sorted(counts) == list(range(6)) and set(counts.values()) == {1}
+    res = httpx.get(
+        f"{server.base_url}{SESSIONS}/{session['id']}", headers=server.headers("browser-c")
+    )
+    file_id = res.json()["data"]["file_id"]
+    got = httpx.get(
+        f"{server.base_url}/file-storage/files/{file_id}/download",
+        headers=server.headers("browser-c"),
+    )
+    assert got.content == payload
+
+
+def test_cancel_aborts_the_session(page: Page, server: Server, tmp_path: Path) -> None:
+    source = tmp_path / "cancel.bin"
+    source.write_bytes(os.urandom(4 * MIB))
+    sign_in(page, server, "browser-d")
+    page.route(
+        "**/upload-sessions/*?part_number=*",
+        lambda route: route.continue_() if "part_number=0" in route.request.url else route.abort(),
+    )
+    page.set_input_files("#file-input", str(source))
+    session: dict[str, object] = {}
+    for _ in range(100):
+        session = open_session(server, "browser-d", "cancel.bin")
+        if session["uploaded_parts"] == [0]:
+            break
+        page.wait_for_timeout(100)
+    upload_row(page, "cancel.bin").locator("button.cancel").click()  # type: ignore[attr-defined]
+    expect(upload_row(page, "cancel.bin")).to_have_attribute("data-status", "cancelled")
+    res = httpx.get(
+        f"{server.base_url}{SESSIONS}/{session['id']}", headers=server.headers("browser-d")
+    )
+    assert res.status_code == 404
