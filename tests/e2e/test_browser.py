@@ -73,12 +73,18 @@ def recorded_parts(server: Server, session_id: str) -> Counter[int]:
     )
 
 
-def open_session(server: Server, consumer: str, name: str) -> dict[str, object]:
-    res = httpx.get(server.base_url + SESSIONS, headers=server.headers(consumer))
-    found = [s for s in res.json()["data"] if s["name"] == name]
-    assert found, res.text
-    session: dict[str, object] = found[0]
-    return session
+def wait_for_parts(page: Page, server: Server, consumer: str, name: str, parts: list[int]) -> str:
+    """Poll the server until the named open session holds exactly `parts`; its id."""
+    seen: object = None
+    for _ in range(150):
+        res = httpx.get(server.base_url + SESSIONS, headers=server.headers(consumer))
+        found = [s for s in res.json()["data"] if s["name"] == name]
+        seen = found
+        if found and found[0]["uploaded_parts"] == parts:
+            session_id: str = found[0]["id"]
+            return session_id
+        page.wait_for_timeout(100)
+    raise AssertionError(f"session {name} never held parts {parts}: {seen}")
 
 
 def test_wrong_key_shows_an_error(page: Page, server: Server) -> None:
@@ -130,13 +136,7 @@ def test_reload_mid_upload_resumes_with_missing_parts_only(
     page.route("**/upload-sessions/*?part_number=*", cut_late_parts)
     page.set_input_files("#file-input", str(source))
     expect(page.locator("#overall")).to_be_visible()
-    session: dict[str, object] = {}
-    for _ in range(100):
-        session = open_session(server, "browser-c", "big.iso")
-        if session["uploaded_parts"] == [0, 1, 2]:
-            break
-        page.wait_for_timeout(100)
-    assert session["uploaded_parts"] == [0, 1, 2]
+    session_id = wait_for_parts(page, server, "browser-c", "big.iso", [0, 1, 2])
 
     page.unroute("**/upload-sessions/*?part_number=*")
     page.reload()
@@ -144,10 +144,10 @@ def test_reload_mid_upload_resumes_with_missing_parts_only(
     page.set_input_files("#file-input", str(source))
     row = upload_row(page, "big.iso")
     expect(row).to_have_attribute("data-status", "done", timeout=60_000)
-    counts = recorded_parts(server, str(session["id"]))
+    counts = recorded_parts(server, session_id)
     assert sorted(counts) == list(range(6)) and set(counts.values()) == {1}
     res = httpx.get(
-        f"{server.base_url}{SESSIONS}/{session['id']}", headers=server.headers("browser-c")
+        f"{server.base_url}{SESSIONS}/{session_id}", headers=server.headers("browser-c")
     )
     file_id = res.json()["data"]["file_id"]
     got = httpx.get(
@@ -166,15 +166,10 @@ def test_cancel_aborts_the_session(page: Page, server: Server, tmp_path: Path) -
         lambda route: route.continue_() if "part_number=0" in route.request.url else route.abort(),
     )
     page.set_input_files("#file-input", str(source))
-    session: dict[str, object] = {}
-    for _ in range(100):
-        session = open_session(server, "browser-d", "cancel.bin")
-        if session["uploaded_parts"] == [0]:
-            break
-        page.wait_for_timeout(100)
+    session_id = wait_for_parts(page, server, "browser-d", "cancel.bin", [0])
     upload_row(page, "cancel.bin").locator("button.cancel").click()  # type: ignore[attr-defined]
     expect(upload_row(page, "cancel.bin")).to_have_attribute("data-status", "cancelled")
     res = httpx.get(
-        f"{server.base_url}{SESSIONS}/{session['id']}", headers=server.headers("browser-d")
+        f"{server.base_url}{SESSIONS}/{session_id}", headers=server.headers("browser-d")
     )
     assert res.status_code == 404

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,7 +18,8 @@ Bytes = bytes | bytearray | memoryview
 class RangeWriter(Protocol):
     """Writes one byte range of an object. Nothing is durable until `commit` returns."""
 
-    async def write(self, block: Bytes) -> None: ...
+    async def write(self, chunks: Sequence[Bytes]) -> None:
+        """Append these buffers, in order, at the writer's current position."""
 
     async def commit(self) -> None: ...
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import TypeVar
@@ -44,8 +44,8 @@ class InstrumentedWriter:
         self._inner = inner
         self._timer = timer
 
-    async def write(self, block: Bytes) -> None:
-        await self._timer.run("write", self._inner.write(block))
+    async def write(self, chunks: Sequence[Bytes]) -> None:
+        await self._timer.run("write", self._inner.write(chunks))
 
     async def commit(self) -> None:
         await self._timer.run("commit", self._inner.commit())

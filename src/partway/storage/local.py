@@ -10,7 +10,7 @@ import contextlib
 import errno
 import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -38,18 +38,23 @@ class LocalWriter:
         self._offset = offset
         self._fsync = fsync
 
-    async def write(self, block: Bytes) -> None:
+    async def write(self, chunks: Sequence[Bytes]) -> None:
         offset = self._offset
-        self._offset += len(block)
-        await asyncio.to_thread(self._pwrite_all, block, offset)
+        self._offset += sum(len(c) for c in chunks)
+        await asyncio.to_thread(self._pwritev_all, chunks, offset)
 
-    def _pwrite_all(self, block: Bytes, offset: int) -> None:
-        view = memoryview(block)
+    def _pwritev_all(self, chunks: Sequence[Bytes], offset: int) -> None:
+        """One vectored write for the batch; a short write continues where it stopped."""
+        views = [memoryview(c) for c in chunks]
         try:
-            while view:
-                written = os.pwrite(self._fd, view, offset)
-                view = view[written:]
+            while views:
+                written = os.pwritev(self._fd, views, offset)
                 offset += written
+                while views and written >= len(views[0]):
+                    written -= len(views[0])
+                    views.pop(0)
+                if views and written:
+                    views[0] = views[0][written:]
         except OSError as exc:
             raise _io_error(exc, "writing a part") from exc
 

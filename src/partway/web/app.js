@@ -93,9 +93,29 @@ function recordKey(file) {
   return RECORD_PREFIX + [c.appId, c.consumerId, state.folderId, file.name, file.size, file.lastModified].join("|");
 }
 
-function loadRecord(key) {
-  return JSON.parse(localStorage.getItem(key) || "null");
+// Resume records live in IndexedDB: a transaction is committed when it completes, so a reload
+// right after a create still finds the record (localStorage commits lazily and may lose it).
+const database = new Promise((resolve, reject) => {
+  const open = indexedDB.open("partway", 1);
+  open.onupgradeneeded = () => open.result.createObjectStore("uploads");
+  open.onsuccess = () => resolve(open.result);
+  open.onerror = () => reject(open.error);
+});
+
+async function records(mode, work) {
+  const db = await database;
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction("uploads", mode);
+    const request = work(tx.objectStore("uploads"));
+    tx.oncomplete = () => resolve(request.result);
+    tx.onerror = () => reject(tx.error);
+  });
 }
+
+const loadRecord = (key) => records("readonly", (s) => s.get(key));
+const saveRecord = (key, record) => records("readwrite", (s) => s.put(record, key));
+const dropRecord = (key) => records("readwrite", (s) => s.delete(key));
+const allRecords = () => records("readonly", (s) => s.getAll());
 
 class Upload {
   constructor(file) {
@@ -131,7 +151,7 @@ class Upload {
       if (this.paused || this.status === "cancelled") return;
       this.setStatus("finishing");
       const res = await withRetries(() => api("POST", `/file-storage/upload-sessions/${this.sessionId}/finish`));
-      localStorage.removeItem(this.key);
+      await dropRecord(this.key);
       this.setStatus("done", `done: file ${res.data.id}`);
       refreshFiles();
       showResumable();
@@ -142,26 +162,26 @@ class Upload {
   }
 
   async openSession() {
-    let record = loadRecord(this.key);
+    let record = await loadRecord(this.key);
     if (record?.sessionId) {
       try {
         const s = (await api("GET", `/file-storage/upload-sessions/${record.sessionId}`)).data;
-        if (s.success) { localStorage.removeItem(this.key); record = null; }
+        if (s.success) { await dropRecord(this.key); record = null; }
         else return this.useSession(s, true);
       } catch (err) {
         if (err.status !== 404) throw err;
-        localStorage.removeItem(this.key);
+        await dropRecord(this.key);
         record = null;
       }
     }
     // The idempotency key is saved first: a create whose answer is lost is found again.
     record = record || { idempotencyKey: crypto.randomUUID(), name: this.file.name, size: this.file.size };
-    localStorage.setItem(this.key, JSON.stringify(record));
+    await saveRecord(this.key, record);
     const created = await withRetries(() => api("POST", "/file-storage/upload-sessions",
       { name: this.file.name, parent_folder_id: this.folderId, size: this.file.size },
       { "idempotency-key": record.idempotencyKey }));
     record.sessionId = created.data.id;
-    localStorage.setItem(this.key, JSON.stringify(record));
+    await saveRecord(this.key, record);
     const s = (await api("GET", `/file-storage/upload-sessions/${record.sessionId}`)).data;
     return this.useSession(s, false);
   }
@@ -173,6 +193,7 @@ class Upload {
     this.baseline = this.sentBytes;
     this.started = performance.now();
     this.resumed = resumed ? this.done.size : 0;
+    $("part-size-info").textContent = formatBytes(this.partSize);
     this.setStatus("uploading", resumed ? `resumed: ${this.done.size} part(s) already there` : "uploading");
   }
 
@@ -218,7 +239,7 @@ class Upload {
   async cancel() {
     this.status = "cancelled";
     for (const xhr of this.requests) xhr.abort();
-    localStorage.removeItem(this.key);
+    await dropRecord(this.key);
     if (this.sessionId) {
       try { await api("DELETE", `/file-storage/upload-sessions/${this.sessionId}`); }
       catch (err) { if (err.status !== 404) return this.setStatus("failed", `cancel failed: ${err.message}`); }
@@ -301,12 +322,8 @@ function updateOverall() {
   $("overall-text").textContent = `${formatBytes(sent)} of ${formatBytes(total)} · ${running} running`;
 }
 
-function showResumable() {
-  const items = [];
-  for (let i = 0; i < localStorage.length; i++) {
-    const key = localStorage.key(i);
-    if (key.startsWith(RECORD_PREFIX)) items.push(JSON.parse(localStorage.getItem(key)));
-  }
+async function showResumable() {
+  const items = await allRecords();
   const running = new Set(uploads.filter((u) => !["done", "cancelled", "failed"].includes(u.status)).map((u) => u.file.name));
   const list = $("resumable-list");
   list.innerHTML = "";
