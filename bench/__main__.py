@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -178,11 +180,6 @@ class Bench:
             "partway",
         )
         server, key, _ = self.partway_server(name, fsync)
-        headers = {
-            "Authorization": f"Bearer {key}",
-            "x-apideck-app-id": "bench",
-            "x-apideck-consumer-id": "bench",
-        }
         counter = iter(range(10**6))
 
         def once() -> dict[str, Any]:
@@ -191,17 +188,71 @@ class Bench:
                 "partway", server.url, self.source, *args, *(["--digests"] if digests else [])
             )
 
-        def check(result: dict[str, Any]) -> bool:
-            digest = hashlib.sha256()
-            url = f"{server.url}/file-storage/files/{result['file_id']}"
-            with httpx.stream("GET", url + "/download", headers=headers, timeout=300) as res:
-                for chunk in res.iter_bytes(8 * MIB):
-                    digest.update(chunk)
-            httpx.delete(url, headers=headers).raise_for_status()
-            return digest.hexdigest() == self.expected
-
-        self.measured(row, server, once, check)
+        self.measured(row, server, once, lambda r: self.stored_ok(server.url, key, r["file_id"]))
         return self.row(row)
+
+    def stored_ok(self, base: str, key: str, file_id: str) -> bool:
+        """The stored file's SHA-256 equals the source's; then the file is deleted."""
+        headers = {"Authorization": f"Bearer {key}", "x-apideck-app-id": "bench"}
+        headers["x-apideck-consumer-id"] = "bench"
+        digest = hashlib.sha256()
+        url = f"{base}/file-storage/files/{file_id}"
+        with httpx.stream("GET", url + "/download", headers=headers, timeout=300) as res:
+            for chunk in res.iter_bytes(8 * MIB):
+                digest.update(chunk)
+        httpx.delete(url, headers=headers).raise_for_status()
+        return digest.hexdigest() == self.expected
+
+    def uploader_row(self) -> None:
+        """partway's own uploader as the client: its CPU per GiB (process start included)."""
+        row = Row("partway's uploader (`partway upload`), P=4, part SHA-1 on, fsync on", "partway")
+        server, key, _ = self.partway_server("uploader", True)
+        env = {
+            **os.environ,
+            "PARTWAY_SERVER": server.url,
+            "PARTWAY_API_KEY": key,
+            "PARTWAY_APP_ID": "bench",
+            "PARTWAY_CONSUMER_ID": "bench",
+        }
+        counter = iter(range(10**6))
+
+        def once() -> dict[str, Any]:
+            link = self.work / f"uploader-{next(counter)}.bin"
+            link.symlink_to(self.source)
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            began = time.perf_counter()
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "partway",
+                    "upload",
+                    str(link),
+                    "--json",
+                    "--parallel",
+                    "4",
+                    "--state-dir",
+                    str(self.work / "uploader-state"),
+                ],
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            seconds = time.perf_counter() - began
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            link.unlink()
+            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+            file = json.loads(out.stdout.splitlines()[-1])["file"]
+            return {
+                "seconds": seconds,
+                "client_cpu": cpu,
+                "bytes": self.size,
+                "file_id": file["id"],
+            }
+
+        self.measured(row, server, once, lambda r: self.stored_ok(server.url, key, r["file_id"]))
+        self.row(row)
 
     # peers
 
@@ -308,6 +359,7 @@ class Bench:
             for streams in (1, 4):
                 for digests in (False, True):
                     self.partway_row(streams, digests, fsync)
+        self.uploader_row()
         if self.peers:
             self.peer_rows()
         growth = self.growth()
