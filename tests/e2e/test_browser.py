@@ -138,8 +138,9 @@ def test_reload_mid_upload_resumes_with_missing_parts_only(
     expect(page.locator("#overall")).to_be_visible()
     session_id = wait_for_parts(page, server, "browser-c", "big.iso", [0, 1, 2])
 
-    page.unroute("**/upload-sessions/*?part_number=*")
+    # Reload first: the old page, still retrying, must not get through and finish on its own.
     page.reload()
+    page.unroute("**/upload-sessions/*?part_number=*")
     expect(page.locator("#resumable-list")).to_contain_text("big.iso")
     page.set_input_files("#file-input", str(source))
     row = upload_row(page, "big.iso")
@@ -173,3 +174,38 @@ def test_cancel_aborts_the_session(page: Page, server: Server, tmp_path: Path) -
         f"{server.base_url}{SESSIONS}/{session_id}", headers=server.headers("browser-d")
     )
     assert res.status_code == 404
+
+
+def test_pause_and_resume(page: Page, server: Server, tmp_path: Path) -> None:
+    source = tmp_path / "paused.bin"
+    payload = os.urandom(5 * MIB)
+    source.write_bytes(payload)
+    sign_in(page, server, "browser-e")
+
+    def hold_late_parts(route: Route) -> None:
+        number = int(re.search(r"part_number=(\d+)", route.request.url).group(1))  # type: ignore[union-attr]
+        route.abort("connectionfailed") if number >= 2 else route.continue_()
+
+    page.route("**/upload-sessions/*?part_number=*", hold_late_parts)
+    page.set_input_files("#file-input", str(source))
+    session_id = wait_for_parts(page, server, "browser-e", "paused.bin", [0, 1])
+    row = upload_row(page, "paused.bin")
+    row.locator("button.pause").click()  # type: ignore[attr-defined]
+    expect(row).to_have_attribute("data-status", "paused")
+    page.unroute("**/upload-sessions/*?part_number=*")
+    row.locator("button.pause").click()  # type: ignore[attr-defined]  (now "Resume")
+    expect(row).to_have_attribute("data-status", "done", timeout=60_000)
+    counts = recorded_parts(server, session_id)
+    assert sorted(counts) == list(range(5)) and set(counts.values()) == {1}
+
+
+def test_drag_and_drop(page: Page, server: Server) -> None:
+    sign_in(page, server, "browser-f")
+    transfer = page.evaluate_handle(
+        """() => { const dt = new DataTransfer();
+                   dt.items.add(new File(['dropped bytes'], 'dropped.txt', {type: 'text/plain'}));
+                   return dt; }"""
+    )
+    page.dispatch_event("#dropzone", "drop", {"dataTransfer": transfer})
+    expect(upload_row(page, "dropped.txt")).to_have_attribute("data-status", "done")
+    expect(page.locator("#files tbody tr", has_text="dropped.txt")).to_contain_text("13 B")

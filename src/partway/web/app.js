@@ -144,11 +144,19 @@ class Upload {
     return sum;
   }
 
+  // Each start() is a new run; workers of an older (paused) run stop at their next step.
+  stale(run) { return run !== this.run || this.paused || this.status === "cancelled"; }
+
   async start() {
+    const run = (this.run = (this.run || 0) + 1);
     try {
-      await this.openSession();
-      await this.sendParts();
-      if (this.paused || this.status === "cancelled") return;
+      const finishedFile = await this.openSession();
+      if (finishedFile) {
+        this.setStatus("done", `done: file ${finishedFile} (finished earlier)`);
+        return refreshFiles();
+      }
+      await this.sendParts(run);
+      if (this.stale(run)) return;
       this.setStatus("finishing");
       const res = await withRetries(() => api("POST", `/file-storage/upload-sessions/${this.sessionId}/finish`));
       await dropRecord(this.key);
@@ -166,8 +174,15 @@ class Upload {
     if (record?.sessionId) {
       try {
         const s = (await api("GET", `/file-storage/upload-sessions/${record.sessionId}`)).data;
-        if (s.success) { await dropRecord(this.key); record = null; }
-        else return this.useSession(s, true);
+        if (s.success) {
+          // Another tab (or this page before a reload) finished it: the file is there.
+          await dropRecord(this.key);
+          this.partSize = s.part_size;
+          this.done = new Set(s.uploaded_parts || []);
+          return s.file_id;
+        }
+        this.useSession(s, true);
+        return null;
       } catch (err) {
         if (err.status !== 404) throw err;
         await dropRecord(this.key);
@@ -183,7 +198,8 @@ class Upload {
     record.sessionId = created.data.id;
     await saveRecord(this.key, record);
     const s = (await api("GET", `/file-storage/upload-sessions/${record.sessionId}`)).data;
-    return this.useSession(s, false);
+    this.useSession(s, false);
+    return null;
   }
 
   useSession(session, resumed) {
@@ -197,19 +213,19 @@ class Upload {
     this.setStatus("uploading", resumed ? `resumed: ${this.done.size} part(s) already there` : "uploading");
   }
 
-  async sendParts() {
+  async sendParts(run) {
     const queue = [];
     for (let n = 0; n < this.partsTotal; n++) if (!this.done.has(n)) queue.push(n);
     const worker = async () => {
-      while (queue.length && !this.paused && this.status !== "cancelled") {
+      while (queue.length && !this.stale(run)) {
         const n = queue.shift();
-        await this.sendPart(n);
+        await this.sendPart(n, run);
       }
     };
     await Promise.all(Array.from({ length: Math.min(PARALLEL, queue.length) }, worker));
   }
 
-  async sendPart(n) {
+  async sendPart(n, run) {
     const start = n * this.partSize;
     const buffer = await this.file.slice(start, start + this.partLength(n)).arrayBuffer();
     const digest = await sha1Header(buffer);
@@ -220,7 +236,7 @@ class Upload {
       } finally {
         this.inFlight.delete(n);
       }
-    }, () => this.paused || this.status === "cancelled");
+    }, () => this.stale(run));
     this.done.add(n);
     update(this);
   }
@@ -257,6 +273,7 @@ class Upload {
 
 async function withRetries(work, stop = () => false) {
   for (let attempt = 0; ; attempt++) {
+    if (stop()) throw new DOMException("stopped", "AbortError");
     try {
       return await work();
     } catch (err) {
