@@ -6,7 +6,7 @@ import os
 import re
 import shutil
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -51,6 +51,22 @@ def page(browser: Browser) -> Iterator[Page]:
     pg = context.new_page()
     yield pg
     context.close()
+
+
+PARTS = "**/upload-sessions/*?part_number=*"
+
+
+def fail_parts_from(first: int) -> Callable[[Route], None]:
+    """A route handler letting parts below `first` through and failing the rest."""
+
+    def handle(route: Route) -> None:
+        number = int(re.search(r"part_number=(\d+)", route.request.url).group(1))  # type: ignore[union-attr]
+        if number >= first:
+            route.abort("connectionfailed")
+        else:
+            route.continue_()
+
+    return handle
 
 
 def sign_in(page: Page, server: Server, consumer: str, key: str | None = None) -> None:
@@ -129,18 +145,14 @@ def test_reload_mid_upload_resumes_with_missing_parts_only(
     source.write_bytes(payload)
     sign_in(page, server, "browser-c")
 
-    def cut_late_parts(route: Route) -> None:
-        number = int(re.search(r"part_number=(\d+)", route.request.url).group(1))  # type: ignore[union-attr]
-        route.abort("connectionfailed") if number >= 3 else route.continue_()
-
-    page.route("**/upload-sessions/*?part_number=*", cut_late_parts)
+    page.route(PARTS, fail_parts_from(3))
     page.set_input_files("#file-input", str(source))
     expect(page.locator("#overall")).to_be_visible()
     session_id = wait_for_parts(page, server, "browser-c", "big.iso", [0, 1, 2])
 
     # Reload first: the old page, still retrying, must not get through and finish on its own.
     page.reload()
-    page.unroute("**/upload-sessions/*?part_number=*")
+    page.unroute(PARTS)
     expect(page.locator("#resumable-list")).to_contain_text("big.iso")
     page.set_input_files("#file-input", str(source))
     row = upload_row(page, "big.iso")
@@ -162,10 +174,7 @@ def test_cancel_aborts_the_session(page: Page, server: Server, tmp_path: Path) -
     source = tmp_path / "cancel.bin"
     source.write_bytes(os.urandom(4 * MIB))
     sign_in(page, server, "browser-d")
-    page.route(
-        "**/upload-sessions/*?part_number=*",
-        lambda route: route.continue_() if "part_number=0" in route.request.url else route.abort(),
-    )
+    page.route(PARTS, fail_parts_from(1))
     page.set_input_files("#file-input", str(source))
     session_id = wait_for_parts(page, server, "browser-d", "cancel.bin", [0])
     upload_row(page, "cancel.bin").locator("button.cancel").click()  # type: ignore[attr-defined]
@@ -182,17 +191,13 @@ def test_pause_and_resume(page: Page, server: Server, tmp_path: Path) -> None:
     source.write_bytes(payload)
     sign_in(page, server, "browser-e")
 
-    def hold_late_parts(route: Route) -> None:
-        number = int(re.search(r"part_number=(\d+)", route.request.url).group(1))  # type: ignore[union-attr]
-        route.abort("connectionfailed") if number >= 2 else route.continue_()
-
-    page.route("**/upload-sessions/*?part_number=*", hold_late_parts)
+    page.route(PARTS, fail_parts_from(2))
     page.set_input_files("#file-input", str(source))
     session_id = wait_for_parts(page, server, "browser-e", "paused.bin", [0, 1])
     row = upload_row(page, "paused.bin")
     row.locator("button.pause").click()  # type: ignore[attr-defined]
     expect(row).to_have_attribute("data-status", "paused")
-    page.unroute("**/upload-sessions/*?part_number=*")
+    page.unroute(PARTS)
     row.locator("button.pause").click()  # type: ignore[attr-defined]  (now "Resume")
     expect(row).to_have_attribute("data-status", "done", timeout=60_000)
     counts = recorded_parts(server, session_id)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,28 +12,12 @@ import pytest
 from partway.app import build_services, open_metadata
 from partway.config import Settings
 from partway.domain.errors import NameTaken, NotFound
-from partway.domain.models import NewSession, Tenant
+from partway.domain.models import NewSession
 from partway.http.context import Services
 
-TENANT = Tenant("app", "consumer")
+from .helpers import TENANT, Clock, body
+
 HOUR = 3600
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 1, 1, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-async def body(data: bytes) -> AsyncIterator[bytes]:
-    yield data
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 def make_services(tmp_path: Path, clock: Clock) -> Services:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,27 +12,10 @@ import pytest
 from partway.app import build_services, open_metadata
 from partway.config import Settings
 from partway.domain.errors import NotFound
-from partway.domain.models import NewSession, Tenant
+from partway.domain.models import NewSession
 from partway.http.context import Services
 
-TENANT = Tenant("app", "consumer")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 1, 1, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-async def body(data: bytes) -> AsyncIterator[bytes]:
-    yield data
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
+from .helpers import TENANT, Clock, body
 
 
 @pytest.fixture

@@ -1,15 +1,12 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
 from partway.domain.errors import InvalidInput, InvalidState
-from partway.domain.models import Part, SessionState, Tenant, UploadSession
+from partway.domain.models import Part
 from partway.domain.policy import (
     MIB,
     PartPolicy,
-    StorageCapabilities,
     byte_ranges,
     check_part_length,
     expected_part_count,
@@ -18,35 +15,9 @@ from partway.domain.policy import (
     part_size_for,
 )
 
-CAPS = StorageCapabilities(
-    min_part_size=1, max_part_size=5 * 1024**3, max_parts=100_000, writes_in_place=True
-)
-S3ISH = StorageCapabilities(
-    min_part_size=5 * MIB, max_part_size=5 * 1024**3, max_parts=10_000, writes_in_place=False
-)
+from .factories import LOCAL, S3_LIKE, session
+
 POLICY = PartPolicy()
-
-
-def session(
-    size: int | None, part_size: int = 8 * MIB, parts: tuple[Part, ...] = ()
-) -> UploadSession:
-    now = datetime.now(UTC)
-    return UploadSession(
-        id="ses_1",
-        tenant=Tenant("a", "c"),
-        service_id="local",
-        drive_id="default",
-        folder_id="root",
-        name="n",
-        size=size,
-        part_size=part_size,
-        state=SessionState.OPEN,
-        storage_key="obj_1",
-        created_at=now,
-        updated_at=now,
-        expires_at=now,
-        parts=parts,
-    )
 
 
 @pytest.mark.parametrize(
@@ -61,16 +32,16 @@ def session(
     ],
 )
 def test_part_size_grows_to_fit_ten_thousand_parts(size: int | None, expected: int) -> None:
-    assert part_size_for(size, POLICY, CAPS) == expected
+    assert part_size_for(size, POLICY, LOCAL) == expected
 
 
 def test_part_size_never_above_the_ceiling() -> None:
     with pytest.raises(InvalidInput):
-        part_size_for(100 * MIB * 10_000 + 1, POLICY, CAPS)
+        part_size_for(100 * MIB * 10_000 + 1, POLICY, LOCAL)
 
 
 def test_store_minimum_wins_over_a_small_default() -> None:
-    assert part_size_for(10, PartPolicy(default_part_size=MIB), S3ISH) == 5 * MIB
+    assert part_size_for(10, PartPolicy(default_part_size=MIB), S3_LIKE) == 5 * MIB
 
 
 def test_part_counts_and_lengths() -> None:

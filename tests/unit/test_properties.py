@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from partway.domain.errors import InvalidInput, RangeNotSatisfiable
 from partway.domain.files import resolve_range
-from partway.domain.models import Part, SessionState, Tenant, UploadSession
+from partway.domain.models import Part
 from partway.domain.policy import (
     MIB,
     PartPolicy,
@@ -24,33 +23,12 @@ from partway.domain.policy import (
     part_size_for,
 )
 
-CAPS = StorageCapabilities(1, 5 * 1024**3, 100_000, True)
-S3 = StorageCapabilities(5 * MIB, 5 * 1024**3, 10_000, False)
-NOW = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def session(size: int | None, part_size: int, parts: tuple[Part, ...] = ()) -> UploadSession:
-    return UploadSession(
-        "ses_1",
-        Tenant("a", "c"),
-        "local",
-        "default",
-        "root",
-        "n",
-        size,
-        part_size,
-        SessionState.OPEN,
-        "obj_1",
-        NOW,
-        NOW,
-        NOW,
-        parts=parts,
-    )
+from .factories import LOCAL, S3_LIKE, session
 
 
 @given(
     size=st.one_of(st.none(), st.integers(0, 100 * MIB * 10_000)),
-    caps=st.sampled_from([CAPS, S3]),
+    caps=st.sampled_from([LOCAL, S3_LIKE]),
     hint=st.one_of(st.none(), st.integers(1, 200 * MIB)),
 )
 def test_part_size_fits_every_declared_size(
