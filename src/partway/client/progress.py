@@ -118,6 +118,7 @@ class JsonProgress:
                 "total_bytes": p.total_bytes,
                 "parts_done": p.parts_done,
                 "parts_total": p.parts_total,
+                "resumed_parts": p.resumed_parts,
                 **p.detail,
             }
         )

@@ -77,7 +77,3 @@ class MultiHasher:
                     f"{what} does not match its digest: {name} is "
                     f"{base64.b64encode(got).decode()}, expected {base64.b64encode(want).decode()}"
                 )
-
-
-def format_digest(sha1_hex: str) -> str:
-    return "sha=" + base64.b64encode(bytes.fromhex(sha1_hex)).decode()

@@ -9,7 +9,7 @@ import uuid
 from typing import Any
 
 from ..metrics import Metrics
-from ..wire import APP_ID, CONSUMER_ID
+from ..wire import APP_ID, CONSUMER_ID, REQUEST_ID
 
 log = logging.getLogger("partway.http")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -51,7 +51,7 @@ class Observe:
             if message["type"] == "http.response.start":
                 counts["status"] = message["status"]
                 headers = list(message.get("headers", []))
-                headers.append((b"request-id", request_id.encode("latin-1")))
+                headers.append((REQUEST_ID.encode(), request_id.encode("latin-1")))
                 message = {**message, "headers": headers}
             elif message["type"] == "http.response.body":
                 counts["out"] += len(message.get("body", b""))
