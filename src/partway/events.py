@@ -11,7 +11,9 @@ log = logging.getLogger("partway.events")
 
 class LogEvents:
     def emit(self, event: str, **fields: object) -> None:
-        log.info(event, extra={"event": event, **fields})
+        # A reaper run that found nothing is routine: keep it out of the info log.
+        idle = event == "reaper.run" and not any(fields.values())
+        log.log(logging.DEBUG if idle else logging.INFO, event, extra={"event": event, **fields})
 
 
 class Fanout:
