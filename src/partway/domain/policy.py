@@ -61,12 +61,16 @@ def expected_part_count(size: int, part_size: int) -> int:
     return max(1, -(-size // part_size))
 
 
-def check_part_length(session: UploadSession, number: int, length: int, count: int) -> None:
-    """Every part but the last is exactly part_size; the last is exactly the rest."""
+def check_part_number(number: int, count: int) -> None:
     if number >= count:
         raise InvalidState(
             f"part_number {number} is out of range: this session has parts 0 to {count - 1}"
         )
+
+
+def check_part_length(session: UploadSession, number: int, length: int, count: int) -> None:
+    """Every part but the last is exactly part_size; the last is exactly the rest."""
+    check_part_number(number, count)
     if session.size is None:
         if length > session.part_size:
             raise WrongPartSize(

@@ -34,9 +34,11 @@ from .names import check_name
 from .policy import (
     PartPolicy,
     check_part_length,
+    check_part_number,
     check_unknown_size_order,
     max_part_count,
     missing_parts,
+    part_length,
     part_size_for,
     total_size,
 )
@@ -191,11 +193,12 @@ class UploadService:
         session = await self._repo.get_session(tenant, session_id, with_parts)
         if session is None:
             raise NotFound(f"upload session {session_id!r} not found")
+        expired = session.is_expired(self._clock())
         if session.state is SessionState.EXPIRED or (
-            session.state is not SessionState.FINISHED and session.is_expired(self._clock())
+            expired and session.state is not SessionState.FINISHED
         ):
             raise NotFound(f"upload session {session_id!r} has expired")
-        if session.is_expired(self._clock()):
+        if expired:  # a finished session past its retention
             raise NotFound(f"upload session {session_id!r} not found")
         return session
 
@@ -257,8 +260,8 @@ class UploadService:
                     f"{self._policy.max_part_size}-byte limit"
                 )
             check_part_length(session, number, content_length, count)
-        elif number >= count:
-            check_part_length(session, number, 0, count)
+        else:
+            check_part_number(number, count)
         async with self._locks.session_shared(session_id), self._locks.part(session_id, number):
             # Re-read under the lock: finish or abort may have run while we waited.
             session = await self._open(tenant, session_id, with_parts=session.size is None)
@@ -311,7 +314,7 @@ class UploadService:
             await self._repo.forget_part(session.id, number)
         expected = session.part_size
         if session.size is not None:
-            expected = min(session.part_size, session.size - number * session.part_size)
+            expected = part_length(session.size, session.part_size, number)
         hasher = MultiHasher(digest.algorithms) if digest else None
         writer = await storage.open_range(session.storage_key, number * session.part_size, number)
         try:
@@ -329,7 +332,8 @@ class UploadService:
         return Part(number, received, sums.get("sha1"), sums.get("sha256"))
 
     async def finish(self, tenant: Tenant, session_id: str, digest: Digest | None) -> Entry:
-        session = await self.get(tenant, session_id)
+        # Parts (up to 10,000) are read once, under the lock, where they are final.
+        session = await self.get(tenant, session_id, with_parts=False)
         if session.state is SessionState.FINISHED:
             return await self._finished_file(tenant, session)
         async with self._locks.session_exclusive(session_id):
@@ -403,9 +407,9 @@ class UploadService:
         return entry
 
     async def abort(self, tenant: Tenant, session_id: str) -> None:
-        await self.get(tenant, session_id)
+        await self.get(tenant, session_id, with_parts=False)
         async with self._locks.session_exclusive(session_id):
-            session = await self.get(tenant, session_id)
+            session = await self.get(tenant, session_id, with_parts=False)
             if session.state is SessionState.FINISHED:
                 raise InvalidState(
                     f"upload session {session_id!r} is finished; delete the file instead"
