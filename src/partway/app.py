@@ -32,7 +32,7 @@ from .events import Fanout, LogEvents
 from .http import errors, files, folders, openapi, ops, sessions
 from .http.context import Services
 from .http.observe import Observe
-from .locks import FileLocks
+from .locks import locks_for
 from .metadata import migrate
 from .metadata.engine import make_engine
 from .metadata.sql import SqlRepository
@@ -80,7 +80,7 @@ def build_services(settings: Settings, engine: Engine, clock: Clock = utc_now) -
         session_ttl=timedelta(seconds=settings.session_ttl_seconds),
         finished_retention=timedelta(seconds=settings.finished_retention_seconds),
     )
-    locks = FileLocks(settings.data_dir / "locks", timeout=settings.lock_timeout_seconds)
+    locks = locks_for(settings)
     admission = Admission(settings.default_quota_bytes, settings.max_open_sessions)
     uploads = UploadService(repo, storages, locks, policy, lifetimes, clock, admission, events)
     grace = timedelta(seconds=settings.orphan_grace_seconds)
@@ -92,6 +92,7 @@ def build_services(settings: Settings, engine: Engine, clock: Clock = utc_now) -
         reaper=Reaper(uploads, repo, storages, lifetimes, clock, grace, events),
         repo=repo,
         metrics=metrics,
+        locks=locks,
     )
 
 
@@ -127,6 +128,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
+        await services.close()
         engine.dispose()
 
     routes: list[BaseRoute] = [

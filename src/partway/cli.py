@@ -105,14 +105,27 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_reap(args: argparse.Namespace) -> int:
     from .app import build_services, open_metadata
+    from .domain.reaper import ReapReport
 
     settings = _settings(args)
     services = build_services(settings, open_metadata(settings))
-    report = asyncio.run(services.reaper.run_once())
+
+    async def once() -> ReapReport:
+        try:
+            return await services.reaper.run_once()
+        finally:
+            await services.close()
+
+    report = asyncio.run(once())
     print(
         f"expired {report.expired} session(s), freed {report.bytes_freed} bytes, "
         f"purged {report.purged_rows} old row(s), removed {report.orphans} orphan object(s)"
     )
+    if report.suspects:
+        print(
+            f"{report.suspects} unreferenced object(s) seen: a running server's reaper removes "
+            f"them once they stay unreferenced for {settings.orphan_grace_seconds:.0f} s"
+        )
     return 0
 
 

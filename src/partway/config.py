@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -75,6 +75,15 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return init_settings, env_settings, _FileSource(settings_cls)
+
+    @model_validator(mode="after")
+    def _default_service_exists(self) -> Settings:
+        if self.storage and self.default_service not in self.storage:
+            raise ValueError(
+                f"default_service {self.default_service!r} is not one of the configured "
+                f"storage services ({', '.join(sorted(self.storage))})"
+            )
+        return self
 
     @field_validator("data_dir")
     @classmethod

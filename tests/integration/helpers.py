@@ -1,11 +1,16 @@
-"""A settable clock and a one-chunk body for driving the domain services directly."""
+"""A settable clock, a one-chunk body and service wiring for driving the domain directly."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-from partway.domain.models import Tenant
+from partway.app import build_services, open_metadata
+from partway.config import Settings
+from partway.domain.models import Entry, Tenant
+from partway.http.context import Services
+
+from ..backends import Backend
 
 TENANT = Tenant("app", "consumer")
 
@@ -20,3 +25,17 @@ class Clock:
 
 async def body(data: bytes) -> AsyncIterator[bytes]:
     yield data
+
+
+def make_services(backend: Backend, clock: Clock, **overrides: object) -> Services:
+    """The app's real wiring (repository, storage, locks) on a backend, with a fake clock."""
+    values: dict[str, object] = {"fsync": False}
+    values.update(backend.settings_overrides())
+    values.update(overrides)
+    settings = Settings(**values)  # type: ignore[arg-type]
+    return build_services(settings, open_metadata(settings), clock)
+
+
+async def read_all(services: Services, entry: Entry) -> bytes:
+    storage = services.uploads.storage(entry.service_id or "")
+    return b"".join([b async for b in storage.read(entry.storage_key or "", 0, entry.size or 0)])

@@ -1,4 +1,4 @@
-"""Domain services over the real SQLite repository, local storage and locks; a fake clock."""
+"""Domain services over each real backend (repository, storage, locks); a fake clock."""
 
 from __future__ import annotations
 
@@ -9,26 +9,26 @@ from pathlib import Path
 
 import pytest
 
-from partway.app import build_services, open_metadata
-from partway.config import Settings
 from partway.domain.errors import NotFound
 from partway.domain.models import NewSession
 from partway.http.context import Services
 
-from .helpers import TENANT, Clock, body
+from ..backends import Backend, make_backend
+from .helpers import TENANT, Clock, body, make_services
 
 
 @pytest.fixture
-def services(tmp_path: Path, clock: Clock) -> Services:
-    settings = Settings(data_dir=tmp_path, fsync=False, session_ttl_seconds=3600)
-    return build_services(settings, open_metadata(settings), clock)
+def services(backend: Backend, clock: Clock) -> Services:
+    return make_services(backend, clock, session_ttl_seconds=3600)
 
 
 def test_session_expires_an_hour_after_its_last_activity(services: Services, clock: Clock) -> None:
     uploads = services.uploads
 
     async def scenario() -> None:
-        session = await uploads.create(TENANT, "local", NewSession("a.bin", "root", 6))
+        session = await uploads.create(
+            TENANT, services.settings.default_service, NewSession("a.bin", "root", 6)
+        )
         clock.now += timedelta(minutes=50)
         await uploads.upload_part(TENANT, session.id, 0, body(b"abcdef"), 6, None)
         clock.now += timedelta(minutes=50)
@@ -41,12 +41,16 @@ def test_session_expires_an_hour_after_its_last_activity(services: Services, clo
     asyncio.run(scenario())
 
 
-def test_finish_keeps_the_object_in_place(services: Services, tmp_path: Path) -> None:
+def test_finish_keeps_the_object_in_place(tmp_path: Path, clock: Clock) -> None:
+    """Local storage only: finishing moves no bytes, the session's file becomes the file's."""
+    services = make_services(make_backend("local+sqlite", tmp_path), clock)
     uploads = services.uploads
 
     async def scenario() -> None:
-        session = await uploads.create(TENANT, "local", NewSession("b.bin", "root", 4))
-        path = tmp_path / "objects" / session.storage_key
+        session = await uploads.create(
+            TENANT, services.settings.default_service, NewSession("b.bin", "root", 4)
+        )
+        path = tmp_path / "data" / "objects" / session.storage_key
         inode = path.stat().st_ino
         await uploads.upload_part(TENANT, session.id, 0, body(b"data"), 4, None)
         entry = await uploads.finish(TENANT, session.id, None)
@@ -65,7 +69,9 @@ def test_finish_waits_for_a_part_in_flight(services: Services) -> None:
         yield b"cd"
 
     async def scenario() -> None:
-        session = await uploads.create(TENANT, "local", NewSession("c.bin", "root", 4))
+        session = await uploads.create(
+            TENANT, services.settings.default_service, NewSession("c.bin", "root", 4)
+        )
         writing = asyncio.create_task(
             uploads.upload_part(TENANT, session.id, 0, slow_body(), 4, None)
         )

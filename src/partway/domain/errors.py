@@ -64,5 +64,9 @@ class Busy(DomainError):
     """Another request holds the same part or session for longer than we are willing to wait."""
 
 
+class StorageUnavailable(DomainError):
+    """The storage backend failed or cannot be reached; the request may be retried."""
+
+
 class RangeNotSatisfiable(DomainError):
     """A download range lies outside the file."""

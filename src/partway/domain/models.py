@@ -41,6 +41,7 @@ class Part:
     size: int
     sha1: str | None = None
     sha256: str | None = None
+    tag: str | None = None  # the store's receipt for the bytes (S3: the part's ETag)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,8 @@ class UploadSession:
     file_id: str | None = None
     parts: tuple[Part, ...] = field(default=())
     idempotency_key: str | None = None
+    # The store's id for the unfinished object (S3: the multipart upload id; local: empty).
+    storage_handle: str = ""
 
     def is_expired(self, now: datetime) -> bool:
         return self.expires_at <= now

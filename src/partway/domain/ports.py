@@ -16,42 +16,70 @@ Bytes = bytes | bytearray | memoryview
 
 
 class RangeWriter(Protocol):
-    """Writes one byte range of an object. Nothing is durable until `commit` returns."""
+    """Writes one part of an unfinished object. Nothing counts until `commit` returns."""
 
     async def write(self, chunks: Sequence[Bytes]) -> None:
         """Append these buffers, in order, at the writer's current position."""
 
-    async def commit(self) -> None: ...
+    async def commit(self) -> str | None:
+        """Make the part durable; returns the store's receipt for it (S3: the part's ETag)."""
 
-    async def close(self) -> None: ...
+    async def close(self) -> None:
+        """Release the writer; an uncommitted part is dropped."""
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """An object as the store lists it: key, unfinished upload's handle (if any), last write."""
+
+    key: str
+    modified: datetime
+    handle: str = ""
 
 
 class Storage(Protocol):
-    """Bytes of sessions and files, addressed by server-generated keys only."""
+    """Bytes of sessions and files, addressed by server-generated keys only.
+
+    An object is unfinished (parts may be written, it cannot be read) until `complete`.
+    """
 
     @property
     def capabilities(self) -> StorageCapabilities: ...
 
-    async def create(self, key: str) -> None:
-        """Prepare an empty object for a new session."""
+    async def begin(self, key: str) -> str:
+        """Prepare an unfinished object; returns its handle (S3: the multipart upload id)."""
 
-    async def open_range(self, key: str, offset: int, index: int) -> RangeWriter:
-        """A writer for the range starting at `offset`, which is part `index` of the object."""
+    async def open_range(
+        self, key: str, handle: str, number: int, offset: int, length: int | None
+    ) -> RangeWriter:
+        """A writer for part `number`, which starts at `offset` and is `length` bytes long
+        (None: not known before its end)."""
 
-    async def complete(self, key: str, parts: list[Part], size: int) -> None:
-        """Make the assembled object durable and readable (local: fsync; S3: complete multipart)."""
+    async def complete(self, key: str, handle: str, parts: list[Part], size: int) -> None:
+        """Assemble the parts into a readable, durable object. Completing an already completed
+        object of that size is not an error (a finish that crashed half-way is retried)."""
+
+    async def reopen(self, key: str, parts: list[Part]) -> tuple[str, list[Part]]:
+        """Turn a completed object back into an unfinished one holding the same parts, for a
+        finish whose whole-file check failed. Returns the new handle and the parts' receipts."""
 
     def read(self, key: str, start: int, end: int) -> AsyncIterator[bytes]:
-        """Bytes start..end-1 of an object, in blocks."""
+        """Bytes start..end-1 of a completed object, in blocks."""
+
+    async def discard(self, key: str, handle: str) -> None:
+        """Remove an object in whatever state it is in; a missing object is not an error."""
 
     async def delete(self, key: str) -> None:
-        """Remove an object; a missing object is not an error."""
+        """Remove a completed object; a missing object is not an error."""
 
-    async def keys_modified_before(self, moment: datetime) -> list[str]:
-        """Keys of objects last written before `moment`, for orphan cleanup."""
+    async def inventory(self) -> list[StoredObject]:
+        """Every object under partway's keys, finished or not, for orphan cleanup."""
 
     async def ready(self) -> None:
         """Raise if the backend cannot be used right now (for /readyz)."""
+
+    async def close(self) -> None:
+        """Release connections; called once when the server stops."""
 
 
 class Locks(Protocol):
@@ -63,7 +91,10 @@ class Locks(Protocol):
 
     def part(self, session_id: str, number: int) -> AbstractAsyncContextManager[None]: ...
 
-    async def forget(self, session_id: str) -> None: ...
+    async def forget(self, session_id: str) -> None:
+        """Drop whatever the locks of a finished or deleted session left behind."""
+
+    async def close(self) -> None: ...
 
 
 class Events(Protocol):
@@ -128,6 +159,9 @@ class SessionRepository(Protocol):
         self, session_id: str, part: Part, now: datetime, expires_at: datetime
     ) -> bool:
         """Record a part if the session is still open; False otherwise."""
+
+    async def restage(self, session_id: str, handle: str, parts: list[Part]) -> None:
+        """The store re-created the session's unfinished object: new handle, new receipts."""
 
     async def set_state(
         self, session_id: str, old: SessionState, new: SessionState, now: datetime

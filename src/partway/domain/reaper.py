@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from .ports import Clock, Events, NoEvents, Repository, Storage
+from .ports import Clock, Events, NoEvents, Repository, Storage, StoredObject
 from .uploads import Lifetimes, UploadService
 
 BATCH = 200
@@ -18,6 +18,7 @@ class ReapReport:
     bytes_freed: int = 0
     purged_rows: int = 0
     orphans: int = 0
+    suspects: int = 0
 
 
 class Reaper:
@@ -38,6 +39,8 @@ class Reaper:
         self._lifetimes = lifetimes
         self._clock = clock
         self._orphan_grace = orphan_grace
+        # Unreferenced objects, and when this reaper first saw them so.
+        self._suspects: dict[tuple[str, StoredObject], datetime] = {}
 
     async def run_once(self, sweep_orphans: bool = True) -> ReapReport:
         expired = freed = 0
@@ -55,22 +58,34 @@ class Reaper:
         purged = await self._repo.purge_sessions(self._clock(), self._lifetimes.finished_retention)
         orphans = await self.sweep_orphans() if sweep_orphans else 0
         self._events.emit("reaper.run", expired=expired, bytes=freed, orphans=orphans)
-        return ReapReport(expired, freed, purged, orphans)
+        return ReapReport(expired, freed, purged, orphans, len(self._suspects))
 
     async def sweep_orphans(self) -> int:
-        """Delete objects no session or file references, older than the grace period.
+        """Delete objects no session or file references, once they have stayed so for the grace
+        period: older than it by the store's clock, and first seen unreferenced that long ago by
+        this reaper.
 
         The grace covers the moment between creating an object and inserting its session row.
+        The store's timestamps alone are not enough: its clock is not ours, and some stores
+        (moto, for one) report a fixed start time for multipart uploads.
         """
-        cutoff = self._clock() - self._orphan_grace
+        now = self._clock()
+        cutoff = now - self._orphan_grace
         removed = 0
-        for storage in self._storages.values():
-            candidates = await storage.keys_modified_before(cutoff)
-            if not candidates:
+        still: dict[tuple[str, StoredObject], datetime] = {}
+        for service, storage in self._storages.items():
+            stored = await storage.inventory()
+            if not stored:
                 continue
             referenced = await self._repo.referenced_keys()
-            for key in candidates:
-                if key not in referenced:
-                    await storage.delete(key)
+            for obj in stored:
+                if obj.key in referenced:
+                    continue
+                seen = self._suspects.get((service, obj), now)
+                if seen <= cutoff and obj.modified <= cutoff:
+                    await storage.discard(obj.key, obj.handle)
                     removed += 1
+                else:
+                    still[(service, obj)] = seen
+        self._suspects = still
         return removed

@@ -122,6 +122,8 @@ class UploadService:
         if part_size is None:
             part_size = part_size_for(req.size, self._policy, storage.capabilities, part_size_hint)
         now = self._clock()
+        key = new_id("obj")
+        handle = await storage.begin(key)
         session = UploadSession(
             id=new_id("ses"),
             tenant=tenant,
@@ -132,18 +134,18 @@ class UploadService:
             size=req.size,
             part_size=part_size,
             state=SessionState.OPEN,
-            storage_key=new_id("obj"),
+            storage_key=key,
+            storage_handle=handle,
             created_at=now,
             updated_at=now,
             expires_at=now + self._lifetimes.session_ttl,
             idempotency_key=idempotency_key,
         )
-        await storage.create(session.storage_key)
         try:
             await self._repo.insert_session(session, self._admission)
             self._events.emit("session.created", session=session.id, size=session.size)
         except BaseException:
-            await storage.delete(session.storage_key)
+            await storage.discard(key, handle)
             if idempotency_key is not None:
                 # A concurrent twin of this create may have won the race.
                 earlier = await self._same_create(tenant, req, idempotency_key)
@@ -170,7 +172,9 @@ class UploadService:
         async with self._locks.session_exclusive(session.id):
             if not await self._repo.mark_expired(session.id, self._clock()):
                 return False
-            await self.storage(session.service_id).delete(session.storage_key)
+            await self.storage(session.service_id).discard(
+                session.storage_key, session.storage_handle
+            )
         await self._locks.forget(session.id)
         self._events.emit("session.expired", session=session.id, bytes=session.uploaded_bytes())
         return True
@@ -269,7 +273,7 @@ class UploadService:
                 await self._check_quota_for_part(session, number, content_length)
             if content_length is not None:
                 check_unknown_size_order(session, number, content_length)
-            part = await self._write_part(session, storage, number, body, digest)
+            part = await self._write_part(session, storage, number, body, content_length, digest)
             if still_wanted is not None and not await still_wanted():
                 raise InvalidState(f"the client went away before part {number} was recorded")
             now = self._clock()
@@ -303,6 +307,7 @@ class UploadService:
         storage: Storage,
         number: int,
         body: AsyncIterator[bytes],
+        content_length: int | None,
         digest: Digest | None,
     ) -> Part:
         # The old bytes are about to be overwritten: the old record must not outlive them.
@@ -313,10 +318,17 @@ class UploadService:
         if known:
             await self._repo.forget_part(session.id, number)
         expected = session.part_size
+        length = content_length
         if session.size is not None:
-            expected = part_length(session.size, session.part_size, number)
+            expected = length = part_length(session.size, session.part_size, number)
         hasher = MultiHasher(digest.algorithms) if digest else None
-        writer = await storage.open_range(session.storage_key, number * session.part_size, number)
+        writer = await storage.open_range(
+            session.storage_key,
+            session.storage_handle,
+            number,
+            number * session.part_size,
+            length,
+        )
         try:
             received = await stream_into(body, writer, hasher, expected)
             if session.size is not None:
@@ -325,11 +337,11 @@ class UploadService:
                 check_unknown_size_order(session, number, received)
             if hasher is not None and digest is not None:
                 hasher.verify(digest, f"part {number}")
-            await writer.commit()
+            tag = await writer.commit()
         finally:
             await writer.close()
         sums = hasher.hexdigests() if hasher else {}
-        return Part(number, received, sums.get("sha1"), sums.get("sha256"))
+        return Part(number, received, sums.get("sha1"), sums.get("sha256"), tag)
 
     async def finish(self, tenant: Tenant, session_id: str, digest: Digest | None) -> Entry:
         # Parts (up to 10,000) are read once, under the lock, where they are final.
@@ -369,9 +381,16 @@ class UploadService:
         storage = self.storage(session.service_id)
         size = total_size(session)
         parts = sorted(session.parts, key=lambda p: p.number)
+        # Stores such as S3 can only read an object once it is complete, so check it after.
+        await storage.complete(session.storage_key, session.storage_handle, parts, size)
         if digest is not None:
-            await self._verify_whole(storage, session.storage_key, size, digest)
-        await storage.complete(session.storage_key, parts, size)
+            try:
+                await self._verify_whole(storage, session.storage_key, size, digest)
+            except DigestMismatch:
+                # Nothing is lost: the session takes parts again, to be replaced or re-finished.
+                handle, kept = await storage.reopen(session.storage_key, parts)
+                await self._repo.restage(session.id, handle, kept)
+                raise
         now = self._clock()
         entry = Entry(
             id=new_id("file"),
@@ -416,7 +435,9 @@ class UploadService:
                 )
             # Row first, then bytes: a crash in between leaves orphan bytes, never a dangling row.
             await self._repo.delete_session(session.id)
-            await self.storage(session.service_id).delete(session.storage_key)
+            await self.storage(session.service_id).discard(
+                session.storage_key, session.storage_handle
+            )
         await self._locks.forget(session_id)
         self._events.emit("session.aborted", session=session_id)
 

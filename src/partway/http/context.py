@@ -10,7 +10,7 @@ from ..config import Settings
 from ..domain.files import FileService
 from ..domain.keys import KeyService
 from ..domain.models import Tenant
-from ..domain.ports import Repository
+from ..domain.ports import Locks, Repository
 from ..domain.reaper import Reaper
 from ..domain.uploads import UploadService
 from ..metrics import Metrics
@@ -26,6 +26,13 @@ class Services:
     reaper: Reaper
     repo: Repository
     metrics: Metrics
+    locks: Locks
+
+    async def close(self) -> None:
+        """Release the connections of storages and locks."""
+        for storage in self.uploads.storages().values():
+            await storage.close()
+        await self.locks.close()
 
 
 @dataclass(frozen=True)

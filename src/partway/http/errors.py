@@ -26,6 +26,7 @@ ERROR_TABLE: dict[type[e.DomainError], tuple[int, str]] = {
     e.RangeNotSatisfiable: (416, "RangeNotSatisfiableError"),
     e.InvalidState: (422, "InvalidStateError"),
     e.Busy: (503, "ServiceUnavailableError"),
+    e.StorageUnavailable: (503, "ServiceUnavailableError"),
     e.InsufficientStorage: (507, "InsufficientStorageError"),
 }
 

@@ -3,6 +3,7 @@ transactions; PostgreSQL is used as is."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,17 @@ def _sqlite_begin(conn: Connection) -> None:
     # another writer committed in between; IMMEDIATE waits for the write lock up front instead.
     immediate = conn.get_execution_options().get(WRITE, True)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def advisory_key(name: str) -> int:
+    """A PostgreSQL advisory-lock key (signed 64-bit) for a name; collisions only cost waiting."""
+    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def libpq_url(url: str) -> str:
+    """The URL as libpq takes it, without SQLAlchemy's driver suffix."""
+    return "postgresql://" + url.split("://", 1)[1]
 
 
 def make_engine(url: str) -> Engine:

@@ -48,6 +48,7 @@ def session_of(row: Row[Any], session_parts: tuple[Part, ...]) -> UploadSession:
         file_id=row.file_id,
         parts=session_parts,
         idempotency_key=row.idempotency_key,
+        storage_handle=row.storage_handle,
     )
 
 
@@ -60,7 +61,7 @@ def parts_of(c: Connection, session_ids: list[str]) -> dict[str, tuple[Part, ...
             .order_by(parts.c.session_id, parts.c.number)
         )
         for p in rows:
-            found[p.session_id].append(Part(p.number, p.size, p.sha1, p.sha256))
+            found[p.session_id].append(Part(p.number, p.size, p.sha1, p.sha256, p.tag))
     return {sid: tuple(found_parts) for sid, found_parts in found.items()}
 
 

@@ -54,6 +54,7 @@ sessions = sa.Table(
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Column("expires_at", UTCDateTime(), nullable=False),
     sa.Column("idempotency_key", sa.String(255), nullable=True),
+    sa.Column("storage_handle", sa.String(1024), nullable=False, server_default=""),
     sa.Index("ix_upload_sessions_expires_at", "expires_at"),
     # A retried create (its first answer lost) finds the session it already made.
     sa.Index(
@@ -91,6 +92,7 @@ parts = sa.Table(
     sa.Column("sha1", sa.String(40), nullable=True),
     sa.Column("sha256", sa.String(64), nullable=True),
     sa.Column("recorded_at", UTCDateTime(), nullable=False),
+    sa.Column("tag", sa.String(255), nullable=True),
 )
 
 entries = sa.Table(

@@ -15,6 +15,7 @@ from ..domain.models import Entry, Part, SessionState, Tenant, UploadSession
 from ..domain.ports import Admission
 from .accounts import quota_of, usage_of
 from .base import SqlBase
+from .engine import advisory_key
 from .rows import ACTIVE, entry_values, name_taken_error, parts_of, session_of, tenant_of
 from .schema import entries, parts, sessions
 
@@ -41,12 +42,17 @@ def _session_values(session: UploadSession) -> dict[str, Any]:
         "updated_at": session.updated_at,
         "expires_at": session.expires_at,
         "idempotency_key": session.idempotency_key,
+        "storage_handle": session.storage_handle,
     }
 
 
 def _admit(c: Connection, session: UploadSession, admission: Admission) -> None:
     """Quota and open-session limits, checked inside the inserting transaction."""
     tenant = session.tenant
+    if c.dialect.name == "postgresql":
+        # Two creates of one tenant must not both pass the check; SQLite serializes all writers.
+        tenant_key = advisory_key(f"tenant:{tenant.app_id}:{tenant.consumer_id}")
+        c.execute(sa.select(sa.func.pg_advisory_xact_lock(tenant_key)))
     if admission.max_open_sessions is not None:
         open_count = c.execute(
             sa.select(sa.func.count())
@@ -162,6 +168,7 @@ class SessionQueries(SqlBase):
                 return False
             values: dict[str, object] = {"size": part.size, "sha1": part.sha1}
             values["sha256"] = part.sha256
+            values["tag"] = part.tag
             values["recorded_at"] = now
             insert = dialect_insert(c)(parts).values(
                 session_id=session_id, number=part.number, **values
@@ -172,6 +179,20 @@ class SessionQueries(SqlBase):
             return True
 
         return await self._write(work)
+
+    async def restage(self, session_id: str, handle: str, parts_now: list[Part]) -> None:
+        def work(c: Connection) -> None:
+            c.execute(
+                sessions.update().where(sessions.c.id == session_id).values(storage_handle=handle)
+            )
+            for part in parts_now:
+                c.execute(
+                    parts.update()
+                    .where(parts.c.session_id == session_id, parts.c.number == part.number)
+                    .values(tag=part.tag)
+                )
+
+        await self._write(work)
 
     async def set_state(
         self, session_id: str, old: SessionState, new: SessionState, now: datetime

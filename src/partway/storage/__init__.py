@@ -7,12 +7,18 @@ from urllib.parse import urlparse
 
 from ..domain.ports import Storage
 from .local import LocalStorage
+from .s3 import S3Location, S3Storage
 
 
 def storage_from_url(url: str, *, fsync: bool) -> Storage:
-    """`file:///abs/dir` or a plain path → local disk."""
+    """`file:///abs/dir` or a plain path → local disk; `s3://bucket/prefix?…` → S3-compatible.
+
+    S3 credentials come from the usual AWS settings (environment, ~/.aws, instance roles).
+    """
     parsed = urlparse(url)
     if parsed.scheme in ("", "file"):
         path = parsed.path if parsed.scheme else url
         return LocalStorage(Path(path), fsync=fsync)
+    if parsed.scheme == "s3":
+        return S3Storage(S3Location.parse(url))
     raise ValueError(f"unsupported storage URL scheme {parsed.scheme!r} in {url!r}")

@@ -5,12 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import contextmanager
-from datetime import datetime
 from typing import TypeVar
 
 from ..domain.models import Part
 from ..domain.policy import StorageCapabilities
-from ..domain.ports import Bytes, RangeWriter, Storage
+from ..domain.ports import Bytes, RangeWriter, Storage, StoredObject
 from ..metrics import Metrics
 
 T = TypeVar("T")
@@ -47,8 +46,8 @@ class InstrumentedWriter:
     async def write(self, chunks: Sequence[Bytes]) -> None:
         await self._timer.run("write", self._inner.write(chunks))
 
-    async def commit(self) -> None:
-        await self._timer.run("commit", self._inner.commit())
+    async def commit(self) -> str | None:
+        return await self._timer.run("commit", self._inner.commit())
 
     async def close(self) -> None:
         await self._inner.close()
@@ -63,26 +62,39 @@ class InstrumentedStorage:
     def capabilities(self) -> StorageCapabilities:
         return self._inner.capabilities
 
-    async def create(self, key: str) -> None:
-        await self._timer.run("create", self._inner.create(key))
+    async def begin(self, key: str) -> str:
+        return await self._timer.run("begin", self._inner.begin(key))
 
-    async def open_range(self, key: str, offset: int, index: int) -> RangeWriter:
-        inner = await self._timer.run("open_range", self._inner.open_range(key, offset, index))
+    async def open_range(
+        self, key: str, handle: str, number: int, offset: int, length: int | None
+    ) -> RangeWriter:
+        inner = await self._timer.run(
+            "open_range", self._inner.open_range(key, handle, number, offset, length)
+        )
         return InstrumentedWriter(inner, self._timer)
 
-    async def complete(self, key: str, parts: list[Part], size: int) -> None:
-        await self._timer.run("complete", self._inner.complete(key, parts, size))
+    async def complete(self, key: str, handle: str, parts: list[Part], size: int) -> None:
+        await self._timer.run("complete", self._inner.complete(key, handle, parts, size))
+
+    async def reopen(self, key: str, parts: list[Part]) -> tuple[str, list[Part]]:
+        return await self._timer.run("reopen", self._inner.reopen(key, parts))
 
     async def read(self, key: str, start: int, end: int) -> AsyncIterator[bytes]:
         with self._timer.op("read"):
             async for block in self._inner.read(key, start, end):
                 yield block
 
+    async def discard(self, key: str, handle: str) -> None:
+        await self._timer.run("discard", self._inner.discard(key, handle))
+
     async def delete(self, key: str) -> None:
         await self._timer.run("delete", self._inner.delete(key))
 
-    async def keys_modified_before(self, moment: datetime) -> list[str]:
-        return await self._timer.run("list", self._inner.keys_modified_before(moment))
+    async def inventory(self) -> list[StoredObject]:
+        return await self._timer.run("list", self._inner.inventory())
 
     async def ready(self) -> None:
         await self._timer.run("ready", self._inner.ready())
+
+    async def close(self) -> None:
+        await self._inner.close()

@@ -11,16 +11,16 @@ import errno
 import os
 import re
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ..domain.errors import InsufficientStorage, NotFound
 from ..domain.models import Part
 from ..domain.policy import StorageCapabilities
-from ..domain.ports import Bytes
+from ..domain.ports import Bytes, StoredObject
 
 READ_BLOCK = 1024 * 1024
-_KEY = re.compile(r"^[a-z]+_[0-9a-f]{8,64}$")
+KEY = re.compile(r"^[a-z]+_[0-9a-f]{8,64}$")
 CAPABILITIES = StorageCapabilities(
     min_part_size=1, max_part_size=5 * 1024**3, max_parts=100_000, writes_in_place=True
 )
@@ -58,12 +58,13 @@ class LocalWriter:
         except OSError as exc:
             raise _io_error(exc, "writing a part") from exc
 
-    async def commit(self) -> None:
+    async def commit(self) -> str | None:
         if self._fsync:
             try:
                 await asyncio.to_thread(os.fdatasync, self._fd)
             except OSError as exc:
                 raise _io_error(exc, "flushing a part") from exc
+        return None
 
     async def close(self) -> None:
         os.close(self._fd)
@@ -81,19 +82,22 @@ class LocalStorage:
 
     def _path(self, key: str) -> Path:
         # Keys are server-generated; refuse anything else so no path can ever be steered.
-        if not _KEY.match(key):
+        if not KEY.match(key):
             raise ValueError(f"invalid storage key {key!r}")
         return self._dir / key
 
-    async def create(self, key: str) -> None:
+    async def begin(self, key: str) -> str:
         path = self._path(key)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except OSError as exc:
             raise _io_error(exc, "creating an upload") from exc
         os.close(fd)
+        return ""
 
-    async def open_range(self, key: str, offset: int, index: int) -> LocalWriter:
+    async def open_range(
+        self, key: str, handle: str, number: int, offset: int, length: int | None
+    ) -> LocalWriter:
         try:
             # No O_CREAT: a write racing an abort must not resurrect the deleted object.
             fd = os.open(self._path(key), os.O_WRONLY)
@@ -101,8 +105,12 @@ class LocalStorage:
             raise NotFound("the upload's storage object is gone (aborted?)") from None
         return LocalWriter(fd, offset, self._fsync)
 
-    async def complete(self, key: str, parts: list[Part], size: int) -> None:
+    async def complete(self, key: str, handle: str, parts: list[Part], size: int) -> None:
         await asyncio.to_thread(self._truncate_and_sync, self._path(key), size)
+
+    async def reopen(self, key: str, parts: list[Part]) -> tuple[str, list[Part]]:
+        # The parts never left their places in the file; it simply takes writes again.
+        return "", parts
 
     def _truncate_and_sync(self, path: Path, size: int) -> None:
         # A replaced, shorter last part can leave stale bytes past the end; cut them off.
@@ -132,6 +140,9 @@ class LocalStorage:
         finally:
             os.close(fd)
 
+    async def discard(self, key: str, handle: str) -> None:
+        await self.delete(key)
+
     async def delete(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._path(key))
@@ -140,15 +151,17 @@ class LocalStorage:
         if not os.access(self._dir, os.W_OK | os.X_OK):
             raise OSError(f"storage directory {self._dir} is not writable")
 
-    async def keys_modified_before(self, moment: datetime) -> list[str]:
-        limit = moment.timestamp()
-
-        def scan() -> list[str]:
+    async def inventory(self) -> list[StoredObject]:
+        def scan() -> list[StoredObject]:
             found = []
             for entry in os.scandir(self._dir):
                 with contextlib.suppress(FileNotFoundError):
-                    if _KEY.match(entry.name) and entry.stat().st_mtime < limit:
-                        found.append(entry.name)
-            return sorted(found)
+                    if KEY.match(entry.name):
+                        modified = datetime.fromtimestamp(entry.stat().st_mtime, UTC)
+                        found.append(StoredObject(entry.name, modified))
+            return sorted(found, key=lambda o: o.key)
 
         return await asyncio.to_thread(scan)
+
+    async def close(self) -> None:
+        pass

@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from .domain.errors import Busy
+from ..domain.errors import Busy
 
 
 class FileLocks:
@@ -36,6 +36,9 @@ class FileLocks:
         for path in self._dir.glob(f"{session_id}.*lock"):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
+
+    async def close(self) -> None:
+        pass
 
     @contextlib.asynccontextmanager
     async def _hold(self, name: str, mode: int, what: str) -> AsyncIterator[None]:

@@ -1,0 +1,368 @@
+"""S3-compatible object storage: part N of a session is part N+1 of one multipart upload.
+
+Control calls (create, complete, abort, list, get) go through aiobotocore. Part bodies are
+streamed from the client's request straight into UploadPart over a presigned URL with httpx:
+botocore signs a request body by reading it whole, which would buffer the part, while a presigned
+URL carries an unsigned payload and lets the bytes flow through with a fixed Content-Length.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+from aiobotocore.config import AioConfig
+from aiobotocore.session import get_session
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ..domain.errors import NotFound, StorageUnavailable
+from ..domain.models import Part
+from ..domain.policy import StorageCapabilities
+from ..domain.ports import Bytes, StoredObject
+from .local import KEY
+
+if TYPE_CHECKING:
+    from types_aiobotocore_s3 import S3Client
+    from types_aiobotocore_s3.type_defs import CompletedPartTypeDef
+
+MIB = 1024 * 1024
+READ_BLOCK = MIB
+PRESIGN_SECONDS = 3600
+# S3's multipart limits; compatible stores (MinIO, Ceph RGW, R2) share them.
+CAPABILITIES = StorageCapabilities(
+    min_part_size=5 * MIB, max_part_size=5 * 1024 * MIB, max_parts=10_000, writes_in_place=False
+)
+_GONE = {"NoSuchUpload", "NoSuchKey", "404"}
+
+
+@dataclass(frozen=True)
+class S3Location:
+    bucket: str
+    prefix: str
+    endpoint_url: str | None
+    region: str | None
+    addressing_style: str
+
+    @classmethod
+    def parse(cls, url: str) -> S3Location:
+        """`s3://bucket[/prefix][?endpoint_url=…&region=…&addressing_style=path|virtual]`."""
+        parsed = urlparse(url)
+        if parsed.scheme != "s3" or not parsed.netloc:
+            raise ValueError(f"an S3 storage URL looks like s3://bucket/prefix, not {url!r}")
+        options = {name: values[-1] for name, values in parse_qs(parsed.query).items()}
+        unknown = set(options) - {"endpoint_url", "region", "addressing_style"}
+        if unknown:
+            raise ValueError(f"unknown S3 storage option(s) {sorted(unknown)} in {url!r}")
+        style = options.get("addressing_style", "path" if "endpoint_url" in options else "auto")
+        prefix = parsed.path.strip("/")
+        return cls(
+            bucket=parsed.netloc,
+            prefix=f"{prefix}/" if prefix else "",
+            endpoint_url=options.get("endpoint_url"),
+            region=options.get("region"),
+            addressing_style=style,
+        )
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+@contextlib.contextmanager
+def _store_errors(what: str):  # type: ignore[no-untyped-def]
+    """Store failures become retryable 503s; a vanished upload becomes a 404."""
+    try:
+        yield
+    except ClientError as exc:
+        if _code(exc) in _GONE:
+            raise NotFound(f"the upload's storage object is gone ({what})") from exc
+        raise StorageUnavailable(f"object store refused {what}: {_code(exc)}") from exc
+    except (BotoCoreError, httpx.HTTPError) as exc:
+        raise StorageUnavailable(f"object store unreachable while {what}: {exc}") from exc
+
+
+class S3PartWriter:
+    """Feeds one UploadPart request from the chunks handed to `write`, with backpressure."""
+
+    def __init__(self, http: httpx.AsyncClient, url: str, length: int | None) -> None:
+        self._http = http
+        self._url = url
+        self._length = length
+        self._queue: asyncio.Queue[Sequence[Bytes] | None] = asyncio.Queue(maxsize=2)
+        self._held: list[bytes] = []
+        self._sending: asyncio.Task[str] | None = None
+
+    async def write(self, chunks: Sequence[Bytes]) -> None:
+        if self._length is None:
+            # UploadPart needs its length up front; a part of unknown length (a chunked request)
+            # is held in memory, bounded by the part size the caller enforces.
+            self._held.extend(bytes(c) for c in chunks)
+            return
+        await self._put(chunks)
+
+    async def commit(self) -> str | None:
+        if self._length is None:
+            data = b"".join(self._held)
+            self._held = []
+            return await self._send(_once(data), len(data))
+        await self._put(None)
+        assert self._sending is not None
+        return await self._sending
+
+    async def close(self) -> None:
+        sending, self._sending = self._sending, None
+        if sending is not None and not sending.done():
+            sending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sending
+
+    async def _put(self, item: Sequence[Bytes] | None) -> None:
+        if self._sending is None:
+            assert self._length is not None
+            self._sending = asyncio.create_task(self._send(self._queued(), self._length))
+        put = asyncio.ensure_future(self._queue.put(item))
+        await asyncio.wait({put, self._sending}, return_when=asyncio.FIRST_COMPLETED)
+        if not put.done():
+            put.cancel()
+            await self._sending  # it ended before taking all the bytes: raises its error
+            raise StorageUnavailable("the object store ended a part upload early")
+
+    async def _queued(self) -> AsyncIterator[bytes]:
+        while (chunks := await self._queue.get()) is not None:
+            for chunk in chunks:
+                yield chunk if isinstance(chunk, bytes) else bytes(chunk)
+
+    async def _send(self, content: AsyncIterator[bytes], length: int) -> str:
+        with _store_errors("storing a part"):
+            response = await self._http.put(
+                self._url, content=content, headers={"Content-Length": str(length)}
+            )
+        if response.status_code == 404:
+            raise NotFound("the upload's storage object is gone (aborted?)")
+        if response.status_code != 200 or "etag" not in response.headers:
+            raise StorageUnavailable(
+                f"object store answered {response.status_code} to a part upload: "
+                f"{response.text[:200]}"
+            )
+        return response.headers["etag"]
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+class S3Storage:
+    def __init__(self, location: S3Location) -> None:
+        self._where = location
+        self._config = AioConfig(
+            signature_version="s3v4",
+            s3={"addressing_style": location.addressing_style},
+            retries={"max_attempts": 4, "mode": "standard"},
+            max_pool_connections=64,
+            # Checksums of control-call bodies only where S3 demands them; part bodies are
+            # verified by partway's own digests as they stream through.
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        )
+        self._client: S3Client | None = None
+        self._http: httpx.AsyncClient | None = None
+        self._stack: contextlib.AsyncExitStack | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._opening = asyncio.Lock()
+
+    @property
+    def capabilities(self) -> StorageCapabilities:
+        return CAPABILITIES
+
+    def _object(self, key: str) -> str:
+        # Keys are server-generated; refuse anything else so no name can steer an object key.
+        if not KEY.match(key):
+            raise ValueError(f"invalid storage key {key!r}")
+        return self._where.prefix + key
+
+    async def _s3(self) -> S3Client:
+        # Clients belong to the event loop that opened them (tests run several loops).
+        loop = asyncio.get_running_loop()
+        if self._client is not None and self._loop is loop:
+            return self._client
+        if self._loop is not loop:
+            self._opening = asyncio.Lock()
+        async with self._opening:
+            if self._client is None or self._loop is not loop:
+                stack = contextlib.AsyncExitStack()
+                client = await stack.enter_async_context(
+                    get_session().create_client(
+                        "s3",
+                        endpoint_url=self._where.endpoint_url,
+                        region_name=self._where.region,
+                        config=self._config,
+                    )
+                )
+                limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+                timeout = httpx.Timeout(120.0, connect=10.0, pool=60.0)
+                http = await stack.enter_async_context(
+                    httpx.AsyncClient(limits=limits, timeout=timeout)
+                )
+                self._client, self._http, self._stack, self._loop = client, http, stack, loop
+        return self._client
+
+    async def begin(self, key: str) -> str:
+        s3 = await self._s3()
+        with _store_errors("starting an upload"):
+            created = await s3.create_multipart_upload(
+                Bucket=self._where.bucket, Key=self._object(key)
+            )
+        return created["UploadId"]
+
+    async def open_range(
+        self, key: str, handle: str, number: int, offset: int, length: int | None
+    ) -> S3PartWriter:
+        s3 = await self._s3()
+        assert self._http is not None
+        url = await s3.generate_presigned_url(
+            "upload_part",
+            Params={
+                "Bucket": self._where.bucket,
+                "Key": self._object(key),
+                "UploadId": handle,
+                "PartNumber": number + 1,
+            },
+            ExpiresIn=PRESIGN_SECONDS,
+        )
+        return S3PartWriter(self._http, url, length)
+
+    async def complete(self, key: str, handle: str, parts: list[Part], size: int) -> None:
+        s3 = await self._s3()
+        bucket, name = self._where.bucket, self._object(key)
+        if size == 0:
+            # S3 refuses to complete without a part; an empty file is simply an empty object.
+            await self.discard_upload(key, handle)
+            with _store_errors("storing an empty file"):
+                await s3.put_object(Bucket=bucket, Key=name, Body=b"")
+            return
+        listed: list[CompletedPartTypeDef] = [
+            {"PartNumber": p.number + 1, "ETag": p.tag or ""} for p in parts if p.size
+        ]
+        try:
+            await s3.complete_multipart_upload(
+                Bucket=bucket, Key=name, UploadId=handle, MultipartUpload={"Parts": listed}
+            )
+        except ClientError as exc:
+            if _code(exc) != "NoSuchUpload" or await self._size(key) != size:
+                with _store_errors("completing an upload"):
+                    raise
+        except BotoCoreError as exc:
+            raise StorageUnavailable(f"object store unreachable while completing: {exc}") from exc
+
+    async def _size(self, key: str) -> int | None:
+        s3 = await self._s3()
+        try:
+            head = await s3.head_object(Bucket=self._where.bucket, Key=self._object(key))
+        except ClientError as exc:
+            if _code(exc) in _GONE:
+                return None
+            raise
+        return head["ContentLength"]
+
+    async def reopen(self, key: str, parts: list[Part]) -> tuple[str, list[Part]]:
+        """Server-side copies of each part's range into a new multipart upload; no bytes move
+        through partway."""
+        s3 = await self._s3()
+        handle = await self.begin(key)
+        bucket, name = self._where.bucket, self._object(key)
+        restored: list[Part] = []
+        offset = 0
+        with _store_errors("restoring an upload's parts"):
+            for part in sorted(parts, key=lambda p: p.number):
+                if part.size == 0:
+                    done = await s3.upload_part(
+                        Bucket=bucket,
+                        Key=name,
+                        UploadId=handle,
+                        PartNumber=part.number + 1,
+                        Body=b"",
+                    )
+                    tag = done["ETag"]
+                else:
+                    copied = await s3.upload_part_copy(
+                        Bucket=bucket,
+                        Key=name,
+                        UploadId=handle,
+                        PartNumber=part.number + 1,
+                        CopySource={"Bucket": bucket, "Key": name},
+                        CopySourceRange=f"bytes={offset}-{offset + part.size - 1}",
+                    )
+                    tag = copied["CopyPartResult"]["ETag"]
+                restored.append(replace(part, tag=tag))
+                offset += part.size
+        await self.delete(key)
+        return handle, restored
+
+    async def read(self, key: str, start: int, end: int) -> AsyncIterator[bytes]:
+        if start >= end:
+            return
+        s3 = await self._s3()
+        with _store_errors("reading a file"):
+            got = await s3.get_object(
+                Bucket=self._where.bucket, Key=self._object(key), Range=f"bytes={start}-{end - 1}"
+            )
+        async with got["Body"] as body:
+            with _store_errors("reading a file"):
+                async for block in body.iter_chunks(READ_BLOCK):
+                    yield block
+
+    async def discard_upload(self, key: str, handle: str) -> None:
+        if not handle:
+            return
+        s3 = await self._s3()
+        try:
+            await s3.abort_multipart_upload(
+                Bucket=self._where.bucket, Key=self._object(key), UploadId=handle
+            )
+        except ClientError as exc:
+            if _code(exc) not in _GONE:
+                with _store_errors("aborting an upload"):
+                    raise
+
+    async def discard(self, key: str, handle: str) -> None:
+        # A finish may have completed the upload before it crashed: drop the object as well.
+        await self.discard_upload(key, handle)
+        await self.delete(key)
+
+    async def delete(self, key: str) -> None:
+        s3 = await self._s3()
+        with _store_errors("deleting a file"):
+            await s3.delete_object(Bucket=self._where.bucket, Key=self._object(key))
+
+    async def inventory(self) -> list[StoredObject]:
+        s3 = await self._s3()
+        found: list[StoredObject] = []
+        bucket, prefix = self._where.bucket, self._where.prefix
+        with _store_errors("listing objects"):
+            uploads = s3.get_paginator("list_multipart_uploads")
+            async for page in uploads.paginate(Bucket=bucket, Prefix=prefix):
+                for upload in page.get("Uploads", []):
+                    key = upload["Key"].removeprefix(prefix)
+                    if KEY.match(key):
+                        found.append(StoredObject(key, upload["Initiated"], upload["UploadId"]))
+            objects = s3.get_paginator("list_objects_v2")
+            async for listing in objects.paginate(Bucket=bucket, Prefix=prefix):
+                for obj in listing.get("Contents", []):
+                    key = obj["Key"].removeprefix(prefix)
+                    if KEY.match(key):
+                        found.append(StoredObject(key, obj["LastModified"]))
+        return found
+
+    async def ready(self) -> None:
+        s3 = await self._s3()
+        await s3.head_bucket(Bucket=self._where.bucket)
+
+    async def close(self) -> None:
+        stack, self._stack, self._client, self._http = self._stack, None, None, None
+        if stack is not None:
+            await stack.aclose()

@@ -1,0 +1,145 @@
+"""The metadata + storage combinations every contract test runs against, on real servers.
+
+PostgreSQL and the S3 server (moto) come from `scripts/services up`; .ci/run starts them and
+exports their addresses, and a developer's plain `pytest` starts them the same way on demand.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import secrets
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+BUCKET = "partway-test"
+
+# moto takes any credentials; real ones never come near the tests.
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "partway-test")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "partway-test")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+
+@functools.cache
+def external() -> tuple[str, str]:
+    """(PostgreSQL URL, S3 endpoint), starting the throwaway services if nobody did."""
+    pg = os.environ.get("PARTWAY_TEST_POSTGRES_URL")
+    s3 = os.environ.get("PARTWAY_TEST_S3_ENDPOINT")
+    if not (pg and s3):
+        out = subprocess.run(
+            [ROOT / "scripts" / "services", "up"], check=True, capture_output=True, text=True
+        ).stdout
+        exported = dict(
+            line.removeprefix("export ").split("=", 1)
+            for line in out.splitlines()
+            if line.startswith("export ")
+        )
+        pg = exported["PARTWAY_TEST_POSTGRES_URL"]
+        s3 = exported["PARTWAY_TEST_S3_ENDPOINT"]
+        os.environ.update(PARTWAY_TEST_POSTGRES_URL=pg, PARTWAY_TEST_S3_ENDPOINT=s3)
+    if not _bucket_exists(s3):
+        s3_client(s3).create_bucket(Bucket=BUCKET)
+    return pg, s3
+
+
+def s3_client(endpoint: str):  # type: ignore[no-untyped-def]
+    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+
+
+def _bucket_exists(endpoint: str) -> bool:
+    names = [b["Name"] for b in s3_client(endpoint).list_buckets().get("Buckets", [])]
+    return BUCKET in names
+
+
+def new_database() -> str:
+    """A fresh, empty PostgreSQL database; its URL."""
+    pg, _ = external()
+    name = f"t_{secrets.token_hex(6)}"
+    with psycopg.connect(pg, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return pg.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_database(url: str) -> None:
+    pg, _ = external()
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(pg, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def new_s3_url() -> str:
+    """An S3 storage URL under a prefix of its own in the test bucket."""
+    _, endpoint = external()
+    return f"s3://{BUCKET}/{secrets.token_hex(6)}?endpoint_url={endpoint}"
+
+
+def s3_keys(url: str) -> set[str]:
+    """Keys holding bytes under the URL's prefix: objects and unfinished multipart uploads."""
+    _, endpoint = external()
+    prefix = url.split("?", 1)[0].removeprefix(f"s3://{BUCKET}/") + "/"
+    client = s3_client(endpoint)
+    found = {
+        o["Key"].removeprefix(prefix)
+        for o in client.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])
+    }
+    uploads = client.list_multipart_uploads(Bucket=BUCKET, Prefix=prefix).get("Uploads", [])
+    return found | {u["Key"].removeprefix(prefix) for u in uploads}
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One metadata store + one storage backend, as `Settings` overrides."""
+
+    name: str
+    service_id: str
+    data_dir: Path
+    database_url: str | None
+    storage_url: str
+
+    def settings_overrides(self) -> dict[str, object]:
+        values: dict[str, object] = {
+            "data_dir": self.data_dir,
+            "storage": {self.service_id: self.storage_url},
+            "default_service": self.service_id,
+        }
+        if self.database_url:
+            values["database_url"] = self.database_url
+        return values
+
+    def env(self) -> dict[str, str]:
+        """The same, as environment variables for a `partway serve` process."""
+        values = {
+            "PARTWAY_DATA_DIR": str(self.data_dir),
+            "PARTWAY_STORAGE": json.dumps({self.service_id: self.storage_url}),
+            "PARTWAY_DEFAULT_SERVICE": self.service_id,
+        }
+        if self.database_url:
+            values["PARTWAY_DATABASE_URL"] = self.database_url
+        return values
+
+    def stored_keys(self) -> set[str]:
+        if self.storage_url.startswith("s3://"):
+            return s3_keys(self.storage_url)
+        return set(os.listdir(Path(self.storage_url) / "objects"))
+
+    def dispose(self) -> None:
+        if self.database_url:
+            drop_database(self.database_url)
+
+
+def make_backend(name: str, tmp: Path) -> Backend:
+    data_dir = tmp / "data"
+    if name == "local+sqlite":
+        return Backend(name, "local", data_dir, None, str(data_dir))
+    if name == "s3+postgres":
+        return Backend(name, "s3", data_dir, new_database(), new_s3_url())
+    raise ValueError(name)
+
+
+BACKENDS = ["local+sqlite", "s3+postgres"]
