@@ -23,7 +23,9 @@ from typing import Any
 
 import httpx
 from rich.console import Console
+from tests.backends import new_database
 
+from . import s3 as bench_s3
 from .measure import MIB, Row, Server, pre_touch, run_client, start
 from .report import Growth, write_report
 
@@ -152,13 +154,16 @@ class Bench:
 
     # partway
 
-    def partway_server(self, name: str, fsync: bool) -> tuple[Server, str, Path]:
+    def partway_server(
+        self, name: str, fsync: bool, extra: dict[str, str] | None = None
+    ) -> tuple[Server, str, Path]:
         data = self.work / f"partway-{name}"
         env = {
             "PARTWAY_DATA_DIR": str(data),
             "PARTWAY_FSYNC": "true" if fsync else "false",
             "PARTWAY_LOG_LEVEL": "warning",
             "PARTWAY_MAX_OPEN_SESSIONS": "100000",
+            **(extra or {}),
         }
         key = subprocess.run(
             [sys.executable, "-m", "partway", "keys", "create", "--app-id", "bench"],
@@ -172,14 +177,28 @@ class Bench:
         )
         return server, key, data
 
-    def partway_row(self, streams: int, digests: bool, fsync: bool) -> Row:
+    def partway_row(
+        self, streams: int, digests: bool, fsync: bool, s3: Server | None = None
+    ) -> Row:
         name = f"P{streams}-{'sha1' if digests else 'plain'}-{'fsync' if fsync else 'nofsync'}"
-        row = Row(
+        title = (
             f"partway, P={streams}, part SHA-1 {'on' if digests else 'off'}, "
-            f"fsync {'on' if fsync else 'off'}",
-            "partway",
+            f"fsync {'on' if fsync else 'off'}"
         )
-        server, key, _ = self.partway_server(name, fsync)
+        extra = None
+        if s3 is not None:
+            name, title = (
+                f"s3-{name}",
+                f"partway on S3 (moto) + PostgreSQL, P={streams}, "
+                + (f"part SHA-1 {'on' if digests else 'off'}"),
+            )
+            extra = {
+                "PARTWAY_DATABASE_URL": new_database(),
+                "PARTWAY_STORAGE": json.dumps({"s3": bench_s3.storage_url(s3.url, name)}),
+                "PARTWAY_DEFAULT_SERVICE": "s3",
+            }
+        row = Row(title, "partway")
+        server, key, _ = self.partway_server(name, fsync, extra)
         counter = iter(range(10**6))
 
         def once() -> dict[str, Any]:
@@ -202,6 +221,36 @@ class Bench:
                 digest.update(chunk)
         httpx.delete(url, headers=headers).raise_for_status()
         return digest.hexdigest() == self.expected
+
+    # S3
+
+    def s3_rows(self) -> None:
+        """The store alone (parts straight into moto), then partway in front of it."""
+        row = Row("S3 server alone (moto), presigned UploadPart, P=4", "ceiling")
+        moto = bench_s3.start_moto(self.log)
+        counter = iter(range(10**6))
+        listing = self.work / "parts.json"
+        pending: dict[str, str] = {}
+
+        def once() -> dict[str, Any]:
+            key = f"direct-{next(counter)}"
+            pending[key] = bench_s3.presigned_parts(moto.url, key, self.size, listing)
+            args = ["--parallel", "4", "--key", str(listing)]
+            return {"key": key, **run_client("s3", moto.url, self.source, *args)}
+
+        def check(result: dict[str, Any]) -> bool:
+            key = result["key"]
+            stored = bench_s3.complete_and_hash(moto.url, key, pending.pop(key), result["etags"])
+            return stored == self.expected
+
+        self.measured(row, moto, once, check)
+        self.row(row)
+        for streams in (1, 4):
+            moto = bench_s3.start_moto(self.log)
+            try:
+                self.partway_row(streams, True, False, s3=moto)
+            finally:
+                moto.stop()
 
     def uploader_row(self) -> None:
         """partway's own uploader as the client: its CPU per GiB (process start included)."""
@@ -360,6 +409,7 @@ class Bench:
                 for digests in (False, True):
                     self.partway_row(streams, digests, fsync)
         self.uploader_row()
+        self.s3_rows()
         if self.peers:
             self.peer_rows()
         growth = self.growth()

@@ -195,9 +195,24 @@ def upload_tus(args: argparse.Namespace, fd: int, size: int) -> dict[str, Any]:
     return {"location": location.rstrip("/").rsplit("/", 1)[-1]}
 
 
+def upload_s3(args: argparse.Namespace, fd: int, size: int) -> dict[str, Any]:
+    """Parts straight to an S3 server over presigned UploadPart URLs (listed in --key's file)."""
+    with open(args.key) as f:
+        paths: list[str] = json.load(f)
+    etags: dict[int, str] = {}
+
+    def put(c: Connection, number: int) -> None:
+        offset = number * PART
+        res = c.request("PUT", paths[number], file=(fd, offset, min(PART, size - offset))).ok()
+        etags[number] = res.headers["etag"]
+
+    parallel(len(paths), args.parallel, args.url, {}, put)
+    return {"etags": [etags[n] for n in range(len(paths))]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("protocol", choices=["partway", "sink", "tus"])
+    parser.add_argument("protocol", choices=["partway", "sink", "tus", "s3"])
     parser.add_argument("--url", required=True)
     parser.add_argument("--file", required=True)
     parser.add_argument("--name", default="bench.bin")
@@ -207,7 +222,9 @@ def main() -> None:
     args = parser.parse_args()
     fd = os.open(args.file, os.O_RDONLY)
     size = os.fstat(fd).st_size
-    upload = {"partway": upload_partway, "sink": upload_sink, "tus": upload_tus}[args.protocol]
+    upload = {"partway": upload_partway, "sink": upload_sink, "tus": upload_tus, "s3": upload_s3}[
+        args.protocol
+    ]
     cpu0, t0 = cpu_seconds(), time.perf_counter()
     extra = upload(args, fd, size)
     seconds = time.perf_counter() - t0

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Coroutine
 from datetime import UTC, datetime
+from typing import Any
 
 from partway.app import build_services, open_metadata
 from partway.config import Settings
@@ -39,3 +41,16 @@ def make_services(backend: Backend, clock: Clock, **overrides: object) -> Servic
 async def read_all(services: Services, entry: Entry) -> bytes:
     storage = services.uploads.storage(entry.service_id or "")
     return b"".join([b async for b in storage.read(entry.storage_key or "", 0, entry.size or 0)])
+
+
+def run(scenario: Coroutine[Any, Any, None], *services: Services) -> None:
+    """Run a scenario, then close the services' connections on the same event loop."""
+
+    async def whole() -> None:
+        try:
+            await scenario
+        finally:
+            for each in services:
+                await each.close()
+
+    asyncio.run(whole())

@@ -65,6 +65,7 @@ def test_config_show_masks_secrets(tmp_path: Path) -> None:
     config = write(
         tmp_path,
         'database_url = "postgresql://partway:hunter2@db.internal/partway"\n'
+        'default_service = "s3"\n'
         '[storage]\ns3 = "s3://AKIA:topsecret@bucket/prefix"\n',
     )
     env = {**os.environ, "PARTWAY_DATA_DIR": str(tmp_path / "data")}

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
+
+from .engine import advisory_key
 
 _SCRIPTS = Path(__file__).parent / "migrations"
 
@@ -19,11 +22,15 @@ def _config() -> Config:
     return config
 
 
-def upgrade(engine: Engine) -> None:
+def upgrade(engine: Engine, revision: str = "head") -> None:
     config = _config()
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Instances starting together on one database migrate one after the other (DDL is
+            # transactional there, so the lock holds until the migration commits).
+            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(advisory_key("migrate"))))
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
 
 
 def pending(engine: Engine) -> bool:

@@ -7,7 +7,6 @@ from urllib.parse import urlparse
 
 from ..domain.ports import Storage
 from .local import LocalStorage
-from .s3 import S3Location, S3Storage
 
 
 def storage_from_url(url: str, *, fsync: bool) -> Storage:
@@ -20,5 +19,9 @@ def storage_from_url(url: str, *, fsync: bool) -> Storage:
         path = parsed.path if parsed.scheme else url
         return LocalStorage(Path(path), fsync=fsync)
     if parsed.scheme == "s3":
+        # Imported on demand: the AWS libraries cost ~20 MiB of memory a server on local disk
+        # does not need.
+        from .s3 import S3Location, S3Storage
+
         return S3Storage(S3Location.parse(url))
     raise ValueError(f"unsupported storage URL scheme {parsed.scheme!r} in {url!r}")

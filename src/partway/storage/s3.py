@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 import httpx
 from aiobotocore.config import AioConfig
@@ -47,12 +47,17 @@ class S3Location:
     endpoint_url: str | None
     region: str | None
     addressing_style: str
+    access_key: str | None = None
+    secret_key: str | None = None
 
     @classmethod
     def parse(cls, url: str) -> S3Location:
-        """`s3://bucket[/prefix][?endpoint_url=…&region=…&addressing_style=path|virtual]`."""
+        """`s3://[key:secret@]bucket[/prefix][?endpoint_url=…&region=…&addressing_style=…]`.
+
+        Without key and secret in the URL, credentials come from the usual AWS settings.
+        """
         parsed = urlparse(url)
-        if parsed.scheme != "s3" or not parsed.netloc:
+        if parsed.scheme != "s3" or not parsed.hostname:
             raise ValueError(f"an S3 storage URL looks like s3://bucket/prefix, not {url!r}")
         options = {name: values[-1] for name, values in parse_qs(parsed.query).items()}
         unknown = set(options) - {"endpoint_url", "region", "addressing_style"}
@@ -61,11 +66,13 @@ class S3Location:
         style = options.get("addressing_style", "path" if "endpoint_url" in options else "auto")
         prefix = parsed.path.strip("/")
         return cls(
-            bucket=parsed.netloc,
+            bucket=parsed.hostname,
             prefix=f"{prefix}/" if prefix else "",
             endpoint_url=options.get("endpoint_url"),
             region=options.get("region"),
             addressing_style=style,
+            access_key=unquote(parsed.username) if parsed.username else None,
+            secret_key=unquote(parsed.password) if parsed.password else None,
         )
 
 
@@ -200,6 +207,8 @@ class S3Storage:
                         "s3",
                         endpoint_url=self._where.endpoint_url,
                         region_name=self._where.region,
+                        aws_access_key_id=self._where.access_key,
+                        aws_secret_access_key=self._where.secret_key,
                         config=self._config,
                     )
                 )

@@ -1,0 +1,63 @@
+"""The S3 rows' store: a moto server of the bench's own, and uploads straight into it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+
+from .client import PART
+from .measure import Server, start
+
+BUCKET = "bench"
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
+os.environ.update(CREDENTIALS)
+
+
+def start_moto(log: Path) -> Server:
+    moto = Path(sys.executable).parent / "moto_server"
+    server = start([str(moto), "-H", "127.0.0.1", "-p", "{port}"], log=log)
+    client(server.url).create_bucket(Bucket=BUCKET)
+    return server
+
+
+def client(endpoint: str) -> Any:
+    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+
+
+def storage_url(endpoint: str, prefix: str) -> str:
+    return f"s3://{BUCKET}/{prefix}?endpoint_url={endpoint}"
+
+
+def presigned_parts(endpoint: str, key: str, size: int, listing: Path) -> str:
+    """Start a multipart upload; write its parts' presigned paths to `listing`. The upload id."""
+    s3 = client(endpoint)
+    upload_id: str = s3.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
+    paths = []
+    for number in range(max(1, -(-size // PART))):
+        params = {"Bucket": BUCKET, "Key": key, "UploadId": upload_id, "PartNumber": number + 1}
+        url = s3.generate_presigned_url("upload_part", Params=params, ExpiresIn=3600)
+        split = urlsplit(url)
+        paths.append(f"{split.path}?{split.query}")
+    listing.write_text(json.dumps(paths))
+    return upload_id
+
+
+def complete_and_hash(endpoint: str, key: str, upload_id: str, etags: list[str]) -> str:
+    """Complete the upload, read the object back, delete it; its SHA-256."""
+    s3 = client(endpoint)
+    parts = [{"PartNumber": n + 1, "ETag": tag} for n, tag in enumerate(etags)]
+    s3.complete_multipart_upload(
+        Bucket=BUCKET, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+    )
+    digest = hashlib.sha256()
+    for block in s3.get_object(Bucket=BUCKET, Key=key)["Body"].iter_chunks(8 * 1024 * 1024):
+        digest.update(block)
+    s3.delete_object(Bucket=BUCKET, Key=key)
+    return digest.hexdigest()
