@@ -7,11 +7,10 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import ValidationError
-
-from .config import Settings, load_settings
+if TYPE_CHECKING:
+    from .config import Settings
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -21,6 +20,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
+    # Imported here: the client commands start faster without pydantic-settings.
+    from .config import load_settings
+
     return load_settings(
         args.config, data_dir=args.data_dir, database_url=args.database_url, **extra
     )
@@ -199,16 +201,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         code: int = args.func(args)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        print(f"partway: invalid settings: {problems}", file=sys.stderr)
-        return 2
-    except ValueError as exc:
-        print(f"partway: {exc}", file=sys.stderr)
+    except ValueError as exc:  # pydantic's ValidationError among them
+        print(f"partway: {_problem(exc)}", file=sys.stderr)
         return 2
     return code
+
+
+def _problem(exc: ValueError) -> str:
+    from pydantic import ValidationError
+
+    if not isinstance(exc, ValidationError):
+        return str(exc)
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+    )
+    return f"invalid settings: {problems}"
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from ..wire import (
     SERVICE_ID,
     SESSIONS_PATH,
 )
-from .retry import RETRY_ERRORS, RETRY_STATUSES, RetryPolicy
+from .retry import RETRY_ERRORS, RetryPolicy
 
 
 class ApiError(Exception):
@@ -77,7 +77,7 @@ class SessionInfo:
         )
 
 
-def _raise_for_error(res: httpx.Response) -> None:
+def raise_for_error(res: httpx.Response) -> None:
     if res.status_code < 400:
         return
     try:
@@ -106,6 +106,11 @@ class AsyncApi:
         self._headers = credentials.headers()
         self._retry = retry or RetryPolicy()
         self._on_retry = on_retry
+        # What a blocking part sender (client/parts.py) needs to reach the same server alike.
+        self.base_url = base_url
+        self.credentials = credentials
+        self.retry = self._retry
+        self.on_retry = on_retry
 
     async def __aenter__(self) -> AsyncApi:
         return self
@@ -126,15 +131,15 @@ class AsyncApi:
             try:
                 res = await self._http.request(method, path, headers=all_headers, **kwargs)
             except RETRY_ERRORS as exc:
-                if attempt + 1 >= self._retry.attempts:
+                wait = self._retry.after(attempt)
+                if wait is None:
                     raise
-                wait = self._retry.delay(attempt)
                 reason = type(exc).__name__
             else:
-                if res.status_code not in RETRY_STATUSES or attempt + 1 >= self._retry.attempts:
-                    _raise_for_error(res)
+                wait = self._retry.after(attempt, res.status_code, res.headers.get("retry-after"))
+                if wait is None:
+                    raise_for_error(res)
                     return res
-                wait = self._retry.delay(attempt, res.headers.get("retry-after"))
                 reason = f"HTTP {res.status_code}"
             if self._on_retry is not None:
                 self._on_retry(f"{method} {path}: {reason}", wait)
@@ -207,6 +212,6 @@ class AsyncApi:
         ) as res:
             if res.status_code >= 400:
                 await res.aread()
-                _raise_for_error(res)
+                raise_for_error(res)
             async for chunk in res.aiter_bytes(1024 * 1024):
                 yield chunk

@@ -20,6 +20,17 @@ class RetryPolicy:
     maximum: float = 30.0
     multiplier: float = 2.0
 
+    def after(
+        self, attempt: int, status: int | None = None, retry_after: str | None = None
+    ) -> float | None:
+        """How long to wait before the next try of a request whose try number `attempt` (from
+        0) failed with `status` (None: a connection error); None when it must not be retried."""
+        if attempt + 1 >= self.attempts:
+            return None
+        if status is not None and status not in RETRY_STATUSES:
+            return None
+        return self.delay(attempt, retry_after)
+
     def delay(self, attempt: int, retry_after: str | None = None) -> float:
         """Full-jitter exponential backoff, unless the server said how long to wait."""
         hinted = parse_retry_after(retry_after)

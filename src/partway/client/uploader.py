@@ -1,7 +1,7 @@
 """Upload one file fast and resumably: parallel parts, per-part and whole-file SHA-1 digests.
 
-Memory: each worker holds one part, the whole-file hasher one 1 MiB block, so at most
-(parallel + 1) × part_size bytes of the file are in memory at once.
+Memory: each worker reuses one part-sized buffer, the whole-file hasher one 1 MiB block, so at
+most (parallel + 1) × part_size bytes of the file are in memory at once.
 """
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ import hashlib
 import os
 import secrets
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .api import ApiError, AsyncApi, SessionInfo
+from .parts import FileShrank, PartSender
 from .state import FileIdentity, StateStore, UploadRecord
 
 HASH_BLOCK = 1024 * 1024
@@ -53,10 +55,6 @@ class FileChanged(Exception):
     """The file changed while it was being uploaded."""
 
 
-def sha1_digest(data: bytes | memoryview) -> str:
-    return "sha=" + base64.b64encode(hashlib.sha1(data).digest()).decode()
-
-
 def part_count(size: int, part_size: int) -> int:
     return max(1, -(-size // part_size))
 
@@ -72,6 +70,12 @@ def _whole_file_digest(path: Path) -> str:
         while block := f.read(HASH_BLOCK):
             digest.update(block)
     return "sha=" + base64.b64encode(digest.digest()).decode()
+
+
+def _close_when_idle(threads: ThreadPoolExecutor, sender: PartSender, fd: int) -> None:
+    threads.shutdown(wait=True)
+    sender.close()
+    os.close(fd)
 
 
 class Uploader:
@@ -212,17 +216,25 @@ class Uploader:
         for number in missing:
             queue.put_nowait(number)
         fd = os.open(identity.path, os.O_RDONLY)
+        api = self._api
+        sender = PartSender(api.base_url, api.credentials, api.retry, api.on_retry)
+        workers = min(parallel, max(1, len(missing)))
+        threads = ThreadPoolExecutor(workers, "partway-part")
+        loop = asyncio.get_running_loop()
 
         async def worker() -> None:
+            buffer = bytearray(info.part_size)
             while not queue.empty():
                 number = queue.get_nowait()
                 start, length = part_range(identity.size, info.part_size, number)
-                data = await asyncio.to_thread(os.pread, fd, length, start)
-                if len(data) != length:
-                    raise FileChanged(f"{identity.path} is shorter than when the upload began")
-                digest = await asyncio.to_thread(sha1_digest, data)
-                await self._api.upload_part(info.id, number, data, digest)
-                del data
+                try:
+                    await loop.run_in_executor(
+                        threads, sender.send_from_file, fd, buffer, info.id, number, start, length
+                    )
+                except FileShrank:
+                    raise FileChanged(
+                        f"{identity.path} is shorter than when the upload began"
+                    ) from None
                 progress.parts_done += 1
                 progress.done_bytes += length
                 progress.event = "part"
@@ -231,13 +243,16 @@ class Uploader:
 
         try:
             async with asyncio.TaskGroup() as group:
-                for _ in range(min(parallel, max(1, len(missing)))):
+                for _ in range(workers):
                     group.create_task(worker())
         except BaseExceptionGroup as group_error:
             # Surface the first real error rather than a group of them.
             raise group_error.exceptions[0] from None
         finally:
-            os.close(fd)
+            # Parts in flight in worker threads end on their own (no retries from here on); the
+            # file is closed only after them, even if this wait is itself cancelled.
+            sender.stop()
+            await asyncio.to_thread(_close_when_idle, threads, sender, fd)
 
     async def _abort_quietly(self, session_id: str) -> None:
         try:
