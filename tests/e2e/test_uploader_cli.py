@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -206,3 +207,35 @@ def test_sessions_and_download_commands(server: Server, tmp_path: Path) -> None:
     target = tmp_path / "back.bin"
     run("download", str(file["id"]), "-o", str(target))
     assert hashlib.sha256(target.read_bytes()).hexdigest() == expected
+
+
+def test_uploader_memory_stays_within_its_parts(tmp_path: Path) -> None:
+    """(parallel + 1) × part_size of file data at most: 5 × 8 MiB here, on top of the
+    interpreter's own ~35 MiB; a 256 MiB file must not show up in the uploader's peak RSS."""
+    srv = start_server(tmp_path, {"PARTWAY_DEFAULT_PART_SIZE": str(8 * MIB), "PARTWAY_FSYNC": "0"})
+    try:
+        source = tmp_path / "big.bin"
+        expected = random_file(source, 256 * MIB)
+        proc = start_upload(srv, source, tmp_path / "state", "--json", "--parallel", "4")
+        peak = 0
+        while proc.poll() is None:
+            peak = max(peak, _peak_rss(proc.pid))
+            time.sleep(0.01)
+        out, err = proc.communicate()
+        assert proc.returncode == 0, err
+        file_id = json.loads(out.splitlines()[-1])["file"]["id"]
+        assert download_sha256(srv, file_id) == expected
+        assert 0 < peak < 35 * MIB + 5 * 8 * MIB + 30 * MIB, peak / MIB
+    finally:
+        stop_server(srv)
+
+
+def _peak_rss(pid: int) -> int:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
