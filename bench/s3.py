@@ -35,27 +35,24 @@ def storage_url(endpoint: str, prefix: str) -> str:
     return f"s3://{BUCKET}/{prefix}?endpoint_url={endpoint}"
 
 
-def presigned_parts(endpoint: str, key: str, size: int, listing: Path) -> str:
-    """Start a multipart upload; write its parts' presigned paths to `listing`. The upload id."""
+def presigned_plan(endpoint: str, key: str, size: int, plan: Path) -> None:
+    """Start a multipart upload; write the presigned paths of its parts and of its completion."""
     s3 = client(endpoint)
     upload_id: str = s3.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
-    paths = []
-    for number in range(max(1, -(-size // PART))):
-        params = {"Bucket": BUCKET, "Key": key, "UploadId": upload_id, "PartNumber": number + 1}
-        url = s3.generate_presigned_url("upload_part", Params=params, ExpiresIn=3600)
+    where = {"Bucket": BUCKET, "Key": key, "UploadId": upload_id}
+
+    def path(operation: str, **params: Any) -> str:
+        url = s3.generate_presigned_url(operation, Params={**where, **params}, ExpiresIn=3600)
         split = urlsplit(url)
-        paths.append(f"{split.path}?{split.query}")
-    listing.write_text(json.dumps(paths))
-    return upload_id
+        return f"{split.path}?{split.query}"
+
+    parts = [path("upload_part", PartNumber=n + 1) for n in range(max(1, -(-size // PART)))]
+    plan.write_text(json.dumps({"parts": parts, "complete": path("complete_multipart_upload")}))
 
 
-def complete_and_hash(endpoint: str, key: str, upload_id: str, etags: list[str]) -> str:
-    """Complete the upload, read the object back, delete it; its SHA-256."""
+def hash_and_delete(endpoint: str, key: str) -> str:
+    """The stored object's SHA-256; then it is deleted."""
     s3 = client(endpoint)
-    parts = [{"PartNumber": n + 1, "ETag": tag} for n, tag in enumerate(etags)]
-    s3.complete_multipart_upload(
-        Bucket=BUCKET, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
-    )
     digest = hashlib.sha256()
     for block in s3.get_object(Bucket=BUCKET, Key=key)["Body"].iter_chunks(8 * 1024 * 1024):
         digest.update(block)

@@ -25,6 +25,7 @@ class PgLocks:
         self._max = max_connections
         self._pool: AsyncConnectionPool | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._opening = asyncio.Lock()
 
     def session_shared(self, session_id: str) -> contextlib.AbstractAsyncContextManager[None]:
         return self._hold(f"session:{session_id}", True, "the upload session")
@@ -46,17 +47,20 @@ class PgLocks:
     async def _connections(self) -> AsyncConnectionPool:
         # A pool belongs to the event loop that opened it (tests run several loops).
         loop = asyncio.get_running_loop()
-        if self._pool is None or self._loop is not loop:
-            milliseconds = int(self._timeout * 1000)
-            pool = AsyncConnectionPool(
-                self._url,
-                min_size=1,
-                max_size=self._max,
-                kwargs={"autocommit": True, "options": f"-c lock_timeout={milliseconds}"},
-                open=False,
-            )
-            await pool.open()
-            self._pool, self._loop = pool, loop
+        if self._loop is not loop:
+            self._loop, self._opening, self._pool = loop, asyncio.Lock(), None
+        async with self._opening:
+            if self._pool is None:
+                milliseconds = int(self._timeout * 1000)
+                pool = AsyncConnectionPool(
+                    self._url,
+                    min_size=1,
+                    max_size=self._max,
+                    kwargs={"autocommit": True, "options": f"-c lock_timeout={milliseconds}"},
+                    open=False,
+                )
+                await pool.open()
+                self._pool = pool
         return self._pool
 
     @contextlib.asynccontextmanager

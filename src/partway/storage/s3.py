@@ -133,9 +133,11 @@ class S3PartWriter:
             assert self._length is not None
             self._sending = asyncio.create_task(self._send(self._queued(), self._length))
         put = asyncio.ensure_future(self._queue.put(item))
-        await asyncio.wait({put, self._sending}, return_when=asyncio.FIRST_COMPLETED)
-        if not put.done():
-            put.cancel()
+        try:
+            await asyncio.wait({put, self._sending}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            put.cancel()  # a no-op once it is done
+        if not put.done() or put.cancelled():
             await self._sending  # it ended before taking all the bytes: raises its error
             raise StorageUnavailable("the object store ended a part upload early")
 
@@ -195,12 +197,12 @@ class S3Storage:
     async def _s3(self) -> S3Client:
         # Clients belong to the event loop that opened them (tests run several loops).
         loop = asyncio.get_running_loop()
-        if self._client is not None and self._loop is loop:
-            return self._client
         if self._loop is not loop:
-            self._opening = asyncio.Lock()
+            self._loop, self._opening, self._client = loop, asyncio.Lock(), None
+        if self._client is not None:
+            return self._client
         async with self._opening:
-            if self._client is None or self._loop is not loop:
+            if self._client is None:
                 stack = contextlib.AsyncExitStack()
                 client = await stack.enter_async_context(
                     get_session().create_client(
@@ -217,7 +219,7 @@ class S3Storage:
                 http = await stack.enter_async_context(
                     httpx.AsyncClient(limits=limits, timeout=timeout)
                 )
-                self._client, self._http, self._stack, self._loop = client, http, stack, loop
+                self._client, self._http, self._stack = client, http, stack
         return self._client
 
     async def begin(self, key: str) -> str:
