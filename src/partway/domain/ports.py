@@ -136,11 +136,10 @@ class SessionRepository(Protocol):
         """Raises NameTaken if an open session holds the name, QuotaExceeded past a limit."""
 
     async def get_session(
-        self, tenant: Tenant, session_id: str, with_parts: bool = True
+        self, tenant: Tenant, session_id: str, with_parts: bool = True, only_part: int | None = None
     ) -> UploadSession | None:
-        """The session; its `parts` stay empty unless asked for (they can number 10,000)."""
-
-    async def part_recorded(self, session_id: str, number: int) -> bool: ...
+        """The session; its `parts` stay empty unless asked for (they can number 10,000), or
+        hold just part `only_part` if that one is recorded."""
 
     async def session_by_idempotency_key(
         self, tenant: Tenant, key: str

@@ -193,8 +193,14 @@ class UploadService:
             )
         return earlier
 
-    async def get(self, tenant: Tenant, session_id: str, with_parts: bool = True) -> UploadSession:
-        session = await self._repo.get_session(tenant, session_id, with_parts)
+    async def get(
+        self,
+        tenant: Tenant,
+        session_id: str,
+        with_parts: bool = True,
+        only_part: int | None = None,
+    ) -> UploadSession:
+        session = await self._repo.get_session(tenant, session_id, with_parts, only_part)
         if session is None:
             raise NotFound(f"upload session {session_id!r} not found")
         expired = session.is_expired(self._clock())
@@ -210,9 +216,13 @@ class UploadService:
         return await self._repo.list_sessions(tenant, self._clock())
 
     async def _open(
-        self, tenant: Tenant, session_id: str, with_parts: bool = True
+        self,
+        tenant: Tenant,
+        session_id: str,
+        with_parts: bool = True,
+        only_part: int | None = None,
     ) -> UploadSession:
-        session = await self.get(tenant, session_id, with_parts)
+        session = await self.get(tenant, session_id, with_parts, only_part)
         if session.state is not SessionState.OPEN:
             raise InvalidState(f"upload session {session_id!r} is {session.state.value}")
         return session
@@ -268,7 +278,8 @@ class UploadService:
             check_part_number(number, count)
         async with self._locks.session_shared(session_id), self._locks.part(session_id, number):
             # Re-read under the lock: finish or abort may have run while we waited.
-            session = await self._open(tenant, session_id, with_parts=session.size is None)
+            # All parts when the size is unknown (they constrain this one), else just this one.
+            session = await self._open(tenant, session_id, session.size is None, number)
             if session.size is None:
                 await self._check_quota_for_part(session, number, content_length)
             if content_length is not None:
@@ -311,11 +322,7 @@ class UploadService:
         digest: Digest | None,
     ) -> Part:
         # The old bytes are about to be overwritten: the old record must not outlive them.
-        if session.size is None:
-            known = any(p.number == number for p in session.parts)
-        else:
-            known = await self._repo.part_recorded(session.id, number)
-        if known:
+        if any(p.number == number for p in session.parts):
             await self._repo.forget_part(session.id, number)
         expected = session.part_size
         length = content_length

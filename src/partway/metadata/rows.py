@@ -52,14 +52,16 @@ def session_of(row: Row[Any], session_parts: tuple[Part, ...]) -> UploadSession:
     )
 
 
-def parts_of(c: Connection, session_ids: list[str]) -> dict[str, tuple[Part, ...]]:
+def parts_of(
+    c: Connection, session_ids: list[str], number: int | None = None
+) -> dict[str, tuple[Part, ...]]:
+    """The recorded parts of each session (only part `number`, if given)."""
     found: dict[str, list[Part]] = {sid: [] for sid in session_ids}
     if session_ids:
-        rows = c.execute(
-            sa.select(parts)
-            .where(parts.c.session_id.in_(session_ids))
-            .order_by(parts.c.session_id, parts.c.number)
-        )
+        query = sa.select(parts).where(parts.c.session_id.in_(session_ids))
+        if number is not None:
+            query = query.where(parts.c.number == number)
+        rows = c.execute(query.order_by(parts.c.session_id, parts.c.number))
         for p in rows:
             found[p.session_id].append(Part(p.number, p.size, p.sha1, p.sha256, p.tag))
     return {sid: tuple(found_parts) for sid, found_parts in found.items()}

@@ -87,7 +87,7 @@ class SessionQueries(SqlBase):
             raise name_taken_error(session.name) from None
 
     async def get_session(
-        self, tenant: Tenant, session_id: str, with_parts: bool = True
+        self, tenant: Tenant, session_id: str, with_parts: bool = True, only_part: int | None = None
     ) -> UploadSession | None:
         def work(c: Connection) -> UploadSession | None:
             row = c.execute(
@@ -95,15 +95,13 @@ class SessionQueries(SqlBase):
             ).first()
             if row is None:
                 return None
-            return session_of(row, parts_of(c, [row.id])[row.id] if with_parts else ())
+            if with_parts:
+                return session_of(row, parts_of(c, [row.id])[row.id])
+            if only_part is not None:
+                return session_of(row, parts_of(c, [row.id], only_part)[row.id])
+            return session_of(row, ())
 
         return await self._read(work)
-
-    async def part_recorded(self, session_id: str, number: int) -> bool:
-        query = sa.select(parts.c.number).where(
-            parts.c.session_id == session_id, parts.c.number == number
-        )
-        return await self._read(lambda c: c.execute(query).first() is not None)
 
     async def session_by_idempotency_key(self, tenant: Tenant, key: str) -> UploadSession | None:
         def work(c: Connection) -> UploadSession | None:
