@@ -101,7 +101,7 @@ class SessionQueries(SqlBase):
                 return session_of(row, parts_of(c, [row.id], only_part)[row.id])
             return session_of(row, ())
 
-        return await self._read(work)
+        return await self._read(work, small=not with_parts)
 
     async def session_by_idempotency_key(self, tenant: Tenant, key: str) -> UploadSession | None:
         def work(c: Connection) -> UploadSession | None:
