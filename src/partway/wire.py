@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 
 APP_ID = "x-apideck-app-id"
@@ -24,6 +25,11 @@ def format_time(moment: datetime) -> str:
     """`2022-09-30T07:43:32.000Z`, the format of the spec's examples."""
     utc = moment.astimezone(UTC)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def sha1_digest_header(sha1: bytes) -> str:
+    """The `digest` header value (RFC 3230) for a SHA-1: `sha=<base64>`."""
+    return "sha=" + base64.b64encode(sha1).decode()
 
 
 # partway's own extension: a preferred part size, honoured within the server's limits.

@@ -4,7 +4,6 @@ S3 + PostgreSQL) over real connections. Part sizes respect S3's 5 MiB minimum on
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import os
 import random
@@ -23,14 +22,11 @@ from partway.domain.models import NewSession, SessionState, UploadSession
 from partway.http.context import Services
 
 from ..backends import Backend
+from ..e2e.helpers import sha1_header
 from .helpers import TENANT, Clock, body, make_services, read_all, run
 
 MIB = 1024 * 1024
 PART = 5 * MIB
-
-
-def sha1_digest(data: bytes) -> str:
-    return "sha=" + base64.b64encode(hashlib.sha1(data).digest()).decode()
 
 
 def pieces(payload: bytes, part_size: int) -> list[bytes]:
@@ -44,8 +40,16 @@ async def create(services: Services, name: str, size: int | None) -> UploadSessi
 
 async def put(services: Services, session: UploadSession, number: int, data: bytes) -> None:
     await services.uploads.upload_part(
-        TENANT, session.id, number, body(data), len(data), parse_digest(sha1_digest(data))
+        TENANT, session.id, number, body(data), len(data), parse_digest(sha1_header(data))
     )
+
+
+async def uploaded(services: Services, name: str, payload: bytes) -> UploadSession:
+    """A session holding every part of `payload`, not finished yet."""
+    session = await create(services, name, len(payload))
+    for number, data in enumerate(pieces(payload, PART)):
+        await put(services, session, number, data)
+    return session
 
 
 def contract_services(backend: Backend, clock: Clock, **overrides: object) -> Services:
@@ -64,7 +68,7 @@ def test_parts_in_any_order_make_the_file(backend: Backend, clock: Clock) -> Non
         for number, data in numbered:
             await put(services, session, number, data)
         entry = await services.uploads.finish(
-            TENANT, session.id, parse_digest(sha1_digest(payload))
+            TENANT, session.id, parse_digest(sha1_header(payload))
         )
         assert entry.size == len(payload)
         assert await read_all(services, entry) == payload
@@ -103,17 +107,15 @@ def test_a_wrong_whole_file_digest_keeps_every_part(backend: Backend, clock: Clo
     payload = os.urandom(PART + 100)
 
     async def scenario() -> None:
-        session = await create(services, "check.bin", len(payload))
-        for number, data in enumerate(pieces(payload, PART)):
-            await put(services, session, number, data)
+        session = await uploaded(services, "check.bin", payload)
         with pytest.raises(DigestMismatch):
-            await services.uploads.finish(TENANT, session.id, parse_digest(sha1_digest(b"x")))
+            await services.uploads.finish(TENANT, session.id, parse_digest(sha1_header(b"x")))
         still = await services.uploads.get(TENANT, session.id)
         assert still.state is SessionState.OPEN and len(still.parts) == 2
         # The parts are still there: replace one, and finish with the right digest.
         fixed = payload[:PART] + os.urandom(100)
         await put(services, session, 1, fixed[PART:])
-        entry = await services.uploads.finish(TENANT, session.id, parse_digest(sha1_digest(fixed)))
+        entry = await services.uploads.finish(TENANT, session.id, parse_digest(sha1_header(fixed)))
         assert await read_all(services, entry) == fixed
 
     run(scenario(), services)
@@ -176,9 +178,7 @@ def test_finish_that_crashed_after_completing_storage_is_retried(
     payload = os.urandom(PART + 7)
 
     async def scenario() -> None:
-        session = await create(services, "crash.bin", len(payload))
-        for number, data in enumerate(pieces(payload, PART)):
-            await put(services, session, number, data)
+        session = await uploaded(services, "crash.bin", payload)
         # The storage finished, then the process died before the metadata said so.
         full = await services.uploads.get(TENANT, session.id)
         storage = services.uploads.storage(backend.service_id)

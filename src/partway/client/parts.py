@@ -8,7 +8,6 @@ of its own, and on a 2-core machine those copies and loop turns cost as much as 
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
 import threading
@@ -17,7 +16,7 @@ from typing import cast
 
 import httpx
 
-from ..wire import DIGEST, SESSIONS_PATH
+from ..wire import DIGEST, SESSIONS_PATH, sha1_digest_header
 from .api import Credentials, raise_for_error
 from .retry import RETRY_ERRORS, RetryPolicy
 
@@ -29,7 +28,7 @@ class FileShrank(Exception):
 
 
 def sha1_digest(data: bytes | memoryview) -> str:
-    return "sha=" + base64.b64encode(hashlib.sha1(data).digest()).decode()
+    return sha1_digest_header(hashlib.sha1(data).digest())
 
 
 class PartSender:

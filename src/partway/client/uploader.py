@@ -7,7 +7,6 @@ most (parallel + 1) × part_size bytes of the file are in memory at once.
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import os
 import secrets
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ..wire import sha1_digest_header
 from .api import ApiError, AsyncApi, SessionInfo
 from .parts import FileShrank, PartSender
 from .state import FileIdentity, StateStore, UploadRecord
@@ -69,7 +69,7 @@ def _whole_file_digest(path: Path) -> str:
     with path.open("rb") as f:
         while block := f.read(HASH_BLOCK):
             digest.update(block)
-    return "sha=" + base64.b64encode(digest.digest()).decode()
+    return sha1_digest_header(digest.digest())
 
 
 def _close_when_idle(threads: ThreadPoolExecutor, sender: PartSender, fd: int) -> None:

@@ -49,6 +49,8 @@ class PgLocks:
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
             self._loop, self._opening, self._pool = loop, asyncio.Lock(), None
+        if self._pool is not None:
+            return self._pool
         async with self._opening:
             if self._pool is None:
                 milliseconds = int(self._timeout * 1000)

@@ -252,23 +252,22 @@ class S3Storage:
         bucket, name = self._where.bucket, self._object(key)
         if size == 0:
             # S3 refuses to complete without a part; an empty file is simply an empty object.
-            await self.discard_upload(key, handle)
+            await self._abort_upload(key, handle)
             with _store_errors("storing an empty file"):
                 await s3.put_object(Bucket=bucket, Key=name, Body=b"")
             return
         listed: list[CompletedPartTypeDef] = [
             {"PartNumber": p.number + 1, "ETag": p.tag or ""} for p in parts if p.size
         ]
-        try:
-            await s3.complete_multipart_upload(
-                Bucket=bucket, Key=name, UploadId=handle, MultipartUpload={"Parts": listed}
-            )
-        except ClientError as exc:
-            if _code(exc) != "NoSuchUpload" or await self._size(key) != size:
-                with _store_errors("completing an upload"):
-                    raise
-        except BotoCoreError as exc:
-            raise StorageUnavailable(f"object store unreachable while completing: {exc}") from exc
+        with _store_errors("completing an upload"):
+            try:
+                await s3.complete_multipart_upload(
+                    Bucket=bucket, Key=name, UploadId=handle, MultipartUpload={"Parts": listed}
+                )
+            except ClientError as exc:
+                if _code(exc) == "NoSuchUpload" and await self._size(key) == size:
+                    return  # an earlier finish completed it, then crashed
+                raise
 
     async def _size(self, key: str) -> int | None:
         s3 = await self._s3()
@@ -327,22 +326,22 @@ class S3Storage:
                 async for block in body.iter_chunks(READ_BLOCK):
                     yield block
 
-    async def discard_upload(self, key: str, handle: str) -> None:
+    async def _abort_upload(self, key: str, handle: str) -> None:
         if not handle:
             return
         s3 = await self._s3()
-        try:
-            await s3.abort_multipart_upload(
-                Bucket=self._where.bucket, Key=self._object(key), UploadId=handle
-            )
-        except ClientError as exc:
-            if _code(exc) not in _GONE:
-                with _store_errors("aborting an upload"):
+        with _store_errors("aborting an upload"):
+            try:
+                await s3.abort_multipart_upload(
+                    Bucket=self._where.bucket, Key=self._object(key), UploadId=handle
+                )
+            except ClientError as exc:
+                if _code(exc) not in _GONE:
                     raise
 
     async def discard(self, key: str, handle: str) -> None:
         # A finish may have completed the upload before it crashed: drop the object as well.
-        await self.discard_upload(key, handle)
+        await self._abort_upload(key, handle)
         await self.delete(key)
 
     async def delete(self, key: str) -> None:
