@@ -4,6 +4,8 @@ transactions; PostgreSQL is used as is."""
 from __future__ import annotations
 
 import hashlib
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,15 +15,34 @@ from sqlalchemy.engine import Connection, Engine
 WRITE = "partway_write"
 
 
+BUSY_TIMEOUT_S = 30.0
+
+
+def _use_wal(cursor: Any) -> None:
+    # WAL lets readers run beside the single writer; several server processes may share the file.
+    # Switching a new file to WAL escalates a shared lock to an exclusive one, and SQLite answers
+    # "locked" at once (no busy handler: it would deadlock) when two connections try together, so
+    # the switch is retried here.
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            # An in-memory database answers "memory" and stays so; that is fine.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.02)
+
+
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # Take transaction control away from the driver, so _sqlite_begin decides how to begin.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    # WAL lets readers run beside the single writer; several server processes may share the file.
-    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+    _use_wal(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 
@@ -48,7 +69,9 @@ def make_engine(url: str) -> Engine:
         database = sa.engine.make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = sa.create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_S}
+        )
         sa.event.listen(engine, "connect", _sqlite_connect)
         sa.event.listen(engine, "begin", _sqlite_begin)
         return engine
