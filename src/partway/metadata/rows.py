@@ -52,6 +52,10 @@ def session_of(row: Row[Any], session_parts: tuple[Part, ...]) -> UploadSession:
     )
 
 
+def part_of(row: Row[Any]) -> Part:
+    return Part(row.number, row.size, row.sha1, row.sha256, row.tag)
+
+
 def parts_of(
     c: Connection, session_ids: list[str], number: int | None = None
 ) -> dict[str, tuple[Part, ...]]:
@@ -63,7 +67,7 @@ def parts_of(
             query = query.where(parts.c.number == number)
         rows = c.execute(query.order_by(parts.c.session_id, parts.c.number))
         for p in rows:
-            found[p.session_id].append(Part(p.number, p.size, p.sha1, p.sha256, p.tag))
+            found[p.session_id].append(part_of(p))
     return {sid: tuple(found_parts) for sid, found_parts in found.items()}
 
 
