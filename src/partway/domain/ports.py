@@ -18,8 +18,14 @@ Bytes = bytes | bytearray | memoryview
 class RangeWriter(Protocol):
     """Writes one part of an unfinished object. Nothing counts until `commit` returns."""
 
-    async def write(self, chunks: Sequence[Bytes]) -> None:
-        """Append these buffers, in order, at the writer's current position."""
+    async def write(
+        self, chunks: Sequence[Bytes], alongside: Callable[[], None] | None = None
+    ) -> None:
+        """Append these buffers, in order, at the writer's current position.
+
+        `alongside` is blocking work on the same bytes (hashing) to run in the worker thread
+        that writes them: one thread hop per batch instead of two.
+        """
 
     async def commit(self) -> str | None:
         """Make the part durable; returns the store's receipt for it (S3: the part's ETag)."""

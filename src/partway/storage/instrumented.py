@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import contextmanager
 from typing import TypeVar
 
@@ -43,8 +43,10 @@ class InstrumentedWriter:
         self._inner = inner
         self._timer = timer
 
-    async def write(self, chunks: Sequence[Bytes]) -> None:
-        await self._timer.run("write", self._inner.write(chunks))
+    async def write(
+        self, chunks: Sequence[Bytes], alongside: Callable[[], None] | None = None
+    ) -> None:
+        await self._timer.run("write", self._inner.write(chunks, alongside))
 
     async def commit(self) -> str | None:
         return await self._timer.run("commit", self._inner.commit())

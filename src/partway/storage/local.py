@@ -10,7 +10,7 @@ import contextlib
 import errno
 import os
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,13 +38,19 @@ class LocalWriter:
         self._offset = offset
         self._fsync = fsync
 
-    async def write(self, chunks: Sequence[Bytes]) -> None:
+    async def write(
+        self, chunks: Sequence[Bytes], alongside: Callable[[], None] | None = None
+    ) -> None:
         offset = self._offset
         self._offset += sum(len(c) for c in chunks)
-        await asyncio.to_thread(self._pwritev_all, chunks, offset)
+        await asyncio.to_thread(self._pwritev_all, chunks, offset, alongside)
 
-    def _pwritev_all(self, chunks: Sequence[Bytes], offset: int) -> None:
+    def _pwritev_all(
+        self, chunks: Sequence[Bytes], offset: int, alongside: Callable[[], None] | None
+    ) -> None:
         """One vectored write for the batch; a short write continues where it stopped."""
+        if alongside is not None:
+            alongside()
         views = [memoryview(c) for c in chunks]
         try:
             while views:

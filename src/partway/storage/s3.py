@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlparse
@@ -104,7 +104,11 @@ class S3PartWriter:
         self._held: list[bytes] = []
         self._sending: asyncio.Task[str] | None = None
 
-    async def write(self, chunks: Sequence[Bytes]) -> None:
+    async def write(
+        self, chunks: Sequence[Bytes], alongside: Callable[[], None] | None = None
+    ) -> None:
+        if alongside is not None:
+            await asyncio.to_thread(alongside)
         if self._length is None:
             # UploadPart needs its length up front; a part of unknown length (a chunked request)
             # is held in memory, bounded by the part size the caller enforces.
