@@ -1,7 +1,11 @@
-"""Cross-process locks for one machine: flock(2) on small files, polled so a waiter can give up.
+"""Cross-process locks for one machine, on one small file per session, polled so a waiter can give
+up: the session lock is flock(2) on the file, part N's lock is an open-file-description record
+lock (F_OFD_SETLK, Linux) on byte N of the same file.
 
-flock locks belong to the open file description, so they exclude threads of one process as well
-as separate server processes, and the kernel drops them when a process dies.
+Both kinds belong to the open file description, so they exclude threads of one process as well as
+separate server processes, they do not interact with each other, and the kernel drops them when a
+process dies. One file per session rather than per part: creating a file costs ~90 µs here,
+opening an existing one ~4 µs.
 """
 
 from __future__ import annotations
@@ -10,53 +14,84 @@ import asyncio
 import contextlib
 import fcntl
 import os
+import re
+import struct
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from ..domain.errors import Busy
 
+# Session ids are server-generated; anything else must never become part of a path.
+_SESSION_ID = re.compile(r"^[a-z]+_[0-9a-f]{8,64}$")
+
+
+def _flock(mode: int) -> Callable[[int], None]:
+    def take(fd: int) -> None:
+        fcntl.flock(fd, mode | fcntl.LOCK_NB)
+
+    return take
+
+
+def _byte_lock(number: int) -> Callable[[int], None]:
+    # struct flock: l_type, l_whence, l_start, l_len, l_pid (0 for OFD locks).
+    request = struct.pack("hhqqi", fcntl.F_WRLCK, os.SEEK_SET, number, 1, 0)
+
+    def take(fd: int) -> None:
+        fcntl.fcntl(fd, fcntl.F_OFD_SETLK, request)
+
+    return take
+
 
 class FileLocks:
     def __init__(self, directory: Path, timeout: float = 120.0) -> None:
+        if not hasattr(fcntl, "F_OFD_SETLK"):
+            raise RuntimeError("file locks need Linux open-file-description locks (F_OFD_SETLK)")
         self._dir = directory
         self._dir.mkdir(parents=True, exist_ok=True)
         self._timeout = timeout
 
     def session_shared(self, session_id: str) -> contextlib.AbstractAsyncContextManager[None]:
-        return self._hold(f"{session_id}.lock", fcntl.LOCK_SH, "the upload session")
+        return self._hold(session_id, _flock(fcntl.LOCK_SH), "the upload session")
 
     def session_exclusive(self, session_id: str) -> contextlib.AbstractAsyncContextManager[None]:
-        return self._hold(f"{session_id}.lock", fcntl.LOCK_EX, "the upload session")
+        return self._hold(session_id, _flock(fcntl.LOCK_EX), "the upload session")
 
     def part(self, session_id: str, number: int) -> contextlib.AbstractAsyncContextManager[None]:
-        return self._hold(f"{session_id}.p{number}.lock", fcntl.LOCK_EX, f"part {number}")
+        return self._hold(session_id, _byte_lock(number), f"part {number}")
 
     async def forget(self, session_id: str) -> None:
-        for path in self._dir.glob(f"{session_id}.*lock"):
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._path(session_id))
 
     async def close(self) -> None:
         pass
 
+    def _path(self, session_id: str) -> str:
+        if not _SESSION_ID.match(session_id):
+            raise ValueError(f"invalid session id {session_id!r}")
+        return os.path.join(self._dir, f"{session_id}.lock")
+
     @contextlib.asynccontextmanager
-    async def _hold(self, name: str, mode: int, what: str) -> AsyncIterator[None]:
-        fd = os.open(self._dir / name, os.O_RDWR | os.O_CREAT, 0o600)
+    async def _hold(
+        self, session_id: str, take: Callable[[int], None], what: str
+    ) -> AsyncIterator[None]:
+        fd = os.open(self._path(session_id), os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            await self._acquire(fd, mode, what)
+            await self._acquire(fd, take, what)
             yield
         finally:
             os.close(fd)  # closing the descriptor releases the lock
 
-    async def _acquire(self, fd: int, mode: int, what: str) -> None:
+    async def _acquire(self, fd: int, take: Callable[[int], None], what: str) -> None:
         deadline = time.monotonic() + self._timeout
         delay = 0.002
         while True:
             try:
-                fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                take(fd)
                 return
-            except BlockingIOError:
+            except (BlockingIOError, PermissionError):
+                # flock says EWOULDBLOCK; a record lock says EAGAIN or EACCES.
                 if time.monotonic() >= deadline:
                     raise Busy(f"{what} is busy with another request; retry later") from None
                 await asyncio.sleep(delay)
