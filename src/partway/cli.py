@@ -50,13 +50,14 @@ async def serve(settings: Settings, app: Any) -> None:
     import uvicorn
 
     from .app import create_metrics_app
+    from .http.server import SocketBodyProtocol
 
     def config(asgi: Any, port: int, lifespan: Literal["on", "off"]) -> uvicorn.Config:
         return uvicorn.Config(
             asgi,
             host=settings.host,
             port=port,
-            http="httptools",
+            http=SocketBodyProtocol,
             lifespan=lifespan,
             log_config=None,
             access_log=False,

@@ -15,6 +15,21 @@ Clock = Callable[[], datetime]
 Bytes = bytes | bytearray | memoryview
 
 
+class BlockingBody(Protocol):
+    """A request body that a worker thread reads straight from the connection."""
+
+    length: int
+
+    def read_into(self, view: memoryview) -> None:
+        """Fill `view` with the next bytes of the body (blocking)."""
+
+    def abandon(self) -> None:
+        """Make a `read_into` in progress give up soon (callable from any thread)."""
+
+
+Body = AsyncIterator[bytes] | BlockingBody
+
+
 class RangeWriter(Protocol):
     """Writes one part of an unfinished object. Nothing counts until `commit` returns."""
 
@@ -26,6 +41,9 @@ class RangeWriter(Protocol):
         `alongside` is blocking work on the same bytes (hashing) to run in the worker thread
         that writes them: one thread hop per batch instead of two.
         """
+
+    def blocking(self) -> Callable[[Sequence[Bytes]], None] | None:
+        """A blocking `write` for a worker thread to call, if the store has one."""
 
     async def commit(self) -> str | None:
         """Make the part durable; returns the store's receipt for it (S3: the part's ETag)."""

@@ -1,20 +1,24 @@
-"""Moving a request body into storage: network chunks gathered into ~1 MiB batches, each hashed
-and written off the event loop (one vectored write, no joining copy) while the next one fills."""
+"""Moving a request body into storage.
+
+A body read from the connection by a worker thread goes through that one thread in 1 MiB blocks
+(read, hash, write) when the store can write from a thread, or block by block to the store's
+async writer otherwise. A body of ASGI chunks is gathered into ~1 MiB batches, each hashed and
+written off the event loop (one vectored write, no joining copy) while the next one fills."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from .digests import MultiHasher
 from .errors import WrongPartSize
-from .ports import RangeWriter
+from .ports import BlockingBody, Body, Bytes, RangeWriter
 
 BATCH_BYTES = 1024 * 1024
 
 
-async def _consume(chunks: list[bytes], writer: RangeWriter, hasher: MultiHasher | None) -> None:
+async def _consume(chunks: list[Bytes], writer: RangeWriter, hasher: MultiHasher | None) -> None:
     if hasher is None:
         await writer.write(chunks)
         return
@@ -36,7 +40,7 @@ class _Pipeline:
         self._hasher = hasher
         self._pending: asyncio.Future[None] | None = None
 
-    async def submit(self, chunks: list[bytes]) -> None:
+    async def submit(self, chunks: list[Bytes]) -> None:
         await self.drain()
         self._pending = asyncio.ensure_future(_consume(chunks, self._writer, self._hasher))
 
@@ -54,11 +58,64 @@ class _Pipeline:
 
 
 async def stream_into(
-    body: AsyncIterator[bytes], writer: RangeWriter, hasher: MultiHasher | None, limit: int
+    body: Body, writer: RangeWriter, hasher: MultiHasher | None, limit: int
 ) -> int:
     """Write the body through `writer`, at most `limit` bytes; returns the byte count."""
+    if isinstance(body, AsyncIterator):
+        return await _stream_chunks(body, writer, hasher, limit)
+    if body.length > limit:
+        raise WrongPartSize(f"part body is larger than the {limit} bytes this part takes")
+    write = writer.blocking()
+    if write is not None:
+        await _in_worker(body, _pump, body, write, hasher)
+    else:
+        await _stream_chunks(_blocks_of(body), writer, hasher, limit)
+    return body.length
+
+
+def _pump(
+    body: BlockingBody, write: Callable[[Sequence[Bytes]], None], hasher: MultiHasher | None
+) -> None:
+    """The whole body through one reused buffer, in one worker thread."""
+    block = memoryview(bytearray(min(BATCH_BYTES, body.length)))
+    remaining = body.length
+    while remaining:
+        view = block[: min(len(block), remaining)]
+        body.read_into(view)
+        if hasher is not None:
+            hasher.update(view)
+        write([view])
+        remaining -= len(view)
+
+
+async def _blocks_of(body: BlockingBody) -> AsyncIterator[Bytes]:
+    """The body as ~1 MiB blocks, each read by a worker thread into a buffer of its own."""
+    remaining = body.length
+    while remaining:
+        view = memoryview(bytearray(min(BATCH_BYTES, remaining)))
+        await _in_worker(body, body.read_into, view)
+        remaining -= len(view)
+        yield view
+
+
+async def _in_worker(body: BlockingBody, work: Callable[..., None], *args: object) -> None:
+    """Run `work` in a worker thread; if we are cancelled or fail, stop the thread's reads and
+    wait for it, so that nothing is still writing when the caller closes the writer."""
+    running = asyncio.get_running_loop().run_in_executor(None, work, *args)
+    try:
+        await running
+    except BaseException:
+        body.abandon()
+        with contextlib.suppress(BaseException):
+            await asyncio.shield(running)
+        raise
+
+
+async def _stream_chunks(
+    body: AsyncIterator[Bytes], writer: RangeWriter, hasher: MultiHasher | None, limit: int
+) -> int:
     received = 0
-    batch: list[bytes] = []
+    batch: list[Bytes] = []
     held = 0
     pipeline = _Pipeline(writer, hasher)
     try:

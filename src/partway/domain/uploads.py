@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
@@ -42,7 +42,7 @@ from .policy import (
     part_size_for,
     total_size,
 )
-from .ports import Admission, Clock, Events, Locks, NoEvents, Repository, Storage
+from .ports import Admission, Body, Clock, Events, Locks, NoEvents, Repository, Storage
 from .streaming import stream_into
 from .tree import Tree
 
@@ -232,7 +232,7 @@ class UploadService:
         tenant: Tenant,
         session_id: str,
         number: int,
-        body: AsyncIterator[bytes],
+        body: Body,
         content_length: int | None,
         digest: Digest | None,
         still_wanted: Callable[[], Awaitable[bool]] | None = None,
@@ -256,7 +256,7 @@ class UploadService:
         tenant: Tenant,
         session_id: str,
         number: int,
-        body: AsyncIterator[bytes],
+        body: Body,
         content_length: int | None,
         digest: Digest | None,
         still_wanted: Callable[[], Awaitable[bool]] | None,
@@ -317,7 +317,7 @@ class UploadService:
         session: UploadSession,
         storage: Storage,
         number: int,
-        body: AsyncIterator[bytes],
+        body: Body,
         content_length: int | None,
         digest: Digest | None,
     ) -> Part:

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..metrics import Metrics
 from ..wire import APP_ID, CONSUMER_ID, REQUEST_ID
+from .server import socket_body
 
 log = logging.getLogger("partway.http")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -68,6 +69,9 @@ class Observe:
         m = self.metrics
         m.requests.labels(route, method, str(status)).inc()
         m.latency.labels(route, method).observe(took)
+        direct = socket_body(scope)
+        if direct is not None:
+            counts["in"] += direct.received
         m.bytes_received.inc(counts["in"])
         m.bytes_served.inc(counts["out"])
         if route in ("/metrics", "/healthz", "/readyz"):

@@ -14,6 +14,7 @@ from . import params
 from .bodies import CreateUploadSession, FinishUploadSession
 from .context import caller
 from .render import entry_json, envelope, session_json
+from .server import socket_body
 
 RESOURCE = "UploadSessions"
 
@@ -61,8 +62,11 @@ async def upload(request: Request) -> Response:
     number = params.part_number(request)
     length = params.content_length(request)
     digest = parse_digest(request.headers.get(DIGEST))
+    direct = socket_body(request.scope)
 
     async def still_connected() -> bool:
+        if direct is not None:
+            direct.settle()  # before `receive` lets the connection be read again
         return not await request.is_disconnected()
 
     try:
@@ -70,7 +74,7 @@ async def upload(request: Request) -> Response:
             who.tenant,
             request.path_params["id"],
             number,
-            request.stream(),
+            request.stream() if direct is None else direct.take(),
             length,
             digest,
             still_connected,
@@ -78,6 +82,9 @@ async def upload(request: Request) -> Response:
     except ClientDisconnect:
         # Nobody is left to read a reply; the part was not recorded.
         return Response(status_code=400)
+    finally:
+        if direct is not None:
+            direct.settle()
     return envelope(request, 200, session.service_id, RESOURCE, "upload", {"id": session.id})
 
 

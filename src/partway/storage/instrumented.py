@@ -48,6 +48,17 @@ class InstrumentedWriter:
     ) -> None:
         await self._timer.run("write", self._inner.write(chunks, alongside))
 
+    def blocking(self) -> Callable[[Sequence[Bytes]], None] | None:
+        inner = self._inner.blocking()
+        if inner is None:
+            return None
+
+        def write(chunks: Sequence[Bytes]) -> None:
+            with self._timer.op("write"):
+                inner(chunks)
+
+        return write
+
     async def commit(self) -> str | None:
         return await self._timer.run("commit", self._inner.commit())
 

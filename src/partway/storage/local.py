@@ -45,6 +45,14 @@ class LocalWriter:
         self._offset += sum(len(c) for c in chunks)
         await asyncio.to_thread(self._pwritev_all, chunks, offset, alongside)
 
+    def blocking(self) -> Callable[[Sequence[Bytes]], None]:
+        def write(chunks: Sequence[Bytes]) -> None:
+            offset = self._offset
+            self._offset += sum(len(c) for c in chunks)
+            self._pwritev_all(chunks, offset, None)
+
+        return write
+
     def _pwritev_all(
         self, chunks: Sequence[Bytes], offset: int, alongside: Callable[[], None] | None
     ) -> None:

@@ -116,6 +116,9 @@ class S3PartWriter:
             return
         await self._put(chunks)
 
+    def blocking(self) -> None:
+        return None  # parts go out through the event loop's HTTP client
+
     async def commit(self) -> str | None:
         if self._length is None:
             data = b"".join(self._held)
