@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     reap_interval_seconds: float = Field(60.0, gt=0)
     orphan_grace_seconds: float = Field(300.0, ge=0)
     lock_timeout_seconds: float = Field(120.0, gt=0)
+    # A part upload that sends no byte for this long is answered 408 (its part is not recorded).
+    body_timeout_seconds: float = Field(60.0, gt=0)
     auto_migrate: bool = True
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "text"] = "auto"

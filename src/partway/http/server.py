@@ -25,10 +25,12 @@ from starlette.requests import ClientDisconnect
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 BODY_EXTENSION = "partway.socket_body"
-# A client that sends nothing for this long is treated as gone (as a proxy's body timeout would).
-IDLE_TIMEOUT_SECONDS = 60.0
 # How often a reading thread looks up to see whether its request was abandoned.
 POLL_SECONDS = 0.5
+
+
+class BodyTimeout(Exception):
+    """The client sent no body byte for the idle timeout."""
 
 
 def socket_body(scope: MutableMapping[str, Any]) -> SocketBody | None:
@@ -40,9 +42,9 @@ class SocketBody:
     """One request's body, offered for reading from the socket.
 
     `take` (on the event loop, before any `receive`) stops the loop reading the connection; then
-    one worker thread at a time calls `read_into`; `settle` (on the loop, idempotent) hands the
-    connection back: ready for the next request if the body was read to its end or not at all,
-    else marked to close after the response.
+    one worker thread at a time calls `read_into`; `settle` (on the loop, idempotent, once no
+    read is running) hands the connection back: ready for the next request if the body was read
+    to its end or not at all, else marked to close after the response.
     """
 
     def __init__(self, protocol: SocketBodyProtocol, cycle: RequestResponseCycle, length: int):
@@ -56,8 +58,9 @@ class SocketBody:
         self._sock: socket.socket | None = None
         self._abandoned = threading.Event()
         self._settled = False
+        self._idle_timeout = 60.0
 
-    def take(self) -> SocketBody:
+    def take(self, idle_timeout: float) -> SocketBody:
         cycle = self._cycle
         if cycle.disconnected:
             raise ClientDisconnect()
@@ -71,7 +74,8 @@ class SocketBody:
         # A descriptor of our own: closing it never closes the connection under the loop.
         raw = self._protocol.transport.get_extra_info("socket").fileno()
         self._sock = socket.socket(fileno=os.dup(raw))
-        self._sock.settimeout(POLL_SECONDS)
+        self._sock.settimeout(min(POLL_SECONDS, idle_timeout))
+        self._idle_timeout = idle_timeout
         return self
 
     def read_into(self, view: memoryview) -> None:
@@ -91,8 +95,8 @@ class SocketBody:
             try:
                 count = self._sock.recv_into(view[got:])
             except TimeoutError:
-                if time.monotonic() - idle_since > IDLE_TIMEOUT_SECONDS:
-                    raise ClientDisconnect() from None
+                if time.monotonic() - idle_since >= self._idle_timeout:
+                    raise BodyTimeout(f"no body bytes for {self._idle_timeout:g} s") from None
                 continue
             if count == 0:
                 raise ClientDisconnect()

@@ -13,8 +13,9 @@ from ..wire import DIGEST, IDEMPOTENCY_KEY, PART_SIZE_HINT, SESSIONS_PATH
 from . import params
 from .bodies import CreateUploadSession, FinishUploadSession
 from .context import caller
+from .errors import error_response
 from .render import entry_json, envelope, session_json
-from .server import socket_body
+from .server import BodyTimeout, socket_body
 
 RESOURCE = "UploadSessions"
 
@@ -63,6 +64,7 @@ async def upload(request: Request) -> Response:
     length = params.content_length(request)
     digest = parse_digest(request.headers.get(DIGEST))
     direct = socket_body(request.scope)
+    idle_timeout = who.services.settings.body_timeout_seconds
 
     async def still_connected() -> bool:
         if direct is not None:
@@ -74,7 +76,7 @@ async def upload(request: Request) -> Response:
             who.tenant,
             request.path_params["id"],
             number,
-            request.stream() if direct is None else direct.take(),
+            request.stream() if direct is None else direct.take(idle_timeout),
             length,
             digest,
             still_connected,
@@ -82,6 +84,9 @@ async def upload(request: Request) -> Response:
     except ClientDisconnect:
         # Nobody is left to read a reply; the part was not recorded.
         return Response(status_code=400)
+    except BodyTimeout as exc:
+        message = f"{exc}; the part was not recorded, send it again"
+        return error_response(408, "RequestTimeoutError", message)
     finally:
         if direct is not None:
             direct.settle()
