@@ -129,13 +129,17 @@ class Bench:
         for pwrite in (False, True):
             for streams in (1, 4):
                 self.sink_row(pwrite, streams)
+        # For reference: the same sink taking bodies through ASGI `receive`.
+        for streams in (1, 4):
+            self.sink_row(True, streams, via="receive")
 
-    def sink_row(self, pwrite: bool, streams: int) -> None:
+    def sink_row(self, pwrite: bool, streams: int, via: str = "socket") -> None:
         kind = "sink + pwrite" if pwrite else "sink, body discarded"
-        row = Row(f"HTTP {kind}, P={streams}", "ceiling")
+        how = "" if via == "socket" else " via ASGI receive"
+        row = Row(f"HTTP {kind}{how}, P={streams}", "ceiling" if via == "socket" else "reference")
         target = self.work / "sink"
         target.mkdir(exist_ok=True)
-        cmd = [sys.executable, "-m", "bench.sink", "--port", "{port}"]
+        cmd = [sys.executable, "-m", "bench.sink", "--port", "{port}", "--via", via]
         if pwrite:
             cmd += ["--dir", str(target)]
         server = start(cmd, log=self.log)

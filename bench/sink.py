@@ -1,6 +1,12 @@
-"""The ceilings: a minimal ASGI upload sink on the same server stack as partway (uvicorn with
-httptools and uvloop), discarding bodies or `pwrite`-ing them at their offset into a new file per
-upload (like any upload server, it cannot count on overwriting pages already in the cache)."""
+"""The ceilings: a minimal ASGI upload sink on partway's server stack (uvicorn, httptools,
+uvloop), discarding bodies or `pwrite`-ing them at their offset into a new file per upload (like
+any upload server, it cannot count on overwriting pages already in the cache).
+
+Two ways to take a body: `socket` (the default, and the ceiling) has one worker thread read the
+whole body from the socket in 1 MiB blocks into one buffer and write each block, as partway does
+for parts (partway.http.server); `receive` takes ASGI `receive` messages as most ASGI servers'
+apps do, and shows what that path costs.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +18,45 @@ from typing import Any
 
 import uvicorn
 
+from partway.http.server import SocketBody, SocketBodyProtocol, socket_body
+
 Scope = dict[str, Any]
+BLOCK = 1024 * 1024
 
 
-def make_app(directory: str | None) -> Any:
+def _pump(body: SocketBody, fd: int | None, offset: int) -> None:
+    block = memoryview(bytearray(min(BLOCK, body.length)))
+    remaining = body.length
+    while remaining:
+        view = block[: min(len(block), remaining)]
+        body.read_into(view)
+        if fd is not None:
+            os.pwrite(fd, view, offset)
+        offset += len(view)
+        remaining -= len(view)
+
+
+async def _via_receive(receive: Any, fd: int | None, offset: int) -> None:
+    loop = asyncio.get_running_loop()
+    more = True
+    chunks: list[bytes] = []
+    held = 0
+    while more:
+        message = await receive()
+        body = message.get("body", b"")
+        more = message.get("more_body", False)
+        if fd is None:
+            continue
+        chunks.append(body)
+        held += len(body)
+        if held >= BLOCK or not more:
+            block = b"".join(chunks)
+            await loop.run_in_executor(None, os.pwrite, fd, block, offset)
+            offset += len(block)
+            chunks, held = [], 0
+
+
+def make_app(directory: str | None, via: str) -> Any:
     files: dict[str, int] = {}
 
     def file_for(upload: str) -> int:
@@ -29,7 +70,7 @@ def make_app(directory: str | None) -> Any:
 
     async def app(scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            message = await receive()
+            await receive()
             asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(32))
             await send({"type": "lifespan.startup.complete"})
             await receive()
@@ -38,23 +79,15 @@ def make_app(directory: str | None) -> Any:
         query = dict(p.split("=", 1) for p in scope["query_string"].decode().split("&") if "=" in p)
         offset = int(query.get("offset", "0"))
         fd = file_for(query.get("upload", "x")) if directory else None
-        more = True
-        chunks: list[bytes] = []
-        held = 0
-        loop = asyncio.get_running_loop()
-        while more:
-            message = await receive()
-            body = message.get("body", b"")
-            more = message.get("more_body", False)
-            if fd is None:
-                continue
-            chunks.append(body)
-            held += len(body)
-            if held >= 1 << 20 or not more:
-                block = b"".join(chunks)
-                await loop.run_in_executor(None, os.pwrite, fd, block, offset)
-                offset += len(block)
-                chunks, held = [], 0
+        direct = socket_body(scope) if via == "socket" else None
+        if direct is not None:
+            direct.take(60.0)
+            try:
+                await asyncio.get_running_loop().run_in_executor(None, _pump, direct, fd, offset)
+            finally:
+                direct.settle()
+        else:
+            await _via_receive(receive, fd, offset)
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
@@ -65,12 +98,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--dir", help="pwrite bodies into a file per upload here (else discard)")
+    parser.add_argument("--via", choices=["socket", "receive"], default="socket")
     args = parser.parse_args()
     uvicorn.run(
-        make_app(args.dir),
+        make_app(args.dir, args.via),
         host="127.0.0.1",
         port=args.port,
-        http="httptools",
+        http=SocketBodyProtocol,
         loop="uvloop",
         log_level="warning",
     )
