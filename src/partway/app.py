@@ -54,7 +54,7 @@ def utc_now() -> datetime:
 
 def open_metadata(settings: Settings) -> Engine:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.metadata_url())
+    engine = make_engine(settings.metadata_url(), durable=settings.fsync)
     if migrate.pending(engine):
         if not settings.auto_migrate:
             raise SystemExit("the metadata database needs `partway migrate` first")

@@ -101,7 +101,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    migrate.upgrade(make_engine(settings.metadata_url()))
+    migrate.upgrade(make_engine(settings.metadata_url(), durable=settings.fsync))
     print("metadata schema is up to date")
     return 0
 

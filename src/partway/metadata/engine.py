@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +36,24 @@ def _use_wal(cursor: Any) -> None:
         time.sleep(0.02)
 
 
-def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
-    # Take transaction control away from the driver, so _sqlite_begin decides how to begin.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
-    _use_wal(cursor)
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
+def _sqlite_connect(durable: bool) -> Callable[[Any, Any], None]:
+    def connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the driver, so _sqlite_begin decides how to begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+        _use_wal(cursor)
+        # FULL: a commit (a recorded part, a finished file) survives power loss once answered.
+        # NORMAL: still never corrupt, but the last commits before a power loss may be lost.
+        cursor.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        # A checkpoint fsyncs the database, which on ext4 stalls the page-cache writes of the
+        # parts in flight (measured: 4 of 16 parts at 100 ms instead of 20); checkpoint every
+        # 16 MiB of log instead of every 4 MiB.
+        cursor.execute("PRAGMA wal_autocheckpoint=4000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return connect
 
 
 def _sqlite_begin(conn: Connection) -> None:
@@ -64,7 +74,8 @@ def libpq_url(url: str) -> str:
     return "postgresql://" + url.split("://", 1)[1]
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, durable: bool = True) -> Engine:
+    """`durable`: whether an answered commit must survive power loss (follows `fsync`)."""
     if url.startswith("sqlite"):
         database = sa.engine.make_url(url).database
         if database and database != ":memory:":
@@ -72,7 +83,7 @@ def make_engine(url: str) -> Engine:
         engine = sa.create_engine(
             url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_S}
         )
-        sa.event.listen(engine, "connect", _sqlite_connect)
+        sa.event.listen(engine, "connect", _sqlite_connect(durable))
         sa.event.listen(engine, "begin", _sqlite_begin)
         return engine
     if url.startswith("postgresql://"):
