@@ -244,3 +244,6 @@ class EntryRepository(Protocol):
 
 class Repository(KeyRepository, QuotaRepository, SessionRepository, EntryRepository, Protocol):
     """The metadata store as the domain sees it."""
+
+    def close(self) -> None:
+        """Release connections held outside the pool."""

@@ -29,10 +29,11 @@ class Services:
     locks: Locks
 
     async def close(self) -> None:
-        """Release the connections of storages and locks."""
+        """Release the connections of storages, locks and metadata."""
         for storage in self.uploads.storages().values():
             await storage.close()
         await self.locks.close()
+        self.repo.close()
 
 
 @dataclass(frozen=True)

@@ -59,8 +59,9 @@ def _sqlite_connect(durable: bool) -> Callable[[Any, Any], None]:
 def _sqlite_begin(conn: Connection) -> None:
     # A deferred transaction that reads and then writes can fail at once with SQLITE_BUSY when
     # another writer committed in between; IMMEDIATE waits for the write lock up front instead.
-    immediate = conn.get_execution_options().get(WRITE, True)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    mode = conn.get_execution_options().get(WRITE, True)
+    if mode is not None:  # None: every statement is a transaction of its own (autocommit)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if mode else "BEGIN")
 
 
 def advisory_key(name: str) -> int:
