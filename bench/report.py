@@ -71,6 +71,8 @@ def write_report(
     smoke: bool,
 ) -> None:
     sink4 = _find(rows, "HTTP sink + pwrite, P=4")
+    asgi4 = _find(rows, "HTTP sink + pwrite via ASGI receive, P=4")
+    uploader = _find(rows, "partway's uploader")
     plain_fsync = _find(rows, "partway, P=4, part SHA-1 off, fsync on")
     plain_nofsync = _find(rows, "partway, P=4, part SHA-1 off, fsync off")
     sha_fsync = _find(rows, "partway, P=4, part SHA-1 on, fsync on")
@@ -90,6 +92,18 @@ def write_report(
         (f"partway P=1, fsync on ÷ best peer ({best})", p1, best_peer, "≥ 1.5"),
         ("partway P=1, fsync off ÷ best peer", p1_nofsync, best_peer, "≥ 1.5"),
         ("partway on S3 P=4, SHA-1 on ÷ the S3 server alone P=4", s3_p4, s3_alone, "–"),
+        (
+            "partway P=4, SHA-1 off, fsync off ÷ sink via ASGI receive P=4",
+            plain_nofsync,
+            asgi4,
+            "–",
+        ),
+        (
+            "uploader P=4 ÷ the bench client, same server row (SHA-1 on, fsync on)",
+            uploader,
+            sha_fsync,
+            "–",
+        ),
     ]
     lines = [
         "# partway benchmarks" + (" (smoke run: tiny sizes, not for comparison)" if smoke else ""),
@@ -102,6 +116,10 @@ def write_report(
         "here swings ±30 % between runs: compare rows of one report only.",
         "- Client: bench/client.py, hand-written HTTP/1.1 sending parts with sendfile(2), "
         "P threads with a connection each; the same client for every row.",
+        "- Sink (the ceiling): uvicorn + httptools + uvloop, each body read from the socket by "
+        "one worker thread in 1 MiB blocks and written with pwrite, as partway reads part bodies "
+        "(bench/sink.py); the rows 'via ASGI receive' take bodies through ASGI `receive` instead, "
+        "for reference.",
         "- Command: `bench/run` (see bench/__main__.py).",
         "",
         "## Rows",

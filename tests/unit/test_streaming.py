@@ -1,0 +1,122 @@
+"""stream_into with a body read by worker threads (the socket path), on local disk and on a store
+that only writes asynchronously."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+
+from partway.domain.digests import MultiHasher
+from partway.domain.errors import WrongPartSize
+from partway.domain.ports import Bytes
+from partway.domain.streaming import stream_into
+from partway.storage.local import LocalStorage
+
+MIB = 1024 * 1024
+
+
+class MemoryBody:
+    """A BlockingBody over bytes, handed out in short reads; can fail after `fail_after` bytes."""
+
+    def __init__(self, data: bytes, fail_after: int | None = None) -> None:
+        self.length = len(data)
+        self._data = data
+        self._at = 0
+        self._fail_after = fail_after
+        self.threads: set[str] = set()
+        self.abandoned = threading.Event()
+
+    def read_into(self, view: memoryview) -> None:
+        self.threads.add(threading.current_thread().name)
+        if self._fail_after is not None and self._at + len(view) > self._fail_after:
+            raise ConnectionResetError("the client went away")
+        view[:] = self._data[self._at : self._at + len(view)]
+        self._at += len(view)
+
+    def abandon(self) -> None:
+        self.abandoned.set()
+
+
+class AsyncOnlyWriter:
+    """A store writer without a blocking write (as S3's): bytes arrive through `write`."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    async def write(
+        self, chunks: Sequence[Bytes], alongside: Callable[[], None] | None = None
+    ) -> None:
+        if alongside is not None:
+            await asyncio.to_thread(alongside)
+        for chunk in chunks:
+            self.data += chunk
+
+    def blocking(self) -> None:
+        return None
+
+    async def commit(self) -> str | None:
+        return "etag"
+
+    async def close(self) -> None:
+        pass
+
+
+def test_a_socket_body_goes_to_disk_in_one_worker_thread_hashed(tmp_path: Path) -> None:
+    data = os.urandom(3 * MIB + 777)
+    body = MemoryBody(data)
+    storage = LocalStorage(tmp_path, fsync=False)
+    hasher = MultiHasher(["sha1"])
+
+    async def scenario() -> int:
+        await storage.begin("ses_0123456789abcdef")
+        writer = await storage.open_range("ses_0123456789abcdef", "", 1, 100, len(data))
+        try:
+            return await stream_into(body, writer, hasher, len(data))
+        finally:
+            await writer.close()
+
+    assert asyncio.run(scenario()) == len(data)
+    stored = (tmp_path / "objects" / "ses_0123456789abcdef").read_bytes()
+    assert stored[100:] == data
+    assert hasher.hexdigests()["sha1"] == hashlib.sha1(data).hexdigest()
+    assert len(body.threads) == 1  # read, hash and write of every block: one thread
+
+
+def test_a_socket_body_reaches_an_async_only_store_block_by_block() -> None:
+    data = os.urandom(2 * MIB + 5)
+    writer = AsyncOnlyWriter()
+    hasher = MultiHasher(["sha256"])
+    received = asyncio.run(stream_into(MemoryBody(data), writer, hasher, len(data)))
+    assert received == len(data)
+    assert bytes(writer.data) == data
+    assert hasher.hexdigests()["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_a_failed_read_abandons_the_body_and_raises(tmp_path: Path) -> None:
+    body = MemoryBody(os.urandom(4 * MIB), fail_after=2 * MIB + 1)
+    storage = LocalStorage(tmp_path, fsync=False)
+
+    async def scenario() -> None:
+        await storage.begin("ses_0123456789abcdef")
+        writer = await storage.open_range("ses_0123456789abcdef", "", 0, 0, body.length)
+        try:
+            await stream_into(body, writer, None, body.length)
+        finally:
+            await writer.close()
+
+    with pytest.raises(ConnectionResetError):
+        asyncio.run(scenario())
+    assert body.abandoned.is_set()
+
+
+def test_a_socket_body_longer_than_its_part_is_refused_before_reading() -> None:
+    body = MemoryBody(b"x" * 10)
+    with pytest.raises(WrongPartSize):
+        asyncio.run(stream_into(body, AsyncOnlyWriter(), None, 9))
+    assert not body.threads
