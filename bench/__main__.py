@@ -253,9 +253,32 @@ class Bench:
             finally:
                 moto.stop()
 
+    def uploader_work_row(self) -> None:
+        """The bench client doing the uploader's hashing (part SHA-1s, and the whole file's SHA-1
+        sent at finish, which the server then checks): what the uploader row is judged against."""
+        row = Row(
+            "bench client with the uploader's digests (part + whole-file SHA-1), P=4, fsync on",
+            "partway",
+        )
+        server, key, _ = self.partway_server("uploader-work", True)
+        counter = iter(range(10**6))
+
+        def once() -> dict[str, Any]:
+            args = ["--parallel", "4", "--key", key, "--name", f"w{next(counter)}.bin"]
+            return run_client(
+                "partway", server.url, self.source, *args, "--digests", "--whole-digest"
+            )
+
+        self.measured(row, server, once, lambda r: self.stored_ok(server.url, key, r["file_id"]))
+        self.row(row)
+
     def uploader_row(self) -> None:
         """partway's own uploader as the client: its CPU per GiB (process start included)."""
-        row = Row("partway's uploader (`partway upload`), P=4, part SHA-1 on, fsync on", "partway")
+        row = Row(
+            "partway's uploader (`partway upload`, process start included), P=4, part SHA-1 on, "
+            "fsync on",
+            "partway",
+        )
         server, key, _ = self.partway_server("uploader", True)
         env = {
             **os.environ,
@@ -409,6 +432,7 @@ class Bench:
             for streams in (1, 4):
                 for digests in (False, True):
                     self.partway_row(streams, digests, fsync)
+        self.uploader_work_row()
         self.uploader_row()
         self.s3_rows()
         if self.peers:

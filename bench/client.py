@@ -139,6 +139,15 @@ def sha1_header(fd: int, offset: int, length: int) -> str:
     return "sha=" + base64.b64encode(digest).decode()
 
 
+def whole_sha1(fd: int, size: int) -> str:
+    digest = hashlib.sha1()
+    block = bytearray(1024 * 1024)
+    for offset in range(0, size, len(block)):
+        got = os.preadv(fd, [block], offset)
+        digest.update(memoryview(block)[:got])
+    return "sha=" + base64.b64encode(digest.digest()).decode()
+
+
 def upload_partway(args: argparse.Namespace, fd: int, size: int) -> dict[str, Any]:
     headers = {
         "Authorization": f"Bearer {args.key}",
@@ -165,9 +174,17 @@ def upload_partway(args: argparse.Namespace, fd: int, size: int) -> dict[str, An
         path = f"/file-storage/upload-sessions/{sid}?part_number={number}"
         c.request("PUT", path, extra, file=(fd, offset, length)).ok()
 
+    whole: dict[str, str] = {}
+    hashing = threading.Thread(target=lambda: whole.update(digest=whole_sha1(fd, size)))
+    if args.whole_digest:
+        hashing.start()  # alongside the parts, as partway's uploader does
     parallel(count, args.parallel, args.url, headers, put)
+    if args.whole_digest:
+        hashing.join()
     began = time.perf_counter()
-    finished = conn.request("POST", f"/file-storage/upload-sessions/{sid}/finish").ok()
+    finished = conn.request(
+        "POST", f"/file-storage/upload-sessions/{sid}/finish", whole or None
+    ).ok()
     return {"file_id": finished.json()["data"]["id"], "finish_seconds": time.perf_counter() - began}
 
 
@@ -235,6 +252,9 @@ def main() -> None:
     parser.add_argument("--name", default="bench.bin")
     parser.add_argument("--parallel", type=int, default=1)
     parser.add_argument("--digests", action="store_true")
+    parser.add_argument(
+        "--whole-digest", action="store_true", help="whole-file SHA-1 at finish (partway)"
+    )
     parser.add_argument("--key", default="")
     args = parser.parse_args()
     fd = os.open(args.file, os.O_RDONLY)

@@ -17,7 +17,7 @@ from typing import cast
 import httpx
 
 from ..wire import DIGEST, SESSIONS_PATH, sha1_digest_header
-from .api import Credentials, raise_for_error
+from .api import Credentials, needs_tls, raise_for_error
 from .retry import RETRY_ERRORS, RetryPolicy
 
 SLICE = 1024 * 1024  # bodies go out in 1 MiB views: no part-sized copies
@@ -43,6 +43,7 @@ class PartSender:
     ) -> None:
         self._http = httpx.Client(
             base_url=base_url,
+            verify=needs_tls(base_url),
             headers=credentials.headers(),
             timeout=httpx.Timeout(60.0, connect=10.0),
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),

@@ -66,9 +66,10 @@ def part_range(size: int, part_size: int, number: int) -> tuple[int, int]:
 
 def _whole_file_digest(path: Path) -> str:
     digest = hashlib.sha1()
-    with path.open("rb") as f:
-        while block := f.read(HASH_BLOCK):
-            digest.update(block)
+    block = bytearray(HASH_BLOCK)  # one buffer, refilled: no allocation per block
+    with path.open("rb", buffering=0) as f:
+        while got := f.readinto(block):
+            digest.update(memoryview(block)[:got])
     return sha1_digest_header(digest.digest())
 
 
