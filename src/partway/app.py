@@ -52,9 +52,13 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def open_metadata(settings: Settings) -> Engine:
+def metadata_engine(settings: Settings) -> Engine:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.metadata_url(), durable=settings.fsync)
+    return make_engine(settings.metadata_url(), durable=settings.fsync)
+
+
+def open_metadata(settings: Settings) -> Engine:
+    engine = metadata_engine(settings)
     if migrate.pending(engine):
         if not settings.auto_migrate:
             raise SystemExit("the metadata database needs `partway migrate` first")

@@ -96,12 +96,10 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    from .app import metadata_engine
     from .metadata import migrate
-    from .metadata.engine import make_engine
 
-    settings = _settings(args)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    migrate.upgrade(make_engine(settings.metadata_url(), durable=settings.fsync))
+    migrate.upgrade(metadata_engine(_settings(args)))
     print("metadata schema is up to date")
     return 0
 

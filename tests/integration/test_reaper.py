@@ -12,7 +12,7 @@ from partway.domain.models import NewSession
 from partway.http.context import Services
 
 from ..backends import Backend
-from .helpers import TENANT, Clock, body, make_services, read_all
+from .helpers import TENANT, Clock, body, make_services, read_all, run
 
 HOUR = 3600
 
@@ -56,7 +56,7 @@ def test_expired_session_bytes_are_gone(backend: Backend, clock: Clock) -> None:
         clock.now += timedelta(hours=3)
         assert (await services.reaper.run_once()).purged_rows == 2
 
-    asyncio.run(scenario())
+    run(scenario(), services)
 
 
 def test_finished_file_outlives_its_session(backend: Backend, clock: Clock) -> None:
@@ -77,11 +77,12 @@ def test_finished_file_outlives_its_session(backend: Backend, clock: Clock) -> N
         assert entry.storage_key in backend.stored_keys()
         assert await read_all(services, entry) == b"ok"
 
-    asyncio.run(scenario())
+    run(scenario(), services)
 
 
 def test_expired_holder_does_not_block_its_name(backend: Backend, clock: Clock) -> None:
-    uploads = reaping_services(backend, clock).uploads
+    services = reaping_services(backend, clock)
+    uploads = services.uploads
 
     async def scenario() -> None:
         first = await uploads.create(TENANT, backend.service_id, NewSession("n.bin", "root", 1))
@@ -91,7 +92,7 @@ def test_expired_holder_does_not_block_its_name(backend: Backend, clock: Clock) 
         second = await uploads.create(TENANT, backend.service_id, NewSession("n.bin", "root", 1))
         assert second.id != first.id and first.storage_key not in backend.stored_keys()
 
-    asyncio.run(scenario())
+    run(scenario(), services)
 
 
 def test_two_reapers_on_one_store_reap_each_session_once(backend: Backend, clock: Clock) -> None:
@@ -109,7 +110,7 @@ def test_two_reapers_on_one_store_reap_each_session_once(backend: Backend, clock
         assert first.bytes_freed + second.bytes_freed == 120
         assert backend.stored_keys() == set()
 
-    asyncio.run(scenario())
+    run(scenario(), a, b)
 
 
 def test_orphan_sweep_respects_the_grace_period(backend: Backend, clock: Clock) -> None:
@@ -129,4 +130,4 @@ def test_orphan_sweep_respects_the_grace_period(backend: Backend, clock: Clock) 
         assert await services.reaper.sweep_orphans() == 1
         assert backend.stored_keys() == {session.storage_key}
 
-    asyncio.run(scenario())
+    run(scenario(), services)

@@ -14,7 +14,7 @@ from partway.domain.models import NewSession
 from partway.http.context import Services
 
 from ..backends import Backend, make_backend
-from .helpers import TENANT, Clock, body, make_services
+from .helpers import TENANT, Clock, body, make_services, run
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def test_session_expires_an_hour_after_its_last_activity(services: Services, clo
         with pytest.raises(NotFound, match="expired"):
             await uploads.get(TENANT, session.id)
 
-    asyncio.run(scenario())
+    run(scenario(), services)
 
 
 def test_finish_keeps_the_object_in_place(tmp_path: Path, clock: Clock) -> None:
@@ -57,7 +57,7 @@ def test_finish_keeps_the_object_in_place(tmp_path: Path, clock: Clock) -> None:
         assert entry.storage_key == session.storage_key
         assert path.stat().st_ino == inode and path.read_bytes() == b"data"
 
-    asyncio.run(scenario())
+    run(scenario(), services)
 
 
 def test_finish_waits_for_a_part_in_flight(services: Services) -> None:
@@ -80,4 +80,4 @@ def test_finish_waits_for_a_part_in_flight(services: Services) -> None:
         await writing
         assert entry.size == 4
 
-    asyncio.run(scenario())
+    run(scenario(), services)

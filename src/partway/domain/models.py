@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,9 +12,21 @@ ROOT_FOLDER_ID = "root"
 DEFAULT_DRIVE_ID = "default"
 
 
+# The shape of every id new_id makes (older ids had more hex digits).
+SERVER_ID = re.compile(r"^[a-z]+_[0-9a-f]{8,64}$")
+
+
 def new_id(prefix: str) -> str:
     """A server-generated, path-safe id (hex only: no '/', '?', '#' or '%' ever reaches a path)."""
     return f"{prefix}_{secrets.token_hex(12)}"
+
+
+def server_id(value: str, what: str) -> str:
+    """`value`, checked to have new_id's shape: only such ids become file paths or object keys,
+    so no client-supplied name can steer one."""
+    if not SERVER_ID.match(value):
+        raise ValueError(f"invalid {what} {value!r}")
+    return value
 
 
 @dataclass(frozen=True)

@@ -14,16 +14,13 @@ import asyncio
 import contextlib
 import fcntl
 import os
-import re
 import struct
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from ..domain.errors import Busy
-
-# Session ids are server-generated; anything else must never become part of a path.
-_SESSION_ID = re.compile(r"^[a-z]+_[0-9a-f]{8,64}$")
+from ..domain.models import server_id
 
 
 def _flock(mode: int) -> Callable[[int], None]:
@@ -68,9 +65,7 @@ class FileLocks:
         pass
 
     def _path(self, session_id: str) -> str:
-        if not _SESSION_ID.match(session_id):
-            raise ValueError(f"invalid session id {session_id!r}")
-        return os.path.join(self._dir, f"{session_id}.lock")
+        return os.path.join(self._dir, f"{server_id(session_id, 'session id')}.lock")
 
     @contextlib.asynccontextmanager
     async def _hold(

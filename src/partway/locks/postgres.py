@@ -7,7 +7,6 @@ bounds it.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -16,6 +15,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from ..domain.errors import Busy
 from ..metadata.engine import advisory_key, libpq_url
+from ..perloop import PerLoop
 
 
 class PgLocks:
@@ -23,9 +23,7 @@ class PgLocks:
         self._url = libpq_url(url)
         self._timeout = timeout
         self._max = max_connections
-        self._pool: AsyncConnectionPool | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._opening = asyncio.Lock()
+        self._pool = PerLoop(self._open_pool)
 
     def session_shared(self, session_id: str) -> contextlib.AbstractAsyncContextManager[None]:
         return self._hold(f"session:{session_id}", True, "the upload session")
@@ -40,36 +38,27 @@ class PgLocks:
         pass  # advisory locks leave nothing behind
 
     async def close(self) -> None:
-        pool, self._pool = self._pool, None
+        pool = self._pool.take()
         if pool is not None:
             await pool.close()
 
-    async def _connections(self) -> AsyncConnectionPool:
-        # A pool belongs to the event loop that opened it (tests run several loops).
-        loop = asyncio.get_running_loop()
-        if self._loop is not loop:
-            self._loop, self._opening, self._pool = loop, asyncio.Lock(), None
-        if self._pool is not None:
-            return self._pool
-        async with self._opening:
-            if self._pool is None:
-                milliseconds = int(self._timeout * 1000)
-                pool = AsyncConnectionPool(
-                    self._url,
-                    min_size=1,
-                    max_size=self._max,
-                    kwargs={"autocommit": True, "options": f"-c lock_timeout={milliseconds}"},
-                    open=False,
-                )
-                await pool.open()
-                self._pool = pool
-        return self._pool
+    async def _open_pool(self) -> AsyncConnectionPool:
+        milliseconds = int(self._timeout * 1000)
+        pool = AsyncConnectionPool(
+            self._url,
+            min_size=1,
+            max_size=self._max,
+            kwargs={"autocommit": True, "options": f"-c lock_timeout={milliseconds}"},
+            open=False,
+        )
+        await pool.open()
+        return pool
 
     @contextlib.asynccontextmanager
     async def _hold(self, name: str, shared: bool, what: str) -> AsyncIterator[None]:
         suffix = "_shared" if shared else ""
         key = advisory_key(name)
-        pool = await self._connections()
+        pool = await self._pool.get()
         try:
             conn = await pool.getconn(timeout=self._timeout)
         except PoolTimeout:

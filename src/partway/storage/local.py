@@ -9,18 +9,16 @@ import asyncio
 import contextlib
 import errno
 import os
-import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ..domain.errors import InsufficientStorage, NotFound
-from ..domain.models import Part
+from ..domain.models import SERVER_ID, Part, server_id
 from ..domain.policy import StorageCapabilities
 from ..domain.ports import Bytes, StoredObject
 
 READ_BLOCK = 1024 * 1024
-KEY = re.compile(r"^[a-z]+_[0-9a-f]{8,64}$")
 CAPABILITIES = StorageCapabilities(
     min_part_size=1, max_part_size=5 * 1024**3, max_parts=100_000, writes_in_place=True
 )
@@ -41,24 +39,18 @@ class LocalWriter:
     async def write(
         self, chunks: Sequence[Bytes], alongside: Callable[[], None] | None = None
     ) -> None:
-        offset = self._offset
-        self._offset += sum(len(c) for c in chunks)
-        await asyncio.to_thread(self._pwritev_all, chunks, offset, alongside)
+        await asyncio.to_thread(self._append, chunks, alongside)
 
     def blocking(self) -> Callable[[Sequence[Bytes]], None]:
-        def write(chunks: Sequence[Bytes]) -> None:
-            offset = self._offset
-            self._offset += sum(len(c) for c in chunks)
-            self._pwritev_all(chunks, offset, None)
+        return self._append
 
-        return write
-
-    def _pwritev_all(
-        self, chunks: Sequence[Bytes], offset: int, alongside: Callable[[], None] | None
-    ) -> None:
-        """One vectored write for the batch; a short write continues where it stopped."""
+    def _append(self, chunks: Sequence[Bytes], alongside: Callable[[], None] | None = None) -> None:
+        """`alongside` first, then one vectored write of the batch at the writer's position; a
+        short write continues where it stopped. Writes come one at a time (callers await each)."""
         if alongside is not None:
             alongside()
+        offset = self._offset
+        self._offset += sum(len(c) for c in chunks)
         views = [memoryview(c) for c in chunks]
         try:
             while views:
@@ -95,10 +87,7 @@ class LocalStorage:
         return CAPABILITIES
 
     def _path(self, key: str) -> Path:
-        # Keys are server-generated; refuse anything else so no path can ever be steered.
-        if not KEY.match(key):
-            raise ValueError(f"invalid storage key {key!r}")
-        return self._dir / key
+        return self._dir / server_id(key, "storage key")
 
     async def begin(self, key: str) -> str:
         path = self._path(key)
@@ -170,7 +159,7 @@ class LocalStorage:
             found = []
             for entry in os.scandir(self._dir):
                 with contextlib.suppress(FileNotFoundError):
-                    if KEY.match(entry.name):
+                    if SERVER_ID.match(entry.name):
                         modified = datetime.fromtimestamp(entry.stat().st_mtime, UTC)
                         found.append(StoredObject(entry.name, modified))
             return sorted(found, key=lambda o: o.key)

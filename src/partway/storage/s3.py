@@ -21,10 +21,10 @@ from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..domain.errors import NotFound, StorageUnavailable
-from ..domain.models import Part
+from ..domain.models import SERVER_ID, Part, server_id
 from ..domain.policy import StorageCapabilities
 from ..domain.ports import Bytes, StoredObject
-from .local import KEY
+from ..perloop import PerLoop
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -172,6 +172,15 @@ async def _once(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
+@dataclass(frozen=True)
+class _Clients:
+    """The clients of one event loop: aiobotocore for control calls, httpx for part bodies."""
+
+    s3: S3Client
+    http: httpx.AsyncClient
+    stack: contextlib.AsyncExitStack
+
+
 class S3Storage:
     def __init__(self, location: S3Location) -> None:
         self._where = location
@@ -185,49 +194,34 @@ class S3Storage:
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
         )
-        self._client: S3Client | None = None
-        self._http: httpx.AsyncClient | None = None
-        self._stack: contextlib.AsyncExitStack | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._opening = asyncio.Lock()
+        self._clients = PerLoop(self._open_clients)
 
     @property
     def capabilities(self) -> StorageCapabilities:
         return CAPABILITIES
 
     def _object(self, key: str) -> str:
-        # Keys are server-generated; refuse anything else so no name can steer an object key.
-        if not KEY.match(key):
-            raise ValueError(f"invalid storage key {key!r}")
-        return self._where.prefix + key
+        return self._where.prefix + server_id(key, "storage key")
 
     async def _s3(self) -> S3Client:
-        # Clients belong to the event loop that opened them (tests run several loops).
-        loop = asyncio.get_running_loop()
-        if self._loop is not loop:
-            self._loop, self._opening, self._client = loop, asyncio.Lock(), None
-        if self._client is not None:
-            return self._client
-        async with self._opening:
-            if self._client is None:
-                stack = contextlib.AsyncExitStack()
-                client = await stack.enter_async_context(
-                    get_session().create_client(
-                        "s3",
-                        endpoint_url=self._where.endpoint_url,
-                        region_name=self._where.region,
-                        aws_access_key_id=self._where.access_key,
-                        aws_secret_access_key=self._where.secret_key,
-                        config=self._config,
-                    )
-                )
-                limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
-                timeout = httpx.Timeout(120.0, connect=10.0, pool=60.0)
-                http = await stack.enter_async_context(
-                    httpx.AsyncClient(limits=limits, timeout=timeout)
-                )
-                self._client, self._http, self._stack = client, http, stack
-        return self._client
+        return (await self._clients.get()).s3
+
+    async def _open_clients(self) -> _Clients:
+        stack = contextlib.AsyncExitStack()
+        s3 = await stack.enter_async_context(
+            get_session().create_client(
+                "s3",
+                endpoint_url=self._where.endpoint_url,
+                region_name=self._where.region,
+                aws_access_key_id=self._where.access_key,
+                aws_secret_access_key=self._where.secret_key,
+                config=self._config,
+            )
+        )
+        limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+        timeout = httpx.Timeout(120.0, connect=10.0, pool=60.0)
+        http = await stack.enter_async_context(httpx.AsyncClient(limits=limits, timeout=timeout))
+        return _Clients(s3, http, stack)
 
     async def begin(self, key: str) -> str:
         s3 = await self._s3()
@@ -240,9 +234,8 @@ class S3Storage:
     async def open_range(
         self, key: str, handle: str, number: int, offset: int, length: int | None
     ) -> S3PartWriter:
-        s3 = await self._s3()
-        assert self._http is not None
-        url = await s3.generate_presigned_url(
+        clients = await self._clients.get()
+        url = await clients.s3.generate_presigned_url(
             "upload_part",
             Params={
                 "Bucket": self._where.bucket,
@@ -252,7 +245,7 @@ class S3Storage:
             },
             ExpiresIn=PRESIGN_SECONDS,
         )
-        return S3PartWriter(self._http, url, length)
+        return S3PartWriter(clients.http, url, length)
 
     async def complete(self, key: str, handle: str, parts: list[Part], size: int) -> None:
         s3 = await self._s3()
@@ -365,13 +358,13 @@ class S3Storage:
             async for page in uploads.paginate(Bucket=bucket, Prefix=prefix):
                 for upload in page.get("Uploads", []):
                     key = upload["Key"].removeprefix(prefix)
-                    if KEY.match(key):
+                    if SERVER_ID.match(key):
                         found.append(StoredObject(key, upload["Initiated"], upload["UploadId"]))
             objects = s3.get_paginator("list_objects_v2")
             async for listing in objects.paginate(Bucket=bucket, Prefix=prefix):
                 for obj in listing.get("Contents", []):
                     key = obj["Key"].removeprefix(prefix)
-                    if KEY.match(key):
+                    if SERVER_ID.match(key):
                         found.append(StoredObject(key, obj["LastModified"]))
         return found
 
@@ -380,6 +373,6 @@ class S3Storage:
         await s3.head_bucket(Bucket=self._where.bucket)
 
     async def close(self) -> None:
-        stack, self._stack, self._client, self._http = self._stack, None, None, None
-        if stack is not None:
-            await stack.aclose()
+        clients = self._clients.take()
+        if clients is not None:
+            await clients.stack.aclose()
