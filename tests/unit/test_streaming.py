@@ -39,6 +39,11 @@ class MemoryBody:
         view[:] = self._data[self._at : self._at + len(view)]
         self._at += len(view)
 
+    def splice_into(self, fd: int, offset: int, count: int) -> None:
+        view = memoryview(bytearray(count))
+        self.read_into(view)
+        os.pwrite(fd, view, offset)
+
     def abandon(self) -> None:
         self.abandoned.set()
 
@@ -57,7 +62,7 @@ class AsyncOnlyWriter:
         for chunk in chunks:
             self.data += chunk
 
-    def blocking(self) -> None:
+    def filler(self) -> None:
         return None
 
     async def commit(self) -> str | None:

@@ -23,11 +23,19 @@ class BlockingBody(Protocol):
     def read_into(self, view: memoryview) -> None:
         """Fill `view` with the next bytes of the body (blocking)."""
 
+    def splice_into(self, fd: int, offset: int, count: int) -> None:
+        """Move the next `count` bytes into file `fd` at `offset` without passing them through
+        Python (blocking)."""
+
     def abandon(self) -> None:
         """Make a `read_into` in progress give up soon (callable from any thread)."""
 
 
 Body = AsyncIterator[bytes] | BlockingBody
+# Blocking work on bytes as they are stored (hashing).
+Inspect = Callable[[Bytes], None]
+# Moves a whole body into a store's range, showing the stored bytes to an Inspect if given.
+Fill = Callable[[BlockingBody, Inspect | None], None]
 
 
 class RangeWriter(Protocol):
@@ -42,8 +50,10 @@ class RangeWriter(Protocol):
         that writes them: one thread hop per batch instead of two.
         """
 
-    def blocking(self) -> Callable[[Sequence[Bytes]], None] | None:
-        """A blocking `write` for a worker thread to call, if the store has one."""
+    def filler(self) -> Fill | None:
+        """If the store writes to a local file: a blocking function, for a worker thread, that
+        moves a whole body into the range and shows the written bytes to its second argument
+        (hashing), if given, without a copy of its own."""
 
     async def commit(self) -> str | None:
         """Make the part durable; returns the store's receipt for it (S3: the part's ETag)."""

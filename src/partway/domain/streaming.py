@@ -1,15 +1,16 @@
 """Moving a request body into storage.
 
-A body read from the connection by a worker thread goes through that one thread in 1 MiB blocks
-(read, hash, write) when the store can write from a thread, or block by block to the store's
-async writer otherwise. A body of ASGI chunks is gathered into ~1 MiB batches, each hashed and
-written off the event loop (one vectored write, no joining copy) while the next one fills."""
+A body that a worker thread can take straight from the connection goes, in that one thread,
+into a local file by the store's filler (socket to file inside the kernel, hashed where it
+landed), or block by block to the store's async writer otherwise (S3). A body of ASGI chunks is
+gathered into ~1 MiB batches, each hashed and written off the event loop (one vectored write, no
+joining copy) while the next one fills."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 
 from .digests import MultiHasher
 from .errors import WrongPartSize
@@ -65,27 +66,12 @@ async def stream_into(
         return await _stream_chunks(body, writer, hasher, limit)
     if body.length > limit:
         raise WrongPartSize(f"part body is larger than the {limit} bytes this part takes")
-    write = writer.blocking()
-    if write is not None:
-        await _in_worker(body, _pump, body, write, hasher)
+    fill = writer.filler()
+    if fill is not None:
+        await _in_worker(body, fill, body, None if hasher is None else hasher.update)
     else:
         await _stream_chunks(_blocks_of(body), writer, hasher, limit)
     return body.length
-
-
-def _pump(
-    body: BlockingBody, write: Callable[[Sequence[Bytes]], None], hasher: MultiHasher | None
-) -> None:
-    """The whole body through one reused buffer, in one worker thread."""
-    block = memoryview(bytearray(min(BATCH_BYTES, body.length)))
-    remaining = body.length
-    while remaining:
-        view = block[: min(len(block), remaining)]
-        body.read_into(view)
-        if hasher is not None:
-            hasher.update(view)
-        write([view])
-        remaining -= len(view)
 
 
 async def _blocks_of(body: BlockingBody) -> AsyncIterator[Bytes]:

@@ -13,7 +13,9 @@ everything else, and every handler that does not ask, uses `receive` as usual.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import select
 import socket
 import threading
 import time
@@ -27,6 +29,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 BODY_EXTENSION = "partway.socket_body"
 # How often a reading thread looks up to see whether its request was abandoned.
 POLL_SECONDS = 0.5
+# Bytes moved per splice(2) call: the pipe between socket and file is widened to this.
+PIPE_BYTES = 1024 * 1024
 
 
 class BodyTimeout(Exception):
@@ -95,8 +99,7 @@ class SocketBody:
             try:
                 count = self._sock.recv_into(view[got:])
             except TimeoutError:
-                if time.monotonic() - idle_since >= self._idle_timeout:
-                    raise BodyTimeout(f"no body bytes for {self._idle_timeout:g} s") from None
+                self._check_idle(idle_since)
                 continue
             if count == 0:
                 raise ClientDisconnect()
@@ -104,6 +107,60 @@ class SocketBody:
             self._from_socket += count
             idle_since = time.monotonic()
         self.received += got
+
+    def splice_into(self, fd: int, offset: int, count: int) -> None:
+        """Move the next `count` body bytes into file `fd` at `offset` (blocking; for a worker
+        thread): socket → pipe → file with splice(2), so they are copied once, by the kernel,
+        into the page cache. Errors writing the file come out as the OSError they are."""
+        if self.received + count > self.length:
+            raise ValueError("read past the end of the body")
+        if self._early:
+            early = self._early[:count]
+            _pwrite_all(fd, early, offset)
+            self._early = self._early[len(early) :]
+            offset += len(early)
+            count -= len(early)
+            self.received += len(early)
+        if not count:
+            return
+        assert self._sock is not None, "take() first"
+        source = self._sock.fileno()
+        ready = select.poll()
+        ready.register(source, select.POLLIN)
+        pipe_out, pipe_in = os.pipe2(os.O_CLOEXEC)
+        try:
+            with contextlib.suppress(OSError):  # a narrower pipe only means more calls
+                fcntl.fcntl(pipe_in, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+            idle_since = time.monotonic()
+            while count:
+                if self._abandoned.is_set():
+                    raise ClientDisconnect()
+                try:
+                    # The pipe is empty here, so "would block" can only be the socket's.
+                    moved = os.splice(source, pipe_in, min(count, PIPE_BYTES), flags=_NONBLOCK)
+                except BlockingIOError:
+                    if not ready.poll(POLL_SECONDS * 1000):
+                        self._check_idle(idle_since)
+                    continue
+                except ConnectionError:
+                    raise ClientDisconnect() from None
+                if moved == 0:
+                    raise ClientDisconnect()
+                idle_since = time.monotonic()
+                self._from_socket += moved
+                count -= moved
+                while moved:
+                    written = os.splice(pipe_out, fd, moved, offset_dst=offset)
+                    offset += written
+                    moved -= written
+                    self.received += written
+        finally:
+            os.close(pipe_out)
+            os.close(pipe_in)
+
+    def _check_idle(self, idle_since: float) -> None:
+        if time.monotonic() - idle_since >= self._idle_timeout:
+            raise BodyTimeout(f"no body bytes for {self._idle_timeout:g} s")
 
     def abandon(self) -> None:
         """Make a read in progress give up within POLL_SECONDS (any thread)."""
@@ -122,6 +179,16 @@ class SocketBody:
         else:
             # Mid-body: the parser and the stream disagree, the stream cannot carry another request.
             self._cycle.keep_alive = False
+
+
+_NONBLOCK = os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK
+
+
+def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
+    while data:
+        written = os.pwrite(fd, data, offset)
+        data = data[written:]
+        offset += written
 
 
 class SocketBodyProtocol(HttpToolsProtocol):

@@ -9,7 +9,7 @@ from typing import TypeVar
 
 from ..domain.models import Part
 from ..domain.policy import StorageCapabilities
-from ..domain.ports import Bytes, RangeWriter, Storage, StoredObject
+from ..domain.ports import BlockingBody, Bytes, Fill, Inspect, RangeWriter, Storage, StoredObject
 from ..metrics import Metrics
 
 T = TypeVar("T")
@@ -48,16 +48,16 @@ class InstrumentedWriter:
     ) -> None:
         await self._timer.run("write", self._inner.write(chunks, alongside))
 
-    def blocking(self) -> Callable[[Sequence[Bytes]], None] | None:
-        inner = self._inner.blocking()
+    def filler(self) -> Fill | None:
+        inner = self._inner.filler()
         if inner is None:
             return None
 
-        def write(chunks: Sequence[Bytes]) -> None:
+        def fill(body: BlockingBody, inspect: Inspect | None) -> None:
             with self._timer.op("write"):
-                inner(chunks)
+                inner(body, inspect)
 
-        return write
+        return fill
 
     async def commit(self) -> str | None:
         return await self._timer.run("commit", self._inner.commit())

@@ -116,7 +116,7 @@ class S3PartWriter:
             return
         await self._put(chunks)
 
-    def blocking(self) -> None:
+    def filler(self) -> None:
         return None  # parts go out through the event loop's HTTP client
 
     async def commit(self) -> str | None:
