@@ -67,9 +67,10 @@ async def upload(request: Request) -> Response:
     idle_timeout = who.services.settings.body_timeout_seconds
 
     async def still_connected() -> bool:
-        if direct is not None:
-            direct.settle()  # before `receive` lets the connection be read again
-        return not await request.is_disconnected()
+        if direct is None:
+            return not await request.is_disconnected()
+        direct.settle()
+        return not direct.client_gone
 
     try:
         session = await who.services.uploads.upload_part(

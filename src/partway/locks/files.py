@@ -44,8 +44,8 @@ class FileLocks:
     def __init__(self, directory: Path, timeout: float = 120.0) -> None:
         if not hasattr(fcntl, "F_OFD_SETLK"):
             raise RuntimeError("file locks need Linux open-file-description locks (F_OFD_SETLK)")
-        self._dir = directory
-        self._dir.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(parents=True, exist_ok=True)
+        self._dir = str(directory)
         self._timeout = timeout
 
     def session_shared(self, session_id: str) -> contextlib.AbstractAsyncContextManager[None]:

@@ -29,13 +29,26 @@ from .schema import entries, parts, sessions
 
 # The per-part path's statements are built once. Building a fresh expression and its cache key
 # cost more than running the query (py-spy: ~40 % of a session lookup, twice per part).
-_SESSION = sa.select(sessions).where(
+_THE_SESSION = (
     sessions.c.id == sa.bindparam("sid"),
     sessions.c.app_id == sa.bindparam("app_id"),
     sessions.c.consumer_id == sa.bindparam("consumer_id"),
 )
+_SESSION = sa.select(sessions).where(*_THE_SESSION)
 _PARTS = sa.select(parts).where(parts.c.session_id == sa.bindparam("sid")).order_by(parts.c.number)
-_ONE_PART = _PARTS.where(parts.c.number == sa.bindparam("number"))
+# The session with its part `number`, if recorded, in one statement (a part upload reads it under
+# its locks).
+_PART_COLUMNS = (parts.c.number, parts.c.size, parts.c.sha1, parts.c.sha256, parts.c.tag)
+_SESSION_AND_PART = (
+    sa.select(sessions, *(c.label(f"recorded_{c.name}") for c in _PART_COLUMNS))
+    .select_from(
+        sessions.outerjoin(
+            parts,
+            sa.and_(parts.c.session_id == sessions.c.id, parts.c.number == sa.bindparam("number")),
+        )
+    )
+    .where(*_THE_SESSION)
+)
 _FORGET_PART = parts.delete().where(
     parts.c.session_id == sa.bindparam("sid"), parts.c.number == sa.bindparam("number")
 )
@@ -125,16 +138,28 @@ class SessionQueries(SqlBase):
         key = {"sid": session_id, "app_id": tenant.app_id, "consumer_id": tenant.consumer_id}
 
         def work(c: Connection) -> UploadSession | None:
+            if only_part is not None and not with_parts:
+                row = c.execute(_SESSION_AND_PART, {**key, "number": only_part}).first()
+                if row is None:
+                    return None
+                if row.recorded_number is None:
+                    return session_of(row, ())
+                part = Part(
+                    row.recorded_number,
+                    row.recorded_size,
+                    row.recorded_sha1,
+                    row.recorded_sha256,
+                    row.recorded_tag,
+                )
+                return session_of(row, (part,))
             row = c.execute(_SESSION, key).first()
             if row is None:
                 return None
-            if with_parts:
-                found = c.execute(_PARTS, {"sid": session_id})
-            elif only_part is not None:
-                found = c.execute(_ONE_PART, {"sid": session_id, "number": only_part})
-            else:
+            if not with_parts:
                 return session_of(row, ())
-            return session_of(row, tuple(part_of(p) for p in found))
+            return session_of(
+                row, tuple(part_of(p) for p in c.execute(_PARTS, {"sid": session_id}))
+            )
 
         return await self._read(work, small=not with_parts)
 
