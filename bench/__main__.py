@@ -26,7 +26,7 @@ from rich.console import Console
 from tests.backends import new_database
 
 from . import s3 as bench_s3
-from .measure import MIB, Row, Server, pre_touch, run_client, start
+from .measure import MB, MIB, Row, Server, Trial, pre_touch, run_client, start
 from .report import Growth, write_report
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,6 +61,7 @@ class Bench:
         self.peers: bool = args.peers
         self.smoke: bool = args.smoke
         self.rows: list[Row] = []
+        self.pending: list[Trial] = []
         self.log = self.work / "servers.log"
         shutil.rmtree(self.work, ignore_errors=True)
         self.work.mkdir(parents=True)
@@ -68,11 +69,9 @@ class Bench:
         self.expected = make_source(self.source, self.size)
 
     def row(self, row: Row) -> Row:
+        """A row measured on the spot (no server)."""
         self.rows.append(row)
-        console.print(
-            f"[bold]{row.name}[/]: {row.median:.0f} MB/s (runs {[round(m) for m in row.mbps]}), "
-            f"peak RSS {row.peak_rss / MIB:.0f} MiB, verified {row.verified}"
-        )
+        console.print(f"[bold]{row.name}[/]: {row.median:.0f} MB/s")
         return row
 
     def measured(
@@ -82,20 +81,39 @@ class Bench:
         once: Callable[[], dict[str, Any]],
         check: Callable[[dict[str, Any]], bool] | None,
     ) -> None:
-        ok = True
+        """Queue a row for the next `interleaved` round: its server stays up until then."""
+        self.rows.append(row)
+        self.pending.append(Trial(row, server, once, check))
+
+    def interleaved(self) -> None:
+        """Every queued row once per round, `runs` rounds: rows compared with each other meet the
+        same machine weather (page-cache speed drifts by tens of percent within minutes)."""
+        trials, self.pending = self.pending, []
         try:
-            for _ in range(self.runs):
-                pre_touch(self.size)
-                cpu0 = server.cpu()
-                result = once()
-                row.add(result, server.cpu() - cpu0)
-                if check is not None:
-                    ok = check(result) and ok
-            row.peak_rss = server.peak_rss()
+            for run in range(1, self.runs + 1):
+                for t in trials:
+                    pre_touch(self.size)
+                    cpu0 = t.server.cpu()
+                    result = t.once()
+                    t.row.add(result, t.server.cpu() - cpu0)
+                    if t.check is not None:
+                        t.ok = t.check(result) and t.ok
+                    console.print(
+                        f"round {run}/{self.runs} [bold]{t.row.name}[/]: {t.row.mbps[-1]:.0f} MB/s"
+                    )
+            for t in trials:
+                t.row.peak_rss = t.server.peak_rss()
+                if t.check is not None:
+                    t.row.verified = "SHA-256 ok" if t.ok else "MISMATCH"
         finally:
-            server.stop()
-        if check is not None:
-            row.verified = "SHA-256 ok" if ok else "MISMATCH"
+            for t in trials:
+                t.server.stop()
+        for t in trials:
+            r = t.row
+            console.print(
+                f"[bold]{r.name}[/]: {r.median:.0f} MB/s (runs {[round(m) for m in r.mbps]}), "
+                f"peak RSS {r.peak_rss / MIB:.0f} MiB, verified {r.verified}"
+            )
 
     # ceilings
 
@@ -108,7 +126,7 @@ class Bench:
                 h = hashlib.new(algo)
                 for i in range(0, len(data), 8 * MIB):
                     h.update(data[i : i + 8 * MIB])
-                row.mbps.append(len(data) / MIB / (time.perf_counter() - began))
+                row.mbps.append(len(data) / MB / (time.perf_counter() - began))
             self.row(row)
         for fsync in (False, True):
             row = Row(f"disk write, 8 MiB blocks, {'with' if fsync else 'no'} fsync", "ceiling")
@@ -122,30 +140,44 @@ class Bench:
                 if fsync:
                     os.fsync(fd)
                 os.close(fd)
-                row.mbps.append(len(data) / MIB / (time.perf_counter() - began))
+                row.mbps.append(len(data) / MB / (time.perf_counter() - began))
                 target.unlink()
             self.row(row)
         del data
+
+    def sinks(self) -> None:
         for pwrite in (False, True):
             for streams in (1, 4):
                 self.sink_row(pwrite, streams)
-        # For reference: the same sink taking bodies through ASGI `receive`.
+        # The ceiling for rows with part digests: the sink hashing each block and checking it.
+        self.sink_row(True, 4, digests=True)
+        # For reference: the same sink moving bodies with splice(2), as partway stores parts,
+        # and taking them through ASGI `receive`.
+        self.sink_row(True, 4, via="splice")
         for streams in (1, 4):
             self.sink_row(True, streams, via="receive")
 
-    def sink_row(self, pwrite: bool, streams: int, via: str = "socket") -> None:
+    def sink_row(
+        self, pwrite: bool, streams: int, via: str = "socket", digests: bool = False
+    ) -> None:
         kind = "sink + pwrite" if pwrite else "sink, body discarded"
-        how = "" if via == "socket" else " via ASGI receive"
-        row = Row(f"HTTP {kind}{how}, P={streams}", "ceiling" if via == "socket" else "reference")
+        if via == "splice":
+            kind = "sink + splice(2) into the file"
+        how = " via ASGI receive" if via == "receive" else ""
+        checked = " + part SHA-1 checked" if digests else ""
+        row = Row(
+            f"HTTP {kind}{how}{checked}, P={streams}", "ceiling" if via == "socket" else "reference"
+        )
         target = self.work / "sink"
         target.mkdir(exist_ok=True)
         cmd = [sys.executable, "-m", "bench.sink", "--port", "{port}", "--via", via]
         if pwrite:
             cmd += ["--dir", str(target)]
         server = start(cmd, log=self.log)
+        extra = ["--digests"] if digests else []
 
         def once() -> dict[str, Any]:
-            return run_client("sink", server.url, self.source, "--parallel", str(streams))
+            return run_client("sink", server.url, self.source, "--parallel", str(streams), *extra)
 
         def check(result: dict[str, Any]) -> bool:
             stored = target / result["upload"]
@@ -154,7 +186,6 @@ class Bench:
             return ok
 
         self.measured(row, server, once, check if pwrite else None)
-        self.row(row)
 
     # partway
 
@@ -212,7 +243,7 @@ class Bench:
             )
 
         self.measured(row, server, once, lambda r: self.stored_ok(server.url, key, r["file_id"]))
-        return self.row(row)
+        return row
 
     def stored_ok(self, base: str, key: str, file_id: str) -> bool:
         """The stored file's SHA-256 equals the source's; then the file is deleted."""
@@ -245,13 +276,15 @@ class Bench:
             return bench_s3.hash_and_delete(moto.url, result["key"]) == self.expected
 
         self.measured(row, moto, once, check)
-        self.row(row)
-        for streams in (1, 4):
-            moto = bench_s3.start_moto(self.log)
-            try:
-                self.partway_row(streams, True, False, s3=moto)
-            finally:
-                moto.stop()
+        stores = []
+        try:
+            for streams in (1, 4):
+                stores.append(bench_s3.start_moto(self.log))
+                self.partway_row(streams, True, False, s3=stores[-1])
+            self.interleaved()
+        finally:
+            for store in stores:
+                store.stop()
 
     def uploader_work_row(self) -> None:
         """The bench client doing the uploader's hashing (part SHA-1s, and the whole file's SHA-1
@@ -270,7 +303,6 @@ class Bench:
             )
 
         self.measured(row, server, once, lambda r: self.stored_ok(server.url, key, r["file_id"]))
-        self.row(row)
 
     def uploader_row(self) -> None:
         """partway's own uploader as the client: its CPU per GiB (process start included)."""
@@ -325,7 +357,6 @@ class Bench:
             }
 
         self.measured(row, server, once, lambda r: self.stored_ok(server.url, key, r["file_id"]))
-        self.row(row)
 
     # peers
 
@@ -345,7 +376,6 @@ class Bench:
             return ok
 
         self.measured(row, server, once, check)
-        self.row(row)
 
     def peer_rows(self) -> None:
         node_dir = ROOT / "bench" / "peers" / "tus-node"
@@ -382,7 +412,7 @@ class Bench:
                         mib,
                         result["finish_seconds"],
                         server.peak_rss(),
-                        result["bytes"] / MIB / result["seconds"],
+                        result["bytes"] / MB / result["seconds"],
                     )
                 )
             finally:
@@ -428,15 +458,19 @@ class Bench:
 
     def run(self, out: Path) -> None:
         self.ceilings()
+        # One interleaved group: every row on local disk, the peers and the sinks they are
+        # compared with.
+        self.sinks()
         for fsync in (True, False):
             for streams in (1, 4):
                 for digests in (False, True):
                     self.partway_row(streams, digests, fsync)
         self.uploader_work_row()
         self.uploader_row()
-        self.s3_rows()
         if self.peers:
             self.peer_rows()
+        self.interleaved()
+        self.s3_rows()
         growth = self.growth()
         trips = self.round_trips()
         write_report(out, self.rows, growth, trips, self.size, self.runs, self.smoke)

@@ -11,6 +11,7 @@ import argparse
 import base64
 import hashlib
 import json
+import mmap
 import os
 import resource
 import socket
@@ -134,9 +135,15 @@ def parallel(
         list(pool.map(run, range(count)))
 
 
-def sha1_header(fd: int, offset: int, length: int) -> str:
-    digest = hashlib.sha1(os.pread(fd, length, offset)).digest()
-    return "sha=" + base64.b64encode(digest).decode()
+class PartDigests:
+    """Each part's SHA-1 header, hashed from a read-only mapping of the source file (no copy)."""
+
+    def __init__(self, fd: int, size: int) -> None:
+        self._view = memoryview(mmap.mmap(fd, size, prot=mmap.PROT_READ)) if size else None
+
+    def header(self, offset: int, length: int) -> str:
+        view = self._view[offset : offset + length] if self._view is not None else b""
+        return "sha=" + base64.b64encode(hashlib.sha1(view).digest()).decode()
 
 
 def whole_sha1(fd: int, size: int) -> str:
@@ -164,13 +171,14 @@ def upload_partway(args: argparse.Namespace, fd: int, size: int) -> dict[str, An
         conn.request("GET", f"/file-storage/upload-sessions/{sid}").ok().json()["data"]["part_size"]
     )
     count = max(1, -(-size // part_size))
+    digests = PartDigests(fd, size) if args.digests else None
 
     def put(c: Connection, number: int) -> None:
         offset = number * part_size
         length = min(part_size, size - offset)
         extra = {"Content-Type": "application/octet-stream"}
-        if args.digests:
-            extra["digest"] = sha1_header(fd, offset, length)
+        if digests is not None:
+            extra["digest"] = digests.header(offset, length)
         path = f"/file-storage/upload-sessions/{sid}?part_number={number}"
         c.request("PUT", path, extra, file=(fd, offset, length)).ok()
 
@@ -190,11 +198,14 @@ def upload_partway(args: argparse.Namespace, fd: int, size: int) -> dict[str, An
 
 def upload_sink(args: argparse.Namespace, fd: int, size: int) -> dict[str, Any]:
     upload = os.urandom(8).hex()
+    digests = PartDigests(fd, size) if args.digests else None
 
     def put(c: Connection, number: int) -> None:
         offset = number * PART
+        length = min(PART, size - offset)
+        extra = {} if digests is None else {"digest": digests.header(offset, length)}
         path = f"/sink?upload={upload}&offset={offset}"
-        c.request("PUT", path, file=(fd, offset, min(PART, size - offset))).ok()
+        c.request("PUT", path, extra, file=(fd, offset, length)).ok()
 
     parallel(max(1, -(-size // PART)), args.parallel, args.url, {}, put)
     return {"upload": upload}

@@ -9,6 +9,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import httpx
 import psutil
 
 MIB = 1024 * 1024
+MB = 1000 * 1000
 
 
 def free_port() -> int:
@@ -107,7 +109,7 @@ class Row:
 
     def add(self, result: dict[str, Any], server_cpu: float) -> None:
         gib = result["bytes"] / 1024**3
-        self.mbps.append(result["bytes"] / MIB / result["seconds"])
+        self.mbps.append(result["bytes"] / MB / result["seconds"])
         self.server_cpu_per_gib.append(server_cpu / gib)
         self.client_cpu_per_gib.append(result["client_cpu"] / gib)
 
@@ -135,3 +137,14 @@ def wait_http(url: str, timeout: float = 30) -> None:
         except httpx.TransportError:
             time.sleep(0.05)
     raise RuntimeError(f"{url} did not answer")
+
+
+@dataclass
+class Trial:
+    """A row waiting for its runs: its server, one measured upload, the check of what it stored."""
+
+    row: Row
+    server: Server
+    once: Callable[[], dict[str, Any]]
+    check: Callable[[dict[str, Any]], bool] | None
+    ok: bool = True

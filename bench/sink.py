@@ -2,16 +2,19 @@
 uvloop), discarding bodies or `pwrite`-ing them at their offset into a new file per upload (like
 any upload server, it cannot count on overwriting pages already in the cache).
 
-Two ways to take a body: `socket` (the default, and the ceiling) has one worker thread read the
-whole body from the socket in 1 MiB blocks into one buffer and write each block, as partway does
-for parts (partway.http.server); `receive` takes ASGI `receive` messages as most ASGI servers'
-apps do, and shows what that path costs.
+Ways to take a body: `socket` (the default, and the ceiling) has one worker thread read the whole
+body from the socket in 1 MiB blocks into one buffer and write each block; a body with a `digest:
+sha=` header is SHA-1 hashed block by block and checked (400 on a mismatch). `splice` moves it
+socket → file inside the kernel (SocketBody.splice_into, as partway stores parts). `receive`
+takes ASGI `receive` messages as most ASGI servers' apps do, and shows what that path costs.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -24,16 +27,28 @@ Scope = dict[str, Any]
 BLOCK = 1024 * 1024
 
 
-def _pump(body: SocketBody, fd: int | None, offset: int) -> None:
+def _pump(body: SocketBody, fd: int | None, offset: int, sha1: bytes | None) -> bool:
+    """Read, (hash,) write; False if the body does not match its SHA-1."""
     block = memoryview(bytearray(min(BLOCK, body.length)))
+    hasher = hashlib.sha1() if sha1 is not None else None
     remaining = body.length
     while remaining:
         view = block[: min(len(block), remaining)]
         body.read_into(view)
+        if hasher is not None:
+            hasher.update(view)
         if fd is not None:
             os.pwrite(fd, view, offset)
         offset += len(view)
         remaining -= len(view)
+    return hasher is None or hasher.digest() == sha1
+
+
+def _sha1_of(scope: Scope) -> bytes | None:
+    for name, value in scope["headers"]:
+        if name == b"digest" and value.startswith(b"sha="):
+            return base64.b64decode(value[4:])
+    return None
 
 
 async def _via_receive(receive: Any, fd: int | None, offset: int) -> None:
@@ -79,16 +94,23 @@ def make_app(directory: str | None, via: str) -> Any:
         query = dict(p.split("=", 1) for p in scope["query_string"].decode().split("&") if "=" in p)
         offset = int(query.get("offset", "0"))
         fd = file_for(query.get("upload", "x")) if directory else None
-        direct = socket_body(scope) if via == "socket" else None
+        direct = socket_body(scope) if via != "receive" else None
+        matched = True
         if direct is not None:
             direct.take(60.0)
+            loop = asyncio.get_running_loop()
             try:
-                await asyncio.get_running_loop().run_in_executor(None, _pump, direct, fd, offset)
+                if via == "splice" and fd is not None:
+                    await loop.run_in_executor(None, direct.splice_into, fd, offset, direct.length)
+                else:
+                    sha1 = _sha1_of(scope)
+                    matched = await loop.run_in_executor(None, _pump, direct, fd, offset, sha1)
             finally:
                 direct.settle()
         else:
             await _via_receive(receive, fd, offset)
-        await send({"type": "http.response.start", "status": 200, "headers": []})
+        status = 200 if matched else 400
+        await send({"type": "http.response.start", "status": status, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
     return app
@@ -98,7 +120,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--dir", help="pwrite bodies into a file per upload here (else discard)")
-    parser.add_argument("--via", choices=["socket", "receive"], default="socket")
+    parser.add_argument("--via", choices=["socket", "splice", "receive"], default="socket")
     args = parser.parse_args()
     uvicorn.run(
         make_app(args.dir, args.via),
