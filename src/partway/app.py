@@ -67,7 +67,7 @@ def open_metadata(settings: Settings) -> Engine:
 
 
 def build_services(settings: Settings, engine: Engine, clock: Clock = utc_now) -> Services:
-    repo = SqlRepository(engine)
+    repo = SqlRepository(engine, durable=settings.fsync)
     metrics = Metrics()
     events = Fanout(LogEvents(), metrics)
     storages: dict[str, Storage] = {

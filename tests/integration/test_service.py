@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from partway.domain.errors import NotFound
 from partway.domain.models import NewSession
@@ -79,5 +81,40 @@ def test_finish_waits_for_a_part_in_flight(services: Services) -> None:
         entry = await uploads.finish(TENANT, session.id, None)
         await writing
         assert entry.size == 4
+
+    run(scenario(), services)
+
+
+def test_a_part_recorded_while_another_process_writes_waits_off_the_event_loop(
+    tmp_path: Path, clock: Clock
+) -> None:
+    """Without fsync a part is recorded on the event loop when nobody else is writing; when
+    another process holds SQLite's write lock, it waits in a worker thread instead."""
+    services = make_services(make_backend("local+sqlite", tmp_path), clock)
+    uploads = services.uploads
+    database = sa.make_url(services.settings.metadata_url()).database
+    assert database
+
+    async def scenario() -> None:
+        session = await uploads.create(
+            TENANT, services.settings.default_service, NewSession("c.bin", "root", 4)
+        )
+        other = sqlite3.connect(database, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # as a second server process in mid-write
+        try:
+            upload = asyncio.create_task(
+                uploads.upload_part(TENANT, session.id, 0, body(b"data"), 4, None)
+            )
+            began = asyncio.get_running_loop().time()
+            for _ in range(20):
+                await asyncio.sleep(0.01)
+            # The loop kept turning (20 sleeps of 10 ms), and the part is still waiting.
+            assert asyncio.get_running_loop().time() - began < 1.0
+            assert not upload.done()
+        finally:
+            other.execute("COMMIT")
+            other.close()
+        await upload
+        assert (await uploads.get(TENANT, session.id)).uploaded_bytes() == 4
 
     run(scenario(), services)

@@ -125,3 +125,31 @@ def test_a_socket_body_longer_than_its_part_is_refused_before_reading() -> None:
     with pytest.raises(WrongPartSize):
         asyncio.run(stream_into(body, AsyncOnlyWriter(), None, 9))
     assert not body.threads
+
+
+def test_a_body_longer_than_a_mapping_window_is_hashed_window_by_window(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Windows of the stored range are mapped one after another, from unaligned offsets."""
+    from partway.storage import local
+
+    monkeypatch.setattr(local, "MAP_WINDOW", 64 * 1024 + 3)
+    data = os.urandom(1 * MIB + 12345)
+    hasher = MultiHasher(["sha1", "sha256"])
+    storage = LocalStorage(tmp_path, fsync=False)
+
+    async def scenario() -> int:
+        await storage.begin("ses_0123456789abcdef")
+        writer = await storage.open_range("ses_0123456789abcdef", "", 3, 4097, len(data))
+        try:
+            return await stream_into(MemoryBody(data), writer, hasher, len(data))
+        finally:
+            await writer.close()
+
+    assert asyncio.run(scenario()) == len(data)
+    stored = (tmp_path / "objects" / "ses_0123456789abcdef").read_bytes()
+    assert stored[4097:] == data and stored[:4097] == bytes(4097)
+    assert hasher.hexdigests() == {
+        "sha1": hashlib.sha1(data).hexdigest(),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }

@@ -235,7 +235,7 @@ class SessionQueries(SqlBase):
             )
             return True
 
-        return await self._write(work)
+        return await self._write(work, small=True)
 
     async def restage(self, session_id: str, handle: str, parts_now: list[Part]) -> None:
         def work(c: Connection) -> None:
