@@ -19,7 +19,6 @@ import contextlib
 import fcntl
 import os
 import select
-import socket
 import threading
 import time
 from collections.abc import MutableMapping
@@ -62,7 +61,8 @@ class SocketBody:
         self.received = 0  # body bytes handed out by read_into
         self._early = memoryview(b"")
         self._from_socket = 0
-        self._sock: socket.socket | None = None
+        self._fd: int | None = None  # our own duplicate of the connection's socket
+        self._readable = select.poll()
         self._abandoned = threading.Event()
         self._settled = False
         self._idle_timeout = 60.0
@@ -71,17 +71,18 @@ class SocketBody:
         cycle = self._cycle
         if cycle.disconnected:
             raise ClientDisconnect()
-        if self._sock is not None or len(cycle.body) != self.delivered:
+        if self._fd is not None or len(cycle.body) != self.delivered:
             raise RuntimeError("the body was taken, or partly received through ASGI, already")
         if cycle.waiting_for_100_continue and not cycle.transport.is_closing():
             cycle.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             cycle.waiting_for_100_continue = False
         self._protocol.flow.pause_reading()
         self._early, cycle.body = memoryview(bytes(cycle.body)), bytearray()
-        # A descriptor of our own: closing it never closes the connection under the loop.
-        raw = self._protocol.transport.get_extra_info("socket").fileno()
-        self._sock = socket.socket(fileno=os.dup(raw))
-        self._sock.settimeout(min(POLL_SECONDS, idle_timeout))
+        # A descriptor of our own: closing it never closes the connection under the loop, and
+        # the connection closing under us cannot hand its number to another one. Non-blocking,
+        # as the loop's (they share the flag).
+        self._fd = os.dup(self._protocol.socket_fd)
+        self._readable.register(self._fd, select.POLLIN)
         self._idle_timeout = idle_timeout
         return self
 
@@ -94,16 +95,18 @@ class SocketBody:
             got = min(len(self._early), len(view))
             view[:got] = self._early[:got]
             self._early = self._early[got:]
-        assert self._sock is not None, "take() first"
+        assert self._fd is not None, "take() first"
         idle_since = time.monotonic()
         while got < len(view):
             if self._abandoned.is_set():
                 raise ClientDisconnect()
             try:
-                count = self._sock.recv_into(view[got:])
-            except TimeoutError:
-                self._check_idle(idle_since)
+                count = os.readv(self._fd, [view[got:]])
+            except BlockingIOError:
+                self._wait(idle_since)
                 continue
+            except ConnectionError:
+                raise ClientDisconnect() from None
             if count == 0:
                 raise ClientDisconnect()
             got += count
@@ -126,10 +129,7 @@ class SocketBody:
             self.received += len(early)
         if not count:
             return
-        assert self._sock is not None, "take() first"
-        source = self._sock.fileno()
-        ready = select.poll()
-        ready.register(source, select.POLLIN)
+        assert self._fd is not None, "take() first"
         pipe_out, pipe_in = os.pipe2(os.O_CLOEXEC)
         try:
             with contextlib.suppress(OSError):  # a narrower pipe only means more calls
@@ -140,10 +140,9 @@ class SocketBody:
                     raise ClientDisconnect()
                 try:
                     # The pipe is empty here, so "would block" can only be the socket's.
-                    moved = os.splice(source, pipe_in, min(count, PIPE_BYTES), flags=_NONBLOCK)
+                    moved = os.splice(self._fd, pipe_in, min(count, PIPE_BYTES), flags=_NONBLOCK)
                 except BlockingIOError:
-                    if not ready.poll(POLL_SECONDS * 1000):
-                        self._check_idle(idle_since)
+                    self._wait(idle_since)
                     continue
                 except ConnectionError:
                     raise ClientDisconnect() from None
@@ -165,7 +164,11 @@ class SocketBody:
     def client_gone(self) -> bool:
         return self._cycle.disconnected
 
-    def _check_idle(self, idle_since: float) -> None:
+    def _wait(self, idle_since: float) -> None:
+        """Until the socket has bytes or POLL_SECONDS pass; BodyTimeout once it has been silent
+        for the idle timeout."""
+        if self._readable.poll(POLL_SECONDS * 1000):
+            return
         if time.monotonic() - idle_since >= self._idle_timeout:
             raise BodyTimeout(f"no body bytes for {self._idle_timeout:g} s")
 
@@ -174,11 +177,11 @@ class SocketBody:
         self._abandoned.set()
 
     def settle(self) -> None:
-        if self._sock is None or self._settled:
+        if self._fd is None or self._settled:
             return
         self._settled = True
         self.abandon()
-        self._sock.close()
+        os.close(self._fd)
         if not self._from_socket:
             return  # the parser saw every byte there was: it is where it should be
         if self.received == self.length:
@@ -235,6 +238,13 @@ class SocketBodyProtocol(HttpToolsProtocol):
     and sends each response's head together with its first body bytes."""
 
     _socket_body: SocketBody | None = None
+    socket_fd = -1
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            self.socket_fd = sock.fileno()
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
