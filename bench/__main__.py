@@ -182,6 +182,7 @@ class Bench:
         def check(result: dict[str, Any]) -> bool:
             stored = target / result["upload"]
             ok = sha256_of(stored) == self.expected
+            httpx.delete(f"{server.url}/sink", params={"upload": result["upload"]})
             stored.unlink()
             return ok
 

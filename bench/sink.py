@@ -92,6 +92,15 @@ def make_app(directory: str | None, via: str) -> Any:
             await send({"type": "lifespan.shutdown.complete"})
             return
         query = dict(p.split("=", 1) for p in scope["query_string"].decode().split("&") if "=" in p)
+        if scope["method"] == "DELETE":
+            # The upload is over: close its file, or its pages stay in writeback after the
+            # bench deletes it, slowing whatever row runs next.
+            fd = files.pop(query.get("upload", ""), None)
+            if fd is not None:
+                os.close(fd)
+            await send({"type": "http.response.start", "status": 204, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
         offset = int(query.get("offset", "0"))
         fd = file_for(query.get("upload", "x")) if directory else None
         direct = socket_body(scope) if via != "receive" else None
