@@ -27,7 +27,7 @@ from tests.backends import new_database
 
 from . import s3 as bench_s3
 from .measure import MB, MIB, Row, Server, Trial, pre_touch, run_client, start
-from .report import Growth, write_report
+from .report import REPORTING, Growth, free_page_reporting, write_report
 
 ROOT = Path(__file__).resolve().parent.parent
 console = Console(stderr=True)
@@ -492,6 +492,12 @@ def main() -> None:
     out = args.out or (
         args.work.parent / "smoke.md" if args.smoke else ROOT / "docs" / "benchmarks.md"
     )
+    if (reporting := free_page_reporting()) and "after 0 ms" in reporting:
+        console.print(
+            "[yellow]warning:[/] this VM returns freed pages to its host at once; re-using them "
+            "costs host page faults that strike rows at random. For steadier figures, as root: "
+            f"echo 10000 > {REPORTING}"
+        )
     bench = Bench(args)
     bench.run(out)
     failed = [r.name for r in bench.rows if r.verified == "MISMATCH"]
