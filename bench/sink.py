@@ -16,6 +16,7 @@ import asyncio
 import base64
 import hashlib
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -29,7 +30,7 @@ BLOCK = 1024 * 1024
 
 def _pump(body: SocketBody, fd: int | None, offset: int, sha1: bytes | None) -> bool:
     """Read, (hash,) write; False if the body does not match its SHA-1."""
-    block = memoryview(bytearray(min(BLOCK, body.length)))
+    block = _buffer()[: min(BLOCK, body.length)]
     hasher = hashlib.sha1() if sha1 is not None else None
     remaining = body.length
     while remaining:
@@ -42,6 +43,18 @@ def _pump(body: SocketBody, fd: int | None, offset: int, sha1: bytes | None) -> 
         offset += len(view)
         remaining -= len(view)
     return hasher is None or hasher.digest() == sha1
+
+
+_local = threading.local()
+
+
+def _buffer() -> memoryview:
+    """One block buffer per worker thread, reused: a fresh one per body would map and fault in
+    new pages for every part."""
+    if not hasattr(_local, "block"):
+        _local.block = memoryview(bytearray(BLOCK))
+    block: memoryview = _local.block
+    return block
 
 
 def _sha1_of(scope: Scope) -> bytes | None:
