@@ -459,19 +459,23 @@ class Bench:
 
     def run(self, out: Path) -> None:
         self.ceilings()
-        # One interleaved group: every row on local disk, the peers and the sinks they are
-        # compared with.
-        self.sinks()
-        for fsync in (True, False):
-            for streams in (1, 4):
-                for digests in (False, True):
-                    self.partway_row(streams, digests, fsync)
-        self.uploader_work_row()
-        self.uploader_row()
-        if self.peers:
-            self.peer_rows()
-        self.interleaved()
-        self.s3_rows()
+        try:
+            # One interleaved group: every row on local disk, the peers and the sinks they are
+            # compared with.
+            self.sinks()
+            for fsync in (True, False):
+                for streams in (1, 4):
+                    for digests in (False, True):
+                        self.partway_row(streams, digests, fsync)
+            self.uploader_work_row()
+            self.uploader_row()
+            if self.peers:
+                self.peer_rows()
+            self.interleaved()
+            self.s3_rows()
+        finally:
+            for queued in self.pending:  # servers of rows that never ran (a failure above)
+                queued.server.stop()
         growth = self.growth()
         trips = self.round_trips()
         write_report(out, self.rows, growth, trips, self.size, self.runs, self.smoke)
