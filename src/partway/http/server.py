@@ -48,9 +48,9 @@ class SocketBody:
     """One request's body, offered for reading from the socket.
 
     `take` (on the event loop, before any `receive`) stops the loop reading the connection; then
-    one worker thread at a time calls `read_into`; `settle` (on the loop, idempotent, once no
-    read is running) hands the connection back: ready for the next request if the body was read
-    to its end or not at all, else marked to close after the response.
+    one worker thread at a time calls `read_into` or `splice_into`; `settle` (on the loop,
+    idempotent, once no read is running) hands the connection back: ready for the next request
+    if the body was read to its end or not at all, else marked to close after the response.
     """
 
     def __init__(self, protocol: SocketBodyProtocol, cycle: RequestResponseCycle, length: int):
@@ -58,7 +58,7 @@ class SocketBody:
         self._cycle = cycle
         self.length = length
         self.delivered = 0  # body bytes the parser passed on before the take-over
-        self.received = 0  # body bytes handed out by read_into
+        self.received = 0  # body bytes handed out by read_into / splice_into
         self._early = memoryview(b"")
         self._from_socket = 0
         self._fd: int | None = None  # our own duplicate of the connection's socket
