@@ -127,16 +127,19 @@ def test_a_socket_body_longer_than_its_part_is_refused_before_reading() -> None:
     assert not body.threads
 
 
+@pytest.mark.parametrize("fsync", [False, True])
 def test_a_body_longer_than_a_mapping_window_is_hashed_window_by_window(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fsync: bool
 ) -> None:
-    """Windows of the stored range are mapped one after another, from unaligned offsets."""
+    """Windows of the stored range are mapped one after another, from unaligned offsets; with
+    fsync, each window lands in steps handed to writeback."""
     from partway.storage import local
 
     monkeypatch.setattr(local, "MAP_WINDOW", 64 * 1024 + 3)
+    monkeypatch.setattr(local, "FLUSH_STEP", 10_000)
     data = os.urandom(1 * MIB + 12345)
     hasher = MultiHasher(["sha1", "sha256"])
-    storage = LocalStorage(tmp_path, fsync=False)
+    storage = LocalStorage(tmp_path, fsync=fsync)
 
     async def scenario() -> int:
         await storage.begin("ses_0123456789abcdef")
