@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,6 +117,21 @@ def log_events(srv: Server) -> list[dict[str, Any]]:
         if line.startswith("{"):
             found.append(json.loads(line))
     return found
+
+
+def wait_for_log_event(
+    srv: Server, wanted: Callable[[dict[str, Any]], bool], timeout: float = 5.0
+) -> dict[str, Any]:
+    """The first log event `wanted` accepts, waiting for it: a request's log line is written
+    after its response has been sent, so a client can read the log before it is there."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = next((e for e in log_events(srv) if wanted(e)), None)
+        if found is not None:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError("no such event in the server's log")
+        time.sleep(0.05)
 
 
 def assert_clean_log(srv: Server) -> None:

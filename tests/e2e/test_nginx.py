@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from partway.client import Credentials, UploadOptions, upload_async
-from tests.conftest import Server, free_port, log_events
+from tests.conftest import Server, free_port, wait_for_log_event
 
 ROOT = Path(__file__).resolve().parents[2]
 SNIPPET = ROOT / "deploy" / "nginx" / "partway-location.conf"
@@ -95,6 +95,6 @@ def test_upload_through_nginx(server: Server, nginx: str, prefix: Path, tmp_path
     res = httpx.get(f"{nginx}/file-storage/drives", headers=creds.headers())
     request_id = res.headers["request-id"]
     assert len(request_id) == 32
-    assert any(e.get("request_id") == request_id for e in log_events(server))
+    wait_for_log_event(server, lambda e: e.get("request_id") == request_id)
     # With request buffering on, nginx would have spooled each 8 MiB part to disk and said so.
     assert "buffered to a temporary file" not in (prefix / "error.log").read_text()
