@@ -28,7 +28,7 @@ class BlockingBody(Protocol):
         Python (blocking)."""
 
     def abandon(self) -> None:
-        """Make a `read_into` in progress give up soon (callable from any thread)."""
+        """Make a read or splice in progress give up soon (callable from any thread)."""
 
 
 Body = AsyncIterator[bytes] | BlockingBody

@@ -21,7 +21,8 @@ import os
 import select
 import threading
 import time
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
+from functools import partial
 from typing import Any
 
 import httptools
@@ -62,6 +63,7 @@ class SocketBody:
         self._early = memoryview(b"")
         self._from_socket = 0
         self._fd: int | None = None  # our own duplicate of the connection's socket
+        self._pipe: tuple[int, int] | None = None  # (read end, write end), for splice_into
         self._readable = select.poll()
         self._abandoned = threading.Event()
         self._settled = False
@@ -96,22 +98,9 @@ class SocketBody:
             view[:got] = self._early[:got]
             self._early = self._early[got:]
         assert self._fd is not None, "take() first"
-        idle_since = time.monotonic()
+        source = self._fd
         while got < len(view):
-            if self._abandoned.is_set():
-                raise ClientDisconnect()
-            try:
-                count = os.readv(self._fd, [view[got:]])
-            except BlockingIOError:
-                self._wait(idle_since)
-                continue
-            except ConnectionError:
-                raise ClientDisconnect() from None
-            if count == 0:
-                raise ClientDisconnect()
-            got += count
-            self._from_socket += count
-            idle_since = time.monotonic()
+            got += self._from_socket_by(partial(os.readv, source, [view[got:]]))
         self.received += got
 
     def splice_into(self, fd: int, offset: int, count: int) -> None:
@@ -130,35 +119,51 @@ class SocketBody:
         if not count:
             return
         assert self._fd is not None, "take() first"
-        pipe_out, pipe_in = os.pipe2(os.O_CLOEXEC)
-        try:
-            with contextlib.suppress(OSError):  # a narrower pipe only means more calls
-                fcntl.fcntl(pipe_in, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-            idle_since = time.monotonic()
-            while count:
-                if self._abandoned.is_set():
-                    raise ClientDisconnect()
-                try:
-                    # The pipe is empty here, so "would block" can only be the socket's.
-                    moved = os.splice(self._fd, pipe_in, min(count, PIPE_BYTES), flags=_NONBLOCK)
-                except BlockingIOError:
-                    self._wait(idle_since)
-                    continue
-                except ConnectionError:
-                    raise ClientDisconnect() from None
-                if moved == 0:
-                    raise ClientDisconnect()
-                idle_since = time.monotonic()
-                self._from_socket += moved
-                count -= moved
+        source = self._fd
+        pipe_out, pipe_in = self._pipe_pair()
+        while count:
+            # The pipe is empty here, so "would block" can only be the socket's.
+            want = min(count, PIPE_BYTES)
+            moved = self._from_socket_by(partial(os.splice, source, pipe_in, want, flags=_NONBLOCK))
+            count -= moved
+            try:
                 while moved:
                     written = os.splice(pipe_out, fd, moved, offset_dst=offset)
                     offset += written
                     moved -= written
                     self.received += written
-        finally:
-            os.close(pipe_out)
-            os.close(pipe_in)
+            except BaseException:
+                self.abandon()  # bytes are stuck in the pipe: this body can go no further
+                raise
+
+    def _pipe_pair(self) -> tuple[int, int]:
+        """The body's pipe between socket and file, made at its first splice, closed by
+        settle."""
+        if self._pipe is None:
+            self._pipe = os.pipe2(os.O_CLOEXEC)
+            with contextlib.suppress(OSError):  # a narrower pipe only means more calls
+                fcntl.fcntl(self._pipe[1], fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        return self._pipe
+
+    def _from_socket_by(self, read: Callable[[], int]) -> int:
+        """Run `read`, a non-blocking read from the socket, until it moves some bytes; waits
+        while the socket is empty, and gives up when the body is abandoned, the client leaves or
+        the socket stays silent for the idle timeout."""
+        idle_since = time.monotonic()
+        while True:
+            if self._abandoned.is_set():
+                raise ClientDisconnect()
+            try:
+                count = read()
+            except BlockingIOError:
+                self._wait(idle_since)
+                continue
+            except ConnectionError:
+                raise ClientDisconnect() from None
+            if count == 0:
+                raise ClientDisconnect()
+            self._from_socket += count
+            return count
 
     @property
     def client_gone(self) -> bool:
@@ -182,6 +187,9 @@ class SocketBody:
         self._settled = True
         self.abandon()
         os.close(self._fd)
+        if self._pipe is not None:
+            for end in self._pipe:
+                os.close(end)
         if not self._from_socket:
             return  # the parser saw every byte there was: it is where it should be
         if self.received == self.length:
@@ -250,10 +258,11 @@ class SocketBodyProtocol(HttpToolsProtocol):
         super().on_headers_complete()
         self._socket_body = None
         cycle = self.cycle
-        if cycle is not None and cycle.scope is self.scope:
-            cycle.transport = _HeadHeld(self.transport, cycle)  # type: ignore[assignment]
-        if cycle is None or cycle.scope is not self.scope or self.scheme != "http":
-            return  # an upgrade, or TLS (the bytes on the socket are not the body)
+        if cycle is None or cycle.scope is not self.scope:
+            return  # an upgrade
+        cycle.transport = _HeadHeld(self.transport, cycle)  # type: ignore[assignment]
+        if self.scheme != "http":
+            return  # TLS: the bytes on the socket are not the body
         length = None
         for name, value in self.headers:
             if name == b"transfer-encoding":
