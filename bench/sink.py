@@ -2,10 +2,11 @@
 uvloop), discarding bodies or `pwrite`-ing them at their offset into a new file per upload (like
 any upload server, it cannot count on overwriting pages already in the cache).
 
-Ways to take a body: `socket` (the default, and the ceiling) has one worker thread read the whole
-body from the socket in 1 MiB blocks into one buffer and write each block; a body with a `digest:
+Ways to take a body: `socket` (the default, and the ceiling) reads the whole body from the socket
+in 1 MiB blocks into one buffer and writes each block; a body with a `digest:
 sha=` header is SHA-1 hashed block by block and checked (400 on a mismatch). `splice` moves it
-socket → file inside the kernel (SocketBody.splice_into, as partway stores parts). `receive`
+socket → file inside the kernel (SocketBody.splice_into, as partway stores parts). Either way
+the body is moved by partway's body pump, as in partway. `receive`
 takes ASGI `receive` messages as most ASGI servers' apps do, and shows what that path costs.
 """
 
@@ -16,45 +17,57 @@ import asyncio
 import base64
 import hashlib
 import os
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import uvicorn
 
-from partway.http.server import SocketBody, SocketBodyProtocol, socket_body
+from partway.domain.ports import Steps
+from partway.http.pump import BodyPump
+from partway.http.server import Edge, EdgeLimits
+from partway.http.socket_body import SocketBody, socket_body
+from partway.metrics import Metrics
 
 Scope = dict[str, Any]
 BLOCK = 1024 * 1024
 
 
-def _pump(body: SocketBody, fd: int | None, offset: int, sha1: bytes | None) -> bool:
-    """Read, (hash,) write; False if the body does not match its SHA-1."""
-    block = _buffer()[: min(BLOCK, body.length)]
+def _pump(
+    body: SocketBody, fd: int | None, offset: int, sha1: bytes | None, matched: list[bool]
+) -> Steps:
+    """Read, (hash,) write; appends False to `matched` if the body does not match its SHA-1."""
+    buffer = _buffers.pop() if _buffers else memoryview(bytearray(BLOCK))
+    try:
+        yield from _move(body, buffer[: min(BLOCK, body.length)], fd, offset, sha1, matched)
+    finally:
+        _buffers.append(buffer)
+
+
+# Block buffers reused across bodies: a fresh one per body would map and fault in new pages for
+# every part (list.pop/append are atomic under the GIL).
+_buffers: list[memoryview] = []
+
+
+def _move(
+    body: SocketBody,
+    block: memoryview,
+    fd: int | None,
+    offset: int,
+    sha1: bytes | None,
+    matched: list[bool],
+) -> Steps:
     hasher = hashlib.sha1() if sha1 is not None else None
     remaining = body.length
     while remaining:
         view = block[: min(len(block), remaining)]
-        body.read_into(view)
+        yield from body.read_into(view)
         if hasher is not None:
             hasher.update(view)
         if fd is not None:
             os.pwrite(fd, view, offset)
         offset += len(view)
         remaining -= len(view)
-    return hasher is None or hasher.digest() == sha1
-
-
-_local = threading.local()
-
-
-def _buffer() -> memoryview:
-    """One block buffer per worker thread, reused: a fresh one per body would map and fault in
-    new pages for every part."""
-    if not hasattr(_local, "block"):
-        _local.block = memoryview(bytearray(BLOCK))
-    block: memoryview = _local.block
-    return block
+    matched.append(hasher is None or hasher.digest() == sha1)
 
 
 def _sha1_of(scope: Scope) -> bytes | None:
@@ -117,21 +130,18 @@ def make_app(directory: str | None, via: str) -> Any:
         offset = int(query.get("offset", "0"))
         fd = file_for(query.get("upload", "x")) if directory else None
         direct = socket_body(scope) if via != "receive" else None
-        matched = True
+        matched: list[bool] = []
         if direct is not None:
-            direct.take(60.0)
-            loop = asyncio.get_running_loop()
             try:
                 if via == "splice" and fd is not None:
-                    await loop.run_in_executor(None, direct.splice_into, fd, offset, direct.length)
+                    await direct.drive(direct.splice_into(fd, offset, direct.length))
                 else:
-                    sha1 = _sha1_of(scope)
-                    matched = await loop.run_in_executor(None, _pump, direct, fd, offset, sha1)
+                    await direct.drive(_pump(direct, fd, offset, _sha1_of(scope), matched))
             finally:
                 direct.settle()
         else:
             await _via_receive(receive, fd, offset)
-        status = 200 if matched else 400
+        status = 200 if all(matched) else 400
         await send({"type": "http.response.start", "status": status, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
@@ -144,11 +154,14 @@ def main() -> None:
     parser.add_argument("--dir", help="pwrite bodies into a file per upload here (else discard)")
     parser.add_argument("--via", choices=["socket", "splice", "receive"], default="socket")
     args = parser.parse_args()
+    # The sink moves bodies as partway does: the same edge protocol and body pump.
+    edge = Edge(EdgeLimits(), BodyPump(16), Metrics())
+    edge.pump.start()
     uvicorn.run(
         make_app(args.dir, args.via),
         host="127.0.0.1",
         port=args.port,
-        http=SocketBodyProtocol,
+        http=edge.protocol(),
         loop="uvloop",
         log_level="warning",
     )

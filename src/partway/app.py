@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import resource
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,8 @@ from .events import Fanout, LogEvents
 from .http import errors, files, folders, openapi, ops, sessions
 from .http.context import Services
 from .http.observe import Observe
+from .http.pump import BodyPump, pace_for
+from .http.server import Edge, EdgeLimits
 from .locks import locks_for
 from .metadata import migrate
 from .metadata.engine import make_engine
@@ -45,6 +48,7 @@ log = logging.getLogger("partway")
 # Parts in flight each keep a write and a hash busy in worker threads; the default pool is small.
 WORKER_THREADS = 64
 GAUGE_REFRESH_SECONDS = 15.0
+MAX_DEFAULT_CONNECTIONS = 20_000
 WEB_DIR = Path(__file__).parent / "web"
 
 
@@ -110,6 +114,46 @@ async def every(interval: float, what: str, work: Any) -> None:
         await asyncio.sleep(interval)
 
 
+def open_file_limit() -> int:
+    """Raise this process's open-file soft limit to the hard limit; returns the new limit.
+    Every connection, socket body and part file costs a descriptor."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        hard = max(soft, 1 << 20)
+    if soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+    return soft
+
+
+def connection_cap(settings: Settings, file_limit: int) -> int:
+    """Connections a server accepts: the setting, or what the file limit allows with room for
+    a body in flight (a descriptor of its own, its file, its lock) on half of them."""
+    if settings.max_connections is not None:
+        return settings.max_connections
+    return max(64, min(MAX_DEFAULT_CONNECTIONS, (file_limit - 256) // 3))
+
+
+def build_edge(settings: Settings, metrics: Metrics, file_limit: int) -> Edge:
+    """The HTTP edge's limits and body pump (started by the caller)."""
+    limits = EdgeLimits(
+        max_header_bytes=settings.max_header_bytes,
+        max_header_count=settings.max_header_count,
+        header_timeout=settings.header_timeout_seconds,
+        max_connections=connection_cap(settings, file_limit),
+        pace=pace_for(settings),
+    )
+    pump = BodyPump(settings.body_threads)
+    metrics.bodies.labels("waiting").set_function(lambda: pump.stats.waiting)
+    metrics.bodies.labels("moving").set_function(lambda: pump.stats.moving)
+    metrics.bodies.labels("queued").set_function(lambda: pump.queued)
+    metrics.pool.labels("body", "threads").set(settings.body_threads)
+    metrics.pool.labels("body", "busy").set_function(lambda: pump.stats.moving)
+    metrics.pool.labels("body", "queued").set_function(lambda: pump.queued)
+    return Edge(limits, pump, metrics)
+
+
 def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
     engine = open_metadata(settings)
     services = build_services(settings, engine, clock)
@@ -117,7 +161,10 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
-        loop.set_default_executor(ThreadPoolExecutor(WORKER_THREADS, "partway-io"))
+        io_pool = ThreadPoolExecutor(WORKER_THREADS, "partway-io")
+        loop.set_default_executor(io_pool)
+        services.metrics.pool.labels("io", "threads").set(WORKER_THREADS)
+        services.metrics.pool.labels("io", "queued").set_function(lambda: _queued(io_pool))
         # Bytes orphaned by a crash are swept at start (past the grace period), then the reaper
         # runs periodically; several servers may run it on one store (claims are atomic).
         background = [
@@ -169,6 +216,12 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
     )
     app.state.services = services
     return app
+
+
+def _queued(pool: ThreadPoolExecutor) -> int:
+    # A private attribute of ThreadPoolExecutor; 0 if a Python version renames it.
+    work = getattr(pool, "_work_queue", None)
+    return work.qsize() if work is not None else 0
 
 
 def create_metrics_app(services: Services) -> Starlette:

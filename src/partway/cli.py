@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from .config import Settings
+
+log = logging.getLogger("partway")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -41,6 +44,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _protocol(settings: Settings, edge: Any) -> Any:
+    """partway's HTTP protocol, or uvicorn's stock one if asked or if ours cannot be trusted
+    with the installed uvicorn."""
+    from .http.server import fast_path_problem
+
+    if settings.http_protocol == "stock":
+        log.warning("serving through uvicorn's stock HTTP protocol (http_protocol = stock)")
+        return "auto"
+    problem = fast_path_problem()
+    if problem is not None:
+        log.warning(
+            "serving through uvicorn's stock HTTP protocol: %s; part bodies go through ASGI "
+            "and partway's connection limits are off",
+            problem,
+        )
+        return "auto"
+    return edge.protocol()
+
+
 async def serve(settings: Settings, app: Any) -> None:
     """The API (and /metrics on its own port when configured) until SIGTERM or SIGINT.
 
@@ -49,21 +71,47 @@ async def serve(settings: Settings, app: Any) -> None:
     """
     import uvicorn
 
-    from .app import create_metrics_app
-    from .http.server import SocketBodyProtocol
+    from .app import build_edge, connection_cap, open_file_limit
+
+    file_limit = open_file_limit()
+    edge = build_edge(settings, app.state.services.metrics, file_limit)
+    protocol = _protocol(settings, edge)
+    log.info(
+        "serving on http://%s:%d, data in %s, metadata %s; open files %d, connections %d",
+        settings.host,
+        settings.port,
+        settings.data_dir,
+        settings.masked()["database_url"],
+        file_limit,
+        connection_cap(settings, file_limit),
+    )
 
     def config(asgi: Any, port: int, lifespan: Literal["on", "off"]) -> uvicorn.Config:
         return uvicorn.Config(
             asgi,
             host=settings.host,
             port=port,
-            http=SocketBodyProtocol,
+            http=protocol,
+            ws="none",  # no WebSocket routes: an upgrade request is refused, never switched
             lifespan=lifespan,
             log_config=None,
             access_log=False,
-            timeout_keep_alive=30,
+            timeout_keep_alive=int(settings.keepalive_timeout_seconds),
             timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
         )
+
+    edge.pump.start()
+    try:
+        await _serve_all(settings, app, config)
+    finally:
+        edge.pump.stop()
+    log.info("stopped")
+
+
+async def _serve_all(settings: Settings, app: Any, config: Any) -> None:
+    import uvicorn
+
+    from .app import create_metrics_app
 
     extra: uvicorn.Server | None = None
     if settings.metrics_port is not None:

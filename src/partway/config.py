@@ -60,6 +60,23 @@ class Settings(BaseSettings):
     lock_timeout_seconds: float = Field(120.0, gt=0)
     # A part upload that sends no byte for this long is answered 408 (its part is not recorded).
     body_timeout_seconds: float = Field(60.0, gt=0)
+    # ... and so is one slower than this many bytes a second over any window of this many
+    # seconds (0: no minimum). A 1 Mbit/s client sends ~125,000 bytes a second.
+    body_min_rate: float = Field(1024.0, ge=0)
+    body_rate_window_seconds: float = Field(30.0, gt=0)
+    # Threads that move request bodies already arrived (waiting for bytes holds none).
+    body_threads: int = Field(16, ge=1, le=256)
+    # Connections: the request head must arrive within header_timeout_seconds (from the
+    # connection's start, or its first byte), an idle keep-alive connection is closed after
+    # keepalive_timeout_seconds, and past max_connections new ones are refused (503).
+    header_timeout_seconds: float = Field(20.0, gt=0)
+    keepalive_timeout_seconds: float = Field(30.0, gt=0)
+    max_connections: int | None = Field(None, ge=1, description="default: from the file limit")
+    max_header_bytes: int = Field(64 * 1024, ge=1024)
+    max_header_count: int = Field(100, ge=10)
+    # auto: partway's own HTTP protocol (limits, socket bodies) when the installed uvicorn is
+    # one it was tested with, else uvicorn's stock protocol; stock: always uvicorn's.
+    http_protocol: Literal["auto", "stock"] = "auto"
     auto_migrate: bool = True
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "text"] = "auto"

@@ -67,6 +67,37 @@ class Metrics:
             registry=r,
         )
 
+        self.bodies_cut = Counter(
+            "partway_bodies_cut",
+            "Request bodies ended before their end: idle, slow or client_gone",
+            ["reason"],
+            registry=r,
+        )
+        for reason in ("idle", "slow", "client_gone"):
+            self.bodies_cut.labels(reason)
+        self.refused = Counter(
+            "partway_http_refused",
+            "Connections and requests refused at the HTTP edge, by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.open_connections = Gauge(
+            "partway_http_open_connections", "Open client connections", registry=r
+        )
+        self.bodies = Gauge(
+            "partway_bodies_in_flight",
+            "Socket bodies: waiting for bytes, queued for a thread, or moving",
+            ["state"],
+            registry=r,
+        )
+        self.pool = Gauge(
+            "partway_thread_pool",
+            "Worker pools: body (moves bytes) and io (metadata, fsync, hashing): threads, busy "
+            "or queued work",
+            ["pool", "what"],
+            registry=r,
+        )
+
     def emit(self, event: str, **fields: object) -> None:
         kind, _, what = event.partition(".")
         if kind == "session":

@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import Server, assert_clean_log, start_server, stop_server
 
 from .helpers import MIB, SESSIONS, create_session, download, finish, get_session, put_part
@@ -79,18 +81,20 @@ def test_pipelined_parts_and_a_get_on_one_connection(server: Server) -> None:
         assert hashlib.sha256(stored).digest() == hashlib.sha256(payload).digest()
 
 
-def test_a_rejected_part_leaves_the_connection_usable(server: Server) -> None:
+def test_a_part_refused_before_its_body_closes_the_connection(server: Server) -> None:
     with server.client() as client:
         sid = create_session(client, "rejected.bin", 3 * MIB)
         raw = Raw(server)
-        # Wrong size for part 0 (the whole 3 MiB is one part): refused before its body is read;
-        # the unread body must be skipped, not taken for the next request.
+        # Wrong size for part 0 (the whole 3 MiB is one part): refused before its body is read.
+        # The unread body (or, had the client held it back, its next request) must never be
+        # parsed as a request: the answer says close, and the server hangs up after it.
         raw.sock.sendall(raw.put_part(sid, 0, os.urandom(MIB)) + raw.get(f"{SESSIONS}/{sid}"))
-        status, _, body = raw.response()
+        status, headers, body = raw.response()
         assert status == 422, body
-        status, _, body = raw.response()
-        assert status == 200
-        assert body["data"]["uploaded_parts"] == []
+        assert headers.get("connection") == "close"
+        with pytest.raises(ConnectionError):
+            raw.response()  # the pipelined GET is not answered
+        assert get_session(client, sid)["uploaded_parts"] == []
 
 
 def test_a_client_gone_mid_body_records_nothing(server: Server) -> None:

@@ -1,4 +1,5 @@
-"""stream_into with a body read by worker threads (the socket path), on local disk and on a store
+"""stream_into with a body read straight from the connection (steps that yield while bytes are
+on their way, each resumed in whichever worker thread is free), on local disk and on a store
 that only writes asynchronously."""
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pytest
 
 from partway.domain.digests import MultiHasher
 from partway.domain.errors import WrongPartSize
-from partway.domain.ports import Bytes
+from partway.domain.ports import Bytes, Steps
 from partway.domain.streaming import stream_into
 from partway.storage.local import LocalStorage
 
@@ -22,7 +23,10 @@ MIB = 1024 * 1024
 
 
 class MemoryBody:
-    """A BlockingBody over bytes, handed out in short reads; can fail after `fail_after` bytes."""
+    """A DirectBody over bytes that arrive 100,000 at a time: its steps yield between arrivals,
+    and `drive` resumes each step in a new worker thread. Fails after `fail_after` bytes."""
+
+    ARRIVAL = 100_000
 
     def __init__(self, data: bytes, fail_after: int | None = None) -> None:
         self.length = len(data)
@@ -30,22 +34,40 @@ class MemoryBody:
         self._at = 0
         self._fail_after = fail_after
         self.threads: set[str] = set()
-        self.abandoned = threading.Event()
+        self.closed = False
 
-    def read_into(self, view: memoryview) -> None:
-        self.threads.add(threading.current_thread().name)
-        if self._fail_after is not None and self._at + len(view) > self._fail_after:
-            raise ConnectionResetError("the client went away")
-        view[:] = self._data[self._at : self._at + len(view)]
-        self._at += len(view)
+    def read_into(self, view: memoryview) -> Steps:
+        got = 0
+        while got < len(view):
+            self.threads.add(threading.current_thread().name)
+            count = min(self.ARRIVAL, len(view) - got)
+            if self._fail_after is not None and self._at + count > self._fail_after:
+                raise ConnectionResetError("the client went away")
+            view[got : got + count] = self._data[self._at : self._at + count]
+            self._at += count
+            got += count
+            yield
 
-    def splice_into(self, fd: int, offset: int, count: int) -> None:
+    def splice_into(self, fd: int, offset: int, count: int) -> Steps:
         view = memoryview(bytearray(count))
-        self.read_into(view)
+        yield from self.read_into(view)
         os.pwrite(fd, view, offset)
 
-    def abandon(self) -> None:
-        self.abandoned.set()
+    async def drive(self, steps: Steps) -> None:
+        try:
+            while await asyncio.to_thread(_step, steps):
+                pass
+        finally:
+            steps.close()
+            self.closed = True
+
+
+def _step(steps: Steps) -> bool:
+    try:
+        next(steps)
+    except StopIteration:
+        return False
+    return True
 
 
 class AsyncOnlyWriter:
@@ -72,7 +94,7 @@ class AsyncOnlyWriter:
         pass
 
 
-def test_a_socket_body_goes_to_disk_in_one_worker_thread_hashed(tmp_path: Path) -> None:
+def test_a_socket_body_goes_to_disk_hashed_across_threads(tmp_path: Path) -> None:
     data = os.urandom(3 * MIB + 777)
     body = MemoryBody(data)
     storage = LocalStorage(tmp_path, fsync=False)
@@ -90,7 +112,6 @@ def test_a_socket_body_goes_to_disk_in_one_worker_thread_hashed(tmp_path: Path) 
     stored = (tmp_path / "objects" / "ses_0123456789abcdef").read_bytes()
     assert stored[100:] == data
     assert hasher.hexdigests()["sha1"] == hashlib.sha1(data).hexdigest()
-    assert len(body.threads) == 1  # read, hash and write of every block: one thread
 
 
 def test_a_socket_body_reaches_an_async_only_store_block_by_block() -> None:
@@ -103,7 +124,7 @@ def test_a_socket_body_reaches_an_async_only_store_block_by_block() -> None:
     assert hasher.hexdigests()["sha256"] == hashlib.sha256(data).hexdigest()
 
 
-def test_a_failed_read_abandons_the_body_and_raises(tmp_path: Path) -> None:
+def test_a_failed_read_stops_the_body_and_raises(tmp_path: Path) -> None:
     body = MemoryBody(os.urandom(4 * MIB), fail_after=2 * MIB + 1)
     storage = LocalStorage(tmp_path, fsync=False)
 
@@ -117,7 +138,7 @@ def test_a_failed_read_abandons_the_body_and_raises(tmp_path: Path) -> None:
 
     with pytest.raises(ConnectionResetError):
         asyncio.run(scenario())
-    assert body.abandoned.is_set()
+    assert body.closed
 
 
 def test_a_socket_body_longer_than_its_part_is_refused_before_reading() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,27 +15,33 @@ Clock = Callable[[], datetime]
 Bytes = bytes | bytearray | memoryview
 
 
-class BlockingBody(Protocol):
-    """A request body that a worker thread reads straight from the connection."""
+# Blocking work on a body, run by worker threads, that yields whenever the body has no bytes for
+# it yet: it resumes (perhaps in another thread) once some have arrived. Waiting holds no thread.
+Steps = Generator[None, None, None]
+
+
+class DirectBody(Protocol):
+    """A request body read straight from the connection, past the event loop."""
 
     length: int
 
-    def read_into(self, view: memoryview) -> None:
-        """Fill `view` with the next bytes of the body (blocking)."""
+    def read_into(self, view: memoryview) -> Steps:
+        """Steps that fill `view` with the next bytes of the body."""
 
-    def splice_into(self, fd: int, offset: int, count: int) -> None:
-        """Move the next `count` bytes into file `fd` at `offset` without passing them through
-        Python (blocking)."""
+    def splice_into(self, fd: int, offset: int, count: int) -> Steps:
+        """Steps that move the next `count` bytes into file `fd` at `offset` without passing
+        them through Python."""
 
-    def abandon(self) -> None:
-        """Make a read or splice in progress give up soon (callable from any thread)."""
+    async def drive(self, steps: Steps) -> None:
+        """Run `steps` (made by this body's methods) to their end; raises if the body is cut
+        off. Cancelled, it stops them before returning."""
 
 
-Body = AsyncIterator[bytes] | BlockingBody
+Body = AsyncIterator[bytes] | DirectBody
 # Blocking work on bytes as they are stored (hashing).
 Inspect = Callable[[Bytes], None]
 # Moves a whole body into a store's range, showing the stored bytes to an Inspect if given.
-Fill = Callable[[BlockingBody, Inspect | None], None]
+Fill = Callable[[DirectBody, Inspect | None], Steps]
 
 
 class RangeWriter(Protocol):
@@ -51,9 +57,9 @@ class RangeWriter(Protocol):
         """
 
     def filler(self) -> Fill | None:
-        """If the store writes to a local file: a blocking function, for a worker thread, that
-        moves a whole body into the range and shows the written bytes to its second argument
-        (hashing), if given, without a copy of its own."""
+        """If the store writes to a local file: a function making the steps that move a whole
+        body into the range and show the written bytes to its second argument (hashing), if
+        given, without a copy of its own."""
 
     async def commit(self) -> str | None:
         """Make the part durable; returns the store's receipt for it (S3: the part's ETag)."""

@@ -1,20 +1,20 @@
 """Moving a request body into storage.
 
-A body that a worker thread can take straight from the connection goes, in that one thread,
-into a local file by the store's filler (socket to file inside the kernel, hashed where it
-landed), or block by block to the store's async writer otherwise (S3). A body of ASGI chunks is
-gathered into ~1 MiB batches, each hashed and written off the event loop (one vectored write, no
-joining copy) while the next one fills."""
+A body taken straight from the connection goes into a local file by the store's filler (socket
+to file inside the kernel, hashed where it landed), or block by block to the store's async
+writer otherwise (S3); either way its steps run in the body's worker threads. A body of ASGI
+chunks is gathered into ~1 MiB batches, each hashed and written off the event loop (one
+vectored write, no joining copy) while the next one fills."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 from .digests import MultiHasher
 from .errors import WrongPartSize
-from .ports import BlockingBody, Body, Bytes, RangeWriter
+from .ports import Body, Bytes, DirectBody, RangeWriter
 
 BATCH_BYTES = 1024 * 1024
 
@@ -68,33 +68,20 @@ async def stream_into(
         raise WrongPartSize(f"part body is larger than the {limit} bytes this part takes")
     fill = writer.filler()
     if fill is not None:
-        await _in_worker(body, fill, body, None if hasher is None else hasher.update)
+        await body.drive(fill(body, None if hasher is None else hasher.update))
     else:
         await _stream_chunks(_blocks_of(body), writer, hasher, limit)
     return body.length
 
 
-async def _blocks_of(body: BlockingBody) -> AsyncIterator[Bytes]:
-    """The body as ~1 MiB blocks, each read by a worker thread into a buffer of its own."""
+async def _blocks_of(body: DirectBody) -> AsyncIterator[Bytes]:
+    """The body as ~1 MiB blocks, each read into a buffer of its own."""
     remaining = body.length
     while remaining:
         view = memoryview(bytearray(min(BATCH_BYTES, remaining)))
-        await _in_worker(body, body.read_into, view)
+        await body.drive(body.read_into(view))
         remaining -= len(view)
         yield view
-
-
-async def _in_worker(body: BlockingBody, work: Callable[..., None], *args: object) -> None:
-    """Run `work` in a worker thread; if we are cancelled or fail, stop the thread's reads and
-    wait for it, so that nothing is still writing when the caller closes the writer."""
-    running = asyncio.get_running_loop().run_in_executor(None, work, *args)
-    try:
-        await running
-    except BaseException:
-        body.abandon()
-        with contextlib.suppress(BaseException):
-            await asyncio.shield(running)
-        raise
 
 
 async def _stream_chunks(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections.abc import Mapping
 from http import HTTPStatus
@@ -40,14 +41,10 @@ def status_of(exc: e.DomainError) -> tuple[int, str]:
     return 500, "InternalServerError"
 
 
-def error_response(
-    status: int,
-    type_name: str,
-    message: str,
-    detail: object = None,
-    headers: Mapping[str, str] | None = None,
-) -> JSONResponse:
-    body = {
+def error_body(
+    status: int, type_name: str, message: str, detail: object = None
+) -> dict[str, object]:
+    return {
         "status_code": status,
         "error": HTTPStatus(status).phrase,
         "type_name": type_name,
@@ -56,6 +53,16 @@ def error_response(
         "detail": message if detail is None or status == 402 else detail,
         "ref": f"https://developers.apideck.com/errors#{type_name.lower()}",
     }
+
+
+def error_response(
+    status: int,
+    type_name: str,
+    message: str,
+    detail: object = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    body = error_body(status, type_name, message, detail)
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -77,5 +84,10 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE):
+        # Out of descriptors is load, not a bug: one line, and the client may retry.
+        log.warning("out of file descriptors on %s %s", request.method, request.url.path)
+        message = "the server is out of file descriptors; retry soon"
+        return error_response(503, "ServiceUnavailableError", message, headers={"Retry-After": "1"})
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(500, "InternalServerError", "internal server error")

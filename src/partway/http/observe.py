@@ -11,7 +11,7 @@ from typing import Any
 
 from ..metrics import Metrics
 from ..wire import APP_ID, CONSUMER_ID, REQUEST_ID
-from .server import socket_body
+from .socket_body import socket_body
 
 log = logging.getLogger("partway.http")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")

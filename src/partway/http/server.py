@@ -1,222 +1,337 @@
-"""uvicorn's httptools protocol plus two things: a handler may have a worker thread take a
-request body straight from the socket, past the event loop; and a response's head leaves in one
-send with its first body bytes.
+"""The HTTP edge: uvicorn's httptools protocol with partway's limits and two speed-ups.
 
-Why the first: through ASGI `receive`, every ≤256 KiB of body costs the event loop a socket read,
-a parser callback, two copies and a task wake-up. The loop is the one serial stage of a process,
-and that work capped an upload sink near 1.1 GB/s here with the loop thread ~90 % busy. A thread
-that reads and writes a whole part in 1 MiB blocks reached ~2.1 GB/s in the same sink; one that
-splices it socket → file inside the kernel (`splice_into`) needs ~30 % less CPU than that.
+Limits, so that no client can hold more than its share: a deadline for the request head (from
+the connection's start, and from the first byte of each later request), at most
+`max_header_bytes` of head and `max_header_count` header lines (431), a cap on open connections
+(503 to new ones, open ones untouched), upgrades refused without reading a byte past the head,
+and a response that leaves while its request body is still on the wire closes the connection
+(the stream can carry no other request). The parser's own rejections get the Apideck JSON error
+body like every other error.
 
-Only plain-HTTP requests with a Content-Length offer it (scope extension `partway.socket_body`);
-everything else, and every handler that does not ask, uses `receive` as usual.
+Speed-ups: a handler may have the body pump take a request body straight from the socket
+(`socket_body.py`), and a response's head leaves in one send with its first body bytes.
+
+This subclasses uvicorn internals: `fast_path_problem` checks at start that they are still
+what this code expects, and `partway serve` falls back to uvicorn's stock protocol otherwise.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
-import os
-import select
-import threading
-import time
-from collections.abc import Callable, MutableMapping
-from functools import partial
+import importlib.metadata
+import inspect
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import httptools
-from starlette.requests import ClientDisconnect
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
-BODY_EXTENSION = "partway.socket_body"
-# How often a reading thread looks up to see whether its request was abandoned.
-POLL_SECONDS = 0.5
-# Bytes moved per splice(2) call: the pipe between socket and file is widened to this.
-PIPE_BYTES = 1024 * 1024
+from ..metrics import Metrics
+from .errors import error_body
+from .pump import BodyPump, Pace
+from .socket_body import BODY_EXTENSION, SocketBody
+
+log = logging.getLogger("partway.http")
+
+# The uvicorn releases this module was tested with (pyproject holds the same bounds).
+UVICORN_TESTED = ((0, 30), (0, 55))
+# A connection closed with request bytes unread first sends its FIN and reads (and drops) what
+# still comes for this long or this many bytes: closing at once would send a reset, which can
+# destroy the answer (408, 413, 422…) before the client has read it.
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 16 * 1024 * 1024
 
 
-class BodyTimeout(Exception):
-    """The client sent no body byte for the idle timeout."""
+@dataclass(frozen=True)
+class EdgeLimits:
+    max_header_bytes: int = 64 * 1024
+    max_header_count: int = 100
+    header_timeout: float = 20.0
+    max_connections: int = 10_000
+    pace: Pace = field(default_factory=Pace)
 
 
-def socket_body(scope: MutableMapping[str, Any]) -> SocketBody | None:
-    body: SocketBody | None = scope.get("extensions", {}).get(BODY_EXTENSION)
-    return body
+class Edge:
+    """What every connection of one server shares: limits, the body pump, the counts."""
+
+    def __init__(self, limits: EdgeLimits, pump: BodyPump, metrics: Metrics) -> None:
+        self.limits = limits
+        self.pump = pump
+        self.metrics = metrics
+        self.open_connections = 0
+        metrics.open_connections.set_function(lambda: self.open_connections)
+
+    def refused(self, reason: str) -> None:
+        self.metrics.refused.labels(reason).inc()
+
+    def protocol(self) -> type[EdgeProtocol]:
+        """The protocol class for uvicorn's `http` setting, bound to this edge."""
+        return type("BoundEdgeProtocol", (EdgeProtocol,), {"edge": self})
 
 
-class SocketBody:
-    """One request's body, offered for reading from the socket.
+class _Refused(Exception):
+    """Raised in a parser callback to stop parsing; `EdgeProtocol._refusal` says why."""
 
-    `take` (on the event loop, before any `receive`) stops the loop reading the connection; then
-    one worker thread at a time calls `read_into` or `splice_into`; `settle` (on the loop,
-    idempotent, once no read is running) hands the connection back: ready for the next request
-    if the body was read to its end or not at all, else marked to close after the response.
-    """
 
-    def __init__(self, protocol: SocketBodyProtocol, cycle: RequestResponseCycle, length: int):
-        self._protocol = protocol
-        self._cycle = cycle
-        self.length = length
-        self.delivered = 0  # body bytes the parser passed on before the take-over
-        self.received = 0  # body bytes handed out by read_into / splice_into
-        self._early = memoryview(b"")
-        self._from_socket = 0
-        self._fd: int | None = None  # our own duplicate of the connection's socket
-        self._pipe: tuple[int, int] | None = None  # (read end, write end), for splice_into
-        self._readable = select.poll()
-        self._abandoned = threading.Event()
-        self._settled = False
-        self._idle_timeout = 60.0
+class EdgeProtocol(HttpToolsProtocol):
+    edge: Edge
+    socket_fd = -1
+    _counted = False
+    _refusal: tuple[int, str, str] | None = None
+    _head_timer: asyncio.TimerHandle | None = None
+    _head_bytes: int | None = 0  # bytes of the request head so far; None once it is complete
+    _tail = b""  # the last bytes of head seen, to find a terminator split across two reads
+    _header_count = 0
+    _socket_body: SocketBody | None = None
+    _lingering = -1  # bytes dropped since a lingering close began; -1: not closing
 
-    def take(self, idle_timeout: float) -> SocketBody:
-        cycle = self._cycle
-        if cycle.disconnected:
-            raise ClientDisconnect()
-        if self._fd is not None or len(cycle.body) != self.delivered:
-            raise RuntimeError("the body was taken, or partly received through ASGI, already")
-        if cycle.waiting_for_100_continue and not cycle.transport.is_closing():
-            cycle.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-            cycle.waiting_for_100_continue = False
-        self._protocol.flow.pause_reading()
-        self._early, cycle.body = memoryview(bytes(cycle.body)), bytearray()
-        # A descriptor of our own: closing it never closes the connection under the loop, and
-        # the connection closing under us cannot hand its number to another one. Non-blocking,
-        # as the loop's (they share the flag).
-        self._fd = os.dup(self._protocol.socket_fd)
-        self._readable.register(self._fd, select.POLLIN)
-        self._idle_timeout = idle_timeout
-        return self
-
-    def read_into(self, view: memoryview) -> None:
-        """Fill `view` with the next body bytes (blocking; for a worker thread)."""
-        if self.received + len(view) > self.length:
-            raise ValueError("read past the end of the body")
-        got = 0
-        if self._early:
-            got = min(len(self._early), len(view))
-            view[:got] = self._early[:got]
-            self._early = self._early[got:]
-        assert self._fd is not None, "take() first"
-        source = self._fd
-        while got < len(view):
-            got += self._from_socket_by(partial(os.readv, source, [view[got:]]))
-        self.received += got
-
-    def splice_into(self, fd: int, offset: int, count: int) -> None:
-        """Move the next `count` body bytes into file `fd` at `offset` (blocking; for a worker
-        thread): socket → pipe → file with splice(2), so they are copied once, by the kernel,
-        into the page cache. Errors writing the file come out as the OSError they are."""
-        if self.received + count > self.length:
-            raise ValueError("read past the end of the body")
-        if self._early:
-            early = self._early[:count]
-            _pwrite_all(fd, early, offset)
-            self._early = self._early[len(early) :]
-            offset += len(early)
-            count -= len(early)
-            self.received += len(early)
-        if not count:
+    # Connections
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        edge = self.edge
+        if edge.open_connections >= edge.limits.max_connections:
+            edge.refused("too_many_connections")
+            self._refuse(503, "ServiceUnavailableError", "too many open connections; retry soon")
             return
-        assert self._fd is not None, "take() first"
-        source = self._fd
-        pipe_out, pipe_in = self._pipe_pair()
-        while count:
-            # The pipe is empty here, so "would block" can only be the socket's.
-            want = min(count, PIPE_BYTES)
-            moved = self._from_socket_by(partial(os.splice, source, pipe_in, want, flags=_NONBLOCK))
-            count -= moved
-            try:
-                while moved:
-                    written = os.splice(pipe_out, fd, moved, offset_dst=offset)
-                    offset += written
-                    moved -= written
-                    self.received += written
-            except BaseException:
-                self.abandon()  # bytes are stuck in the pipe: this body can go no further
-                raise
+        edge.open_connections += 1
+        self._counted = True
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            self.socket_fd = sock.fileno()
+        self._arm_head_timer()
 
-    def _pipe_pair(self) -> tuple[int, int]:
-        """The body's pipe between socket and file, made at its first splice, closed by
-        settle."""
-        if self._pipe is None:
-            self._pipe = os.pipe2(os.O_CLOEXEC)
-            with contextlib.suppress(OSError):  # a narrower pipe only means more calls
-                fcntl.fcntl(self._pipe[1], fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-        return self._pipe
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self._counted:
+            self._counted = False
+            self.edge.open_connections -= 1
+        self._disarm_head_timer()
 
-    def _from_socket_by(self, read: Callable[[], int]) -> int:
-        """Run `read`, a non-blocking read from the socket, until it moves some bytes; waits
-        while the socket is empty, and gives up when the body is abandoned, the client leaves or
-        the socket stays silent for the idle timeout."""
-        idle_since = time.monotonic()
-        while True:
-            if self._abandoned.is_set():
-                raise ClientDisconnect()
-            try:
-                count = read()
-            except BlockingIOError:
-                self._wait(idle_since)
-                continue
-            except ConnectionError:
-                raise ClientDisconnect() from None
-            if count == 0:
-                raise ClientDisconnect()
-            self._from_socket += count
-            return count
+    def _arm_head_timer(self) -> None:
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_later(
+                self.edge.limits.header_timeout, self._head_timed_out
+            )
 
-    @property
-    def client_gone(self) -> bool:
-        return self._cycle.disconnected
+    def _disarm_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
 
-    def _wait(self, idle_since: float) -> None:
-        """Until the socket has bytes or POLL_SECONDS pass; BodyTimeout once it has been silent
-        for the idle timeout."""
-        if self._readable.poll(POLL_SECONDS * 1000):
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self.transport.is_closing() or self._head_bytes is None:
             return
-        if time.monotonic() - idle_since >= self._idle_timeout:
-            raise BodyTimeout(f"no body bytes for {self._idle_timeout:g} s")
-
-    def abandon(self) -> None:
-        """Make a read in progress give up within POLL_SECONDS (any thread)."""
-        self._abandoned.set()
-
-    def settle(self) -> None:
-        if self._fd is None or self._settled:
-            return
-        self._settled = True
-        self.abandon()
-        os.close(self._fd)
-        if self._pipe is not None:
-            for end in self._pipe:
-                os.close(end)
-        if not self._from_socket:
-            return  # the parser saw every byte there was: it is where it should be
-        if self.received == self.length:
-            self._protocol.body_read_directly(self._cycle)
+        if self.cycle is not None and not self.cycle.response_complete:
+            return  # a request is being served; the next read arms the timer again
+        self.edge.refused("head_timeout")
+        if self._head_bytes:
+            timeout = self.edge.limits.header_timeout
+            message = f"the request head did not arrive within {timeout:g} s"
+            self._refuse(408, "RequestTimeoutError", message)
         else:
-            # Mid-body: the parser and the stream disagree, the stream cannot carry another request.
-            self._cycle.keep_alive = False
+            self.transport.close()  # nothing was asked: nobody to answer
+
+    def close_lingering(self) -> None:
+        """Close after the response, without a reset that could destroy it (LINGER_SECONDS)."""
+        transport = self.transport
+        if transport.is_closing() or self._lingering >= 0:
+            return
+        self._lingering = 0
+        self._disarm_head_timer()
+        try:
+            transport.write_eof()  # the FIN follows whatever is still buffered
+            transport.resume_reading()
+        except (OSError, RuntimeError, NotImplementedError):
+            transport.close()
+            return
+        self.loop.call_later(LINGER_SECONDS, transport.close)
+
+    # Bytes in
+    def data_received(self, data: bytes) -> None:
+        if self._lingering >= 0:
+            self._lingering += len(data)
+            if self._lingering > LINGER_BYTES:
+                self.transport.close()
+            return
+        self._unset_keepalive_if_required()
+        if self._head_bytes is not None:
+            self._arm_head_timer()
+            self._head_bytes += self._head_part(data)
+            if self._head_bytes > self.edge.limits.max_header_bytes:
+                self.edge.refused("head_too_large")
+                limit = self.edge.limits.max_header_bytes
+                self._refuse(
+                    431, "RequestHeaderFieldsTooLargeError", f"request head over {limit} bytes"
+                )
+                return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            # Only a body-less request asking for an upgrade gets here (one with a body was
+            # refused in on_headers_complete): it is served as HTTP/1.1 and the connection
+            # closed after it, so no byte past its head is ever read as another request.
+            self.flow.pause_reading()
+        except httptools.HttpParserError as exc:
+            if self._refusal is not None:
+                self._refuse(*self._refusal)
+            else:
+                self.edge.refused("malformed")
+                reason = str(exc) or type(exc).__name__
+                self._refuse(400, "RequestValidationError", f"malformed HTTP request: {reason}")
+
+    def _head_part(self, data: bytes) -> int:
+        """How many bytes of `data` belong to the request head (all of them until its end)."""
+        joined = self._tail + data[:3]
+        end = joined.find(b"\r\n\r\n")
+        if end >= 0:
+            return end + 4 - len(self._tail)
+        end = data.find(b"\r\n\r\n")
+        if end >= 0:
+            return end + 4
+        self._tail = (self._tail + data)[-3:]
+        return len(data)
+
+    def send_400_response(self, msg: str) -> None:
+        self._refuse(400, "RequestValidationError", msg)
+
+    def _refuse(self, status: int, type_name: str, message: str) -> None:
+        """Answer with the Apideck error body and close, without running a request."""
+        if self.transport.is_closing():
+            return
+        log.info("refused %s: %d %s", _peer(self.client), status, message)
+        body = json.dumps(error_body(status, type_name, message)).encode()
+        head = [
+            f"HTTP/1.1 {status} {_phrase(status)}",
+            "content-type: application/json",
+            f"content-length: {len(body)}",
+            "connection: close",
+        ]
+        if status == 503:
+            head.append("retry-after: 1")
+        self.transport.write("\r\n".join(head).encode() + b"\r\n\r\n" + body)
+        self.close_lingering()
+
+    # Parser callbacks
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._header_count = 0
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_count += 1
+        if self._header_count > self.edge.limits.max_header_count:
+            limit = self.edge.limits.max_header_count
+            self.edge.refused("too_many_headers")
+            self._refusal = (431, "RequestHeaderFieldsTooLargeError", f"over {limit} headers")
+            raise _Refused()
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._disarm_head_timer()
+        self._head_bytes = None
+        self._socket_body = None
+        upgrade, length, chunked = _framing(self.headers)
+        if upgrade and (chunked or length):
+            self.edge.refused("upgrade")
+            self._refusal = (400, "RequestValidationError", "upgrade is not supported")
+            raise _Refused()
+        super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is None or cycle.scope is not self.scope:
+            return
+        if upgrade:
+            cycle.keep_alive = False
+        cycle.transport = _HeadHeld(self.transport, cycle, self.close_lingering)  # type: ignore[assignment]
+        cycle.send = _closing_if_unread(cycle, cycle.send)  # type: ignore[method-assign,assignment]
+        if self.scheme != "http" or chunked or not length:
+            return  # TLS (the bytes on the socket are not the body), chunked, or no body
+        limits = self.edge.limits
+        self._socket_body = SocketBody(self, cycle, length, self.edge.pump, limits.pace)
+        extensions: dict[str, Any] = self.scope.setdefault("extensions", {})
+        extensions[BODY_EXTENSION] = self._socket_body
+
+    def on_body(self, body: bytes) -> None:
+        if self._socket_body is not None:
+            self._socket_body.delivered += len(body)
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._next_head()
+
+    def on_response_complete(self) -> None:
+        if self._lingering >= 0:
+            return  # closing: no pipelined request runs, no keep-alive timer
+        super().on_response_complete()
+
+    def _next_head(self) -> None:
+        self._head_bytes, self._tail = 0, b""
+
+    def body_read_directly(self, cycle: RequestResponseCycle) -> None:
+        """The rest of the body came off the socket past the parser, which still expects it; a
+        fresh parser starts at the next request, as if this one had completed."""
+        self.parser = httptools.HttpRequestParser(self)
+        with contextlib.suppress(AttributeError):  # httptools < 0.6.3
+            self.parser.set_dangerous_leniencies(lenient_data_after_close=True)
+        self._socket_body = None
+        self._next_head()
+        cycle.more_body = False
+        cycle.message_event.set()
 
 
-_NONBLOCK = os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK
+def _framing(headers: list[tuple[bytes, bytes]]) -> tuple[bool, int, bool]:
+    """(asks for an upgrade, Content-Length or 0, chunked) of a request's headers."""
+    connection: list[bytes] = []
+    upgrade = False
+    length = 0
+    chunked = False
+    for name, value in headers:
+        if name == b"connection":
+            connection += [token.strip().lower() for token in value.split(b",")]
+        elif name == b"upgrade":
+            upgrade = True
+        elif name == b"content-length":
+            with contextlib.suppress(ValueError):
+                length = int(value)
+        elif name == b"transfer-encoding":
+            chunked = True
+    return upgrade and b"upgrade" in connection, length, chunked
 
 
-def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
-    while data:
-        written = os.pwrite(fd, data, offset)
-        data = data[written:]
-        offset += written
+def _closing_if_unread(
+    cycle: RequestResponseCycle, send: Callable[[Any], Awaitable[None]]
+) -> Callable[[Any], Awaitable[None]]:
+    """`send` that marks the connection to close if the response starts while the request body
+    is still unread: its remaining bytes (or a client's next request sent after a refusal of
+    `Expect: 100-continue`) could otherwise be read as the next request."""
+
+    async def send_closing(message: Any) -> None:
+        if message["type"] == "http.response.start" and cycle.more_body:
+            cycle.keep_alive = False
+        await send(message)
+
+    return send_closing
 
 
 class _HeadHeld:
     """A request's view of the connection's transport that holds the response head until the
     first body write, so both leave in one send: on loopback a send costs the sender ~40 µs of
-    event-loop time (the receiver's TCP work runs in it), two per response before."""
+    event-loop time (the receiver's TCP work runs in it), two per response before. A HEAD
+    response has no body write: its head leaves at once."""
 
-    def __init__(self, transport: asyncio.Transport, cycle: RequestResponseCycle) -> None:
+    def __init__(
+        self,
+        transport: asyncio.Transport,
+        cycle: RequestResponseCycle,
+        close: Callable[[], None],
+    ) -> None:
         self._transport = transport
         self._cycle = cycle
+        self._close = close
         self._head: bytes | None = None
         self._held = False
 
@@ -224,7 +339,11 @@ class _HeadHeld:
         if self._head is not None:
             head, self._head = self._head, None
             self._transport.writelines([head, data])  # uvloop: one writev
-        elif self._cycle.response_started and not self._held:
+        elif (
+            self._cycle.response_started
+            and not self._held
+            and self._cycle.scope["method"] != "HEAD"
+        ):
             # The cycle's first write once the response started is its head (a 100 Continue
             # goes out before that).
             self._head, self._held = data, True
@@ -235,57 +354,68 @@ class _HeadHeld:
         if self._head is not None:
             self._transport.write(self._head)
             self._head = None
-        self._transport.close()
+        self._close()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
 
 
-class SocketBodyProtocol(HttpToolsProtocol):
-    """HttpToolsProtocol that offers each plain-HTTP request with a Content-Length a SocketBody,
-    and sends each response's head together with its first body bytes."""
+def fast_path_problem() -> str | None:
+    """Why EdgeProtocol cannot be trusted with the installed uvicorn, or None if it can."""
+    try:
+        version = importlib.metadata.version("uvicorn")
+        numbers = tuple(int(part) for part in version.split(".")[:2])
+        low, high = UVICORN_TESTED
+        if not low <= numbers < high:
+            return f"uvicorn {version} is outside the tested range {_dotted(low)}–<{_dotted(high)}"
+        for name in (
+            "connection_made",
+            "connection_lost",
+            "data_received",
+            "on_message_begin",
+            "on_header",
+            "on_headers_complete",
+            "on_body",
+            "on_message_complete",
+            "send_400_response",
+            "_unset_keepalive_if_required",
+        ):
+            if not callable(getattr(HttpToolsProtocol, name, None)):
+                return f"uvicorn's HttpToolsProtocol has no {name}()"
+        params = inspect.signature(RequestResponseCycle.__init__).parameters
+        dummies: dict[str, Any] = {name: None for name in list(params)[1:]}
+        cycle = RequestResponseCycle(**dummies)
+        for name in (
+            "body",
+            "more_body",
+            "keep_alive",
+            "disconnected",
+            "waiting_for_100_continue",
+            "response_started",
+            "transport",
+            "message_event",
+            "scope",
+            "send",
+        ):
+            if not hasattr(cycle, name):
+                return f"uvicorn's RequestResponseCycle has no {name}"
+        for name in ("HttpRequestParser", "HttpParserError", "HttpParserUpgrade"):
+            if not hasattr(httptools, name):
+                return f"httptools has no {name}"
+    except Exception as exc:
+        return f"checking uvicorn's protocol failed: {exc!r}"
+    return None
 
-    _socket_body: SocketBody | None = None
-    socket_fd = -1
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            self.socket_fd = sock.fileno()
+def _dotted(version: tuple[int, ...]) -> str:
+    return ".".join(map(str, version))
 
-    def on_headers_complete(self) -> None:
-        super().on_headers_complete()
-        self._socket_body = None
-        cycle = self.cycle
-        if cycle is None or cycle.scope is not self.scope:
-            return  # an upgrade
-        cycle.transport = _HeadHeld(self.transport, cycle)  # type: ignore[assignment]
-        if self.scheme != "http":
-            return  # TLS: the bytes on the socket are not the body
-        length = None
-        for name, value in self.headers:
-            if name == b"transfer-encoding":
-                return
-            if name == b"content-length":
-                with contextlib.suppress(ValueError):
-                    length = int(value)
-        if length:
-            self._socket_body = SocketBody(self, cycle, length)
-            extensions: dict[str, Any] = self.scope.setdefault("extensions", {})
-            extensions[BODY_EXTENSION] = self._socket_body
 
-    def on_body(self, body: bytes) -> None:
-        if self._socket_body is not None:
-            self._socket_body.delivered += len(body)
-        super().on_body(body)
+def _phrase(status: int) -> str:
+    from http import HTTPStatus
 
-    def body_read_directly(self, cycle: RequestResponseCycle) -> None:
-        """The rest of the body came off the socket past the parser, which still expects it; a
-        fresh parser starts at the next request, as if this one had completed."""
-        self.parser = httptools.HttpRequestParser(self)
-        with contextlib.suppress(AttributeError):  # httptools < 0.6.3
-            self.parser.set_dangerous_leniencies(lenient_data_after_close=True)
-        self._socket_body = None
-        cycle.more_body = False
-        cycle.message_event.set()
+    return HTTPStatus(status).phrase
+
+
+def _peer(client: tuple[str, int] | None) -> str:
+    return f"{client[0]}:{client[1]}" if client else "a client"

@@ -14,8 +14,9 @@ from . import params
 from .bodies import CreateUploadSession, FinishUploadSession
 from .context import caller
 from .errors import error_response
+from .pump import BodyTimeout, pace_for, paced
 from .render import entry_json, envelope, session_json
-from .server import BodyTimeout, socket_body
+from .socket_body import socket_body
 
 RESOURCE = "UploadSessions"
 
@@ -64,7 +65,7 @@ async def upload(request: Request) -> Response:
     length = params.content_length(request)
     digest = parse_digest(request.headers.get(DIGEST))
     direct = socket_body(request.scope)
-    idle_timeout = who.services.settings.body_timeout_seconds
+    metrics = who.services.metrics
 
     async def still_connected() -> bool:
         if direct is None:
@@ -77,17 +78,20 @@ async def upload(request: Request) -> Response:
             who.tenant,
             request.path_params["id"],
             number,
-            request.stream() if direct is None else direct.take(idle_timeout),
+            direct or paced(request.stream(), pace_for(who.services.settings)),
             length,
             digest,
             still_connected,
         )
     except ClientDisconnect:
         # Nobody is left to read a reply; the part was not recorded.
+        metrics.bodies_cut.labels("client_gone").inc()
         return Response(status_code=400)
     except BodyTimeout as exc:
+        metrics.bodies_cut.labels(exc.reason).inc()
         message = f"{exc}; the part was not recorded, send it again"
-        return error_response(408, "RequestTimeoutError", message)
+        # The rest of the body may still come: the connection cannot carry another request.
+        return error_response(408, "RequestTimeoutError", message, headers={"Connection": "close"})
     finally:
         if direct is not None:
             direct.settle()

@@ -9,7 +9,16 @@ from typing import TypeVar
 
 from ..domain.models import Part
 from ..domain.policy import StorageCapabilities
-from ..domain.ports import BlockingBody, Bytes, Fill, Inspect, RangeWriter, Storage, StoredObject
+from ..domain.ports import (
+    Bytes,
+    DirectBody,
+    Fill,
+    Inspect,
+    RangeWriter,
+    Steps,
+    Storage,
+    StoredObject,
+)
 from ..metrics import Metrics
 
 T = TypeVar("T")
@@ -53,9 +62,9 @@ class InstrumentedWriter:
         if inner is None:
             return None
 
-        def fill(body: BlockingBody, inspect: Inspect | None) -> None:
+        def fill(body: DirectBody, inspect: Inspect | None) -> Steps:
             with self._timer.op("write"):
-                inner(body, inspect)
+                yield from inner(body, inspect)
 
         return fill
 

@@ -1,0 +1,310 @@
+"""Request bodies moved by a few threads and woken by readiness: waiting costs no thread.
+
+A body read straight from its connection is moved by a generator of steps (`Steps`): it makes
+the blocking calls that move bytes which are already there and yields when its socket would
+block. One reactor thread waits on the sockets of every yielded body at once (epoll, one-shot)
+and enforces each body's deadlines; when a socket turns readable its body goes to one of a fixed
+number of worker threads, which run it on to its next yield. A slow or silent client therefore
+costs a descriptor, never a thread, and the threads only ever move bytes that have arrived: no
+client can fill the pool by sending nothing, and K silent bodies all time out on their own
+deadlines, not in waves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import queue
+import select
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from starlette.requests import ClientDisconnect
+
+from ..config import Settings
+from ..domain.ports import Steps
+
+log = logging.getLogger("partway.http")
+
+# How often the reactor looks at the deadlines of waiting bodies (their precision).
+SCAN_SECONDS = 0.25
+_WAKE_FOR = select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLONESHOT
+
+
+class BodyTimeout(Exception):
+    """A body was cut: silent for the idle timeout, or slower than the minimum rate."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Pace:
+    """The deadlines of a body: at most `idle_timeout` seconds without a byte, and at least
+    `min_rate` bytes a second over each window of `window` seconds (0: no rate floor).
+
+    A trickle of one byte a second never trips an idle timeout that restarts on every byte; the
+    rate floor is what ends it. The defaults leave a 1 Mbit/s client (~125 kB/s) a margin of
+    over 100x."""
+
+    idle_timeout: float = 60.0
+    min_rate: float = 1024.0
+    window: float = 30.0
+
+
+def pace_for(settings: Settings) -> Pace:
+    return Pace(
+        settings.body_timeout_seconds, settings.body_min_rate, settings.body_rate_window_seconds
+    )
+
+
+@dataclass
+class Progress:
+    """Where one body stands against its Pace; fed with its byte count, asked for a verdict."""
+
+    pace: Pace
+    last_byte_at: float = field(default_factory=time.monotonic)
+    window_start: float = 0.0
+    window_bytes: int = 0
+    seen: int = 0
+
+    def __post_init__(self) -> None:
+        self.window_start = self.last_byte_at
+
+    def update(self, now: float, total: int) -> None:
+        if total > self.seen:
+            self.seen = total
+            self.last_byte_at = now
+
+    def next_check(self, now: float) -> float:
+        """Seconds from `now` until a verdict could change without a new byte."""
+        due = self.last_byte_at + self.pace.idle_timeout
+        if self.pace.min_rate:
+            due = min(due, self.window_start + self.pace.window)
+        return max(due - now, 0.01)
+
+    def verdict(self, now: float) -> BodyTimeout | None:
+        """The cut this body has earned by `now`, if any."""
+        pace = self.pace
+        if now - self.last_byte_at >= pace.idle_timeout:
+            return BodyTimeout("idle", f"no body bytes for {pace.idle_timeout:g} s")
+        elapsed = now - self.window_start
+        if pace.min_rate and elapsed >= pace.window:
+            rate = (self.seen - self.window_bytes) / elapsed
+            if rate < pace.min_rate:
+                return BodyTimeout(
+                    "slow",
+                    f"the body arrived at {rate:.0f} bytes/s over {elapsed:.0f} s, "
+                    f"below the minimum of {pace.min_rate:g} bytes/s",
+                )
+            self.window_start, self.window_bytes = now, self.seen
+        return None
+
+
+@dataclass(eq=False)
+class Job:
+    """One body's steps, the socket they wait on, and the future its owner awaits."""
+
+    fd: int
+    steps: Steps
+    progress: Progress
+    moved: Callable[[], int]  # bytes this body has taken from the socket so far
+    loop: asyncio.AbstractEventLoop
+    done: asyncio.Future[None]
+    abandoned: threading.Event
+    registered: bool = False
+
+
+class PumpStats:
+    """What the metrics read; changed under the pump's lock only."""
+
+    def __init__(self) -> None:
+        self.waiting = 0  # bodies parked until their socket has bytes
+        self.moving = 0  # bodies a worker thread is moving right now
+
+
+class BodyPump:
+    """The reactor and the worker threads; `start` once, `stop` at shutdown."""
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+        self.stats = PumpStats()
+        self._epoll = select.epoll()
+        self._wake = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        self._epoll.register(self._wake, select.EPOLLIN)
+        self._ready: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._waiting: dict[int, Job] = {}
+        self._lock = threading.Lock()
+        self._stopping = False
+        self._started = False
+        self._workers: list[threading.Thread] = []
+
+    def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        reactor = threading.Thread(target=self._react, name="partway-body-reactor", daemon=True)
+        self._workers = [reactor] + [
+            threading.Thread(target=self._work, name=f"partway-body-{n}", daemon=True)
+            for n in range(self.threads)
+        ]
+        for thread in self._workers:
+            thread.start()
+
+    def stop(self) -> None:
+        if not self._started or self._stopping:
+            return
+        self._stopping = True
+        os.eventfd_write(self._wake, 1)
+        for _ in range(self.threads):
+            self._ready.put(None)
+        for thread in self._workers:
+            thread.join(timeout=5)
+        with self._lock:
+            waiting, self._waiting = list(self._waiting.values()), {}
+        for job in waiting:
+            self._finish(job, ClientDisconnect())
+
+    def submit(self, job: Job) -> None:
+        """Run `job` from its first step (event-loop side)."""
+        self._ready.put(job)
+
+    @property
+    def queued(self) -> int:
+        """Bodies with bytes to move, waiting for a free worker thread."""
+        return self._ready.qsize()
+
+    # Worker threads
+    def _work(self) -> None:
+        while (job := self._ready.get()) is not None:
+            self._count("moving", 1)
+            try:
+                self._step(job)
+            finally:
+                self._count("moving", -1)
+
+    def _count(self, what: str, delta: int) -> None:
+        with self._lock:
+            setattr(self.stats, what, getattr(self.stats, what) + delta)
+
+    def _step(self, job: Job) -> None:
+        try:
+            if job.abandoned.is_set():
+                job.steps.close()
+                raise ClientDisconnect()
+            next(job.steps)
+        except StopIteration:
+            self._finish(job, None)
+        except BaseException as exc:
+            self._finish(job, exc)
+        else:
+            job.progress.update(time.monotonic(), job.moved())
+            self._park(job)
+
+    def _park(self, job: Job) -> None:
+        """Wait for the body's socket to turn readable (one-shot)."""
+        with self._lock:
+            self._waiting[job.fd] = job
+            self.stats.waiting += 1
+            if job.registered:
+                self._epoll.modify(job.fd, _WAKE_FOR)
+            else:
+                self._epoll.register(job.fd, _WAKE_FOR)
+                job.registered = True
+
+    # The reactor thread
+    def _react(self) -> None:
+        next_scan = time.monotonic() + SCAN_SECONDS
+        while not self._stopping:
+            try:
+                events = self._epoll.poll(SCAN_SECONDS)
+            except InterruptedError:
+                continue
+            for fd, _ in events:
+                if fd == self._wake:
+                    continue
+                job = self._unpark(fd)
+                if job is not None:
+                    self.submit(job)
+            now = time.monotonic()
+            if now >= next_scan:
+                next_scan = now + SCAN_SECONDS
+                self._scan(now)
+
+    def _unpark(self, fd: int) -> Job | None:
+        with self._lock:
+            job = self._waiting.pop(fd, None)
+            if job is not None:
+                self.stats.waiting -= 1
+            return job
+
+    def _scan(self, now: float) -> None:
+        """Cut the waiting bodies that are past a deadline or were abandoned."""
+        with self._lock:
+            waiting = list(self._waiting.values())
+        for job in waiting:
+            if job.abandoned.is_set():
+                cut: BaseException | None = ClientDisconnect()
+            else:
+                job.progress.update(now, job.moved())
+                cut = job.progress.verdict(now)
+            if cut is None or self._unpark(job.fd) is not job:
+                continue  # on time, or a worker has it now
+            job.steps.close()  # suspended at a yield: its cleanup runs here
+            self._finish(job, cut)
+
+    def _finish(self, job: Job, exc: BaseException | None) -> None:
+        if job.registered:
+            # The descriptor is a dup: closing it would not take it out of the epoll set.
+            with self._lock, contextlib.suppress(OSError):
+                self._epoll.unregister(job.fd)
+            job.registered = False
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
+            job.loop.call_soon_threadsafe(_settle_future, job.done, exc)
+
+
+def _settle_future(future: asyncio.Future[None], exc: BaseException | None) -> None:
+    if future.done():
+        return
+    if exc is None:
+        future.set_result(None)
+    else:
+        future.set_exception(exc)
+
+
+async def paced(chunks: AsyncIterator[bytes], pace: Pace) -> AsyncIterator[bytes]:
+    """`chunks` (an ASGI body: chunked, TLS, or the stock protocol's) under the same deadlines
+    as a pumped body; raises BodyTimeout. The pending read outlives a check that finds the
+    body on time, so no chunk is lost to a timer."""
+    progress = Progress(pace)
+    total = 0
+    source = aiter(chunks)
+    pending: asyncio.Future[bytes] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(anext(source))
+            now = time.monotonic()
+            done, _ = await asyncio.wait({pending}, timeout=progress.next_check(now))
+            if not done:
+                cut = progress.verdict(time.monotonic())
+                if cut is not None:
+                    raise cut
+                continue
+            try:
+                chunk = pending.result()
+            except StopAsyncIteration:
+                return
+            finally:
+                pending = None
+            total += len(chunk)
+            progress.update(time.monotonic(), total)
+            yield chunk
+    finally:
+        if pending is not None:
+            pending.cancel()
