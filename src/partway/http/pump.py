@@ -203,8 +203,15 @@ class BodyPump:
         except BaseException as exc:
             self._finish(job, exc)
         else:
-            job.progress.update(time.monotonic(), job.moved())
-            self._park(job)
+            # Checked here too: a body that wakes often is seldom parked when the reactor scans.
+            now = time.monotonic()
+            job.progress.update(now, job.moved())
+            cut = job.progress.verdict(now)
+            if cut is not None:
+                job.steps.close()
+                self._finish(job, cut)
+            else:
+                self._park(job)
 
     def _park(self, job: Job) -> None:
         """Wait for the body's socket to turn readable (one-shot)."""
@@ -303,7 +310,11 @@ async def paced(chunks: AsyncIterator[bytes], pace: Pace) -> AsyncIterator[bytes
             finally:
                 pending = None
             total += len(chunk)
-            progress.update(time.monotonic(), total)
+            now = time.monotonic()
+            progress.update(now, total)
+            cut = progress.verdict(now)
+            if cut is not None:
+                raise cut
             yield chunk
     finally:
         if pending is not None:

@@ -1,0 +1,240 @@
+"""Many slow and silent clients at once (issue: the API stays responsive and every connection is
+bounded). A real server; the clients are raw sockets that trickle, stall or say nothing."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import psutil
+import pytest
+
+from tests.conftest import Server, assert_clean_log, start_server, stop_server
+
+from .helpers import MIB, SESSIONS, create_session, finish, get_session, put_part
+from .raw import Raw, request_head
+
+
+@pytest.fixture(autouse=True)
+def _many_descriptors() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+@contextlib.contextmanager
+def server_with(tmp_path: Path, **env: str) -> Iterator[Server]:
+    srv = start_server(tmp_path, {f"PARTWAY_{k.upper()}": v for k, v in env.items()})
+    try:
+        yield srv
+    finally:
+        stop_server(srv)
+    assert_clean_log(srv)
+
+
+def connect(srv: Server) -> socket.socket:
+    host, port = srv.base_url.removeprefix("http://").split(":")
+    return socket.create_connection((host, int(port)), timeout=30)
+
+
+def part_heads(srv: Server, consumer: str, count: int, length: int) -> list[tuple[str, bytes]]:
+    """`count` sessions of one part of `length` bytes each, and the head of that part's PUT."""
+    heads = []
+    with srv.client(consumer) as client:
+        for n in range(count):
+            sid = create_session(client, f"slow-{n}.bin", length)
+            path = f"{SESSIONS}/{sid}?part_number=0"
+            heads.append((sid, request_head(srv.headers(consumer), "PUT", path, length)))
+    return heads
+
+
+T = TypeVar("T")
+
+
+def test_trickling_bodies_and_idle_connections_leave_the_api_responsive(tmp_path: Path) -> None:
+    with server_with(tmp_path, max_open_sessions="1000") as srv:
+        heads = part_heads(srv, "slow", 200, MIB)
+        idle = [connect(srv) for _ in range(1000)]
+        trickling = []
+        for _, head in heads:
+            sock = connect(srv)
+            sock.sendall(head + b"x")
+            trickling.append(sock)
+        stop = threading.Event()
+
+        def trickle() -> None:
+            while not stop.wait(1.0):
+                for sock in trickling:
+                    with contextlib.suppress(OSError):
+                        sock.send(b"x")
+
+        trickler = threading.Thread(target=trickle, daemon=True)
+        trickler.start()
+        try:
+            time.sleep(2)  # every body has been taken and is waiting for bytes
+            server_threads = psutil.Process(srv.process.pid).num_threads()
+            took: list[float] = []
+
+            def timed(call: Callable[..., T], *args: Any) -> T:
+                began = time.monotonic()
+                result = call(*args)
+                took.append(time.monotonic() - began)
+                return result
+
+            with srv.client("other") as client:
+                for n in range(5):
+                    sid = timed(create_session, client, f"quick-{n}.bin", 1000)
+                    timed(get_session, client, sid)
+                    assert timed(put_part, client, sid, 0, os.urandom(1000)).status_code == 200
+                    assert timed(finish, client, sid).status_code == 201
+            slowest = max(took)
+            assert slowest < 1.0, f"an API call took {slowest:.2f} s under slow-client load"
+            # Threads are set by configuration (io pool, body pump), not by the 1,200 clients.
+            assert server_threads < 100, server_threads
+        finally:
+            stop.set()
+            trickler.join()
+            for sock in trickling + idle:
+                sock.close()
+
+
+def test_silent_bodies_all_get_408_on_their_own_deadline(tmp_path: Path) -> None:
+    timeout = 3.0
+    with server_with(tmp_path, body_timeout_seconds=str(timeout), max_open_sessions="1000") as srv:
+        heads = part_heads(srv, "silent", 256, MIB)
+        socks = []
+        began = time.monotonic()
+        for _, head in heads:
+            sock = connect(srv)
+            sock.sendall(head + b"x" * 1000)  # a start of the body, then nothing
+            socks.append(sock)
+        answered = []
+        for sock in socks:
+            sock.settimeout(timeout + 10)
+            reply = sock.recv(65536)
+            answered.append(time.monotonic() - began)
+            assert reply.startswith(b"HTTP/1.1 408 "), reply[:200]
+            assert b"connection: close" in reply.lower()
+            sock.close()
+        assert max(answered) < timeout + 5, f"the last 408 came after {max(answered):.1f} s"
+        with srv.client("silent") as client:
+            # Nothing was recorded, and each part can be sent again at once.
+            sid = heads[0][0]
+            assert get_session(client, sid)["uploaded_parts"] == []
+            assert put_part(client, sid, 0, os.urandom(MIB)).status_code == 200
+
+
+def test_a_trickle_below_the_minimum_rate_is_cut(tmp_path: Path) -> None:
+    env = {"body_min_rate": "1000", "body_rate_window_seconds": "2"}
+    with server_with(tmp_path, **env) as srv:
+        ((_, head),) = part_heads(srv, "slow", 1, MIB)
+        sock = connect(srv)
+        sock.sendall(head)
+        sock.settimeout(0.2)
+        reply = b""
+        began = time.monotonic()
+        while not reply and time.monotonic() - began < 10:
+            with contextlib.suppress(OSError):
+                sock.send(b"x" * 100)  # 500 bytes/s: below 1000
+            with contextlib.suppress(TimeoutError):
+                reply = sock.recv(65536)
+        assert reply.startswith(b"HTTP/1.1 408 "), reply[:200]
+        assert b"minimum" in reply
+        assert 2 <= time.monotonic() - began < 5
+
+
+def test_a_silent_chunked_part_is_cut_and_its_session_finishes_right_after(
+    tmp_path: Path,
+) -> None:
+    with server_with(tmp_path, body_timeout_seconds="2") as srv:
+        payload = os.urandom(2 * MIB)
+        with srv.client() as client:
+            sid = create_session(client, "chunked.bin", len(payload))
+            raw = Raw(srv)
+            path = f"{SESSIONS}/{sid}?part_number=0"
+            head = raw.head("PUT", path, 0).replace(
+                b"Content-Length: 0", b"Transfer-Encoding: chunked"
+            )
+            raw.sock.sendall(head + b"10000\r\n" + b"y" * 1000)  # a chunk begun, then silence
+            began = time.monotonic()
+            status, headers, body = raw.response()
+            assert status == 408, body
+            assert headers.get("connection") == "close"
+            assert time.monotonic() - began < 6
+            # The part's lock is gone: the part goes up and the session finishes at once.
+            assert put_part(client, sid, 0, payload).status_code == 200
+            res = finish(client, sid)
+            assert res.status_code == 201, res.text
+
+
+def test_an_8_mib_header_is_refused_quickly(server: Server) -> None:
+    sock = connect(server)
+    head = b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * (8 * MIB) + b"\r\n\r\n"
+    began = time.monotonic()
+    with contextlib.suppress(OSError):
+        sock.sendall(head)
+    reply = sock.recv(65536)
+    assert time.monotonic() - began < 2
+    assert reply.startswith(b"HTTP/1.1 431 "), reply[:200]
+    assert b'"type_name":"RequestHeaderFieldsTooLargeError"' in reply.replace(b" ", b"")
+
+
+def test_too_many_header_lines_are_refused(server: Server) -> None:
+    raw = Raw(server)
+    extra = {f"x-h{n}": "1" for n in range(120)}
+    raw.sock.sendall(raw.head("GET", "/healthz", 0, **extra))
+    status, _, body = raw.response()
+    assert status == 431, body
+    assert body["type_name"] == "RequestHeaderFieldsTooLargeError"
+
+
+def test_connections_without_a_request_or_a_whole_head_are_closed(tmp_path: Path) -> None:
+    with server_with(tmp_path, header_timeout_seconds="1", keepalive_timeout_seconds="1") as srv:
+        silent = connect(srv)
+        partial = connect(srv)
+        partial.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n")  # the head never ends
+        idle = Raw(srv)
+        idle.sock.sendall(idle.get("/healthz"))
+        assert idle.response()[0] == 200  # then it stays idle past the keep-alive timeout
+        for sock in (silent, partial, idle.sock):
+            sock.settimeout(5)
+        began = time.monotonic()
+        assert silent.recv(100) == b""
+        assert partial.recv(65536).startswith(b"HTTP/1.1 408 ")
+        assert idle.sock.recv(100) == b""
+        assert time.monotonic() - began < 4
+
+
+def test_past_the_connection_cap_new_connections_are_refused_and_open_ones_served(
+    tmp_path: Path,
+) -> None:
+    with server_with(tmp_path, max_connections="20") as srv:
+        # A client's own connections count too; these 20 fill the cap.
+        held = [Raw(srv) for _ in range(20)]
+        time.sleep(0.3)
+        refused = connect(srv)
+        refused.settimeout(5)
+        reply = refused.recv(65536)
+        assert reply.startswith(b"HTTP/1.1 503 "), reply[:200]
+        assert b"retry-after: 1" in reply.lower()
+        for raw in held[:3]:
+            raw.sock.sendall(raw.get("/healthz"))
+            assert raw.response()[0] == 200
+        for raw in held:
+            raw.sock.close()
+        time.sleep(0.3)
+        with srv.client() as client:
+            assert client.get("/healthz").status_code == 200
+
+
+def test_the_open_file_limit_is_raised_and_logged(server: Server) -> None:
+    soft, hard = psutil.Process(server.process.pid).rlimit(psutil.RLIMIT_NOFILE)
+    assert soft == hard
+    assert f"open files {soft}" in server.log.read_text()

@@ -1,0 +1,161 @@
+"""The body pump on real sockets: waiting bodies hold no thread, deadlines cut each body on its
+own time, and a cancelled owner stops its body's steps."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from starlette.requests import ClientDisconnect
+
+from partway.domain.ports import Steps
+from partway.http.pump import BodyPump, BodyTimeout, Job, Pace, Progress, paced
+
+
+class Reader:
+    """Steps that read a socket to EOF or `want` bytes, counting; yield when it is empty."""
+
+    def __init__(self, sock: socket.socket, want: int) -> None:
+        sock.setblocking(False)
+        self.sock = sock
+        self.want = want
+        self.moved = 0
+        self.closed = False
+
+    def steps(self) -> Steps:
+        try:
+            while self.moved < self.want:
+                try:
+                    data = os.read(self.sock.fileno(), 65536)
+                except BlockingIOError:
+                    yield
+                    continue
+                if not data:
+                    raise ClientDisconnect()
+                self.moved += len(data)
+        finally:
+            self.closed = True
+
+
+@pytest.fixture
+def pump() -> Iterator[BodyPump]:
+    pump = BodyPump(2)
+    pump.start()
+    yield pump
+    pump.stop()
+
+
+def submit(pump: BodyPump, reader: Reader, pace: Pace) -> asyncio.Future[None]:
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+    job = Job(
+        reader.sock.fileno(),
+        reader.steps(),
+        Progress(pace),
+        lambda: reader.moved,
+        loop,
+        done,
+        threading.Event(),
+    )
+    pump.submit(job)
+    return done
+
+
+def test_many_silent_bodies_time_out_together_on_two_threads(pump: BodyPump) -> None:
+    pairs = [socket.socketpair() for _ in range(100)]
+
+    async def scenario() -> list[float]:
+        began = time.monotonic()
+        futures = [submit(pump, Reader(a, 10), Pace(1.0, 0, 1)) for a, _ in pairs]
+        await asyncio.sleep(0.3)
+        assert pump.stats.waiting == 100  # parked, on two threads
+        took = []
+        for future in futures:
+            with pytest.raises(BodyTimeout) as cut:
+                await future
+            assert cut.value.reason == "idle"
+            took.append(time.monotonic() - began)
+        return took
+
+    took = asyncio.run(scenario())
+    assert min(took) >= 1.0 and max(took) < 1.0 + 1.0, (min(took), max(took))
+    assert pump.stats.waiting == 0
+    for a, b in pairs:
+        a.close()
+        b.close()
+
+
+def test_a_trickle_under_the_minimum_rate_is_cut_while_it_trickles(pump: BodyPump) -> None:
+    a, b = socket.socketpair()
+    stop = threading.Event()
+
+    def feed() -> None:
+        while not stop.wait(0.1):
+            b.send(b"x" * 50)  # 500 bytes a second
+
+    async def scenario() -> float:
+        began = time.monotonic()
+        future = submit(pump, Reader(a, 10**9), Pace(60, 1000, 1.0))
+        with pytest.raises(BodyTimeout) as cut:
+            await future
+        assert cut.value.reason == "slow"
+        return time.monotonic() - began
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    try:
+        assert asyncio.run(scenario()) < 2.0
+    finally:
+        stop.set()
+        feeder.join()
+        a.close()
+        b.close()
+
+
+def test_a_body_is_moved_to_its_end_and_a_cancelled_one_stops(pump: BodyPump) -> None:
+    a, b = socket.socketpair()
+    c, d = socket.socketpair()
+    whole, stalled = Reader(a, 3_000_000), Reader(c, 10)
+
+    async def scenario() -> None:
+        future = submit(pump, whole, Pace())
+        b.sendall(os.urandom(3_000_000))
+        await future
+        waiting = submit(pump, stalled, Pace())
+        task = asyncio.ensure_future(asyncio.shield(waiting))
+        await asyncio.sleep(0.1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
+    assert whole.moved == 3_000_000 and whole.closed
+    for s in (a, b, c, d):
+        s.close()
+
+
+def test_an_asgi_body_under_the_same_deadlines() -> None:
+    async def trickle() -> AsyncIterator[bytes]:
+        while True:
+            await asyncio.sleep(0.1)
+            yield b"x" * 10
+
+    async def silent() -> AsyncIterator[bytes]:
+        yield b"x"
+        await asyncio.sleep(60)
+
+    async def drain(chunks: AsyncIterator[bytes], pace: Pace) -> str:
+        with pytest.raises(BodyTimeout) as cut:
+            async for _ in paced(chunks, pace):
+                pass
+        return cut.value.reason
+
+    assert asyncio.run(drain(trickle(), Pace(60, 1000, 0.5))) == "slow"
+    began = time.monotonic()
+    assert asyncio.run(drain(silent(), Pace(0.5, 0, 1))) == "idle"
+    assert time.monotonic() - began < 1.5
