@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from partway.domain.errors import InvalidInput, RangeNotSatisfiable
@@ -24,7 +26,8 @@ def test_bad_names(name: str) -> None:
 def test_cursor_round_trip_and_junk() -> None:
     assert decode_cursor(encode_cursor(40)) == 40
     assert decode_cursor(None) == 0
-    for junk in ["x", "!!", encode_cursor(-1)]:
+    forged = [base64.urlsafe_b64encode(f"o:{n}".encode()).decode() for n in ["+1", "²", "9" * 20]]
+    for junk in ["x", "!!", "é", encode_cursor(-1), *forged]:
         with pytest.raises(InvalidInput):
             decode_cursor(junk)
 

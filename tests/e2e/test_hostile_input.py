@@ -1,0 +1,103 @@
+"""Hostile input at the HTTP edge: each request gets a 4xx with the Apideck error body, and leaves
+exactly one line in the server's log (its own), with no traceback."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import Server, wait_for_log_event
+
+from .helpers import SESSIONS, assert_error, upload_whole
+
+FILES = "/file-storage/files"
+FOLDERS = "/file-storage/folders"
+HINT = "x-partway-part-size-hint"
+METADATA = "x-apideck-metadata"
+JSON = {"content-type": "application/json"}
+
+_REQUEST_IDS = itertools.count(1)
+_NAMES = itertools.count(1)
+
+Call = Callable[..., httpx.Response]
+
+
+def fresh(stem: str = "n") -> str:
+    return f"{stem}-{next(_NAMES)}"
+
+
+def assert_one_quiet_line(server: Server, request_id: str, mark: int) -> dict[str, Any]:
+    """The request's log line says 4xx, and nothing since `mark` is a warning, error or
+    traceback (the reply to a client that left goes nowhere: the log is all that is left)."""
+    line = wait_for_log_event(server, lambda e: e.get("request_id") == request_id)
+    assert 400 <= line["status"] < 500, line
+    text = server.log.read_bytes()[mark:].decode(errors="replace")
+    assert "Traceback" not in text, text[-3000:]
+    events = [json.loads(x) for x in text.splitlines() if x.startswith("{")]
+    loud = [e for e in events if e["level"] not in ("debug", "info") or "exception" in e]
+    assert not loud, loud[:2]
+    assert [e for e in events if e.get("request_id") == request_id] == [line]
+    return line
+
+
+@pytest.fixture
+def call(server: Server) -> Iterator[Call]:
+    """Send one request, then check the server's log for it (see assert_one_quiet_line)."""
+    client = server.client()
+
+    def send(method: str, url: str, **kw: Any) -> httpx.Response:
+        request_id = f"hostile-{next(_REQUEST_IDS)}"
+        mark = server.log.stat().st_size
+        headers = {**kw.pop("headers", {}), "x-request-id": request_id}
+        res = client.request(method, url, headers=headers, **kw)
+        assert_one_quiet_line(server, request_id, mark)
+        return res
+
+    yield send
+    client.close()
+
+
+def session_body(**fields: object) -> dict[str, object]:
+    return {"name": fresh(), "parent_folder_id": "root", "size": 1, **fields}
+
+
+# -- numbers: ASCII digits only, and not too many of them --------------------------------------
+
+
+@pytest.mark.parametrize("hint", ["²".encode("latin-1"), "9" * 5000], ids=["superscript", "long"])
+def test_part_size_hint_takes_ascii_digits_only(call: Call, hint: bytes | str) -> None:
+    res = call("POST", SESSIONS, json=session_body(), headers={HINT: hint})
+    assert_error(res, 400, "RequestValidationError")
+
+
+@pytest.mark.parametrize("limit", ["²", "1" * 5000], ids=["superscript", "long"])
+def test_list_limit_takes_ascii_digits_only(call: Call, limit: str) -> None:
+    assert_error(call("GET", FILES, params={"limit": limit}), 400, "RequestValidationError")
+
+
+def test_huge_byte_range_is_past_the_end(call: Call, server: Server) -> None:
+    with server.client() as client:
+        file_id = upload_whole(client, fresh("range"), b"abc")
+    res = call("GET", f"{FILES}/{file_id}/download", headers={"range": "bytes=" + "1" * 5000 + "-"})
+    assert_error(res, 416, "RangeNotSatisfiableError")
+
+
+def cursor(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "forged",
+    ["o:99999999999999999999", "o:" + "9" * 5000, "o:²", "o:+1", "o: 1"],
+    ids=["past-int64", "long", "superscript", "plus", "space"],
+)
+def test_forged_cursors(call: Call, forged: str) -> None:
+    res = call("GET", FILES, params={"cursor": cursor(forged)})
+    body = assert_error(res, 400, "RequestValidationError")
+    assert "cursor" in body["message"]
