@@ -101,3 +101,39 @@ def test_forged_cursors(call: Call, forged: str) -> None:
     res = call("GET", FILES, params={"cursor": cursor(forged)})
     body = assert_error(res, 400, "RequestValidationError")
     assert "cursor" in body["message"]
+
+
+# -- JSON nested too deep to parse ------------------------------------------------------------
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def test_deep_json_inside_pass_through(call: Call) -> None:
+    deep = {"service_id": "x", "extend_object": {"a": "DEEP"}}
+    body = json.dumps(session_body(pass_through=[deep])).replace('"DEEP"', nested(1000))
+    res = call("POST", SESSIONS, content=body.encode(), headers=JSON)
+    detail = assert_error(res, 400, "RequestValidationError")
+    assert "nested" in detail["message"]
+
+
+def test_moderately_nested_pass_through_is_fine(server: Server) -> None:
+    deep = {"service_id": "x", "extend_object": {"a": "DEEP"}}
+    body = json.dumps(session_body(pass_through=[deep])).replace('"DEEP"', nested(40))
+    with server.client() as client:
+        res = client.post(SESSIONS, content=body.encode(), headers=JSON)
+    assert res.status_code == 201, res.text
+
+
+@pytest.mark.parametrize("url", [SESSIONS, FOLDERS])
+def test_deep_json_bodies(call: Call, url: str) -> None:
+    res = call("POST", url, content=nested(100_000).encode(), headers=JSON)
+    detail = assert_error(res, 400, "RequestValidationError")
+    assert "nested" in detail["message"]
+
+
+def test_deep_json_in_the_metadata_header(call: Call) -> None:
+    res = call("POST", FILES, content=b"abc", headers={METADATA: nested(100_000)})
+    detail = assert_error(res, 400, "RequestValidationError")
+    assert "nested" in detail["message"]

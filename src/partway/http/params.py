@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from typing import TypeVar
@@ -11,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
 from ..domain.errors import InvalidInput
+from . import json_input
 
 M = TypeVar("M", bound=BaseModel)
 _TRUE = {"true", "1", "yes"}
@@ -94,10 +94,7 @@ def validation_detail(exc: ValidationError) -> list[dict[str, str]]:
 
 
 def parse_model(model: type[M], raw: bytes | str, what: str = "request body") -> M:
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput(f"{what} is not valid JSON") from None
+    data = json_input.load(raw, what)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
