@@ -103,7 +103,78 @@ def test_forged_cursors(call: Call, forged: str) -> None:
     assert "cursor" in body["message"]
 
 
-# -- JSON nested too deep to parse ------------------------------------------------------------
+# -- JSON: text that cannot be stored, nesting that cannot be parsed ---------------------------
+
+
+def make_folder(name: str, server: Server) -> str:
+    with server.client() as client:
+        res = client.post(FOLDERS, json={"name": name, "parent_folder_id": "root"})
+    assert res.status_code == 201, res.text
+    folder_id: str = res.json()["data"]["id"]
+    return folder_id
+
+
+LONE = b'"\\ud800"'  # a JSON escape of half a UTF-16 pair: json.loads makes it a str
+
+
+def with_lone(template: str) -> bytes:
+    return template.replace("LONE", LONE.decode()).replace("NAME", fresh()).encode()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"name": "NAME", "parent_folder_id": LONE, "size": 1}',
+        '{"name": LONE, "parent_folder_id": "root", "size": 1}',
+        '{"name": "NAME", "parent_folder_id": "root", "size": 1, "drive_id": LONE}',
+        '{"name": "NAME", "parent_folder_id": "root", "size": 1, "pass_through": '
+        '[{"service_id": LONE}]}',
+        '{"name": "NAME", "parent_folder_id": "root", "size": 1, "pass_through": '
+        '[{"service_id": "x", "extend_object": {"\\udc00": 1}}]}',
+    ],
+    ids=["parent", "name", "drive", "pass-through", "key"],
+)
+def test_lone_surrogates_in_session_bodies(call: Call, body: str) -> None:
+    res = call("POST", SESSIONS, content=with_lone(body), headers=JSON)
+    detail = assert_error(res, 400, "RequestValidationError")
+    assert "surrogate" in detail["message"]
+
+
+def test_surrogates_encoded_as_utf8_bytes(call: Call) -> None:
+    # CESU-style bytes of U+D800: json.loads(bytes) would decode them with surrogatepass.
+    raw = b'{"name": "a\xed\xa0\x80", "parent_folder_id": "root", "size": 1}'
+    assert_error(call("POST", SESSIONS, content=raw, headers=JSON), 400, "RequestValidationError")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"name": "NAME", "parent_folder_id": "root", "description": LONE}',
+        '{"name": "NAME", "parent_folder_id": LONE}',
+    ],
+    ids=["description", "parent"],
+)
+def test_lone_surrogates_in_new_folders(call: Call, body: str) -> None:
+    res = call("POST", FOLDERS, content=with_lone(body), headers=JSON)
+    assert_error(res, 400, "RequestValidationError")
+
+
+@pytest.mark.parametrize("field", ["name", "description", "parent_folder_id"])
+def test_lone_surrogates_in_patches(call: Call, server: Server, field: str) -> None:
+    folder_id = make_folder(fresh("patched"), server)
+    with server.client() as client:
+        file_id = upload_whole(client, fresh("patched"), b"x")
+    body = with_lone(f'{{"{field}": LONE}}')
+    for url in (f"{FOLDERS}/{folder_id}", f"{FILES}/{file_id}"):
+        assert_error(call("PATCH", url, content=body, headers=JSON), 400, "RequestValidationError")
+
+
+@pytest.mark.parametrize("field", ["name", "description", "parent_folder_id"])
+def test_lone_surrogates_in_the_metadata_header(call: Call, field: str) -> None:
+    meta = {"name": fresh(), "parent_folder_id": "root", field: "LONE"}
+    header = json.dumps(meta).replace('"LONE"', LONE.decode())
+    res = call("POST", FILES, content=b"abc", headers={METADATA: header})
+    assert_error(res, 400, "RequestValidationError")
 
 
 def nested(depth: int) -> str:

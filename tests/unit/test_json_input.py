@@ -37,7 +37,16 @@ def test_deep_input_is_refused_quickly() -> None:
     assert time.perf_counter() - started < 2
 
 
+def test_lone_surrogates_are_refused_with_their_place() -> None:
+    assert "body: a lone UTF-16 surrogate" in refusal('"\\ud800"')
+    assert "name: a lone" in refusal('{"name": "a\\udfffb"}')
+    assert "pass_through.0.service_id" in refusal('{"pass_through": [{"service_id": "\\uD800"}]}')
+    assert "a key in pass_through.0" in refusal('{"pass_through": [{"\\udc00": 1}]}')
+    assert "not UTF-8" in refusal(b'"\xed\xa0\x80"')  # U+D800 written as UTF-8 bytes
+
+
 def test_whole_pairs_and_plain_text_pass() -> None:
+    assert load('{"n": "\\ud83d\\ude00 \\\\ud800"}', "body") == {"n": "😀 \\ud800"}
     assert load("\ufeff{}".encode(), "body") == {}
     assert load('{"n": "ü"}'.encode(), "body") == {"n": "ü"}
     assert "not valid JSON" in refusal(b"{nope")

@@ -1,7 +1,9 @@
-"""JSON from clients, read with a limit json.loads lacks: nesting depth.
+"""JSON from clients, read with the two limits json.loads lacks: nesting depth and Unicode text.
 
 json.loads recurses once per level of nesting (RecursionError near 1,000 levels, and a body of
-100,000 `[` is 100 KB): deeper JSON is refused here, before it is parsed.
+100,000 `[` is 100 KB), and it turns the escape of half a UTF-16 pair (`"\\ud800"`) into a str
+that no encoder (UTF-8, the SQL driver, the JSON of the reply) can write. Both are refused here,
+before anything reaches a model.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
 _CHUNK = 4096  # brackets per step of the scan, so a deep prefix is refused without reading on
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def load(raw: bytes | str, what: str) -> object:
@@ -30,6 +34,13 @@ def load(raw: bytes | str, what: str) -> object:
         data = json.loads(text)
     except ValueError:
         raise InvalidInput(f"{what} is not valid JSON") from None
+    if _SURROGATE.search(text) or _SURROGATE_ESCAPE.search(text):
+        where = lone_surrogate_in(data)
+        if where is not None:
+            raise InvalidInput(
+                f"{what} is invalid: {where}: a lone UTF-16 surrogate (\\ud800-\\udfff) "
+                "is not Unicode text"
+            )
     return data
 
 
@@ -56,3 +67,25 @@ def _deeper_than(text: str, limit: int) -> bool:
             return True
         depth = levels[-1]
     return False
+
+
+def lone_surrogate_in(data: object, path: str = "body") -> str | None:
+    """Where in `data` (a parsed JSON value) a string or key holds a lone surrogate, if anywhere.
+
+    Recursive: call it only on values within MAX_DEPTH.
+    """
+    if isinstance(data, str):
+        return path if _SURROGATE.search(data) else None
+    if isinstance(data, dict):
+        items = list(data.items())
+    elif isinstance(data, list):
+        items = list(enumerate(data))
+    else:
+        return None
+    for key, value in items:
+        if isinstance(key, str) and _SURROGATE.search(key):
+            return f"a key in {path}"
+        found = lone_surrogate_in(value, str(key) if path == "body" else f"{path}.{key}")
+        if found is not None:
+            return found
+    return None
