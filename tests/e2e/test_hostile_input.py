@@ -6,15 +6,17 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import socket
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlparse
 
 import httpx
 import pytest
 
 from tests.conftest import Server, wait_for_log_event
 
-from .helpers import SESSIONS, assert_error, upload_whole
+from .helpers import SESSIONS, assert_error, create_session, upload_whole
 
 FILES = "/file-storage/files"
 FOLDERS = "/file-storage/folders"
@@ -208,3 +210,30 @@ def test_deep_json_in_the_metadata_header(call: Call) -> None:
     res = call("POST", FILES, content=b"abc", headers={METADATA: nested(100_000)})
     detail = assert_error(res, 400, "RequestValidationError")
     assert "nested" in detail["message"]
+
+
+# -- a client that leaves in the middle of a JSON body -----------------------------------------
+
+
+def leave_mid_body(server: Server, method: str, path: str) -> None:
+    """Announce 1,000 bytes of JSON, send 10, hang up; the server's log must stay quiet."""
+    request_id = f"hostile-{next(_REQUEST_IDS)}"
+    mark = server.log.stat().st_size
+    headers = {**server.headers(), **JSON, "x-request-id": request_id, "content-length": "1000"}
+    head = f"{method} {path} HTTP/1.1\r\nHost: partway\r\n" + "".join(
+        f"{k}: {v}\r\n" for k, v in headers.items()
+    )
+    url = urlparse(server.base_url)
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(head.encode() + b"\r\n" + b'{"name": "')
+    assert_one_quiet_line(server, request_id, mark)
+
+
+def test_client_leaves_mid_json_body(server: Server) -> None:
+    with server.client() as client:
+        session_id = create_session(client, fresh("leave"), 1)
+    folder_id = make_folder(fresh("leave"), server)
+    leave_mid_body(server, "POST", SESSIONS)
+    leave_mid_body(server, "POST", f"{SESSIONS}/{session_id}/finish")
+    leave_mid_body(server, "POST", FOLDERS)
+    leave_mid_body(server, "PATCH", f"{FOLDERS}/{folder_id}")
