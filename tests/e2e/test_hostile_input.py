@@ -237,3 +237,86 @@ def test_client_leaves_mid_json_body(server: Server) -> None:
     leave_mid_body(server, "POST", f"{SESSIONS}/{session_id}/finish")
     leave_mid_body(server, "POST", FOLDERS)
     leave_mid_body(server, "PATCH", f"{FOLDERS}/{folder_id}")
+
+
+# -- look-alike names ---------------------------------------------------------------------------
+
+NFC, NFD = "caf\u00e9", "cafe\u0301"  # one name, two spellings
+
+
+def test_nfc_and_nfd_spellings_are_one_name(call: Call, server: Server) -> None:
+    folder_id = make_folder(fresh("accents"), server)
+    with server.client() as client:
+        session_id = create_session(client, NFD + ".txt", 1, folder_id)
+        assert client.get(f"{SESSIONS}/{session_id}").json()["data"]["name"] == NFC + ".txt"
+    body = {"name": NFC + ".txt", "parent_folder_id": folder_id, "size": 1}
+    assert_error(call("POST", SESSIONS, json=body), 409, "ConflictError")
+
+    with server.client() as client:
+        res = client.post(FOLDERS, json={"name": NFC, "parent_folder_id": folder_id})
+    assert res.status_code == 201, res.text
+    res = call("POST", FOLDERS, json={"name": NFD, "parent_folder_id": folder_id})
+    assert_error(res, 409, "ConflictError")
+    meta = json.dumps({"name": NFD, "parent_folder_id": folder_id})
+    assert_error(call("POST", FILES, content=b"x", headers={METADATA: meta}), 409, "ConflictError")
+
+
+def test_renames_to_another_spelling_of_a_taken_name_conflict(call: Call, server: Server) -> None:
+    folder_id = make_folder(fresh("renames"), server)
+    sub_id = make_folder(fresh("sub"), server)
+    with server.client() as client:
+        upload_whole(client, NFC, b"x", folder_id)
+        file_id = upload_whole(client, "other", b"y", folder_id)
+        assert client.patch(f"{FOLDERS}/{sub_id}", json={"parent_folder_id": folder_id}).is_success
+    assert_error(call("PATCH", f"{FILES}/{file_id}", json={"name": NFD}), 409, "ConflictError")
+    assert_error(call("PATCH", f"{FOLDERS}/{sub_id}", json={"name": NFD}), 409, "ConflictError")
+    with server.client() as client:
+        assert client.patch(f"{FILES}/{file_id}", json={"name": "re" + NFD}).is_success
+        assert client.get(f"{FILES}/{file_id}").json()["data"]["name"] == "re" + NFC
+
+
+INVISIBLE = [
+    "\u200b",  # zero-width space
+    "\u200c",  # zero-width non-joiner
+    "\u200d",  # zero-width joiner
+    "\u2060",  # word joiner
+    "\ufeff",  # zero-width no-break space (BOM)
+    "\u202a",  # left-to-right embedding … right-to-left override
+    "\u202b",
+    "\u202c",
+    "\u202d",
+    "\u202e",
+    "\u2066",  # left-to-right isolate … pop directional isolate
+    "\u2067",
+    "\u2068",
+    "\u2069",
+    "\u200e",  # left-to-right mark
+    "\u200f",  # right-to-left mark
+    "\u00ad",  # soft hyphen (Cf)
+    "\u0085",  # next line (a C1 control, Cc)
+]
+
+
+def assert_names_the_character(res: httpx.Response, char: str) -> None:
+    message = assert_error(res, 400, "RequestValidationError")["message"]
+    assert f"U+{ord(char):04X}" in message and "invisible" in message, message
+
+
+@pytest.mark.parametrize("char", INVISIBLE, ids=[f"U+{ord(c):04X}" for c in INVISIBLE])
+def test_invisible_characters_in_new_names(call: Call, char: str) -> None:
+    name = f"invoice{char}gpj.exe"
+    res = call("POST", SESSIONS, json={"name": name, "parent_folder_id": "root", "size": 1})
+    assert_names_the_character(res, char)
+    res = call("POST", FOLDERS, json={"name": name, "parent_folder_id": "root"})
+    assert_names_the_character(res, char)
+    meta = json.dumps({"name": name, "parent_folder_id": "root"})
+    assert_names_the_character(call("POST", FILES, content=b"x", headers={METADATA: meta}), char)
+
+
+@pytest.mark.parametrize("char", ["\u202e", "\u200b", "\u2066"], ids=["RLO", "ZWSP", "LRI"])
+def test_invisible_characters_in_renames(call: Call, server: Server, char: str) -> None:
+    folder_id = make_folder(fresh("visible"), server)
+    with server.client() as client:
+        file_id = upload_whole(client, fresh("visible"), b"x")
+    for url in (f"{FILES}/{file_id}", f"{FOLDERS}/{folder_id}"):
+        assert_names_the_character(call("PATCH", url, json={"name": f"a{char}b"}), char)

@@ -142,7 +142,7 @@ class FileService:
         drive_id: str | None,
         description: str | None,
     ) -> Entry:
-        check_name(name)
+        name = check_name(name)
         drive = self.tree.drive_id(drive_id)
         await self.tree.folder(tenant, drive, parent_folder_id)
         if await self._repo.name_taken(tenant, drive, parent_folder_id, name):
