@@ -16,9 +16,9 @@ M = TypeVar("M", bound=BaseModel)
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no", ""}
 _RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
-# str.isdigit() and \d also take '²' or '١', which int() refuses or reads, and int() refuses
-# more than 4,300 digits: numbers from clients are ASCII digits, as many as fit a signed 64-bit
-# column (where they end up).
+# str.isdigit() takes '²', which int() refuses; int() and \d take '١' (ARABIC-INDIC DIGIT ONE);
+# int() refuses more than 4,300 digits. Numbers from clients are ASCII digits, no more than fit
+# the signed 64-bit columns they end up in.
 _MAX_DIGITS = 18
 _WHOLE = re.compile(rf"[0-9]{{1,{_MAX_DIGITS}}}")
 _PAST_ANY_END = 10**_MAX_DIGITS

@@ -27,7 +27,8 @@ async def create(request: Request) -> Response:
     hint = request.headers.get(PART_SIZE_HINT)
     part_size_hint = None
     if hint is not None:
-        part_size_hint = params.whole_number(hint, f"{PART_SIZE_HINT} must be a number of bytes")
+        problem = f"{PART_SIZE_HINT} must be a whole number of bytes"
+        part_size_hint = params.whole_number(hint, problem)
     idempotency_key = request.headers.get(IDEMPOTENCY_KEY)
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
         raise InvalidInput(f"{IDEMPOTENCY_KEY} must be 1 to 255 characters")
