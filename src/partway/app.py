@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import ClientDisconnect
 from starlette.responses import RedirectResponse
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -210,6 +211,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
         exception_handlers={
             DomainError: errors.domain_error,
             HTTPException: errors.http_error,
+            ClientDisconnect: errors.client_left,
             Exception: errors.unexpected_error,
         },
         lifespan=lifespan,

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from partway.domain.errors import InvalidInput, RangeNotSatisfiable
@@ -21,10 +23,27 @@ def test_bad_names(name: str) -> None:
         check_name(name)
 
 
+def test_names_are_kept_in_nfc() -> None:
+    assert check_name("cafe\u0301.txt") == "caf\u00e9.txt"
+    assert check_name("\u212b") == "\u00c5"  # ANGSTROM SIGN is a spelling of Å
+    assert check_name("ﬁ") == "ﬁ"  # a compatibility ligature is left as is (NFC, not NFKC)
+    assert check_name("e\u0301" * 127) == "\u00e9" * 127  # 254 bytes once composed
+
+
+@pytest.mark.parametrize(
+    "char", ["\u200b", "\u200d", "\u2060", "\ufeff", "\u202e", "\u2067", "\u200f", "\u0085", "\x7f"]
+)
+def test_invisible_and_control_characters_are_named(char: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        check_name(f"a{char}b")
+    assert f"U+{ord(char):04X}" in caught.value.message
+
+
 def test_cursor_round_trip_and_junk() -> None:
     assert decode_cursor(encode_cursor(40)) == 40
     assert decode_cursor(None) == 0
-    for junk in ["x", "!!", encode_cursor(-1)]:
+    forged = [base64.urlsafe_b64encode(f"o:{n}".encode()).decode() for n in ["+1", "²", "9" * 20]]
+    for junk in ["x", "!!", "é", encode_cursor(-1), *forged]:
         with pytest.raises(InvalidInput):
             decode_cursor(junk)
 

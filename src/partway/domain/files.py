@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 
@@ -25,6 +26,8 @@ from .tree import DEFAULT_DRIVE, Tree
 from .uploads import UploadService, raise_name_taken
 
 SORT_FIELDS = ("name", "created_at", "updated_at")
+# ASCII digits only, and few enough for the SQL OFFSET (a signed 64-bit integer).
+_OFFSET_CURSOR = re.compile(r"o:([0-9]{1,18})")
 MAX_PAGE = 200
 
 
@@ -139,7 +142,7 @@ class FileService:
         drive_id: str | None,
         description: str | None,
     ) -> Entry:
-        check_name(name)
+        name = check_name(name)
         drive = self.tree.drive_id(drive_id)
         await self.tree.folder(tenant, drive, parent_folder_id)
         if await self._repo.name_taken(tenant, drive, parent_folder_id, name):
@@ -203,13 +206,12 @@ def decode_cursor(cursor: str | None) -> int:
         return 0
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, _, value = raw.partition(":")
-        offset = int(value)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidInput("cursor is not one this server issued") from None
-    if kind != "o" or offset < 0:
+    match = _OFFSET_CURSOR.fullmatch(raw)
+    if match is None:
         raise InvalidInput("cursor is not one this server issued")
-    return offset
+    return int(match.group(1))
 
 
 def resolve_range(byte_range: tuple[int | None, int | None] | None, size: int) -> tuple[int, int]:

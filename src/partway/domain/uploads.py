@@ -100,12 +100,12 @@ class UploadService:
 
         With an idempotency key, a repeated create returns the session the first one made.
         """
+        req = replace(req, name=check_name(req.name))
         if idempotency_key is not None:
             earlier = await self._same_create(tenant, req, idempotency_key)
             if earlier is not None:
                 return earlier
         storage = self.storage(service_id)
-        check_name(req.name)
         if req.size is not None:
             if req.size < 0:
                 raise InvalidInput("size must not be negative")

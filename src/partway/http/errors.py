@@ -83,6 +83,13 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return error_response(status, type_name, message, headers=exc.headers)
 
 
+async def client_left(request: Request, exc: Exception) -> Response:
+    """The client hung up before its body was complete (Starlette's ClientDisconnect, from any
+    route reading a body): nobody reads this answer; the request's log line records it."""
+    message = "the client closed the connection before the request body was complete"
+    return error_response(400, "RequestValidationError", message)
+
+
 async def unexpected_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE):
         # Out of descriptors is load, not a bug: one line, and the client may retry.

@@ -30,9 +30,7 @@ async def rendered(who: Caller, tenant: Tenant, entry: Any) -> dict[str, Any]:
 
 def _limit(request: Request) -> int:
     raw = request.query_params.get("limit", "20")
-    if not raw.isdigit():
-        raise InvalidInput("limit must be a whole number between 1 and 200")
-    return int(raw)
+    return params.whole_number(raw, "limit must be a whole number between 1 and 200")
 
 
 async def list_files(request: Request) -> Response:

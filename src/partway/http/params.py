@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from typing import TypeVar
@@ -11,11 +10,18 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
 from ..domain.errors import InvalidInput
+from . import json_input
 
 M = TypeVar("M", bound=BaseModel)
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no", ""}
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
+# str.isdigit() takes '²', which int() refuses; int() and \d take '١' (ARABIC-INDIC DIGIT ONE);
+# int() refuses more than 4,300 digits. Numbers from clients are ASCII digits, no more than fit
+# the signed 64-bit columns they end up in.
+_MAX_DIGITS = 18
+_WHOLE = re.compile(rf"[0-9]{{1,{_MAX_DIGITS}}}")
+_PAST_ANY_END = 10**_MAX_DIGITS
 
 
 def flag(request: Request, name: str) -> bool:
@@ -41,13 +47,21 @@ def part_number(request: Request) -> int:
     return int(value)
 
 
+def whole_number(raw: str, problem: str) -> int:
+    """A whole number ≥ 0 in ASCII digits, at most 18 of them; else `InvalidInput(problem)`."""
+    text = raw.strip()
+    if not _WHOLE.fullmatch(text):
+        raise InvalidInput(problem)
+    return int(text)
+
+
 def content_length(request: Request) -> int | None:
     values = request.headers.getlist("content-length")
     if not values:
         return None
-    if len(set(values)) != 1 or not values[0].strip().isdigit():
+    if len(set(values)) != 1:
         raise InvalidInput("Content-Length header is malformed")
-    return int(values[0])
+    return whole_number(values[0], "Content-Length header is malformed")
 
 
 def byte_range(request: Request) -> tuple[int | None, int | None] | None:
@@ -58,11 +72,18 @@ def byte_range(request: Request) -> tuple[int | None, int | None] | None:
     match = _RANGE.match(header.strip())
     if match is None or (not match.group(1) and not match.group(2)):
         return None
-    first = int(match.group(1)) if match.group(1) else None
-    last = int(match.group(2)) if match.group(2) else None
+    first = _position(match.group(1))
+    last = _position(match.group(2))
     if first is not None and last is not None and last < first:
         return None
     return first, last
+
+
+def _position(digits: str) -> int | None:
+    """A byte position of a range; one too long to read is past the end of any file."""
+    if not digits:
+        return None
+    return int(digits) if len(digits) <= _MAX_DIGITS else _PAST_ANY_END
 
 
 def validation_detail(exc: ValidationError) -> list[dict[str, str]]:
@@ -73,10 +94,7 @@ def validation_detail(exc: ValidationError) -> list[dict[str, str]]:
 
 
 def parse_model(model: type[M], raw: bytes | str, what: str = "request body") -> M:
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput(f"{what} is not valid JSON") from None
+    data = json_input.load(raw, what)
     try:
         return model.model_validate(data)
     except ValidationError as exc:

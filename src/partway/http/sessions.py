@@ -26,8 +26,10 @@ async def create(request: Request) -> Response:
     body = await params.json_body(request, CreateUploadSession)
     req = NewSession(body.name, body.parent_folder_id, body.size, body.drive_id)
     hint = request.headers.get(PART_SIZE_HINT)
-    if hint is not None and not hint.strip().isdigit():
-        raise InvalidInput(f"{PART_SIZE_HINT} must be a whole number of bytes")
+    part_size_hint = None
+    if hint is not None:
+        problem = f"{PART_SIZE_HINT} must be a whole number of bytes"
+        part_size_hint = params.whole_number(hint, problem)
     idempotency_key = request.headers.get(IDEMPOTENCY_KEY)
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
         raise InvalidInput(f"{IDEMPOTENCY_KEY} must be 1 to 255 characters")
@@ -35,7 +37,7 @@ async def create(request: Request) -> Response:
         who.tenant,
         who.service_id,
         req,
-        part_size_hint=int(hint) if hint else None,
+        part_size_hint=part_size_hint,
         idempotency_key=idempotency_key,
     )
     return envelope(request, 201, session.service_id, RESOURCE, "add", {"id": session.id})
