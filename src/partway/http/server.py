@@ -203,6 +203,14 @@ class EdgeProtocol(HttpToolsProtocol):
         """Answer with the Apideck error body and close, without running a request."""
         if self.transport.is_closing():
             return
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            # Bad bytes pipelined behind a request being served: that response goes out whole,
+            # then the connection closes; nothing more is read.
+            log.info("refused %s after the current request: %s", _peer(self.client), message)
+            cycle.keep_alive = False
+            self.flow.pause_reading()
+            return
         log.info("refused %s: %d %s", _peer(self.client), status, message)
         body = json.dumps(error_body(status, type_name, message)).encode()
         head = [
