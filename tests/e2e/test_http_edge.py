@@ -51,6 +51,7 @@ def read_all(sock: socket.socket, timeout: float = 10) -> bytes:
     return data
 
 
+@pytest.mark.edge_protocol
 def test_an_upgrade_on_a_part_never_smuggles_the_bytes_after_it(edge_server: Server) -> None:
     with edge_server.client() as client:
         victim = create_session(client, "victim.bin", 10)
@@ -69,6 +70,7 @@ def test_an_upgrade_on_a_part_never_smuggles_the_bytes_after_it(edge_server: Ser
         assert get_session(client, sid)["uploaded_parts"] == []
 
 
+@pytest.mark.edge_protocol
 def test_a_get_asking_for_an_upgrade_is_served_as_http_1_1_then_closed(
     edge_server: Server,
 ) -> None:
@@ -137,6 +139,7 @@ def test_a_408_for_a_body_that_never_started_closes_the_connection(edge_server: 
         assert b"connection: close" in reply.lower()
 
 
+@pytest.mark.edge_protocol
 @pytest.mark.parametrize(
     ("case", "length", "status"),
     [
@@ -163,6 +166,7 @@ def test_100_continue_only_after_the_checks(
     json_error(reply, status)
 
 
+@pytest.mark.edge_protocol
 @pytest.mark.parametrize(
     "request_bytes",
     [

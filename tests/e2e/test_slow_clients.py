@@ -174,6 +174,7 @@ def test_a_silent_chunked_part_is_cut_and_its_session_finishes_right_after(
             assert res.status_code == 201, res.text
 
 
+@pytest.mark.edge_protocol
 def test_an_8_mib_header_is_refused_quickly(server: Server) -> None:
     sock = connect(server)
     head = b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * (8 * MIB) + b"\r\n\r\n"
@@ -186,6 +187,7 @@ def test_an_8_mib_header_is_refused_quickly(server: Server) -> None:
     assert b'"type_name":"RequestHeaderFieldsTooLargeError"' in reply.replace(b" ", b"")
 
 
+@pytest.mark.edge_protocol
 def test_too_many_header_lines_are_refused(server: Server) -> None:
     raw = Raw(server)
     extra = {f"x-h{n}": "1" for n in range(120)}
@@ -195,6 +197,7 @@ def test_too_many_header_lines_are_refused(server: Server) -> None:
     assert body["type_name"] == "RequestHeaderFieldsTooLargeError"
 
 
+@pytest.mark.edge_protocol
 def test_connections_without_a_request_or_a_whole_head_are_closed(tmp_path: Path) -> None:
     with server_with(tmp_path, header_timeout_seconds="1", keepalive_timeout_seconds="1") as srv:
         silent = connect(srv)
@@ -212,6 +215,7 @@ def test_connections_without_a_request_or_a_whole_head_are_closed(tmp_path: Path
         assert time.monotonic() - began < 4
 
 
+@pytest.mark.edge_protocol
 def test_past_the_connection_cap_new_connections_are_refused_and_open_ones_served(
     tmp_path: Path,
 ) -> None:

@@ -39,6 +39,7 @@ def test_pipelined_parts_and_a_get_on_one_connection(server: Server) -> None:
         assert hashlib.sha256(stored).digest() == hashlib.sha256(payload).digest()
 
 
+@pytest.mark.edge_protocol
 def test_a_part_refused_before_its_body_closes_the_connection(server: Server) -> None:
     with server.client() as client:
         sid = create_session(client, "rejected.bin", 3 * MIB)

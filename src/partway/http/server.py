@@ -38,7 +38,7 @@ from .socket_body import BODY_EXTENSION, SocketBody
 log = logging.getLogger("partway.http")
 
 # The uvicorn releases this module was tested with (pyproject holds the same bounds).
-UVICORN_TESTED = ((0, 30), (0, 55))
+UVICORN_TESTED = ((0, 54), (0, 55))
 # A connection closed with request bytes unread first sends its FIN and reads (and drops) what
 # still comes for this long or this many bytes: closing at once would send a reset, which can
 # destroy the answer (408, 413, 422…) before the client has read it.
