@@ -207,7 +207,8 @@ def test_deep_json_bodies(call: Call, url: str) -> None:
 
 
 def test_deep_json_in_the_metadata_header(call: Call) -> None:
-    res = call("POST", FILES, content=b"abc", headers={METADATA: nested(100_000)})
+    # 30,000 levels: as deep as fits in a request head (deeper heads get 431 at the edge).
+    res = call("POST", FILES, content=b"abc", headers={METADATA: nested(30_000)})
     detail = assert_error(res, 400, "RequestValidationError")
     assert "nested" in detail["message"]
 
