@@ -26,10 +26,22 @@ from rich.console import Console
 from tests.backends import new_database
 
 from . import s3 as bench_s3
-from .measure import MB, MIB, Row, Server, Trial, pre_touch, run_client, start
+from .measure import (
+    MB,
+    MIB,
+    ROOT,
+    TUS_NODE,
+    Row,
+    Server,
+    Trial,
+    pre_touch,
+    run_client,
+    start,
+    start_partway,
+    tus_node_command,
+)
 from .report import REPORTING, Growth, free_page_reporting, write_report
 
-ROOT = Path(__file__).resolve().parent.parent
 console = Console(stderr=True)
 
 
@@ -194,23 +206,7 @@ class Bench:
         self, name: str, fsync: bool, extra: dict[str, str] | None = None
     ) -> tuple[Server, str, Path]:
         data = self.work / f"partway-{name}"
-        env = {
-            "PARTWAY_DATA_DIR": str(data),
-            "PARTWAY_FSYNC": "true" if fsync else "false",
-            "PARTWAY_LOG_LEVEL": "warning",
-            "PARTWAY_MAX_OPEN_SESSIONS": "100000",
-            **(extra or {}),
-        }
-        key = subprocess.run(
-            [sys.executable, "-m", "partway", "keys", "create", "--app-id", "bench"],
-            env={**os.environ, **env},
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-        server = start(
-            [sys.executable, "-m", "partway", "serve", "--port", "{port}"], env, self.log
-        )
+        server, key = start_partway(data, fsync, self.log, extra)
         return server, key, data
 
     def partway_row(
@@ -379,12 +375,8 @@ class Bench:
         self.measured(row, server, once, check)
 
     def peer_rows(self) -> None:
-        node_dir = ROOT / "bench" / "peers" / "tus-node"
-        self.peer_row(
-            "tus-node-server (@tus/server 2.4.5 + @tus/file-store)",
-            ["node", str(node_dir / "server.mjs"), "{port}", str(self.work / "tus-node")],
-            self.work / "tus-node",
-        )
+        store = self.work / "tus-node"
+        self.peer_row(TUS_NODE, tus_node_command(store), store)
         python = ROOT / "bench" / ".peers-venv" / "bin" / "python"
         self.peer_row(
             "tuspyserver 4.4.3 on uvicorn",
