@@ -2,6 +2,7 @@
 
 bench/run              # the full run (512 MiB, 5 runs a row) → docs/benchmarks.md
 bench/run --smoke      # tiny sizes, 1 run a row, so the bench cannot rot (CI runs this)
+bench/run --slow       # many slow uploads at once (bench/slow.py), its own section of the report
 """
 
 from __future__ import annotations
@@ -475,6 +476,11 @@ class Bench:
 
 
 def main() -> None:
+    if "--slow" in sys.argv[1:]:
+        from . import slow
+
+        slow.main([a for a in sys.argv[1:] if a != "--slow"])
+        return
     parser = argparse.ArgumentParser(prog="bench")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one run a row")
     parser.add_argument("--runs", type=int)
