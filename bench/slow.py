@@ -435,6 +435,10 @@ class SlowBench:
 # the report
 
 
+def num(value: float, spec: str = ".0f") -> str:
+    return "–" if math.isnan(value) else format(value, spec)
+
+
 def ms(seconds: float) -> str:
     if math.isnan(seconds):
         return "–"
@@ -520,12 +524,12 @@ def table(rows: list[dict[str, Any]], all_rows: list[dict[str, Any]]) -> list[st
         ("load phase (first start → last end)", lambda r: f"{r['seconds']:.0f} s", ""),
         (
             "aggregate MB/s: whole load phase / best 5 s",
-            lambda r: f"{r['aggregate_mbps']:.0f} / {r['peak_mbps']:.0f}",
+            lambda r: f"{num(r['aggregate_mbps'])} / {num(r['peak_mbps'])}",
             no_worse(lambda r: r["aggregate_mbps"], higher_better=True).lstrip(", "),
         ),
         (
             "uploads at ≥ 90 % of their paced rate (median ratio)",
-            lambda r: f"{r['paced_90']:.0%} ({r['paced_median']:.2f})",
+            lambda r: f"{num(r['paced_90'], '.0%')} ({num(r['paced_median'], '.2f')})",
             "",
         ),
         (
@@ -553,10 +557,14 @@ def table(rows: list[dict[str, Any]], all_rows: list[dict[str, Any]]) -> list[st
         ),
         (
             "server CPU s/GiB",
-            lambda r: f"{r['server_cpu_per_gib']:.2f}",
+            lambda r: num(r["server_cpu_per_gib"], ".2f"),
             no_worse(lambda r: r["server_cpu_per_gib"]).lstrip(", "),
         ),
-        ("client CPU s/GiB (all upload workers)", lambda r: f"{r['client_cpu_per_gib']:.2f}", ""),
+        (
+            "client CPU s/GiB (all upload workers)",
+            lambda r: num(r["client_cpu_per_gib"], ".2f"),
+            "",
+        ),
         ("idle keep-alive connections", fmt_idle, ""),
         (
             "client event-loop lag p99: upload workers / probe",
@@ -711,11 +719,11 @@ def main(argv: list[str] | None = None) -> None:
             rows.append(r)
             console.print(
                 f"  {r['completed']}/{n} verified in {r['seconds']:.0f} s, "
-                f"{r['aggregate_mbps']:.0f} MB/s, failures: {fmt_failures(r)}; "
+                f"{num(r['aggregate_mbps'])} MB/s, failures: {fmt_failures(r)}; "
                 f"API p50/p99/max {fmt_latency(r)} ({fmt_probe(r)}); "
                 f"threads {r['threads']}, RSS {r['rss'] / MIB:.0f} MiB, fds {r['fds']}, "
-                f"server CPU {r['server_cpu_per_gib']:.2f} s/GiB, "
-                f"client CPU {r['client_cpu_per_gib']:.2f} s/GiB; idle: {fmt_idle(r)}"
+                f"server CPU {num(r['server_cpu_per_gib'], '.2f')} s/GiB, "
+                f"client CPU {num(r['client_cpu_per_gib'], '.2f')} s/GiB; idle: {fmt_idle(r)}"
             )
     replace_section(out, SLOW_HEADING, section(rows, args))
     console.print(f"wrote the '{SLOW_HEADING[3:]}' section of {out}")

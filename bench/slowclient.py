@@ -118,6 +118,7 @@ class Conn:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str):
         self.reader, self.writer, self.host = reader, writer, host
         self.usable = True
+        self.opened = time.monotonic()
 
     @classmethod
     async def open(cls, url: str, sndbuf: int | None = None) -> Conn:
@@ -466,12 +467,11 @@ class Idle:
     async def _hold(self, conn: Conn | None) -> None:
         while conn is not None:
             self._conns.append(conn)
-            began = time.monotonic()
             with contextlib.suppress(ConnectionError):
                 await conn.reader.read(1)  # b"" once the server closes it
             self.open_now -= 1
             self.closed_by_server += 1
-            self.lifetimes.append(time.monotonic() - began)
+            self.lifetimes.append(time.monotonic() - conn.opened)
             conn.close()
             if not self.reopen:
                 return
