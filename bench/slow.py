@@ -149,19 +149,25 @@ class Lines:
         except queue.Empty:
             return None
 
-    def last(self, timeout: float) -> str | None:
-        """The last line before end of stream."""
-        last = None
-        deadline = time.monotonic() + timeout
-        while (line := self.next(max(0.0, deadline - time.monotonic()))) is not None:
-            last = line
-        return last
-
 
 def stop(proc: subprocess.Popen[str]) -> None:
     if proc.poll() is None:
         proc.kill()
         proc.wait()
+
+
+def result_of(proc: subprocess.Popen[str], path: Path, timeout: float) -> dict[str, Any] | None:
+    """A client process's result, once it has exited (killed when `timeout` passes first)."""
+    try:
+        proc.wait(timeout=max(1.0, timeout))
+    except subprocess.TimeoutExpired:
+        stop(proc)
+        return None
+    try:
+        found: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return found
 
 
 @dataclass
@@ -214,6 +220,8 @@ class SlowBench:
         plans = w.plan()
         plan_path = self.work / f"plan-{w.n}.json"
         plan_path.write_text(json.dumps(plans))
+        for stale in [self.work / "aux.json", *self.work.glob("uploads-*.json")]:
+            stale.unlink(missing_ok=True)
         data = self.work / f"{kind}-{w.n}"
         key = ""
         if kind == "partway":
@@ -235,6 +243,7 @@ class SlowBench:
                     idle=w.idle,
                     probe_rate=w.probe_rate,
                     reopen_idle=w.reopen_idle,
+                    result=self.work / "aux.json",
                 ),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -254,8 +263,16 @@ class SlowBench:
             options |= {"deadline": w.deadline, "ramp": w.ramp}
             workers = [
                 subprocess.Popen(
-                    self.client("uploads", kind, server.url, key, worker=k, **options),
-                    stdout=subprocess.PIPE,
+                    self.client(
+                        "uploads",
+                        kind,
+                        server.url,
+                        key,
+                        worker=k,
+                        result=self.work / f"uploads-{k}.json",
+                        **options,
+                    ),
+                    stdout=subprocess.DEVNULL,
                     stderr=clients_log,
                     text=True,
                 )
@@ -267,13 +284,13 @@ class SlowBench:
             self.collect(workers, plans, w, m)
             aux.stdin.write("stop\n")
             aux.stdin.flush()
-            aux_out = aux_lines.last(timeout=120)
+            aux_out = result_of(aux, self.work / "aux.json", 120)
             m.server_cpu = server.cpu() - cpu0
             m.peaks = sampler.stop()
             m.hwm = server.peak_rss()
             m.exited = server.proc.poll()
-            if aux_out:
-                m.aux = json.loads(aux_out)
+            if aux_out is not None:
+                m.aux = aux_out
             m.verified = self.verify(kind, server, key, data, m.uploads, plans)
         finally:
             for child in children:
@@ -291,14 +308,14 @@ class SlowBench:
         m: Measured,
     ) -> None:
         """The upload records of every worker, their CPU seconds, how many uploads were lost
-        (a worker that outlives every deadline is killed) and the worst loop lag (p99)."""
+        (a worker that outlives every deadline is killed, or leaves no result) and the worst
+        loop lag (p99)."""
         deadline = time.monotonic() + w.ramp + w.deadline + 60
         for k, worker in enumerate(workers):
-            try:
-                out, _ = worker.communicate(timeout=max(1.0, deadline - time.monotonic()))
-                result = json.loads(out.strip().splitlines()[-1])
-            except (subprocess.TimeoutExpired, ValueError, IndexError):
-                stop(worker)
+            path = self.work / f"uploads-{k}.json"
+            result = result_of(worker, path, deadline - time.monotonic())
+            path.unlink(missing_ok=True)
+            if result is None:
                 m.lost += len(plans[k :: w.workers])
                 continue
             m.uploads += result["uploads"]
@@ -378,7 +395,7 @@ class SlowBench:
             elif verified.get(u["i"]) != "ok":
                 failures[f"verify: {verified.get(u['i'], 'not checked')}"] += 1
         if m.lost:
-            failures["client worker killed (its uploads unaccounted)"] += m.lost
+            failures["client worker killed or failed (its uploads unaccounted)"] += m.lost
         if m.exited is not None:
             failures[f"the server exited ({m.exited}) during the load"] += 1
         good = [u for u in uploads if u["ok"] and verified.get(u["i"]) == "ok"]

@@ -1,7 +1,7 @@
 """The load side of the many-slow-clients benchmark (bench/slow.py): asyncio on uvloop, a
 hand-written HTTP/1.1 client over asyncio streams, one connection per upload.
 
-Two roles, each a process of its own that prints one JSON object on its last stdout line:
+Two roles, each a process of its own that writes one JSON object to the file --result names:
 
 - `uploads`: runs its share of the planned uploads concurrently. Each upload is paced to its own
   rate by a token bucket (small writes, sleeping to keep the rate; after a stall it does not burst
@@ -621,11 +621,17 @@ def main() -> None:
     parser.add_argument("--reopen-idle", action="store_true")
     parser.add_argument("--probe-rate", type=float, default=5, help="aux: operations a second")
     parser.add_argument("--probe-timeout", type=float, default=30)
+    parser.add_argument("--result", required=True, help="where to write the result (JSON)")
     args = parser.parse_args()
     raise_nofile()
     run = run_uploads if args.role == "uploads" else run_aux
     result = uvloop.run(run(args))
-    print(json.dumps(result), flush=True)
+    # A file, not stdout: after uvloop.run, a write of more than a pipe's 64 KiB to stdout came
+    # out cut short here, silently.
+    partial = f"{args.result}.partial"
+    with open(partial, "w") as f:
+        json.dump(result, f)
+    os.replace(partial, args.result)
 
 
 if __name__ == "__main__":
