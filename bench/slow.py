@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
+import psutil
 from rich.console import Console
 
 from .measure import (
@@ -124,6 +125,12 @@ def peak_rate(uploads: list[dict[str, Any]], window: float = 5.0) -> float:
     return max(sum(bins[i : i + width]) for i in range(max(1, len(bins) - width + 1))) / width
 
 
+def busy_cpu() -> float:
+    """CPU seconds the whole machine has spent busy (not idle, not waiting for I/O)."""
+    t = psutil.cpu_times()
+    return float(t.user + t.nice + t.system + t.irq + t.softirq)
+
+
 def percentile(values: list[float], p: float) -> float:
     """Nearest rank."""
     ordered = sorted(values)
@@ -185,6 +192,9 @@ class Measured:
     exited: int | None = None
     aux: dict[str, Any] = field(default_factory=lambda: {"idle": {}, "probe": {}})
     idle_open_seconds: float = math.nan
+    busy: float = math.nan  # CPU seconds the whole machine spent during the load
+    load_seconds: float = math.nan
+    load_average: float = math.nan  # 1-minute, as the load began
 
 
 class SlowBench:
@@ -258,7 +268,8 @@ class SlowBench:
                 raise RuntimeError("the idle connections were not all open within 300 s")
             m.idle_open_seconds = json.loads(ready)["ready"]
             console.print(f"  {w.idle} idle connections opened in {m.idle_open_seconds:.1f} s")
-            cpu0 = server.cpu()
+            cpu0, busy0, began = server.cpu(), busy_cpu(), time.monotonic()
+            m.load_average = os.getloadavg()[0]
             options = {"plan": plan_path, "source": self.source, "workers": w.workers}
             options |= {"deadline": w.deadline, "ramp": w.ramp}
             workers = [
@@ -282,10 +293,12 @@ class SlowBench:
             aux.stdin.write("go\n")
             aux.stdin.flush()
             self.collect(workers, plans, w, m)
+            m.server_cpu = server.cpu() - cpu0
+            m.busy = busy_cpu() - busy0
+            m.load_seconds = time.monotonic() - began
             aux.stdin.write("stop\n")
             aux.stdin.flush()
             aux_out = result_of(aux, self.work / "aux.json", 120)
-            m.server_cpu = server.cpu() - cpu0
             m.peaks = sampler.stop()
             m.hwm = server.peak_rss()
             m.exited = server.proc.poll()
@@ -446,6 +459,12 @@ class SlowBench:
             "server_exited": m.exited,
             "loop_lag": {"uploads": m.lag, "probe": aux.get("loop_lag", {}).get("p99", math.nan)},
             "series": peaks.series,
+            "uploads": uploads,
+            # What else ran on the machine during the load: its CPU minus the server's and the
+            # clients' (the probe's counted from "go" to "stop", close enough).
+            "others_cores": (m.busy - m.server_cpu - m.client_cpu - aux.get("client_cpu", 0.0))
+            / m.load_seconds,
+            "load_average": m.load_average,
         }
 
 
@@ -583,6 +602,11 @@ def table(rows: list[dict[str, Any]], all_rows: list[dict[str, Any]]) -> list[st
             "",
         ),
         ("idle keep-alive connections", fmt_idle, ""),
+        (
+            "other processes on the machine during the load (load average as it began)",
+            lambda r: f"{num(r['others_cores'], '.1f')} cores ({num(r['load_average'], '.1f')})",
+            "",
+        ),
         (
             "client event-loop lag p99: upload workers / probe",
             lambda r: f"{ms(r['loop_lag']['uploads'])} / {ms(r['loop_lag']['probe'])}",
@@ -732,6 +756,8 @@ def main(argv: list[str] | None = None) -> None:
         for kind in args.servers.split(","):
             console.print(f"[bold]{SERVERS[kind]}[/], N={n}, {args.idle} idle")
             r = bench.row(kind, w)
+            uploads = r.pop("uploads")  # every upload's record, for a closer look
+            (args.work / f"{kind}-{n}-uploads.json").write_text(json.dumps(uploads))
             (args.work / f"{kind}-{n}.json").write_text(json.dumps(r, indent=1))
             rows.append(r)
             console.print(

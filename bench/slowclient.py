@@ -195,6 +195,21 @@ class Conn:
         return Reply(status, headers, body)
 
 
+class Progress:
+    """Where an upload is: its stage, when it first reached each (seconds since its start),
+    and the body bytes the server has acknowledged."""
+
+    def __init__(self) -> None:
+        self._began = time.monotonic()
+        self.stage = "connect"
+        self.marks: dict[str, float] = {}
+        self.sent = 0
+
+    def at(self, stage: str) -> None:
+        self.stage = stage
+        self.marks.setdefault(stage, round(time.monotonic() - self._began, 3))
+
+
 # the two protocols
 
 
@@ -209,9 +224,10 @@ class Protocol:
         raise NotImplementedError
 
     async def upload(
-        self, conn: Conn, name: str, body: memoryview, pacer: Pacer, note: dict[str, Any]
+        self, conn: Conn, name: str, body: memoryview, pacer: Pacer, note: Progress
     ) -> str:
-        """Upload `body` as `name`, note["stage"] kept current; the stored upload's id."""
+        """Upload `body` as `name`, telling `note` each stage it reaches; the stored upload's
+        id."""
         raise NotImplementedError
 
     async def probe_target(self, conn: Conn) -> str:
@@ -240,22 +256,22 @@ class Partway(Protocol):
         return sid
 
     async def upload(
-        self, conn: Conn, name: str, body: memoryview, pacer: Pacer, note: dict[str, Any]
+        self, conn: Conn, name: str, body: memoryview, pacer: Pacer, note: Progress
     ) -> str:
         size = len(body)
-        note["stage"] = "create"
+        note.at("create")
         sid = await self.create(conn, name, size, "bench")
-        note["stage"] = "get"
+        note.at("get")
         got = await conn.request("GET", f"{SESSIONS}/{sid}", self.headers())
         part_size = int(got.expect(200).json()["data"]["part_size"])
         headers = {**self.headers(), "Content-Type": "application/octet-stream"}
         for number, offset in enumerate(range(0, size, part_size)):
-            note["stage"] = "put"
+            note.at("put")
             path = f"{SESSIONS}/{sid}?part_number={number}"
             part = body[offset : offset + part_size]
             (await conn.request("PUT", path, headers, part, pacer)).expect(200)
-            note["sent"] = offset + len(part)
-        note["stage"] = "finish"
+            note.sent = offset + len(part)
+        note.at("finish")
         finished = await conn.request("POST", f"{SESSIONS}/{sid}/finish", self.headers())
         file_id: str = finished.expect(201).json()["data"]["id"]
         return file_id
@@ -300,14 +316,14 @@ class Tus(Protocol):
         return urlsplit(reply.headers["location"]).path
 
     async def upload(
-        self, conn: Conn, name: str, body: memoryview, pacer: Pacer, note: dict[str, Any]
+        self, conn: Conn, name: str, body: memoryview, pacer: Pacer, note: Progress
     ) -> str:
         size = len(body)
-        note["stage"] = "create"
+        note.at("create")
         location = await self.create(conn, name, size)
         offset = 0
         while offset < size:
-            note["stage"] = "patch"
+            note.at("patch")
             headers = {
                 **TUS_HEADERS,
                 "Upload-Offset": str(offset),
@@ -316,7 +332,7 @@ class Tus(Protocol):
             part = body[offset : offset + TUS_PART]
             reply = (await conn.request("PATCH", location, headers, part, pacer)).expect(204)
             offset = int(reply.headers["upload-offset"])
-            note["sent"] = offset
+            note.sent = offset
         return location.rstrip("/").rsplit("/", 1)[-1]
 
     async def probe_target(self, conn: Conn) -> str:
@@ -370,7 +386,7 @@ async def one_upload(
 ) -> dict[str, Any]:
     await asyncio.sleep(plan["delay"] * ramp)
     body = source[plan["offset"] : plan["offset"] + plan["size"]]
-    note: dict[str, Any] = {"stage": "connect", "sent": 0}
+    note = Progress()
     record: dict[str, Any] = {"i": plan["i"], "size": plan["size"], "rate": plan["rate"]}
     record["start"] = time.time()
     conn: Conn | None = None
@@ -385,13 +401,14 @@ async def one_upload(
         record["ok"] = True
     except Exception as exc:
         record["ok"] = False
-        record["error"] = f"{note['stage']}: {describe(exc)}"
+        record["error"] = f"{note.stage}: {describe(exc)}"
         record["detail"] = str(exc)[:300]
     finally:
         if conn is not None:
             conn.close()
     record["end"] = time.time()
-    record["sent"] = note["sent"]
+    record["sent"] = note.sent
+    record["marks"] = note.marks
     return record
 
 
@@ -423,12 +440,12 @@ async def run_uploads(args: argparse.Namespace) -> dict[str, Any]:
     fd = os.open(args.source, os.O_RDONLY)
     source = memoryview(mmap.mmap(fd, 0, prot=mmap.PROT_READ))
     proto = protocol(args.protocol, args.url, args.key)
-    cpu0 = cpu_seconds()
     lag = LoopLag()
     records = await asyncio.gather(
         *(one_upload(proto, p, source, args.deadline, args.ramp) for p in mine)
     )
-    return {"uploads": records, "client_cpu": cpu_seconds() - cpu0, "loop_lag": lag.stop()}
+    # The whole process, start-up included: it starts as the load does.
+    return {"uploads": records, "client_cpu": cpu_seconds(), "loop_lag": lag.stop()}
 
 
 # role: aux (idle connections and the latency probe)
@@ -594,6 +611,7 @@ async def run_aux(args: argparse.Namespace) -> dict[str, Any]:
     print(json.dumps({"ready": time.perf_counter() - began}), flush=True)
     while await commands.get() != "go":
         pass
+    cpu0 = cpu_seconds()
     probe = Probe(proto, args.probe_rate, args.probe_timeout)
     lag = LoopLag()
     stopping = asyncio.Event()
@@ -602,7 +620,12 @@ async def run_aux(args: argparse.Namespace) -> dict[str, Any]:
         pass
     stopping.set()
     await probing
-    return {"idle": idle.stop(), "probe": probe.result(), "loop_lag": lag.stop()}
+    return {
+        "idle": idle.stop(),
+        "probe": probe.result(),
+        "loop_lag": lag.stop(),
+        "client_cpu": cpu_seconds() - cpu0,
+    }
 
 
 def main() -> None:
