@@ -418,6 +418,15 @@ class SlowBench:
         else:
             window = math.nan
         paced = [u["size"] / u["rate"] / (u["end"] - u["start"]) for u in good]
+        connects, creates = [], []
+        for u in uploads:
+            marks = sorted(u.get("marks", {}).items(), key=lambda kv: kv[1])
+            names = [name for name, _ in marks]
+            if "create" in names:
+                connects.append(u["marks"]["create"])
+                at = names.index("create")
+                if at + 1 < len(marks):
+                    creates.append(marks[at + 1][1] - marks[at][1])
         samples = aux.get("probe", {}).get("samples", [])
         latencies = [s[2] for s in samples]
         by_request: dict[str, list[float]] = {}
@@ -438,6 +447,8 @@ class SlowBench:
             "peak_mbps": peak_rate(good) / MB,
             "paced_90": sum(r >= 0.9 for r in paced) / len(paced) if paced else math.nan,
             "paced_median": percentile(paced, 50),
+            "upload_connect": {"p50": percentile(connects, 50), "p99": percentile(connects, 99)},
+            "upload_create": {"p50": percentile(creates, 50), "p99": percentile(creates, 99)},
             "latency": {
                 "count": len(latencies),
                 "p50": percentile(latencies, 50),
@@ -574,6 +585,14 @@ def table(rows: list[dict[str, Any]], all_rows: list[dict[str, Any]]) -> list[st
             "p99 < 100 ms" + ours_ok(lambda r: p99(r) < P99_TARGET) + no_worse(p99),
         ),
         ("probe requests", fmt_probe, ""),
+        (
+            "the uploads' own connect / create, p50 / p99",
+            lambda r: (
+                f"{ms(r['upload_connect']['p50'])} / {ms(r['upload_connect']['p99'])}; "
+                f"{ms(r['upload_create']['p50'])} / {ms(r['upload_create']['p99'])}"
+            ),
+            "",
+        ),
         (
             "server peak threads",
             lambda r: f"{r['threads']}",
