@@ -700,6 +700,19 @@ def section(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
             *table(group, rows),
             "",
         ]
+        best = max((r["peak_mbps"] for r in group if not math.isnan(r["peak_mbps"])), default=0)
+        demanded = group[0]["demanded_mbps"]
+        if best and demanded > 2 * best:
+            lines += [
+                f"The paced rates sum to {demanded:,.0f} MB/s, {demanded / best:.0f}× the most "
+                f"either server took in over any 5 s here ({best:,.0f} MB/s): at this N the mix "
+                "overloads the machine (2 cores shared by servers, clients and other work), the "
+                "uploads run at a fraction of their paced rates, and every figure above is one "
+                "of overload. For slow clients without overload, lower the mix with `--rate` "
+                "(its sum grows with N) and the sizes with `--size-mib` (the slowest upload "
+                "must still fit its deadline).",
+                "",
+            ]
     return "\n".join(lines)
 
 
