@@ -622,7 +622,8 @@ def table(rows: list[dict[str, Any]], all_rows: list[dict[str, Any]]) -> list[st
         ),
         ("idle keep-alive connections", fmt_idle, ""),
         (
-            "other processes on the machine during the load (load average as it began)",
+            "the rest of the machine during the load: other processes and kernel threads "
+            "(load average as it began)",
             lambda r: f"{num(r['others_cores'], '.1f')} cores ({num(r['load_average'], '.1f')})",
             "",
         ),
@@ -641,13 +642,21 @@ def table(rows: list[dict[str, Any]], all_rows: list[dict[str, Any]]) -> list[st
     return lines
 
 
-def section(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
+def settings(args: argparse.Namespace) -> dict[str, Any]:
+    """What the report says of a run, kept with each row (so --report-only can rewrite it)."""
+    keep = ("rate", "seed", "ramp", "deadline", "probe_rate", "reopen_idle", "fsync", "workers")
+    found = {k: getattr(args, k) for k in (*keep, "idle", "smoke")}
+    return found | {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine()}
+
+
+def section(rows: list[dict[str, Any]]) -> str:
+    args = argparse.Namespace(**rows[0]["settings"])
     ns = sorted({r["n"] for r in rows})
     rates = f"{args.rate[0]:g}–{args.rate[1]:g} MB/s"
     lines = [
         SLOW_HEADING + (" (smoke run: tiny sizes, not for comparison)" if args.smoke else ""),
         "",
-        f"- Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}; machine: {machine()}",
+        f"- Date: {args.date}; machine: {args.machine}",
         f"- Workload: N uploads at once, each on a connection of its own, paced by the bench "
         f"client to a rate of its own drawn log-uniform over {rates} (seed {args.seed}; the same "
         "N draw the same rates and sizes for both servers): a token bucket, 16–64 KiB writes "
@@ -658,7 +667,8 @@ def section(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         "each completed upload's stored bytes are checked against its source slice by SHA-256 "
         "(partway: downloaded; @tus/server: its stored file). Upload sizes are uniform in the "
         "range given per N, chosen to keep a row to a few GiB on this shared disk.",
-        "- Idle: before the uploads start, K keep-alive connections are opened, each sends one "
+        "- Idle: before the uploads start, the idle keep-alive connections (their number heads "
+        "each table) are opened; each sends one "
         "cheap request (partway: GET /healthz; @tus/server: OPTIONS /files) and then stays idle "
         + (
             "and is reopened whenever the server closes it"
@@ -751,6 +761,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--servers", default="partway,tus", help="partway,tus")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / ".work" / "slow")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="rewrite the report section from the rows of the last run (in --work), run nothing",
+    )
     args = parser.parse_args(argv)
     ns = [int(x) for x in (args.n or ("10" if args.smoke else "100,1000")).split(",")]
     args.idle = args.idle if args.idle is not None else (50 if args.smoke else 4000)
@@ -765,8 +780,15 @@ def main(argv: list[str] | None = None) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     if hard < args.idle + 2 * max(ns) + 100:
         console.print(f"[yellow]warning:[/] open-file limit {hard} is low for this run")
-    bench = SlowBench(args.work, args.fsync)
     rows: list[dict[str, Any]] = []
+    if args.report_only:
+        for n in ns:
+            for kind in args.servers.split(","):
+                rows.append(json.loads((args.work / f"{kind}-{n}.json").read_text()))
+        replace_section(out, SLOW_HEADING, section(rows))
+        console.print(f"wrote the '{SLOW_HEADING[3:]}' section of {out}")
+        return
+    bench = SlowBench(args.work, args.fsync)
     for n in ns:
         if args.size_mib:
             lo, hi = parse_range(args.size_mib, MIB)
@@ -788,6 +810,7 @@ def main(argv: list[str] | None = None) -> None:
         for kind in args.servers.split(","):
             console.print(f"[bold]{SERVERS[kind]}[/], N={n}, {args.idle} idle")
             r = bench.row(kind, w)
+            r["settings"] = settings(args)
             uploads = r.pop("uploads")  # every upload's record, for a closer look
             (args.work / f"{kind}-{n}-uploads.json").write_text(json.dumps(uploads))
             (args.work / f"{kind}-{n}.json").write_text(json.dumps(r, indent=1))
@@ -800,7 +823,7 @@ def main(argv: list[str] | None = None) -> None:
                 f"server CPU {num(r['server_cpu_per_gib'], '.2f')} s/GiB, "
                 f"client CPU {num(r['client_cpu_per_gib'], '.2f')} s/GiB; idle: {fmt_idle(r)}"
             )
-    replace_section(out, SLOW_HEADING, section(rows, args))
+    replace_section(out, SLOW_HEADING, section(rows))
     console.print(f"wrote the '{SLOW_HEADING[3:]}' section of {out}")
     incomplete = [f"{r['server']} N={r['n']}" for r in rows if r["completed"] < r["n"]]
     if incomplete and args.smoke:
