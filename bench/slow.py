@@ -745,7 +745,10 @@ def default_sizes(n: int, smoke: bool) -> tuple[int, int]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="bench --slow", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="bench --slow",
+        description="Many slow uploads at once (issue #14), partway and @tus/server side by side.",
+    )
     parser.add_argument("--smoke", action="store_true", help="N=10, 50 idle, tiny sizes")
     parser.add_argument("--n", help="comma-separated upload counts (default 100,1000)")
     parser.add_argument("--idle", type=int, help="idle keep-alive connections (default 4000)")
