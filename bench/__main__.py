@@ -2,6 +2,7 @@
 
 bench/run              # the full run (512 MiB, 5 runs a row) → docs/benchmarks.md
 bench/run --smoke      # tiny sizes, 1 run a row, so the bench cannot rot (CI runs this)
+bench/run --slow       # many slow uploads at once (bench/slow.py), its own section of the report
 """
 
 from __future__ import annotations
@@ -26,10 +27,22 @@ from rich.console import Console
 from tests.backends import new_database
 
 from . import s3 as bench_s3
-from .measure import MB, MIB, Row, Server, Trial, pre_touch, run_client, start
+from .measure import (
+    MB,
+    MIB,
+    ROOT,
+    TUS_NODE,
+    Row,
+    Server,
+    Trial,
+    pre_touch,
+    run_client,
+    start,
+    start_partway,
+    tus_node_command,
+)
 from .report import REPORTING, Growth, free_page_reporting, write_report
 
-ROOT = Path(__file__).resolve().parent.parent
 console = Console(stderr=True)
 
 
@@ -194,23 +207,7 @@ class Bench:
         self, name: str, fsync: bool, extra: dict[str, str] | None = None
     ) -> tuple[Server, str, Path]:
         data = self.work / f"partway-{name}"
-        env = {
-            "PARTWAY_DATA_DIR": str(data),
-            "PARTWAY_FSYNC": "true" if fsync else "false",
-            "PARTWAY_LOG_LEVEL": "warning",
-            "PARTWAY_MAX_OPEN_SESSIONS": "100000",
-            **(extra or {}),
-        }
-        key = subprocess.run(
-            [sys.executable, "-m", "partway", "keys", "create", "--app-id", "bench"],
-            env={**os.environ, **env},
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-        server = start(
-            [sys.executable, "-m", "partway", "serve", "--port", "{port}"], env, self.log
-        )
+        server, key = start_partway(data, fsync, self.log, extra)
         return server, key, data
 
     def partway_row(
@@ -379,12 +376,8 @@ class Bench:
         self.measured(row, server, once, check)
 
     def peer_rows(self) -> None:
-        node_dir = ROOT / "bench" / "peers" / "tus-node"
-        self.peer_row(
-            "tus-node-server (@tus/server 2.4.5 + @tus/file-store)",
-            ["node", str(node_dir / "server.mjs"), "{port}", str(self.work / "tus-node")],
-            self.work / "tus-node",
-        )
+        store = self.work / "tus-node"
+        self.peer_row(TUS_NODE, tus_node_command(store), store)
         python = ROOT / "bench" / ".peers-venv" / "bin" / "python"
         self.peer_row(
             "tuspyserver 4.4.3 on uvicorn",
@@ -483,6 +476,11 @@ class Bench:
 
 
 def main() -> None:
+    if "--slow" in sys.argv[1:]:
+        from . import slow
+
+        slow.main([a for a in sys.argv[1:] if a != "--slow"])
+        return
     parser = argparse.ArgumentParser(prog="bench")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one run a row")
     parser.add_argument("--runs", type=int)

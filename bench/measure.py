@@ -1,4 +1,5 @@
-"""Processes under measurement: start a server, sample its CPU and peak RSS, stop it."""
+"""Processes under measurement: start a server, sample its CPU, RSS, threads and descriptors,
+stop it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +21,8 @@ import psutil
 
 MIB = 1024 * 1024
 MB = 1000 * 1000
+ROOT = Path(__file__).resolve().parent.parent
+TUS_NODE = "tus-node-server (@tus/server 2.4.5 + @tus/file-store)"
 
 
 def free_port() -> int:
@@ -76,6 +80,86 @@ def start(cmd: list[str], env: dict[str, str] | None = None, log: Path | None = 
     proc = subprocess.Popen(argv, env={**os.environ, **(env or {})}, stdout=out, stderr=out)
     wait_for_port(port, proc)
     return Server(proc, port)
+
+
+def tus_node_command(store: Path) -> list[str]:
+    """The tus-node peer (bench/peers/tus-node, installed by `npm ci`) storing into `store`."""
+    return ["node", str(ROOT / "bench" / "peers" / "tus-node" / "server.mjs"), "{port}", str(store)]
+
+
+def start_partway(
+    data: Path, fsync: bool, log: Path | None = None, extra: dict[str, str] | None = None
+) -> tuple[Server, str]:
+    """`partway serve` on a free port with its data in `data`, and an API key of app `bench`."""
+    env = {
+        "PARTWAY_DATA_DIR": str(data),
+        "PARTWAY_FSYNC": "true" if fsync else "false",
+        "PARTWAY_LOG_LEVEL": "warning",
+        "PARTWAY_MAX_OPEN_SESSIONS": "100000",
+        **(extra or {}),
+    }
+    key = subprocess.run(
+        [sys.executable, "-m", "partway", "keys", "create", "--app-id", "bench"],
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    server = start([sys.executable, "-m", "partway", "serve", "--port", "{port}"], env, log)
+    return server, key
+
+
+@dataclass
+class Peaks:
+    """The highest values a Sampler saw, and how many samples it took."""
+
+    threads: int = 0
+    rss: int = 0
+    fds: int = 0
+    samples: int = 0
+    series: list[tuple[float, int, int, int, float]] = field(default_factory=list)
+
+
+class Sampler:
+    """Samples a process every `every` seconds in a thread of its own: threads, RSS, open
+    descriptors and CPU seconds; `stop` returns the peaks (and the series: seconds since start,
+    threads, RSS, descriptors, CPU)."""
+
+    def __init__(self, pid: int, every: float = 0.5) -> None:
+        self._proc = psutil.Process(pid)
+        self._every = every
+        self._stopping = threading.Event()
+        self._peaks = Peaks()
+        self._began = time.monotonic()
+        self._thread = threading.Thread(target=self._run, name="sampler", daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        try:
+            with self._proc.oneshot():
+                threads = self._proc.num_threads()
+                rss = self._proc.memory_info().rss
+                fds = self._proc.num_fds()
+                times = self._proc.cpu_times()
+        except psutil.Error:
+            return  # gone: the caller finds out on its own
+        p = self._peaks
+        p.threads, p.rss, p.fds = max(p.threads, threads), max(p.rss, rss), max(p.fds, fds)
+        p.samples += 1
+        cpu = float(times.user + times.system)
+        p.series.append((round(time.monotonic() - self._began, 2), threads, rss, fds, cpu))
+
+    def _run(self) -> None:
+        while True:
+            self._sample()
+            if self._stopping.wait(self._every):
+                return
+
+    def stop(self) -> Peaks:
+        self._stopping.set()
+        self._thread.join()
+        self._sample()
+        return self._peaks
 
 
 def pre_touch(size: int) -> None:

@@ -35,6 +35,40 @@ def machine() -> str:
     )
 
 
+SLOW_HEADING = "## Many slow clients"
+
+
+def replace_section(out: Path, heading: str, text: str) -> None:
+    """Write `text` as the section of `out` that starts at the line `heading` (to the next `## `
+    heading or the end), in place of the one there, or at the end."""
+    old = out.read_text() if out.exists() else ""
+    before, after = _split(old, heading)
+    body = (before.rstrip("\n") + "\n\n" if before.strip() else "") + text.rstrip("\n") + "\n"
+    if after:
+        body += "\n" + after
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(body)
+
+
+def _split(text: str, heading: str) -> tuple[str, str]:
+    """`text` without the section under `heading`: what came before it, what came after it."""
+    lines = text.splitlines(keepends=True)
+    at = next((i for i, line in enumerate(lines) if line.startswith(heading)), None)
+    if at is None:
+        return text, ""
+    end = next((i for i in range(at + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    return "".join(lines[:at]), "".join(lines[end:])
+
+
+def kept_section(out: Path, heading: str) -> str:
+    """The section under `heading` in `out` as it stands (empty if none)."""
+    if not out.exists():
+        return ""
+    before, after = _split(out.read_text(), heading)
+    whole = out.read_text()
+    return whole[len(before) : len(whole) - len(after)]
+
+
 REPORTING = Path("/sys/module/page_reporting/parameters/min_free_ms")
 
 
@@ -187,5 +221,7 @@ def write_report(
         f"SQLite: **{trips[1]:.0f} round trips/s**.",
         "",
     ]
+    # The many-slow-clients section (bench/slow.py) is a run of its own: kept as it stands.
+    slow = kept_section(out, SLOW_HEADING)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines))
+    out.write_text("\n".join(lines) + ("\n" + slow if slow else ""))

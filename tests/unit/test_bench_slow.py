@@ -1,0 +1,99 @@
+"""The many-slow-clients benchmark's own pieces: its plan, its pacing, its arithmetic and the
+report section it writes (bench/slow.py, bench/slowclient.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from pathlib import Path
+
+from bench.report import SLOW_HEADING, kept_section, replace_section
+from bench.slow import POOL, Workload, peak_rate, percentile
+from bench.slowclient import Conn, Pacer
+
+MIB = 1024 * 1024
+
+
+def workload(n: int = 500, seed: int = 14) -> Workload:
+    return Workload(
+        n=n,
+        sizes=(4 * MIB, 8 * MIB),
+        rates=(0.5e6, 20e6),
+        idle=0,
+        seed=seed,
+        deadline=60,
+        ramp=2,
+        probe_rate=5,
+        workers=2,
+        reopen_idle=False,
+    )
+
+
+def test_the_plan_is_fixed_by_its_seed_and_stays_in_its_ranges() -> None:
+    plan = workload().plan()
+    assert plan == workload().plan()
+    assert plan != workload(seed=15).plan()
+    assert all(4 * MIB <= p["size"] <= 8 * MIB for p in plan)
+    assert all(0.5e6 <= p["rate"] <= 20e6 for p in plan)
+    assert all(0 <= p["offset"] < POOL and 0 <= p["delay"] < 1 for p in plan)
+    # log-uniform: as many uploads below the geometric middle (~3.16 MB/s) as above it
+    below = sum(p["rate"] < math.sqrt(0.5e6 * 20e6) for p in plan)
+    assert 200 < below < 300
+
+
+def test_percentile_is_the_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == 50
+    assert percentile(values, 99) == 99
+    assert percentile([3.0], 99) == 3
+    assert math.isnan(percentile([], 50))
+
+
+def test_peak_rate_is_the_best_window_with_each_upload_spread_over_its_time() -> None:
+    uploads = [
+        {"start": 0.0, "end": 10.0, "size": 100},  # 10/s for 10 s
+        {"start": 2.0, "end": 4.0, "size": 100},  # 50/s for 2 s
+    ]
+    assert peak_rate(uploads, window=5) == 30  # (50 + 100) / 5
+    assert peak_rate(uploads[:1], window=20) == 10  # shorter than the window: the whole
+
+
+def test_the_slow_section_is_replaced_in_place_and_kept_by_the_main_report(tmp_path: Path) -> None:
+    out = tmp_path / "benchmarks.md"
+    out.write_text("# partway benchmarks\n\n## Rows\n\nrows\n")
+    replace_section(out, SLOW_HEADING, f"{SLOW_HEADING}\n\nfirst\n\n### N = 100\n\ntable\n")
+    replace_section(out, SLOW_HEADING, f"{SLOW_HEADING}\n\nsecond\n")
+    text = out.read_text()
+    assert text.startswith("# partway benchmarks\n\n## Rows\n\nrows\n\n## Many slow clients")
+    assert "second" in text and "first" not in text and "### N = 100" not in text
+    assert kept_section(out, SLOW_HEADING) == f"{SLOW_HEADING}\n\nsecond\n"
+
+
+def test_a_paced_body_arrives_at_its_rate() -> None:
+    """1 MB at 4 MB/s takes ~0.25 s at the server, however fast the socket is."""
+
+    async def main() -> float:
+        took: list[float] = []
+
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+            began = time.perf_counter()
+            await reader.readexactly(length)
+            took.append(time.perf_counter() - began)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await writer.drain()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        conn = await Conn.open(f"http://127.0.0.1:{port}", 256 * 1024)
+        reply = await conn.request("PUT", "/", {}, b"x" * 1_000_000, Pacer(4e6))
+        assert reply.status == 200 and reply.body == b"ok"
+        conn.close()
+        server.close()
+        await server.wait_closed()
+        return took[0]
+
+    seconds = asyncio.run(main())
+    assert 0.2 < seconds < 0.4, seconds
