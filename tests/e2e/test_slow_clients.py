@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import psutil
 import pytest
 
@@ -56,6 +57,13 @@ def part_heads(srv: Server, consumer: str, count: int, length: int) -> list[tupl
 
 
 T = TypeVar("T")
+
+
+def metric(client: httpx.Client, name: str) -> float:
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"no {name} in /metrics")
 
 
 def test_trickling_bodies_and_idle_connections_leave_the_api_responsive(tmp_path: Path) -> None:
@@ -129,6 +137,9 @@ def test_silent_bodies_all_get_408_on_their_own_deadline(tmp_path: Path) -> None
             sid = heads[0][0]
             assert get_session(client, sid)["uploaded_parts"] == []
             assert put_part(client, sid, 0, os.urandom(MIB)).status_code == 200
+            assert metric(client, 'partway_bodies_cut_total{reason="idle"}') == 256
+            assert metric(client, 'partway_bodies_in_flight{state="waiting"}') == 0
+            assert metric(client, 'partway_thread_pool{pool="body",what="threads"}') == 16
 
 
 def test_a_trickle_below_the_minimum_rate_is_cut(tmp_path: Path) -> None:
@@ -148,6 +159,8 @@ def test_a_trickle_below_the_minimum_rate_is_cut(tmp_path: Path) -> None:
         assert reply.startswith(b"HTTP/1.1 408 "), reply[:200]
         assert b"minimum" in reply
         assert 2 <= time.monotonic() - began < 5
+        with srv.client() as client:
+            assert metric(client, 'partway_bodies_cut_total{reason="slow"}') == 1
 
 
 def test_a_silent_chunked_part_is_cut_and_its_session_finishes_right_after(

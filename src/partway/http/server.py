@@ -95,7 +95,9 @@ class EdgeProtocol(HttpToolsProtocol):
         edge = self.edge
         if edge.open_connections >= edge.limits.max_connections:
             edge.refused("too_many_connections")
-            self._refuse(503, "ServiceUnavailableError", "too many open connections; retry soon")
+            message = "too many open connections; retry soon"
+            # No lingering: a flood of refused connections must not hold descriptors.
+            self._refuse(503, "ServiceUnavailableError", message, linger=False)
             return
         edge.open_connections += 1
         self._counted = True
@@ -199,7 +201,7 @@ class EdgeProtocol(HttpToolsProtocol):
     def send_400_response(self, msg: str) -> None:
         self._refuse(400, "RequestValidationError", msg)
 
-    def _refuse(self, status: int, type_name: str, message: str) -> None:
+    def _refuse(self, status: int, type_name: str, message: str, linger: bool = True) -> None:
         """Answer with the Apideck error body and close, without running a request."""
         if self.transport.is_closing():
             return
@@ -222,7 +224,10 @@ class EdgeProtocol(HttpToolsProtocol):
         if status == 503:
             head.append("retry-after: 1")
         self.transport.write("\r\n".join(head).encode() + b"\r\n\r\n" + body)
-        self.close_lingering()
+        if linger:
+            self.close_lingering()
+        else:
+            self.transport.close()
 
     # Parser callbacks
     def on_message_begin(self) -> None:

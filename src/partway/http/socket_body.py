@@ -68,6 +68,7 @@ class SocketBody:
         self._fd: int | None = None  # our own duplicate of the connection's socket
         self._abandoned = threading.Event()
         self._settled = False
+        self._progress: Progress | None = None  # one for the whole body, across drive() calls
 
     @property
     def client_gone(self) -> bool:
@@ -88,6 +89,7 @@ class SocketBody:
         # the connection closing under us cannot hand its number to another one. Non-blocking,
         # as the loop's (they share the flag).
         self._fd = os.dup(self._protocol.socket_fd)
+        self._progress = Progress(self.pace)
 
     async def drive(self, steps: Steps) -> None:
         """Run `steps` in the pump's threads until they end; they resume whenever the socket
