@@ -11,6 +11,8 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
 from ..domain.errors import InvalidInput
+from ..domain.paging import DEFAULT_PAGE
+from ..wire import MAX_PAGE
 
 M = TypeVar("M", bound=BaseModel)
 _TRUE = {"true", "1", "yes"}
@@ -25,6 +27,14 @@ def flag(request: Request, name: str) -> bool:
     if value in _FALSE:
         return False
     raise InvalidInput(f"query parameter {name} must be true or false")
+
+
+def page_limit(request: Request) -> int:
+    """`limit` of a listing; its range is the domain's to check."""
+    raw = request.query_params.get("limit", str(DEFAULT_PAGE))
+    if not raw.isdigit():
+        raise InvalidInput(f"limit must be a whole number between 1 and {MAX_PAGE}")
+    return int(raw)
 
 
 def part_number(request: Request) -> int:

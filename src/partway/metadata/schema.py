@@ -56,6 +56,8 @@ sessions = sa.Table(
     sa.Column("idempotency_key", sa.String(255), nullable=True),
     sa.Column("storage_handle", sa.String(1024), nullable=False, server_default=""),
     sa.Index("ix_upload_sessions_expires_at", "expires_at"),
+    # A page of a consumer's sessions, oldest first, starts at its cursor: no sort of them all.
+    sa.Index("ix_upload_sessions_tenant_created", "app_id", "consumer_id", "created_at", "id"),
     # A retried create (its first answer lost) finds the session it already made.
     sa.Index(
         "ux_upload_sessions_idempotency",

@@ -11,7 +11,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from ..domain.errors import QuotaExceeded, TooManySessions
-from ..domain.models import Entry, Part, SessionState, Tenant, UploadSession
+from ..domain.models import Entry, Part, SessionState, SessionSummary, Tenant, UploadSession
+from ..domain.paging import After
 from ..domain.ports import Admission
 from .accounts import quota_of, usage_of
 from .base import SqlBase
@@ -26,6 +27,7 @@ from .rows import (
     tenant_of,
 )
 from .schema import entries, parts, sessions
+from .summaries import part_summaries
 
 # The per-part path's statements are built once. Building a fresh expression and its cache key
 # cost more than running the query (py-spy: ~40 % of a session lookup, twice per part).
@@ -191,20 +193,28 @@ class SessionQueries(SqlBase):
 
         return await self._read(work)
 
-    async def list_sessions(self, tenant: Tenant, now: datetime) -> list[UploadSession]:
-        def work(c: Connection) -> list[UploadSession]:
-            rows = c.execute(
-                sa.select(sessions)
-                .where(
-                    tenant_of(sessions, tenant),
-                    sessions.c.state.in_(ACTIVE),
-                    sessions.c.expires_at > now,
-                )
-                .order_by(sessions.c.created_at, sessions.c.id)
-                .limit(1000)
-            ).all()
-            by_id = parts_of(c, [r.id for r in rows])
-            return [session_of(r, by_id[r.id]) for r in rows]
+    async def list_sessions(
+        self, tenant: Tenant, now: datetime, after: After | None, limit: int
+    ) -> list[SessionSummary]:
+        query = (
+            sa.select(sessions)
+            .where(
+                tenant_of(sessions, tenant),
+                sessions.c.state.in_(ACTIVE),
+                sessions.c.expires_at > now,
+            )
+            .order_by(sessions.c.created_at, sessions.c.id)
+            .limit(limit)
+        )
+        if after is not None:
+            # A row-value comparison: both stores seek to it in the tenant's index.
+            position = sa.tuple_(sessions.c.created_at, sessions.c.id)
+            query = query.where(position > sa.tuple_(after.created_at, after.id))
+
+        def work(c: Connection) -> list[SessionSummary]:
+            rows = c.execute(query).all()
+            held = part_summaries(c, [r.id for r in rows])
+            return [SessionSummary(session_of(r, ()), *held[r.id]) for r in rows]
 
         return await self._read(work)
 
