@@ -10,13 +10,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from ..domain.errors import QuotaExceeded, TooManySessions
 from ..domain.models import Entry, Part, SessionState, SessionSummary, Tenant, UploadSession
 from ..domain.paging import After
 from ..domain.ports import Admission
-from .accounts import quota_of, usage_of
+from . import usage
+from .accounts import quota_of
 from .base import SqlBase
-from .engine import advisory_key
 from .rows import (
     ACTIVE,
     entry_values,
@@ -58,6 +57,16 @@ _TOUCH_OPEN = (
     sessions.update()
     .where(sessions.c.id == sa.bindparam("sid"), sessions.c.state == SessionState.OPEN.value)
     .values(updated_at=sa.bindparam("now"), expires_at=sa.bindparam("expires"))
+    .returning(sessions.c.size, sessions.c.app_id, sessions.c.consumer_id)
+)
+_PART_SIZE = sa.select(parts.c.size).where(
+    parts.c.session_id == sa.bindparam("sid"), parts.c.number == sa.bindparam("number")
+)
+# Locks the session's row (PostgreSQL) before its parts or its consumer's counters change.
+_HOLD_SESSION = (
+    sa.select(sessions.c.size, sessions.c.state, sessions.c.app_id, sessions.c.consumer_id)
+    .where(sessions.c.id == sa.bindparam("sid"))
+    .with_for_update()
 )
 _PART_FIELDS = ("size", "sha1", "sha256", "tag", "recorded_at")
 
@@ -95,39 +104,26 @@ def _session_values(session: UploadSession) -> dict[str, Any]:
 
 
 def _admit(c: Connection, session: UploadSession, admission: Admission) -> None:
-    """Quota and open-session limits, checked inside the inserting transaction."""
+    """Quota and open-session limits, checked and counted inside the inserting transaction."""
     tenant = session.tenant
-    if c.dialect.name == "postgresql":
-        # Two creates of one tenant must not both pass the check; SQLite serializes all writers.
-        tenant_key = advisory_key(f"tenant:{tenant.app_id}:{tenant.consumer_id}")
-        c.execute(sa.select(sa.func.pg_advisory_xact_lock(tenant_key)))
-    if admission.max_open_sessions is not None:
-        open_count = c.execute(
-            sa.select(sa.func.count())
-            .select_from(sessions)
-            .where(tenant_of(sessions, tenant), sessions.c.state.in_(ACTIVE))
-        ).scalar_one()
-        if open_count >= admission.max_open_sessions:
-            raise TooManySessions(
-                f"this consumer already has {open_count} open upload sessions, the most allowed; "
-                "finish or abort some first"
-            )
     quota = quota_of(c, tenant, admission.default_quota)
-    if quota is not None:
-        used = usage_of(c, tenant)
-        wanted = session.size or 0
-        if used + wanted > quota:
-            raise QuotaExceeded(
-                f"storage quota exceeded: {used} of {quota} bytes in use or reserved, "
-                f"this upload needs {wanted} more"
-            )
+    usage.admit(c, tenant, session.size or 0, admission.max_open_sessions, quota)
+
+
+def _close(c: Connection, row: Any, session_id: str) -> None:
+    """Take a session that was open (its row as _HOLD_SESSION read it) out of its consumer's
+    counters, before its parts go."""
+    if row is None or row.state not in ACTIVE:
+        return
+    reserved = usage.reserved_by(c, session_id, row.size)
+    usage.adjust(c, Tenant(row.app_id, row.consumer_id), sessions=-1, reserved=-reserved)
 
 
 class SessionQueries(SqlBase):
     async def insert_session(self, session: UploadSession, admission: Admission) -> None:
         def work(c: Connection) -> None:
-            _admit(c, session, admission)
             c.execute(sessions.insert().values(**_session_values(session)))
+            _admit(c, session, admission)  # after the row: see usage.py on lock order
 
         try:
             await self._write(work)
@@ -219,7 +215,16 @@ class SessionQueries(SqlBase):
         return await self._read(work)
 
     async def forget_part(self, session_id: str, number: int) -> None:
-        await self._write(lambda c: c.execute(_FORGET_PART, {"sid": session_id, "number": number}))
+        def work(c: Connection) -> None:
+            session = c.execute(_HOLD_SESSION, {"sid": session_id}).first()
+            key = {"sid": session_id, "number": number}
+            held = c.execute(_PART_SIZE, key).scalar()
+            c.execute(_FORGET_PART, key)
+            if session is not None and session.state in ACTIVE and session.size is None:
+                tenant = Tenant(session.app_id, session.consumer_id)
+                usage.adjust(c, tenant, reserved=-(held or 0))
+
+        await self._write(work)
 
     async def record_part(
         self, session_id: str, part: Part, now: datetime, expires_at: datetime
@@ -228,9 +233,14 @@ class SessionQueries(SqlBase):
             # The conditional update takes the row lock, so a concurrent finish sees this part.
             touched = c.execute(
                 _TOUCH_OPEN, {"sid": session_id, "now": now, "expires": expires_at}
-            ).rowcount
-            if touched != 1:
+            ).first()
+            if touched is None:
                 return False
+            # Of unknown size, a session reserves what it holds: a replaced part counts once.
+            unknown_size = touched.size is None
+            if unknown_size:
+                replaced = c.execute(_PART_SIZE, {"sid": session_id, "number": part.number})
+                grown = part.size - (replaced.scalar() or 0)
             c.execute(
                 _UPSERT_PART[c.dialect.name],
                 {
@@ -243,6 +253,8 @@ class SessionQueries(SqlBase):
                     "recorded_at": now,
                 },
             )
+            if unknown_size:
+                usage.adjust(c, Tenant(touched.app_id, touched.consumer_id), reserved=grown)
             return True
 
         return await self._write(work, small=True)
@@ -273,6 +285,7 @@ class SessionQueries(SqlBase):
 
     async def complete_session(self, session_id: str, entry: Entry, expires_at: datetime) -> None:
         def work(c: Connection) -> None:
+            session = c.execute(_HOLD_SESSION, {"sid": session_id}).first()
             c.execute(
                 sessions.update()
                 .where(sessions.c.id == session_id)
@@ -284,6 +297,9 @@ class SessionQueries(SqlBase):
                 )
             )
             c.execute(entries.insert().values(**entry_values(entry)))
+            # The session's reservation gives way to the file's bytes.
+            _close(c, session, session_id)
+            usage.adjust(c, entry.tenant, stored=entry.size or 0)
 
         try:
             await self._write(work)
@@ -292,6 +308,8 @@ class SessionQueries(SqlBase):
 
     async def delete_session(self, session_id: str) -> None:
         def work(c: Connection) -> None:
+            session = c.execute(_HOLD_SESSION, {"sid": session_id}).first()
+            _close(c, session, session_id)
             c.execute(parts.delete().where(parts.c.session_id == session_id))
             c.execute(sessions.delete().where(sessions.c.id == session_id))
 
@@ -324,10 +342,15 @@ class SessionQueries(SqlBase):
                     sessions.c.expires_at <= now,
                 )
                 .values(state=SessionState.EXPIRED.value, updated_at=now)
-            ).rowcount
-            if won == 1:
-                c.execute(parts.delete().where(parts.c.session_id == session_id))
-            return bool(won == 1)
+                .returning(sessions.c.size, sessions.c.app_id, sessions.c.consumer_id)
+            ).first()
+            if won is None:
+                return False
+            reserved = usage.reserved_by(c, session_id, won.size)
+            tenant = Tenant(won.app_id, won.consumer_id)
+            c.execute(parts.delete().where(parts.c.session_id == session_id))
+            usage.adjust(c, tenant, sessions=-1, reserved=-reserved)
+            return True
 
         return await self._write(work)
 
