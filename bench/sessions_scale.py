@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -41,19 +42,21 @@ def build(db: Path, sessions: int, parts: int) -> None:
     expires = _stamp(datetime.now(UTC) + timedelta(days=6))
     conn = sqlite3.connect(db)
     session_rows = []
-    part_rows = []
     for i in range(sessions):
-        sid = f"ses_{i:024x}"
         size = None if i % 10 == 0 else (parts + 10) * PART
         made = _stamp(start + timedelta(seconds=i))
         session_rows.append(
-            (sid, APP, CONSUMER, "local", "default", "root", f"s{i}.bin", size, PART, "open",
-             f"obj_{i:024x}", made, made, expires)
+            (f"ses_{i:024x}", APP, CONSUMER, "local", "default", "root", f"s{i}.bin", size, PART,
+             "open", f"obj_{i:024x}", made, made, expires)
         )  # fmt: skip
-        for n in range(parts):
-            if i % 3 == 0 and n == parts // 2:
-                continue
-            part_rows.append((sid, n, PART, made))
+
+    def part_rows() -> Iterator[tuple[str, int, int, str]]:
+        for row in session_rows:
+            for n in range(parts):
+                if int(row[0][4:], 16) % 3 == 0 and n == parts // 2:
+                    continue
+                yield (row[0], n, PART, row[11])
+
     with conn:
         conn.executemany(
             "INSERT INTO upload_sessions (id, app_id, consumer_id, service_id, drive_id, "
@@ -63,10 +66,11 @@ def build(db: Path, sessions: int, parts: int) -> None:
         )
         conn.executemany(
             "INSERT INTO upload_parts (session_id, number, size, recorded_at) VALUES (?, ?, ?, ?)",
-            part_rows,
+            part_rows(),
         )
+        count = conn.execute("SELECT COUNT(*) FROM upload_parts").fetchone()[0]
     conn.close()
-    print(f"built {len(session_rows)} sessions, {len(part_rows)} parts")
+    print(f"built {len(session_rows)} sessions, {count} parts")
 
 
 def serve(data: Path, port: int, log: Path) -> tuple[subprocess.Popen[bytes], float]:
@@ -152,23 +156,23 @@ def main() -> None:
                     res = client.post(SESSIONS, json=body)
                     assert res.status_code == 201, res.text
 
-                sizes = []
-
-                def page() -> None:
-                    res = client.get(SESSIONS)
-                    assert res.status_code == 200, res.text
-                    sizes.append(len(res.content))
-
                 create()
                 report("create", timed(create, args.runs))
-                page()
-                report("list, first page", timed(page, max(3, args.runs // 6)))
-                first = client.get(SESSIONS).json()
-                print(
-                    f"list body {sizes[-1] / 1e6:.2f} MB, {len(first['data'])} sessions, "
-                    f"next cursor {'set' if first['meta']['cursors']['next'] else 'none'}; "
-                    f"server peak RSS {peak_rss_mib(process.pid):.0f} MiB"
-                )
+                for params in ({}, {"limit": "200"}):
+
+                    def page(params: dict[str, str] = params) -> None:
+                        res = client.get(SESSIONS, params=params)
+                        assert res.status_code == 200, res.text
+
+                    page()
+                    report(f"list, first page {params}", timed(page, max(3, args.runs // 6)))
+                    res = client.get(SESSIONS, params=params)
+                    first = res.json()
+                    print(
+                        f"  body {len(res.content) / 1e6:.2f} MB, {len(first['data'])} sessions, "
+                        f"next cursor {'set' if first['meta']['cursors']['next'] else 'none'}"
+                    )
+                print(f"server peak RSS {peak_rss_mib(process.pid):.0f} MiB")
         finally:
             process.terminate()
             process.wait(10)
