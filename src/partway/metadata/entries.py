@@ -8,7 +8,7 @@ from sqlalchemy.engine import Connection
 from ..domain.models import Entry, EntryKind, Tenant
 from . import usage
 from .base import SqlBase
-from .rows import ACTIVE, entry_of, entry_values, name_taken_error, tenant_of
+from .rows import ACTIVE, OPEN_NAME, entry_of, entry_values, name_taken_error, tenant_of
 from .schema import entries, sessions
 
 
@@ -31,7 +31,7 @@ class EntryQueries(SqlBase):
                     sessions.c.drive_id == drive_id,
                     sessions.c.folder_id == parent_id,
                     sessions.c.name == name,
-                    sessions.c.state.in_(ACTIVE),
+                    sessions.c.state.in_(OPEN_NAME),
                 )
             ).first()
             return in_uploads is not None

@@ -18,6 +18,7 @@ from .accounts import quota_of
 from .base import SqlBase
 from .rows import (
     ACTIVE,
+    OPEN_NAME,
     entry_values,
     name_taken_error,
     part_of,
@@ -182,7 +183,7 @@ class SessionQueries(SqlBase):
                     sessions.c.drive_id == drive_id,
                     sessions.c.folder_id == folder_id,
                     sessions.c.name == name,
-                    sessions.c.state.in_(ACTIVE),
+                    sessions.c.state.in_(OPEN_NAME),
                 )
             ).first()
             return None if row is None else session_of(row, ())
