@@ -18,6 +18,9 @@ FILES_PATH = "/file-storage/files"
 FOLDERS_PATH = "/file-storage/folders"
 DRIVES_PATH = "/file-storage/drives"
 
+# The largest `limit` of a listing (files in a folder, upload sessions).
+MAX_PAGE = 200
+
 APIDECK_HOSTS = ("upload.apideck.com", "unify.apideck.com")
 
 

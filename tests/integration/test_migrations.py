@@ -91,3 +91,60 @@ def test_instances_starting_together_migrate_once(database: str) -> None:
     assert not any(migrate.pending(e) for e in engines)
     for engine in engines:
         engine.dispose()
+
+
+def test_upgrade_counts_each_consumers_usage(database: str) -> None:
+    """The counters admission reads start out equal to what the rows of release 0002 say."""
+    engine = make_engine(database)
+    migrate.upgrade(engine, "0002")
+    t = "2026-01-01 00:00:00"
+    sessions = [
+        # id, consumer, size, state, part sizes
+        ("ses_1", "c", 10, "open", [5]),
+        ("ses_2", "c", None, "finishing", [5, 3]),
+        ("ses_3", "c", 7, "finished", [7]),
+        ("ses_4", "c", None, "expired", []),
+        ("ses_5", "d", None, "open", []),
+    ]
+    with engine.begin() as conn:
+        for sid, consumer, size, state, part_sizes in sessions:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO upload_sessions (id, app_id, consumer_id, service_id, drive_id, "
+                    "folder_id, name, size, part_size, state, storage_key, created_at, "
+                    "updated_at, expires_at) VALUES (:id, 'app', :consumer, 'local', 'default', "
+                    "'root', :id, :size, 5, :state, :id, :t, :t, :t)"
+                ),
+                {"id": sid, "consumer": consumer, "size": size, "state": state, "t": t},
+            )
+            for number, part_size in enumerate(part_sizes):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO upload_parts (session_id, number, size, recorded_at) "
+                        "VALUES (:id, :n, :size, :t)"
+                    ),
+                    {"id": sid, "n": number, "size": part_size, "t": t},
+                )
+        for eid, consumer, kind, size in [
+            ("file_1", "c", "file", 7),
+            ("fld_1", "c", "folder", None),
+            ("file_2", "e", "file", 4),
+        ]:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO entries (id, app_id, consumer_id, drive_id, parent_id, name, "
+                    "kind, size, created_at, updated_at) VALUES (:id, 'app', :consumer, "
+                    "'default', 'root', :id, :kind, :size, :t, :t)"
+                ),
+                {"id": eid, "consumer": consumer, "kind": kind, "size": size, "t": t},
+            )
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT consumer_id, open_sessions, reserved_bytes, stored_bytes "
+                "FROM tenant_usage ORDER BY consumer_id"
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [("c", 2, 18, 7), ("d", 1, 0, 0), ("e", 0, 0, 4)]
+    engine.dispose()

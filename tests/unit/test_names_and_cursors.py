@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime
 
 import pytest
 
 from partway.domain.errors import InvalidInput, RangeNotSatisfiable
-from partway.domain.files import decode_cursor, encode_cursor, resolve_range
+from partway.domain.files import resolve_range
 from partway.domain.names import check_name
+from partway.domain.paging import After, after_cursor, cursor_after, cursor_offset, offset_cursor
 from partway.http.params import select_fields
 
 
@@ -40,12 +42,28 @@ def test_invisible_and_control_characters_are_named(char: str) -> None:
 
 
 def test_cursor_round_trip_and_junk() -> None:
-    assert decode_cursor(encode_cursor(40)) == 40
-    assert decode_cursor(None) == 0
+    assert cursor_offset(offset_cursor(40)) == 40
+    assert cursor_offset(None) == 0
     forged = [base64.urlsafe_b64encode(f"o:{n}".encode()).decode() for n in ["+1", "²", "9" * 20]]
-    for junk in ["x", "!!", "é", encode_cursor(-1), *forged]:
+    for junk in ["x", "!!", "é", "bzotMQ", *forged]:  # "bzotMQ" is "o:-1"
         with pytest.raises(InvalidInput):
-            decode_cursor(junk)
+            cursor_offset(junk)
+
+
+def test_position_cursor_round_trip_and_junk() -> None:
+    after = After(datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC), "ses_0123abcd")
+    assert cursor_after(after_cursor(after)) == after
+    assert cursor_after(None) is None
+    for junk in ["x", "!!", offset_cursor(3)]:
+        with pytest.raises(InvalidInput):
+            cursor_after(junk)
+    naive = After(datetime(2026, 1, 2), "ses_1")
+    no_id = After(datetime(2026, 1, 2, tzinfo=UTC), "")
+    for bad in [naive, no_id]:
+        with pytest.raises(InvalidInput):
+            cursor_after(after_cursor(bad))
+    with pytest.raises(InvalidInput):
+        cursor_offset(after_cursor(after))  # each listing reads only its own kind
 
 
 def test_ranges() -> None:

@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from .api import ApiError, AsyncApi, Credentials, SessionInfo
+from .api import ApiError, AsyncApi, Credentials, SessionInfo, SessionSummary
 from .retry import RetryPolicy
 from .state import StateStore, default_state_dir
 from .uploader import FileChanged, Uploader, UploadOptions, UploadProgress
@@ -18,6 +18,7 @@ __all__ = [
     "FileChanged",
     "RetryPolicy",
     "SessionInfo",
+    "SessionSummary",
     "StateStore",
     "UploadOptions",
     "UploadProgress",

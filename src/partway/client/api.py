@@ -16,6 +16,7 @@ from ..wire import (
     DIGEST,
     FILES_PATH,
     IDEMPOTENCY_KEY,
+    MAX_PAGE,
     PART_SIZE_HINT,
     SERVICE_ID,
     SESSIONS_PATH,
@@ -80,6 +81,31 @@ class SessionInfo:
             name=data.get("name", ""),
             expires_at=data.get("expires_at"),
             file_id=data.get("file_id"),
+        )
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    """An unfinished session as the list shows it: its parts as a count and byte ranges."""
+
+    id: str
+    name: str
+    size: int | None
+    part_size: int
+    uploaded_parts_count: int
+    uploaded_byte_range: str
+    expires_at: str | None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SessionSummary:
+        return cls(
+            id=data["id"],
+            name=data.get("name", ""),
+            size=data.get("size"),
+            part_size=int(data["part_size"]),
+            uploaded_parts_count=int(data.get("uploaded_parts_count", 0)),
+            uploaded_byte_range=data.get("uploaded_byte_range", ""),
+            expires_at=data.get("expires_at"),
         )
 
 
@@ -177,9 +203,27 @@ class AsyncApi:
         res = await self._send("GET", f"{SESSIONS_PATH}/{session_id}")
         return SessionInfo.from_json(res.json()["data"])
 
-    async def list_sessions(self) -> list[SessionInfo]:
-        res = await self._send("GET", SESSIONS_PATH)
-        return [SessionInfo.from_json(item) for item in res.json()["data"]]
+    async def sessions_page(
+        self, cursor: str | None = None, limit: int | None = None
+    ) -> tuple[list[SessionSummary], str | None]:
+        """One page of the unfinished sessions, oldest first, and the cursor of the next."""
+        params = {"cursor": cursor, "limit": limit}
+        res = await self._send(
+            "GET", SESSIONS_PATH, params={k: v for k, v in params.items() if v is not None}
+        )
+        body = res.json()
+        found = [SessionSummary.from_json(item) for item in body["data"]]
+        return found, body.get("meta", {}).get("cursors", {}).get("next")
+
+    async def list_sessions(self) -> list[SessionSummary]:
+        """Every unfinished session, following the cursors page by page."""
+        found: list[SessionSummary] = []
+        cursor = None
+        while True:
+            page, cursor = await self.sessions_page(cursor, MAX_PAGE)
+            found += page
+            if cursor is None:
+                return found
 
     async def upload_part(
         self, session_id: str, number: int, data: bytes, digest: str | None = None

@@ -119,7 +119,11 @@ def cmd_sessions(args: argparse.Namespace) -> int:
                     print(json.dumps([s.__dict__ for s in found]))
                 for s in found if not args.json else []:
                     size = "unknown" if s.size is None else str(s.size)
-                    print(f"{s.id}  {s.name}  size={size}  parts={len(s.uploaded_parts)}")
+                    held = s.uploaded_byte_range or "-"
+                    print(
+                        f"{s.id}  {s.name}  size={size}  "
+                        f"parts={s.uploaded_parts_count} bytes={held}"
+                    )
             elif args.action == "show":
                 info = await api.get_session(args.id)
                 print(json.dumps(info.__dict__, indent=None if args.json else 2))

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 
@@ -21,21 +18,12 @@ from .models import (
     new_id,
 )
 from .names import check_name
+from .paging import DEFAULT_PAGE, Page, check_limit, cursor_offset, offset_cursor
 from .ports import Clock, Repository
 from .tree import DEFAULT_DRIVE, Tree
 from .uploads import UploadService, raise_name_taken
 
 SORT_FIELDS = ("name", "created_at", "updated_at")
-# ASCII digits only, and few enough for the SQL OFFSET (a signed 64-bit integer).
-_OFFSET_CURSOR = re.compile(r"o:([0-9]{1,18})")
-MAX_PAGE = 200
-
-
-@dataclass(frozen=True)
-class Page:
-    entries: list[Entry]
-    cursor: str | None
-    next_cursor: str | None
 
 
 @dataclass(frozen=True)
@@ -45,7 +33,7 @@ class Listing:
     sort_by: str = "name"
     descending: bool = False
     cursor: str | None = None
-    limit: int = 20
+    limit: int = DEFAULT_PAGE
 
 
 @dataclass(frozen=True)
@@ -69,15 +57,14 @@ class FileService:
             raise NotFound(f"{kind.value} {entry_id!r} not found")
         return entry
 
-    async def list_folder(self, tenant: Tenant, listing: Listing) -> Page:
+    async def list_folder(self, tenant: Tenant, listing: Listing) -> Page[Entry]:
         if listing.sort_by not in SORT_FIELDS:
             raise InvalidInput(f"sort[by] must be one of {', '.join(SORT_FIELDS)}")
-        if not 1 <= listing.limit <= MAX_PAGE:
-            raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}")
+        check_limit(listing.limit)
         drive_id = self.tree.drive_id(listing.drive_id)
         if listing.folder_id is not None:
             await self.tree.folder(tenant, drive_id, listing.folder_id)
-        offset = decode_cursor(listing.cursor)
+        offset = cursor_offset(listing.cursor)
         rows = await self._repo.list_entries(
             tenant,
             drive_id,
@@ -90,9 +77,9 @@ class FileService:
         )
         more = len(rows) > listing.limit
         return Page(
-            entries=rows[: listing.limit],
+            items=rows[: listing.limit],
             cursor=listing.cursor,
-            next_cursor=encode_cursor(offset + listing.limit) if more else None,
+            next_cursor=offset_cursor(offset + listing.limit) if more else None,
         )
 
     async def update(
@@ -195,23 +182,6 @@ class FileService:
         except BaseException:
             await self._uploads.abort(tenant, session.id)
             raise
-
-
-def encode_cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> int:
-    if not cursor:
-        return 0
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidInput("cursor is not one this server issued") from None
-    match = _OFFSET_CURSOR.fullmatch(raw)
-    if match is None:
-        raise InvalidInput("cursor is not one this server issued")
-    return int(match.group(1))
 
 
 def resolve_range(byte_range: tuple[int | None, int | None] | None, size: int) -> tuple[int, int]:

@@ -85,6 +85,16 @@ class UploadSession:
         return sum(p.size for p in self.parts)
 
 
+@dataclass(frozen=True)
+class SessionSummary:
+    """A session as a listing shows it: its parts as a count and the merged inclusive byte
+    ranges they cover, never one by one (a session may hold 10,000; `session.parts` is empty)."""
+
+    session: UploadSession
+    part_count: int
+    byte_ranges: tuple[tuple[int, int], ...]
+
+
 class EntryKind(enum.StrEnum):
     FILE = "file"
     FOLDER = "folder"

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from .models import Entry, EntryKind, Part, SessionState, Tenant, UploadSession
+from .models import Entry, EntryKind, Part, SessionState, SessionSummary, Tenant, UploadSession
+from .paging import After
 from .policy import StorageCapabilities
 
 Clock = Callable[[], datetime]
@@ -189,8 +190,12 @@ class SessionRepository(Protocol):
         self, tenant: Tenant, drive_id: str, folder_id: str, name: str
     ) -> UploadSession | None: ...
 
-    async def list_sessions(self, tenant: Tenant, now: datetime) -> list[UploadSession]:
-        """Unfinished, unexpired sessions of a tenant, oldest first."""
+    async def list_sessions(
+        self, tenant: Tenant, now: datetime, after: After | None, limit: int
+    ) -> list[SessionSummary]:
+        """Up to `limit` unfinished, unexpired sessions of a tenant past `after`, oldest first
+        (ties by id), their parts summed up where they are stored: a page costs the same
+        whatever the tenant's other sessions hold."""
 
     async def forget_part(self, session_id: str, number: int) -> None: ...
 

@@ -26,11 +26,13 @@ from .models import (
     NewSession,
     Part,
     SessionState,
+    SessionSummary,
     Tenant,
     UploadSession,
     new_id,
 )
 from .names import check_name
+from .paging import DEFAULT_PAGE, After, Page, after_cursor, check_limit, cursor_after
 from .policy import (
     PartPolicy,
     check_part_length,
@@ -212,8 +214,20 @@ class UploadService:
             raise NotFound(f"upload session {session_id!r} not found")
         return session
 
-    async def list_open(self, tenant: Tenant) -> list[UploadSession]:
-        return await self._repo.list_sessions(tenant, self._clock())
+    async def list_open(
+        self, tenant: Tenant, cursor: str | None = None, limit: int = DEFAULT_PAGE
+    ) -> Page[SessionSummary]:
+        """One page of the tenant's unfinished sessions, oldest first; the next page starts
+        after the last one listed, so sessions closed meanwhile make none skipped."""
+        check_limit(limit)
+        after = cursor_after(cursor)
+        rows = await self._repo.list_sessions(tenant, self._clock(), after, limit + 1)
+        listed = rows[:limit]
+        next_cursor = None
+        if len(rows) > limit:
+            last = listed[-1].session
+            next_cursor = after_cursor(After(last.created_at, last.id))
+        return Page(listed, cursor, next_cursor)
 
     async def _open(
         self,

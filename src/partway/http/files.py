@@ -18,7 +18,7 @@ from ..wire import DIGEST, FILES_PATH, METADATA
 from . import params
 from .bodies import CreateFile, UpdateEntry
 from .context import Caller, caller
-from .render import entry_json, envelope
+from .render import entry_json, envelope, page_envelope
 
 RESOURCE = "Files"
 
@@ -26,11 +26,6 @@ RESOURCE = "Files"
 async def rendered(who: Caller, tenant: Tenant, entry: Any) -> dict[str, Any]:
     folders = await who.services.files.tree.ancestors(tenant, entry)
     return entry_json(entry, folders)
-
-
-def _limit(request: Request) -> int:
-    raw = request.query_params.get("limit", "20")
-    return params.whole_number(raw, "limit must be a whole number between 1 and 200")
 
 
 async def list_files(request: Request) -> Response:
@@ -45,23 +40,11 @@ async def list_files(request: Request) -> Response:
         sort_by=query.get("sort[by]", "name"),
         descending=direction == "desc",
         cursor=query.get("cursor"),
-        limit=_limit(request),
+        limit=params.page_limit(request),
     )
     page = await who.services.files.list_folder(who.tenant, listing)
-    data = [await rendered(who, who.tenant, e) for e in page.entries]
-    base = str(request.url.remove_query_params("cursor"))
-    meta = {
-        "items_on_page": len(data),
-        "cursors": {"previous": None, "current": page.cursor, "next": page.next_cursor},
-    }
-    links = {
-        "previous": None,
-        "current": str(request.url),
-        "next": f"{base}{'&' if '?' in base else '?'}cursor={page.next_cursor}"
-        if page.next_cursor
-        else None,
-    }
-    return envelope(request, 200, who.service_id, RESOURCE, "all", data, meta, links)
+    data = [await rendered(who, who.tenant, e) for e in page.items]
+    return page_envelope(request, who.service_id, RESOURCE, page, data)
 
 
 async def get_file(request: Request) -> Response:

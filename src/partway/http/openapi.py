@@ -20,6 +20,7 @@ from ..wire import (
     FILES_PATH,
     FOLDERS_PATH,
     IDEMPOTENCY_KEY,
+    MAX_PAGE,
     METADATA,
     PART_SIZE_HINT,
     SERVICE_ID,
@@ -49,6 +50,8 @@ ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}
 TENANCY = [_header(APP_ID, True), _header(CONSUMER_ID, True), _header(SERVICE_ID)]
 RAW = _query("raw", {"type": "boolean"})
 FIELDS = _query("fields", {"type": "string"})
+CURSOR = _query("cursor", {"type": "string"})
+LIMIT = _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE})
 
 
 def _json_body(model: type[BaseModel], required: bool = True) -> Json:
@@ -90,8 +93,8 @@ def _paths() -> Json:
     listing = [
         RAW,
         FIELDS,
-        _query("cursor", {"type": "string"}),
-        _query("limit", {"type": "integer", "minimum": 1, "maximum": 200}),
+        CURSOR,
+        LIMIT,
         _query("filter[folder_id]", {"type": "string"}),
         _query("sort[by]", {"type": "string", "enum": ["name", "created_at", "updated_at"]}),
         _query("sort[direction]", {"type": "string", "enum": ["asc", "desc"]}),
@@ -104,7 +107,7 @@ def _paths() -> Json:
                 [RAW, _header(IDEMPOTENCY_KEY), _header(PART_SIZE_HINT)],
                 _json_body(CreateUploadSession),
             ),
-            "get": _op("uploadSessionsAll", 200, [RAW, FIELDS]),
+            "get": _op("uploadSessionsAll", 200, [RAW, FIELDS, CURSOR, LIMIT]),
         },
         SESSIONS_PATH + "/{id}": {
             "get": _op("uploadSessionsOne", 200, [ID, RAW, FIELDS]),

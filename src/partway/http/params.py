@@ -10,6 +10,8 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
 from ..domain.errors import InvalidInput
+from ..domain.paging import DEFAULT_PAGE
+from ..wire import MAX_PAGE
 from . import json_input
 
 M = TypeVar("M", bound=BaseModel)
@@ -31,6 +33,12 @@ def flag(request: Request, name: str) -> bool:
     if value in _FALSE:
         return False
     raise InvalidInput(f"query parameter {name} must be true or false")
+
+
+def page_limit(request: Request) -> int:
+    """`limit` of a listing; its range is the domain's to check."""
+    raw = request.query_params.get("limit", str(DEFAULT_PAGE))
+    return whole_number(raw, f"limit must be a whole number between 1 and {MAX_PAGE}")
 
 
 def part_number(request: Request) -> int:

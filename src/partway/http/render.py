@@ -9,7 +9,16 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from ..domain.models import ROOT_FOLDER_ID, Drive, Entry, EntryKind, SessionState, UploadSession
+from ..domain.models import (
+    ROOT_FOLDER_ID,
+    Drive,
+    Entry,
+    EntryKind,
+    SessionState,
+    SessionSummary,
+    UploadSession,
+)
+from ..domain.paging import Page
 from ..domain.policy import byte_ranges, format_ranges
 from ..wire import format_time
 from .params import flag, select_fields
@@ -44,17 +53,45 @@ def envelope(
     return JSONResponse(body, status_code=status)
 
 
+def page_envelope(
+    request: Request, service: str, resource: str, page: Page[Any], data: list[Any]
+) -> JSONResponse:
+    """A listing's page, with the Apideck cursors and links to the next page."""
+    meta = {
+        "items_on_page": len(data),
+        "cursors": {"previous": None, "current": page.cursor, "next": page.next_cursor},
+    }
+    next_link = None
+    if page.next_cursor:
+        base = str(request.url.remove_query_params("cursor"))
+        next_link = f"{base}{'&' if '?' in base else '?'}cursor={page.next_cursor}"
+    links = {"previous": None, "current": str(request.url), "next": next_link}
+    return envelope(request, 200, service, resource, "all", data, meta, links)
+
+
 def session_json(session: UploadSession) -> dict[str, Any]:
     parts = sorted(session.parts, key=lambda p: p.number)
+    data = _session_fields(session, byte_ranges(parts, session.part_size))
+    data["uploaded_parts"] = [p.number for p in parts]
+    return data
+
+
+def summary_json(summary: SessionSummary) -> dict[str, Any]:
+    """A listed session: its parts as a count, not as a list."""
+    data = _session_fields(summary.session, list(summary.byte_ranges))
+    data["uploaded_parts_count"] = summary.part_count
+    return data
+
+
+def _session_fields(session: UploadSession, ranges: list[tuple[int, int]]) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": session.id,
         "success": session.state is SessionState.FINISHED,
         "part_size": session.part_size,
         "parallel_upload_supported": True,
-        "uploaded_byte_range": format_ranges(byte_ranges(parts, session.part_size)),
+        "uploaded_byte_range": format_ranges(ranges),
         "expires_at": format_time(session.expires_at),
         "size": session.size,
-        "uploaded_parts": [p.number for p in parts],
         "name": session.name,
         "parent_folder_id": session.folder_id,
         "drive_id": session.drive_id,

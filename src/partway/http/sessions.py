@@ -15,7 +15,7 @@ from .bodies import CreateUploadSession, FinishUploadSession
 from .context import caller
 from .errors import error_response
 from .pump import BodyTimeout, pace_for, paced
-from .render import entry_json, envelope, session_json
+from .render import entry_json, envelope, page_envelope, session_json, summary_json
 from .socket_body import socket_body
 
 RESOURCE = "UploadSessions"
@@ -44,15 +44,13 @@ async def create(request: Request) -> Response:
 
 
 async def list_open(request: Request) -> Response:
-    """partway extension: the caller's unfinished sessions, for clients that resume them."""
+    """partway extension: the caller's unfinished sessions, a page at a time, for clients that
+    resume them."""
     who = await caller(request)
-    found = await who.services.uploads.list_open(who.tenant)
-    data = [session_json(s) for s in found]
-    meta = {
-        "items_on_page": len(data),
-        "cursors": {"previous": None, "current": None, "next": None},
-    }
-    return envelope(request, 200, who.service_id, RESOURCE, "all", data, meta)
+    cursor = request.query_params.get("cursor")
+    page = await who.services.uploads.list_open(who.tenant, cursor, params.page_limit(request))
+    data = [summary_json(s) for s in page.items]
+    return page_envelope(request, who.service_id, RESOURCE, page, data)
 
 
 async def get(request: Request) -> Response:

@@ -7,10 +7,10 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..domain.models import EntryKind, Tenant
+from ..domain.models import Tenant
 from .base import SqlBase
-from .rows import ACTIVE, tenant_of
-from .schema import api_keys, entries, parts, quotas, sessions
+from .schema import api_keys, quotas
+from .usage import usage_of
 
 
 def quota_of(c: Connection, tenant: Tenant, default: int | None) -> int | None:
@@ -20,27 +20,6 @@ def quota_of(c: Connection, tenant: Tenant, default: int | None) -> int | None:
         )
     ).scalar_one_or_none()
     return default if row is None else int(row)
-
-
-def usage_of(c: Connection, tenant: Tenant) -> int:
-    """Bytes of stored files, plus the declared size of open sessions (or, with no declared
-    size, what they hold so far)."""
-    stored = c.execute(
-        sa.select(sa.func.coalesce(sa.func.sum(entries.c.size), 0)).where(
-            tenant_of(entries, tenant), entries.c.kind == EntryKind.FILE.value
-        )
-    ).scalar_one()
-    declared = c.execute(
-        sa.select(sa.func.coalesce(sa.func.sum(sessions.c.size), 0)).where(
-            tenant_of(sessions, tenant), sessions.c.state.in_(ACTIVE), sessions.c.size.is_not(None)
-        )
-    ).scalar_one()
-    undeclared = c.execute(
-        sa.select(sa.func.coalesce(sa.func.sum(parts.c.size), 0))
-        .select_from(parts.join(sessions, parts.c.session_id == sessions.c.id))
-        .where(tenant_of(sessions, tenant), sessions.c.state.in_(ACTIVE), sessions.c.size.is_(None))
-    ).scalar_one()
-    return int(stored) + int(declared) + int(undeclared)
 
 
 class AccountQueries(SqlBase):

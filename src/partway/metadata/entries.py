@@ -6,8 +6,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..domain.models import Entry, EntryKind, Tenant
+from . import usage
 from .base import SqlBase
-from .rows import ACTIVE, entry_of, entry_values, name_taken_error, tenant_of
+from .rows import ACTIVE, OPEN_NAME, entry_of, entry_values, name_taken_error, tenant_of
 from .schema import entries, sessions
 
 
@@ -30,7 +31,7 @@ class EntryQueries(SqlBase):
                     sessions.c.drive_id == drive_id,
                     sessions.c.folder_id == parent_id,
                     sessions.c.name == name,
-                    sessions.c.state.in_(ACTIVE),
+                    sessions.c.state.in_(OPEN_NAME),
                 )
             ).first()
             return in_uploads is not None
@@ -47,14 +48,20 @@ class EntryQueries(SqlBase):
         return await self._read(work)
 
     async def insert_entry(self, entry: Entry) -> None:
+        def work(c: Connection) -> None:
+            c.execute(entries.insert().values(**entry_values(entry)))
+            if entry.kind is EntryKind.FILE:
+                usage.adjust(c, entry.tenant, stored=entry.size or 0)
+
         try:
-            await self._write(lambda c: c.execute(entries.insert().values(**entry_values(entry))))
+            await self._write(work)
         except sa.exc.IntegrityError:
             raise name_taken_error(entry.name) from None
 
     async def update_entry(self, entry: Entry) -> None:
         values = entry_values(entry)
-        del values["id"]
+        # A file's size is fixed when it is made; its consumer's stored bytes count it so.
+        del values["id"], values["size"]
         query = entries.update().where(entries.c.id == entry.id).values(**values)
         try:
             await self._write(lambda c: c.execute(query))
@@ -62,8 +69,18 @@ class EntryQueries(SqlBase):
             raise name_taken_error(entry.name) from None
 
     async def delete_entry(self, tenant: Tenant, entry_id: str) -> None:
-        query = entries.delete().where(entries.c.id == entry_id, tenant_of(entries, tenant))
-        await self._write(lambda c: c.execute(query))
+        query = (
+            entries.delete()
+            .where(entries.c.id == entry_id, tenant_of(entries, tenant))
+            .returning(entries.c.kind, entries.c.size)
+        )
+
+        def work(c: Connection) -> None:
+            gone = c.execute(query).first()
+            if gone is not None and gone.kind == EntryKind.FILE.value:
+                usage.adjust(c, tenant, stored=-(gone.size or 0))
+
+        await self._write(work)
 
     async def list_entries(
         self,

@@ -20,6 +20,13 @@ from ..domain.models import (
 from .schema import parts
 
 ACTIVE = [state.value for state in ACTIVE_STATES]
+# The same condition with the states written into the SQL rather than bound: SQLite uses the
+# partial index of open upload names (WHERE state IN ('open', 'finishing')) only for a query
+# whose condition it can see implies the index's own, and it cannot see into parameters.
+# Bound, a name lookup read every session of the consumer (5.8 ms at 20,000).
+OPEN_NAME: sa.BindParameter[list[str]] = sa.bindparam(
+    "active_states", ACTIVE, expanding=True, literal_execute=True
+)
 
 
 def name_taken_error(name: str) -> NameTaken:

@@ -56,6 +56,8 @@ sessions = sa.Table(
     sa.Column("idempotency_key", sa.String(255), nullable=True),
     sa.Column("storage_handle", sa.String(1024), nullable=False, server_default=""),
     sa.Index("ix_upload_sessions_expires_at", "expires_at"),
+    # A page of a consumer's sessions, oldest first, starts at its cursor: no sort of them all.
+    sa.Index("ix_upload_sessions_tenant_created", "app_id", "consumer_id", "created_at", "id"),
     # A retried create (its first answer lost) finds the session it already made.
     sa.Index(
         "ux_upload_sessions_idempotency",
@@ -124,4 +126,20 @@ quotas = sa.Table(
     sa.Column("app_id", sa.String(255), primary_key=True),
     sa.Column("consumer_id", sa.String(255), primary_key=True),
     sa.Column("max_bytes", sa.BigInteger(), nullable=False),
+)
+
+# What admission checks, per consumer, kept by the same transactions that open and close
+# sessions and add and remove files: a create reads one row, whatever the consumer holds
+# (counting its open sessions took 2.9 ms at 0 and 12.3 ms at 20,000).
+tenant_usage = sa.Table(
+    "tenant_usage",
+    metadata,
+    sa.Column("app_id", sa.String(255), primary_key=True),
+    sa.Column("consumer_id", sa.String(255), primary_key=True),
+    # Sessions open or finishing.
+    sa.Column("open_sessions", sa.Integer(), nullable=False),
+    # Their declared sizes, or what they hold when the size is unknown.
+    sa.Column("reserved_bytes", sa.BigInteger(), nullable=False),
+    # Sizes of the consumer's files.
+    sa.Column("stored_bytes", sa.BigInteger(), nullable=False),
 )

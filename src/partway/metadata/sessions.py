@@ -10,14 +10,15 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from ..domain.errors import QuotaExceeded, TooManySessions
-from ..domain.models import Entry, Part, SessionState, Tenant, UploadSession
+from ..domain.models import Entry, Part, SessionState, SessionSummary, Tenant, UploadSession
+from ..domain.paging import After
 from ..domain.ports import Admission
-from .accounts import quota_of, usage_of
+from . import usage
+from .accounts import quota_of
 from .base import SqlBase
-from .engine import advisory_key
 from .rows import (
     ACTIVE,
+    OPEN_NAME,
     entry_values,
     name_taken_error,
     part_of,
@@ -26,6 +27,7 @@ from .rows import (
     tenant_of,
 )
 from .schema import entries, parts, sessions
+from .summaries import part_summaries
 
 # The per-part path's statements are built once. Building a fresh expression and its cache key
 # cost more than running the query (py-spy: ~40 % of a session lookup, twice per part).
@@ -56,6 +58,16 @@ _TOUCH_OPEN = (
     sessions.update()
     .where(sessions.c.id == sa.bindparam("sid"), sessions.c.state == SessionState.OPEN.value)
     .values(updated_at=sa.bindparam("now"), expires_at=sa.bindparam("expires"))
+    .returning(sessions.c.size, sessions.c.app_id, sessions.c.consumer_id)
+)
+_PART_SIZE = sa.select(parts.c.size).where(
+    parts.c.session_id == sa.bindparam("sid"), parts.c.number == sa.bindparam("number")
+)
+# Locks the session's row (PostgreSQL) before its parts or its consumer's counters change.
+_HOLD_SESSION = (
+    sa.select(sessions.c.size, sessions.c.state, sessions.c.app_id, sessions.c.consumer_id)
+    .where(sessions.c.id == sa.bindparam("sid"))
+    .with_for_update()
 )
 _PART_FIELDS = ("size", "sha1", "sha256", "tag", "recorded_at")
 
@@ -93,39 +105,26 @@ def _session_values(session: UploadSession) -> dict[str, Any]:
 
 
 def _admit(c: Connection, session: UploadSession, admission: Admission) -> None:
-    """Quota and open-session limits, checked inside the inserting transaction."""
+    """Quota and open-session limits, checked and counted inside the inserting transaction."""
     tenant = session.tenant
-    if c.dialect.name == "postgresql":
-        # Two creates of one tenant must not both pass the check; SQLite serializes all writers.
-        tenant_key = advisory_key(f"tenant:{tenant.app_id}:{tenant.consumer_id}")
-        c.execute(sa.select(sa.func.pg_advisory_xact_lock(tenant_key)))
-    if admission.max_open_sessions is not None:
-        open_count = c.execute(
-            sa.select(sa.func.count())
-            .select_from(sessions)
-            .where(tenant_of(sessions, tenant), sessions.c.state.in_(ACTIVE))
-        ).scalar_one()
-        if open_count >= admission.max_open_sessions:
-            raise TooManySessions(
-                f"this consumer already has {open_count} open upload sessions, the most allowed; "
-                "finish or abort some first"
-            )
     quota = quota_of(c, tenant, admission.default_quota)
-    if quota is not None:
-        used = usage_of(c, tenant)
-        wanted = session.size or 0
-        if used + wanted > quota:
-            raise QuotaExceeded(
-                f"storage quota exceeded: {used} of {quota} bytes in use or reserved, "
-                f"this upload needs {wanted} more"
-            )
+    usage.admit(c, tenant, session.size or 0, admission.max_open_sessions, quota)
+
+
+def _close(c: Connection, row: Any, session_id: str) -> None:
+    """Take a session that was open (its row as _HOLD_SESSION read it) out of its consumer's
+    counters, before its parts go."""
+    if row is None or row.state not in ACTIVE:
+        return
+    reserved = usage.reserved_by(c, session_id, row.size)
+    usage.adjust(c, Tenant(row.app_id, row.consumer_id), sessions=-1, reserved=-reserved)
 
 
 class SessionQueries(SqlBase):
     async def insert_session(self, session: UploadSession, admission: Admission) -> None:
         def work(c: Connection) -> None:
-            _admit(c, session, admission)
             c.execute(sessions.insert().values(**_session_values(session)))
+            _admit(c, session, admission)  # after the row: see usage.py on lock order
 
         try:
             await self._write(work)
@@ -184,32 +183,49 @@ class SessionQueries(SqlBase):
                     sessions.c.drive_id == drive_id,
                     sessions.c.folder_id == folder_id,
                     sessions.c.name == name,
-                    sessions.c.state.in_(ACTIVE),
+                    sessions.c.state.in_(OPEN_NAME),
                 )
             ).first()
             return None if row is None else session_of(row, ())
 
         return await self._read(work)
 
-    async def list_sessions(self, tenant: Tenant, now: datetime) -> list[UploadSession]:
-        def work(c: Connection) -> list[UploadSession]:
-            rows = c.execute(
-                sa.select(sessions)
-                .where(
-                    tenant_of(sessions, tenant),
-                    sessions.c.state.in_(ACTIVE),
-                    sessions.c.expires_at > now,
-                )
-                .order_by(sessions.c.created_at, sessions.c.id)
-                .limit(1000)
-            ).all()
-            by_id = parts_of(c, [r.id for r in rows])
-            return [session_of(r, by_id[r.id]) for r in rows]
+    async def list_sessions(
+        self, tenant: Tenant, now: datetime, after: After | None, limit: int
+    ) -> list[SessionSummary]:
+        query = (
+            sa.select(sessions)
+            .where(
+                tenant_of(sessions, tenant),
+                sessions.c.state.in_(ACTIVE),
+                sessions.c.expires_at > now,
+            )
+            .order_by(sessions.c.created_at, sessions.c.id)
+            .limit(limit)
+        )
+        if after is not None:
+            # A row-value comparison: both stores seek to it in the tenant's index.
+            position = sa.tuple_(sessions.c.created_at, sessions.c.id)
+            query = query.where(position > sa.tuple_(after.created_at, after.id))
+
+        def work(c: Connection) -> list[SessionSummary]:
+            rows = c.execute(query).all()
+            held = part_summaries(c, [r.id for r in rows])
+            return [SessionSummary(session_of(r, ()), *held[r.id]) for r in rows]
 
         return await self._read(work)
 
     async def forget_part(self, session_id: str, number: int) -> None:
-        await self._write(lambda c: c.execute(_FORGET_PART, {"sid": session_id, "number": number}))
+        def work(c: Connection) -> None:
+            session = c.execute(_HOLD_SESSION, {"sid": session_id}).first()
+            key = {"sid": session_id, "number": number}
+            held = c.execute(_PART_SIZE, key).scalar()
+            c.execute(_FORGET_PART, key)
+            if session is not None and session.state in ACTIVE and session.size is None:
+                tenant = Tenant(session.app_id, session.consumer_id)
+                usage.adjust(c, tenant, reserved=-(held or 0))
+
+        await self._write(work)
 
     async def record_part(
         self, session_id: str, part: Part, now: datetime, expires_at: datetime
@@ -218,9 +234,14 @@ class SessionQueries(SqlBase):
             # The conditional update takes the row lock, so a concurrent finish sees this part.
             touched = c.execute(
                 _TOUCH_OPEN, {"sid": session_id, "now": now, "expires": expires_at}
-            ).rowcount
-            if touched != 1:
+            ).first()
+            if touched is None:
                 return False
+            # Of unknown size, a session reserves what it holds: a replaced part counts once.
+            unknown_size = touched.size is None
+            if unknown_size:
+                replaced = c.execute(_PART_SIZE, {"sid": session_id, "number": part.number})
+                grown = part.size - (replaced.scalar() or 0)
             c.execute(
                 _UPSERT_PART[c.dialect.name],
                 {
@@ -233,6 +254,8 @@ class SessionQueries(SqlBase):
                     "recorded_at": now,
                 },
             )
+            if unknown_size:
+                usage.adjust(c, Tenant(touched.app_id, touched.consumer_id), reserved=grown)
             return True
 
         return await self._write(work, small=True)
@@ -263,6 +286,7 @@ class SessionQueries(SqlBase):
 
     async def complete_session(self, session_id: str, entry: Entry, expires_at: datetime) -> None:
         def work(c: Connection) -> None:
+            session = c.execute(_HOLD_SESSION, {"sid": session_id}).first()
             c.execute(
                 sessions.update()
                 .where(sessions.c.id == session_id)
@@ -274,6 +298,9 @@ class SessionQueries(SqlBase):
                 )
             )
             c.execute(entries.insert().values(**entry_values(entry)))
+            # The session's reservation gives way to the file's bytes.
+            _close(c, session, session_id)
+            usage.adjust(c, entry.tenant, stored=entry.size or 0)
 
         try:
             await self._write(work)
@@ -282,6 +309,8 @@ class SessionQueries(SqlBase):
 
     async def delete_session(self, session_id: str) -> None:
         def work(c: Connection) -> None:
+            session = c.execute(_HOLD_SESSION, {"sid": session_id}).first()
+            _close(c, session, session_id)
             c.execute(parts.delete().where(parts.c.session_id == session_id))
             c.execute(sessions.delete().where(sessions.c.id == session_id))
 
@@ -314,10 +343,15 @@ class SessionQueries(SqlBase):
                     sessions.c.expires_at <= now,
                 )
                 .values(state=SessionState.EXPIRED.value, updated_at=now)
-            ).rowcount
-            if won == 1:
-                c.execute(parts.delete().where(parts.c.session_id == session_id))
-            return bool(won == 1)
+                .returning(sessions.c.size, sessions.c.app_id, sessions.c.consumer_id)
+            ).first()
+            if won is None:
+                return False
+            reserved = usage.reserved_by(c, session_id, won.size)
+            tenant = Tenant(won.app_id, won.consumer_id)
+            c.execute(parts.delete().where(parts.c.session_id == session_id))
+            usage.adjust(c, tenant, sessions=-1, reserved=-reserved)
+            return True
 
         return await self._write(work)
 
