@@ -58,6 +58,7 @@ def submit(pump: BodyPump, reader: Reader, pace: Pace) -> asyncio.Future[None]:
         reader.steps(),
         Progress(pace),
         lambda: reader.moved,
+        lambda most: None,
         loop,
         done,
         threading.Event(),

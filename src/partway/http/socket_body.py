@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import fcntl
 import os
+import socket
 import threading
 from collections.abc import Callable
 from functools import partial
@@ -65,7 +66,9 @@ class SocketBody:
         self.received = 0  # body bytes handed out by read_into / splice_into
         self._early = memoryview(b"")
         self._from_socket = 0
-        self._fd: int | None = None  # our own duplicate of the connection's socket
+        self._socket: socket.socket | None = None  # our own duplicate of the connection's
+        self._fd: int | None = None  # and its descriptor
+        self._low_water = 1
         self._abandoned = threading.Event()
         self._settled = False
         self._progress: Progress | None = None  # one for the whole body, across drive() calls
@@ -88,7 +91,8 @@ class SocketBody:
         # A descriptor of our own: closing it never closes the connection under the loop, and
         # the connection closing under us cannot hand its number to another one. Non-blocking,
         # as the loop's (they share the flag).
-        self._fd = os.dup(self._protocol.socket_fd)
+        self._socket = socket.socket(fileno=os.dup(self._protocol.socket_fd))
+        self._fd = self._socket.fileno()
         self._progress = Progress(self.pace)
 
     async def drive(self, steps: Steps) -> None:
@@ -98,11 +102,20 @@ class SocketBody:
         still writing when the caller closes its file."""
         if self._fd is None:
             self._take()
-        assert self._fd is not None
+        assert self._fd is not None and self._progress is not None
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
-        progress = Progress(self.pace)
-        self._pump.submit(Job(self._fd, steps, progress, self._moved, loop, done, self._abandoned))
+        job = Job(
+            self._fd,
+            steps,
+            self._progress,
+            self._moved,
+            self._set_low_water,
+            loop,
+            done,
+            self._abandoned,
+        )
+        self._pump.submit(job)
         try:
             await asyncio.shield(done)
         except asyncio.CancelledError:
@@ -113,6 +126,13 @@ class SocketBody:
 
     def _moved(self) -> int:
         return self._from_socket
+
+    def _set_low_water(self, most: int) -> None:
+        """Readable once `most` bytes are there, or all the body still has to send."""
+        mark = max(1, min(most, self.length - self.delivered - self._from_socket))
+        if mark != self._low_water and self._socket is not None:
+            self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, mark)
+            self._low_water = mark
 
     def read_into(self, view: memoryview) -> Steps:
         """Steps that fill `view` with the next body bytes."""
@@ -188,9 +208,13 @@ class SocketBody:
             return
         self._settled = True
         self._abandoned.set()
-        if self._fd is None:
+        if self._socket is None:
             return  # never taken: the parser still owns the body
-        os.close(self._fd)
+        if self._low_water != 1:
+            # The mark is the socket's, not this descriptor's: the next request must not wait.
+            with contextlib.suppress(OSError):
+                self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, 1)
+        self._socket.close()
         if self._from_socket and self.received == self.length:
             self._protocol.body_read_directly(self._cycle)
         # Otherwise the response goes out with the body unfinished, and the protocol closes the
