@@ -39,6 +39,8 @@ SCAN_SECONDS = 0.25
 # have arrived (SO_RCVLOWAT): a client pacing 16 KiB writes wakes a thread once per 128 KiB,
 # not per write. Bytes below the mark still count for the deadlines (FIONREAD at each scan).
 LOW_WATER = 128 * 1024
+# The worker threads' nice value (Linux schedules threads on their own).
+WORKER_NICE = 5
 _WAKE_FOR = select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLONESHOT
 
 
@@ -189,6 +191,10 @@ class BodyPump:
 
     # Worker threads
     def _work(self) -> None:
+        # Under CPU saturation the event loop (API requests) comes first: moving body bytes a
+        # little later costs an upload little, an API call held up costs its caller a lot.
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICE)
         while (job := self._ready.get()) is not None:
             self._count("moving", 1)
             try:
