@@ -1,5 +1,5 @@
-"""Fuzzing against a real server: no input makes it answer 5xx, and every 4xx carries the
-Apideck error body.
+"""Fuzzing against a real server: no input, and no sequence of calls, makes it answer 5xx, and
+every 4xx carries the Apideck error body.
 
 - Stateless: schemathesis on every operation of partway's own OpenAPI document, positive and
   negative data, the raw-body routes (part upload, single-request upload) and every declared
@@ -9,24 +9,38 @@ Apideck error body.
   x-apideck-metadata (malformed JSON too, which schemathesis does not send for a JSON header),
   against sessions that exist, so that the checks behind the lookup run as well; eight times
   PARTWAY_FUZZ_EXAMPLES examples per route.
+- Stateful: schemathesis follows the document's links, e.g. create session → upload part 0 →
+  finish → the file's get, update, download and delete; folder → subfolder, upload in it, move
+  the parent into it; listings → their first item. PARTWAY_FUZZ_SCENARIOS scenarios (default
+  40) of at most PARTWAY_FUZZ_STEPS calls (default 8).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
+import unicodedata
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from hypothesis.errors import FlakyStrategyDefinition
 from schemathesis.checks import CheckContext, not_a_server_error
 from schemathesis.core.transport import Response
+from schemathesis.generation.stateful.state_machine import (
+    APIStateMachine,
+    StepInput,
+    StepOutput,
+    normalize_name,
+)
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from tests.conftest import Server
@@ -34,8 +48,22 @@ from tests.conftest import Server
 from .helpers import SESSIONS, create_session
 
 EXAMPLES = int(os.environ.get("PARTWAY_FUZZ_EXAMPLES", "25"))
+SCENARIOS = int(os.environ.get("PARTWAY_FUZZ_SCENARIOS", "40"))
+STEPS = int(os.environ.get("PARTWAY_FUZZ_STEPS", "8"))
 FILES = "/file-storage/files"
+SERVICE = "x-apideck-service-id"
+METADATA = "x-apideck-metadata"
 ERROR_KEYS = {"status_code", "error", "type_name", "message", "detail", "ref"}
+# Unicode categories no name may hold: control, format (invisible), surrogate.
+REFUSED = {"Cc", "Cf", "Cs"}
+# Generated part bodies are small: a declared size above this is never filled.
+FILLABLE = 1024
+# Operations that create something in the folder their body (or metadata header) names.
+CREATES = {
+    "POST /file-storage/upload-sessions",
+    "POST /file-storage/folders",
+    "POST /file-storage/files",
+}
 FUZZ_SETTINGS = settings(deadline=None, suppress_health_check=list(HealthCheck), database=None)
 
 
@@ -217,3 +245,135 @@ def test_small_uploads_take_any_metadata(
         content=body,
         headers={**headers, **_headers(x_apideck_metadata=metadata, digest=digest)},
     )
+
+
+# -- stateful -----------------------------------------------------------------------------------
+
+
+def _name(generated: str, serial: int) -> str:
+    """The generated name without what no name may hold (the stateless run sends those),
+    numbered so that two creates do not collide."""
+    kept = "".join(c for c in generated if unicodedata.category(c) not in REFUSED)
+    return f"{serial} {kept.replace('/', '').replace(chr(92), '')[:50]}"
+
+
+def _placed(metadata: object, serial: int) -> object:
+    if not isinstance(metadata, dict):
+        return metadata
+    placed = {k: v for k, v in metadata.items() if k != "drive_id"}
+    placed["parent_folder_id"] = "root"
+    if isinstance(placed.get("name"), str):
+        placed["name"] = _name(placed["name"], serial)
+    size = placed.get("size")
+    if isinstance(size, int) and size > FILLABLE:
+        placed["size"] = None
+    return placed
+
+
+def _start_in_root_folder(case: schemathesis.Case, serial: int) -> None:
+    """A positive create that starts a scenario makes something that can exist: in the root
+    folder of the default drive, under a name the server takes (a random folder or drive id is
+    a 404, most generated names a 400: the scenario would end there), and an upload larger than
+    generated parts can fill is left open-ended (size null), so that it can be finished."""
+    if case.operation.label == "POST /file-storage/files":
+        headers = case.headers or {}
+        try:
+            metadata = json.loads(headers.get(METADATA, ""))
+        except ValueError:
+            return
+        case.headers = {**headers, METADATA: json.dumps(_placed(metadata, serial))}
+    else:
+        case.body = _placed(case.body, serial)
+
+
+def test_sequences_cause_no_server_error(api_schema: OpenApiSchema, server: Server) -> None:
+    seen: Counter[tuple[str, int]] = Counter()
+    failures: list[str] = []
+    scenarios = creates = followed = 0
+    tenancy = server.headers("fuzz-stateful")
+
+    base = api_schema.as_state_machine()
+    # Scenarios start with a create or a listing: a first call on a random id is a 404 (the
+    # stateless run sends those), a step spent on nothing; the one drive is no start either.
+    # The rules that would start with those are hidden, and the labels that schemathesis'
+    # scheduler waits on to be called are dropped with them (else, once the remaining starts
+    # have been used, it would wait for them forever: "no progress can be made").
+    blind = {
+        operation.label
+        for operation in (result.ok() for result in api_schema.get_all_operations())
+        if operation.path_parameters or operation.path == "/file-storage/drives"
+    }
+    hidden = {normalize_name(f"RANDOM -> {label}") for label in blind}
+    starts = base.root_rules - hidden
+    assert starts, "no scenario could start"
+    chooser = type(
+        "Chooser",
+        (base,),
+        {
+            **dict.fromkeys(hidden & base.root_rules),
+            "root_rules": starts,
+            "_root_labels": base._root_labels - blind,
+        },
+    )
+
+    class Workflow(chooser):  # type: ignore[misc,valid-type]
+        def setup(self) -> None:
+            nonlocal scenarios
+            scenarios += 1
+
+        def step(self, input: StepInput) -> StepOutput:
+            nonlocal creates, followed
+            case = input.case
+            positive = case.meta is not None and case.meta.generation.mode.is_positive
+            if input.transition is None and positive and case.operation.label in CREATES:
+                creates += 1
+                _start_in_root_folder(case, creates)
+            output: StepOutput = super().step(input)
+            if input.transition is not None and input.is_applied:
+                followed += output.response.status_code < 300
+            return output
+
+        def before_call(self, case: schemathesis.Case) -> None:
+            # The default storage service: an unknown one is a 400 (the stateless run sends
+            # those), and a scenario's calls must reach the same store.
+            generated = {k: v for k, v in (case.headers or {}).items() if k.lower() != SERVICE}
+            case.headers = {**generated, **tenancy}
+
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
+            return {"base_url": server.base_url, "timeout": 30}
+
+        def after_call(self, response: Response, case: schemathesis.Case) -> None:
+            super().after_call(response, case)
+            seen[case.operation.label, response.status_code] += 1
+
+        def validate_response(
+            self, response: Response, case: schemathesis.Case, **kwargs: Any
+        ) -> None:
+            try:
+                case.validate_response(response, checks=CHECKS, transport_kwargs=kwargs)
+            except Exception as exc:
+                failures.append(f"{case.operation.label}: {exc}")
+                raise
+
+    machine: type[APIStateMachine] = Workflow
+    while scenarios < SCENARIOS:
+        # A scenario that began like an earlier one but met other answers (the server's state
+        # moved on, and schemathesis picks some values with true randomness, outside
+        # Hypothesis' record) ends the run: schemathesis' own runner goes on after that, and so
+        # does this test, with the scenarios left. Failed checks raise other errors.
+        with contextlib.suppress(FlakyStrategyDefinition):
+            machine.run(
+                settings=settings(
+                    max_examples=SCENARIOS - scenarios,
+                    stateful_step_count=STEPS,
+                    phases=[Phase.generate],
+                    database=None,
+                    deadline=None,
+                    suppress_health_check=list(HealthCheck),
+                )
+            )
+    print(f"\n{scenarios} scenarios; {followed} links led to a success")
+    for (label, status), count in sorted(seen.items()):
+        print(f"{count:5d}  {status}  {label}")
+    assert not failures, failures[0]
+    assert followed, "no link led to a success: no scenario went past its first call"
