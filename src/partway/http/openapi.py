@@ -1,4 +1,9 @@
-"""partway's own OpenAPI 3.1 document, served at /openapi.json (used by schemathesis too)."""
+"""partway's own OpenAPI 3.1 document, served at /openapi.json (used by schemathesis too).
+
+Its response links say which id a success hands to which next call (a created session to its
+part uploads, finish and abort; a finished upload's file to get, update, download and delete;
+...): schemathesis follows them to run whole sequences against a live server.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +31,13 @@ from ..wire import (
     SERVICE_ID,
     SESSIONS_PATH,
 )
-from .bodies import CreateFolder, CreateUploadSession, FinishUploadSession, UpdateEntry
+from .bodies import (
+    CreateFile,
+    CreateFolder,
+    CreateUploadSession,
+    FinishUploadSession,
+    UpdateEntry,
+)
 
 Json = dict[str, Any]
 REF = "#/components/schemas/{model}"
@@ -35,11 +46,13 @@ MODELS: list[type[BaseModel]] = [
     FinishUploadSession,
     CreateFolder,
     UpdateEntry,
+    CreateFile,
 ]
 
 
-def _header(name: str, required: bool = False) -> Json:
-    return {"name": name, "in": "header", "required": required, "schema": {"type": "string"}}
+def _header(name: str, required: bool = False, schema: Json | None = None) -> Json:
+    schema = schema or {"type": "string"}
+    return {"name": name, "in": "header", "required": required, "schema": schema}
 
 
 def _query(name: str, schema: Json, required: bool = False) -> Json:
@@ -52,24 +65,78 @@ RAW = _query("raw", {"type": "boolean"})
 FIELDS = _query("fields", {"type": "string"})
 CURSOR = _query("cursor", {"type": "string"})
 LIMIT = _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE})
+# RFC 3230 as partway documents it: one SHA-1 or SHA-256, base64 (the server also takes a
+# comma-separated list and skips algorithms it does not know).
+DIGEST_HEADER = _header(
+    DIGEST,
+    schema={
+        "type": "string",
+        "pattern": "^(sha=[A-Za-z0-9+/]{27}=|sha-256=[A-Za-z0-9+/]{43}=)$",
+    },
+)
+# The metadata of a single-request upload: a JSON object in a header.
+METADATA_HEADER = {
+    "name": METADATA,
+    "in": "header",
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {"$ref": REF.format(model="CreateFile")},
+            "example": {"name": "notes.txt", "parent_folder_id": "root"},
+        }
+    },
+}
+IDEMPOTENCY_HEADER = _header(
+    IDEMPOTENCY_KEY, schema={"type": "string", "minLength": 1, "maxLength": 255}
+)
+PART_SIZE_HINT_HEADER = _header(
+    PART_SIZE_HINT, schema={"type": "string", "pattern": "^[1-9][0-9]{0,17}$"}
+)
+RANGE_HEADER = _header(
+    "range", schema={"type": "string", "pattern": "^bytes=[0-9]{0,20}-[0-9]{0,20}$"}
+)
+
+# Runtime expressions of the links.
+DATA_ID = "$response.body#/data/id"
+FIRST_ID = "$response.body#/data/0/id"
 
 
-def _json_body(model: type[BaseModel], required: bool = True) -> Json:
-    schema = {"$ref": REF.format(model=model.__name__)}
-    return {"required": required, "content": {"application/json": {"schema": schema}}}
+def _json_body(
+    model: type[BaseModel], required: bool = True, examples: dict[str, Json] | None = None
+) -> Json:
+    media: Json = {"schema": {"$ref": REF.format(model=model.__name__)}}
+    if examples:
+        media["examples"] = {name: {"value": value} for name, value in examples.items()}
+    return {"required": required, "content": {"application/json": media}}
 
 
-def _op(op_id: str, status: int, params: list[Json], body: Json | None = None) -> Json:
+def _link(op_id: str, expression: str = DATA_ID, **extra: Any) -> Json:
+    """A link to `op_id` with its path id from `expression`; `extra` adds parameters or a body."""
+    link: Json = {"operationId": op_id, "parameters": {"path.id": expression}}
+    if "requestBody" in extra:
+        link["requestBody"] = extra.pop("requestBody")
+    link["parameters"].update(extra)
+    return link
+
+
+def _op(
+    op_id: str,
+    status: int,
+    params: list[Json],
+    body: Json | None = None,
+    links: Json | None = None,
+) -> Json:
+    success: Json = {
+        "description": "success",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Envelope"}}},
+    }
+    if links:
+        success["links"] = links
     operation: Json = {
         "operationId": op_id,
         "parameters": TENANCY + params,
         "responses": {
-            str(status): {
-                "description": "success",
-                "content": {
-                    "application/json": {"schema": {"$ref": "#/components/schemas/Envelope"}}
-                },
-            },
+            str(status): success,
             "default": {
                 "description": "Apideck error body",
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
@@ -88,8 +155,51 @@ def _binary(required: bool = True) -> Json:
     }
 
 
+def _file_links(expression: str = DATA_ID) -> Json:
+    """What a file id leads to."""
+    return {
+        "GetFile": _link("filesOne", expression),
+        "UpdateFile": _link("filesUpdate", expression),
+        "DownloadFile": _link("filesDownload", expression),
+        "DeleteFile": _link("filesDelete", expression),
+    }
+
+
+def _session_links(expression: str = DATA_ID) -> Json:
+    """What a session id leads to; the first part is part 0."""
+    return {
+        "GetSession": _link("uploadSessionsOne", expression),
+        "UploadFirstPart": _link("uploadSessionsUpload", expression, **{"query.part_number": "0"}),
+        "UploadPart": _link("uploadSessionsUpload", expression),
+        "FinishSession": _link("uploadSessionsFinish", expression),
+        "AbortSession": _link("uploadSessionsDelete", expression),
+    }
+
+
+def _folder_links() -> Json:
+    """What a new folder leads to, inside it too: a subfolder, an upload, a listing."""
+    inside = {"parent_folder_id": DATA_ID}
+    return {
+        "GetFolder": _link("foldersOne"),
+        "UpdateFolder": _link("foldersUpdate"),
+        "DeleteFolder": _link("foldersDelete"),
+        "ListFolder": {
+            "operationId": "filesAll",
+            "parameters": {"query.filter[folder_id]": DATA_ID},
+        },
+        "CreateSubfolder": {"operationId": "foldersAdd", "requestBody": inside},
+        "CreateSessionInFolder": {"operationId": "uploadSessionsAdd", "requestBody": inside},
+        # The parent moved into its new child: a cycle the server must refuse.
+        "MoveParentIntoFolder": _link(
+            "foldersUpdate", "$request.body#/parent_folder_id", requestBody=inside
+        ),
+    }
+
+
 def _paths() -> Json:
-    part = _query("part_number", {"type": "number", "minimum": 0, "maximum": 10000}, True)
+    # A whole number, which the SDK sends as a float (`3.0`).
+    whole = {"type": "number", "multipleOf": 1, "minimum": 0, "maximum": 10000}
+    part = _query("part_number", whole, True)
     listing = [
         RAW,
         FIELDS,
@@ -99,41 +209,109 @@ def _paths() -> Json:
         _query("sort[by]", {"type": "string", "enum": ["name", "created_at", "updated_at"]}),
         _query("sort[direction]", {"type": "string", "enum": ["asc", "desc"]}),
     ]
+    session = _session_links()
     return {
         SESSIONS_PATH: {
             "post": _op(
                 "uploadSessionsAdd",
                 201,
-                [RAW, _header(IDEMPOTENCY_KEY), _header(PART_SIZE_HINT)],
-                _json_body(CreateUploadSession),
+                [RAW, IDEMPOTENCY_HEADER, PART_SIZE_HINT_HEADER],
+                _json_body(
+                    CreateUploadSession,
+                    examples={
+                        "sized": {
+                            "name": "video.mp4",
+                            "parent_folder_id": "root",
+                            "size": 30000000,
+                        },
+                        "size unknown until finish": {
+                            "name": "stream.bin",
+                            "parent_folder_id": "root",
+                            "size": None,
+                        },
+                        "empty": {"name": "empty.txt", "parent_folder_id": "root", "size": 0},
+                    },
+                ),
+                session,
             ),
-            "get": _op("uploadSessionsAll", 200, [RAW, FIELDS, CURSOR, LIMIT]),
+            "get": _op(
+                "uploadSessionsAll",
+                200,
+                [RAW, FIELDS, CURSOR, LIMIT],
+                links={"GetFirstSession": _link("uploadSessionsOne", FIRST_ID)},
+            ),
         },
         SESSIONS_PATH + "/{id}": {
             "get": _op("uploadSessionsOne", 200, [ID, RAW, FIELDS]),
-            "put": _op("uploadSessionsUpload", 200, [ID, part, RAW, _header(DIGEST)], _binary()),
-            "delete": _op("uploadSessionsDelete", 200, [ID, RAW]),
+            "put": _op(
+                "uploadSessionsUpload",
+                200,
+                [ID, part, RAW, DIGEST_HEADER],
+                _binary(),
+                {k: session[k] for k in ("GetSession", "UploadPart", "FinishSession")},
+            ),
+            "delete": _op(
+                "uploadSessionsDelete",
+                200,
+                [ID, RAW],
+                links={"GetSession": _link("uploadSessionsOne")},
+            ),
         },
         SESSIONS_PATH + "/{id}/finish": {
             "post": _op(
                 "uploadSessionsFinish",
                 201,
-                [ID, RAW, _header(DIGEST)],
+                [ID, RAW, DIGEST_HEADER],
                 _json_body(FinishUploadSession, required=False),
+                {
+                    **_file_links(),
+                    "GetFinishedSession": _link("uploadSessionsOne", "$request.path.id"),
+                    "UploadAfterFinish": _link("uploadSessionsUpload", "$request.path.id"),
+                },
             ),
         },
         FILES_PATH: {
-            "get": _op("filesAll", 200, listing),
-            "post": _op("filesUpload", 201, [RAW, _header(METADATA, True)], _binary()),
+            "get": _op(
+                "filesAll",
+                200,
+                listing,
+                links={
+                    # The first entry: a folder, or a file when the folder holds none.
+                    "GetFirstFolder": _link("foldersOne", FIRST_ID),
+                    "GetFirstFile": _link("filesOne", FIRST_ID),
+                    "DownloadFirstFile": _link("filesDownload", FIRST_ID),
+                    "NextPage": {
+                        "operationId": "filesAll",
+                        "parameters": {
+                            "query.cursor": "$response.body#/meta/cursors/next",
+                            "query.filter[folder_id]": "$request.query.filter[folder_id]",
+                            "query.limit": "$request.query.limit",
+                        },
+                    },
+                },
+            ),
+            "post": _op(
+                "filesUpload",
+                201,
+                [RAW, METADATA_HEADER, DIGEST_HEADER],
+                _binary(),
+                _file_links(),
+            ),
         },
         FILES_PATH + "/{id}": {
             "get": _op("filesOne", 200, [ID, RAW, FIELDS]),
-            "patch": _op("filesUpdate", 200, [ID, RAW], _json_body(UpdateEntry)),
-            "delete": _op("filesDelete", 200, [ID, RAW]),
+            "patch": _op(
+                "filesUpdate",
+                200,
+                [ID, RAW],
+                _json_body(UpdateEntry),
+                {k: v for k, v in _file_links().items() if k != "UpdateFile"},
+            ),
+            "delete": _op("filesDelete", 200, [ID, RAW], links={"GetFile": _link("filesOne")}),
         },
         FILES_PATH + "/{id}/download": {
             "get": {
-                **_op("filesDownload", 200, [ID, _header("range")]),
+                **_op("filesDownload", 200, [ID, RANGE_HEADER]),
                 "responses": {
                     "200": {"description": "the file's bytes"},
                     "206": {"description": "a byte range"},
@@ -141,13 +319,41 @@ def _paths() -> Json:
                 },
             }
         },
-        FOLDERS_PATH: {"post": _op("foldersAdd", 201, [RAW, FIELDS], _json_body(CreateFolder))},
+        FOLDERS_PATH: {
+            "post": _op(
+                "foldersAdd",
+                201,
+                [RAW, FIELDS],
+                _json_body(
+                    CreateFolder,
+                    examples={
+                        "in the root folder": {"name": "Invoices", "parent_folder_id": "root"}
+                    },
+                ),
+                _folder_links(),
+            )
+        },
         FOLDERS_PATH + "/{id}": {
             "get": _op("foldersOne", 200, [ID, RAW, FIELDS]),
-            "patch": _op("foldersUpdate", 200, [ID, RAW], _json_body(UpdateEntry)),
-            "delete": _op("foldersDelete", 200, [ID, RAW]),
+            "patch": _op(
+                "foldersUpdate",
+                200,
+                [ID, RAW],
+                _json_body(UpdateEntry),
+                {"GetFolder": _link("foldersOne"), "DeleteFolder": _link("foldersDelete")},
+            ),
+            "delete": _op(
+                "foldersDelete", 200, [ID, RAW], links={"GetFolder": _link("foldersOne")}
+            ),
         },
-        DRIVES_PATH: {"get": _op("drivesAll", 200, [RAW, FIELDS])},
+        DRIVES_PATH: {
+            "get": _op(
+                "drivesAll",
+                200,
+                [RAW, FIELDS],
+                links={"GetFirstDrive": _link("drivesOne", FIRST_ID)},
+            )
+        },
         DRIVES_PATH + "/{id}": {"get": _op("drivesOne", 200, [ID, RAW, FIELDS])},
     }
 

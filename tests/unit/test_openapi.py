@@ -1,0 +1,57 @@
+"""partway's OpenAPI document: valid OpenAPI 3.1, and its links name what exists."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from openapi_spec_validator import validate
+
+from partway.http.openapi import document
+
+METHODS = {"get", "put", "post", "delete", "patch"}
+
+
+def operations() -> dict[str, dict[str, Any]]:
+    return {
+        op["operationId"]: op
+        for item in document()["paths"].values()
+        for method, op in item.items()
+        if method in METHODS
+    }
+
+
+def declared(op: dict[str, Any]) -> set[tuple[str, str]]:
+    return {(p["in"], p["name"]) for p in op["parameters"]}
+
+
+def test_the_document_is_valid_openapi_3_1() -> None:
+    validate(document())
+
+
+def test_links_name_operations_and_parameters_that_exist() -> None:
+    ops = operations()
+    links = 0
+    for source in ops.values():
+        for response in source["responses"].values():
+            for name, link in response.get("links", {}).items():
+                links += 1
+                target = ops[link["operationId"]]
+                for key, expression in link.get("parameters", {}).items():
+                    where, _, param = key.partition(".")
+                    assert (where, param) in declared(target), (name, key)
+                    used = re.fullmatch(r"\$request\.(path|query|header)\.(.+)", expression)
+                    if used:
+                        assert used.groups() in declared(source), (name, expression)
+                if "requestBody" in link:
+                    assert "requestBody" in target, name
+    assert links >= 30
+
+
+def test_the_raw_body_routes_declare_their_headers() -> None:
+    ops = operations()
+    assert ("header", "digest") in declared(ops["uploadSessionsUpload"])
+    assert ("query", "part_number") in declared(ops["uploadSessionsUpload"])
+    assert {("header", "digest"), ("header", "x-apideck-metadata")} <= declared(ops["filesUpload"])
+    creates = declared(ops["uploadSessionsAdd"])
+    assert {("header", "idempotency-key"), ("header", "x-partway-part-size-hint")} <= creates
