@@ -93,12 +93,16 @@ def wait_for_parts(page: Page, server: Server, consumer: str, name: str, parts: 
     """Poll the server until the named open session holds exactly `parts`; its id."""
     seen: object = None
     for _ in range(150):
-        res = httpx.get(server.base_url + SESSIONS, headers=server.headers(consumer))
+        headers = server.headers(consumer)
+        res = httpx.get(server.base_url + SESSIONS, headers=headers)
         found = [s for s in res.json()["data"] if s["name"] == name]
-        seen = found
-        if found and found[0]["uploaded_parts"] == parts:
+        if found:
+            # The list reports parts as a count and ranges; the session itself lists them.
             session_id: str = found[0]["id"]
-            return session_id
+            one = httpx.get(f"{server.base_url}{SESSIONS}/{session_id}", headers=headers)
+            seen = one.json()["data"]["uploaded_parts"]
+            if seen == parts:
+                return session_id
         page.wait_for_timeout(100)
     raise AssertionError(f"session {name} never held parts {parts}: {seen}")
 
