@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from .config import Settings
 
 log = logging.getLogger("partway")
+GIL_SWITCH_SECONDS = 0.0005
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -39,6 +40,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args, host=args.host, port=args.port)
     setup_logging(settings.log_level, settings.log_format)
+    # The event loop gives up the GIL at every SQLite call and socket send; with body threads
+    # busy, taking it back waited up to the 5 ms default each time, and API requests that make
+    # a dozen such calls took seconds under load (py-spy: the loop in pthread_cond_timedwait).
+    sys.setswitchinterval(GIL_SWITCH_SECONDS)
     app = create_app(settings)
     uvloop.run(serve(settings, app))
     return 0
