@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import re
 import threading
@@ -11,11 +12,20 @@ from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from partway.client import Credentials, RetryPolicy, UploadOptions, upload_async
+from partway.client import (
+    AsyncApi,
+    Credentials,
+    RetryPolicy,
+    StateStore,
+    Uploader,
+    UploadOptions,
+    upload_async,
+)
 from tests.conftest import Server, start_server, stop_server
 
 MIB = 1024 * 1024
@@ -144,3 +154,75 @@ def test_blocking_upload_api(server: Server, tmp_path: Path) -> None:
     creds = Credentials(server.key, server.app_id, server.consumer_id)
     file = upload(source, server=server.base_url, credentials=creds, state_dir=tmp_path / "s")
     assert file["size"] == len(payload) and file["name"] == "sync.bin"
+
+
+class Outage(httpx.AsyncBaseTransport):
+    """The server dies at one chosen request: before it arrives, or after it was carried out but
+    before its answer (kept in `lost`) got back. From then on nothing reaches the server."""
+
+    def __init__(self, dies_at: str, when: str) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self._dies_at = dies_at
+        self._when = when
+        self.dead = False
+        self.lost: dict[str, Any] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.dead:
+            raise httpx.ConnectError("connection refused", request=request)
+        if f"{request.method} {request.url.path}".startswith(self._dies_at):
+            self.dead = True
+            if self._when == "before":
+                raise httpx.ConnectError("connection refused", request=request)
+            res = await self._inner.handle_async_request(request)
+            self.lost = json.loads(await res.aread())
+            raise httpx.RemoteProtocolError("server disconnected", request=request)
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+async def upload_until_outage(
+    server: Server, path: Path, state: Path, dies_at: str, when: str
+) -> Outage:
+    """One uploader run against a server that dies at `dies_at` (method and path prefix)."""
+    outage = Outage(dies_at, when)
+    creds = Credentials(server.key, server.app_id, server.consumer_id)
+    retry = RetryPolicy(attempts=2, initial=0.01, maximum=0.02)
+    http = httpx.AsyncClient(base_url=server.base_url, transport=outage)
+    async with AsyncApi(server.base_url, creds, retry=retry, http=http) as api:
+        uploader = Uploader(
+            api, server.base_url, server.app_id, server.consumer_id, StateStore(state)
+        )
+        with pytest.raises(httpx.TransportError):
+            await uploader.upload(path, UploadOptions(parallel=2))
+    assert outage.dead, f"the server never died at {dies_at}"
+    return outage
+
+
+def test_resume_after_finish_answer_lost_then_death_before_file_lookup(
+    server: Server, tmp_path: Path
+) -> None:
+    """Run 1: the server finishes the upload but dies before answering. Run 2: the session says
+    finished, the server dies before the file is looked up. Run 3 must return that very file,
+    not start over and meet its own file's name (409)."""
+    source, state = tmp_path / "finished-unheard.bin", tmp_path / "state"
+    payload = os.urandom(3 * MIB + 5)
+    source.write_bytes(payload)
+    first = asyncio.run(
+        upload_until_outage(server, source, state, "POST /file-storage/upload-sessions/", "after")
+    )
+    file_id = first.lost["data"]["id"]
+    asyncio.run(upload_until_outage(server, source, state, "GET /file-storage/files/", "before"))
+
+    creds = Credentials(server.key, server.app_id, server.consumer_id)
+    file = asyncio.run(
+        upload_async(source, server=server.base_url, credentials=creds, state_dir=state)
+    )
+    assert file["id"] == file_id
+    assert list(state.glob("*.json")) == []
+    res = httpx.get(
+        f"{server.base_url}/file-storage/files/{file_id}/download", headers=server.headers()
+    )
+    assert hashlib.sha256(res.content).digest() == hashlib.sha256(payload).digest()

@@ -114,8 +114,7 @@ class Uploader:
         if isinstance(found, SessionInfo):
             info = found
             if info.success and info.file_id:
-                self._forget(key)
-                return await self._api.get_file(info.file_id)
+                return await self._finished_earlier(key, info.file_id)
             progress.resumed_parts = len(info.uploaded_parts)
         else:
             info = await self._start(key, identity, name, options, found)
@@ -144,6 +143,19 @@ class Uploader:
         progress.event = "done"
         progress.detail = {"file_id": file.get("id")}
         notify(progress)
+        return file
+
+    async def _finished_earlier(self, key: str, file_id: str) -> dict[str, Any]:
+        """The file an earlier run's finish made (its answer was lost). The record goes only
+        once the file is in hand: dropped earlier, a failed lookup would leave the next run a
+        fresh create that its own file's name refuses (409)."""
+        try:
+            file = await self._api.get_file(file_id)
+        except ApiError as exc:
+            if exc.status == 404:  # the file was deleted since: the next run starts over
+                self._forget(key)
+            raise
+        self._forget(key)
         return file
 
     async def _resume(self, key: str, identity: FileIdentity) -> SessionInfo | UploadRecord | None:
