@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from partway.client import (
+    ApiError,
     AsyncApi,
     Credentials,
     RetryPolicy,
@@ -225,4 +226,37 @@ def test_resume_after_finish_answer_lost_then_death_before_file_lookup(
     res = httpx.get(
         f"{server.base_url}/file-storage/files/{file_id}/download", headers=server.headers()
     )
+    assert hashlib.sha256(res.content).digest() == hashlib.sha256(payload).digest()
+
+
+def test_changed_file_after_unheard_create_replaces_its_own_session(
+    server: Server, tmp_path: Path
+) -> None:
+    """Run 1: the server makes the session but dies before answering the create, so the record
+    has no session id. The file is then edited: the next run must abort that session and start
+    anew, not meet its own session's name (409). Another file of the same name is refused."""
+    source, state = tmp_path / "edited.bin", tmp_path / "state"
+    source.write_bytes(os.urandom(2 * MIB))
+    first = asyncio.run(
+        upload_until_outage(server, source, state, "POST /file-storage/upload-sessions", "after")
+    )
+    old_session = first.lost["data"]["id"]
+    creds = Credentials(server.key, server.app_id, server.consumer_id)
+    stranger = tmp_path / "elsewhere" / "edited.bin"
+    stranger.parent.mkdir()
+    stranger.write_bytes(b"someone else's")
+    with pytest.raises(ApiError) as refused:
+        asyncio.run(
+            upload_async(stranger, server=server.base_url, credentials=creds, state_dir=state)
+        )
+    assert refused.value.status == 409
+
+    payload = os.urandom(3 * MIB + 11)
+    source.write_bytes(payload)
+    file = asyncio.run(
+        upload_async(source, server=server.base_url, credentials=creds, state_dir=state)
+    )
+    with server.client() as http:
+        assert http.get(f"/file-storage/upload-sessions/{old_session}").status_code == 404
+        res = http.get(f"/file-storage/files/{file['id']}/download")
     assert hashlib.sha256(res.content).digest() == hashlib.sha256(payload).digest()

@@ -168,8 +168,9 @@ class Uploader:
             return None
         if record.identity != identity:
             # The file changed since: its old parts are worthless.
-            if record.session_id is not None:
-                await self._abort_quietly(record.session_id)
+            old_session = record.session_id or await self._unheard_create(record)
+            if old_session is not None:
+                await self._abort_quietly(old_session)
             self._state.delete(key)
             return None
         if record.session_id is None:
@@ -181,6 +182,23 @@ class Uploader:
                 self._state.delete(key)
                 return None
             raise
+
+    async def _unheard_create(self, record: UploadRecord) -> str | None:
+        """The session made by a create whose answer never came (the record has its key but no
+        session id), found by sending that create again with the same key: left alone, it would
+        hold the name against this upload's new start (409). If the first create never arrived,
+        this makes the session, to be aborted at once; None if the server refuses it."""
+        try:
+            return await self._api.create_session(
+                record.name,
+                record.folder_id,
+                record.identity.size,
+                idempotency_key=record.idempotency_key,
+            )
+        except ApiError as exc:
+            if exc.status >= 500:
+                raise
+            return None  # e.g. the name is held by someone else: nothing of ours to abort
 
     async def _start(
         self,
