@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
+import json
 import os
 import re
 import threading
@@ -11,11 +13,21 @@ from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from partway.client import Credentials, RetryPolicy, UploadOptions, upload_async
+from partway.client import (
+    ApiError,
+    AsyncApi,
+    Credentials,
+    RetryPolicy,
+    StateStore,
+    Uploader,
+    UploadOptions,
+    upload_async,
+)
 from tests.conftest import Server, start_server, stop_server
 
 MIB = 1024 * 1024
@@ -144,3 +156,158 @@ def test_blocking_upload_api(server: Server, tmp_path: Path) -> None:
     creds = Credentials(server.key, server.app_id, server.consumer_id)
     file = upload(source, server=server.base_url, credentials=creds, state_dir=tmp_path / "s")
     assert file["size"] == len(payload) and file["name"] == "sync.bin"
+
+
+# Where the uploader's requests meet a server that dies (parts go on connections of their own).
+DEATHS = {
+    "create": re.compile(r"POST /file-storage/upload-sessions"),
+    "get session": re.compile(r"GET /file-storage/upload-sessions/[^/]+"),
+    "finish": re.compile(r"POST /file-storage/upload-sessions/[^/]+/finish"),
+    "get file": re.compile(r"GET /file-storage/files/[^/]+"),
+}
+
+
+class Outage(httpx.AsyncBaseTransport):
+    """The server dies at the first request of a kind: before it arrives ("before"), or after it
+    was carried out but before its answer (kept in `lost`) got back ("after"). From then on
+    nothing reaches the server."""
+
+    def __init__(self, dies_at: str, when: str) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self._dies_at = DEATHS[dies_at]
+        self._when = when
+        self.dead = False
+        self.lost: dict[str, Any] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.dead:
+            raise httpx.ConnectError("connection refused", request=request)
+        if self._dies_at.fullmatch(f"{request.method} {request.url.path}"):
+            self.dead = True
+            if self._when == "before":
+                raise httpx.ConnectError("connection refused", request=request)
+            res = await self._inner.handle_async_request(request)
+            self.lost = json.loads(await res.aread())
+            raise httpx.RemoteProtocolError("server disconnected", request=request)
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+async def run_into_outage(
+    server: Server, path: Path, state: Path, dies_at: str, when: str
+) -> tuple[Outage, dict[str, Any] | None]:
+    """One uploader run against a server that dies at `dies_at`; the file if the run got that
+    far without meeting the death."""
+    outage = Outage(dies_at, when)
+    creds = Credentials(server.key, server.app_id, server.consumer_id)
+    retry = RetryPolicy(attempts=2, initial=0.01, maximum=0.02)
+    http = httpx.AsyncClient(base_url=server.base_url, transport=outage)
+    async with AsyncApi(server.base_url, creds, retry=retry, http=http) as api:
+        uploader = Uploader(
+            api, server.base_url, server.app_id, server.consumer_id, StateStore(state)
+        )
+        try:
+            return outage, await uploader.upload(path, UploadOptions(parallel=2))
+        except httpx.TransportError:
+            if not outage.dead:
+                raise
+            return outage, None
+
+
+async def upload_until_outage(
+    server: Server, path: Path, state: Path, dies_at: str, when: str
+) -> Outage:
+    """One uploader run that the server's death at `dies_at` must cut short."""
+    outage, file = await run_into_outage(server, path, state, dies_at, when)
+    assert file is None, f"the server never died at {dies_at}"
+    return outage
+
+
+def test_resume_after_finish_answer_lost_then_death_before_file_lookup(
+    server: Server, tmp_path: Path
+) -> None:
+    """Run 1: the server finishes the upload but dies before answering. Run 2: the session says
+    finished, the server dies before the file is looked up. Run 3 must return that very file,
+    not start over and meet its own file's name (409)."""
+    source, state = tmp_path / "finished-unheard.bin", tmp_path / "state"
+    payload = os.urandom(3 * MIB + 5)
+    source.write_bytes(payload)
+    first = asyncio.run(upload_until_outage(server, source, state, "finish", "after"))
+    file_id = first.lost["data"]["id"]
+    asyncio.run(upload_until_outage(server, source, state, "get file", "before"))
+
+    creds = Credentials(server.key, server.app_id, server.consumer_id)
+    file = asyncio.run(
+        upload_async(source, server=server.base_url, credentials=creds, state_dir=state)
+    )
+    assert file["id"] == file_id
+    assert list(state.glob("*.json")) == []
+    res = httpx.get(
+        f"{server.base_url}/file-storage/files/{file_id}/download", headers=server.headers()
+    )
+    assert hashlib.sha256(res.content).digest() == hashlib.sha256(payload).digest()
+
+
+def test_changed_file_after_unheard_create_replaces_its_own_session(
+    server: Server, tmp_path: Path
+) -> None:
+    """Run 1: the server makes the session but dies before answering the create, so the record
+    has no session id. The file is then edited: the next run must abort that session and start
+    anew, not meet its own session's name (409). Another file of the same name is refused."""
+    source, state = tmp_path / "edited.bin", tmp_path / "state"
+    source.write_bytes(os.urandom(2 * MIB))
+    first = asyncio.run(upload_until_outage(server, source, state, "create", "after"))
+    old_session = first.lost["data"]["id"]
+    creds = Credentials(server.key, server.app_id, server.consumer_id)
+    stranger = tmp_path / "elsewhere" / "edited.bin"
+    stranger.parent.mkdir()
+    stranger.write_bytes(b"someone else's")
+    with pytest.raises(ApiError) as refused:
+        asyncio.run(
+            upload_async(stranger, server=server.base_url, credentials=creds, state_dir=state)
+        )
+    assert refused.value.status == 409
+
+    payload = os.urandom(3 * MIB + 11)
+    source.write_bytes(payload)
+    file = asyncio.run(
+        upload_async(source, server=server.base_url, credentials=creds, state_dir=state)
+    )
+    with server.client() as http:
+        assert http.get(f"/file-storage/upload-sessions/{old_session}").status_code == 404
+        res = http.get(f"/file-storage/files/{file['id']}/download")
+    assert hashlib.sha256(res.content).digest() == hashlib.sha256(payload).digest()
+
+
+def test_any_two_deaths_then_a_clean_run_end_with_the_file(server: Server, tmp_path: Path) -> None:
+    """The server dies at any of the uploader's requests (before it arrives, or with its answer
+    lost), again at any request of the next run; a third run must end with the file, whole."""
+    deaths = [(point, when) for point in DEATHS for when in ("before", "after")]
+    creds = Credentials(server.key, server.app_id, server.consumer_id)
+    failed = []
+    for n, (first, second) in enumerate(itertools.product(deaths, deaths)):
+        source, state = tmp_path / f"twice-{n}.bin", tmp_path / f"state-{n}"
+        payload = os.urandom(MIB + n)
+        source.write_bytes(payload)
+        file = None
+        for point, when in (first, second):
+            _, file = asyncio.run(run_into_outage(server, source, state, point, when))
+            if file is not None:  # the run ended before that request came
+                break
+        try:
+            if file is None:
+                file = asyncio.run(
+                    upload_async(source, server=server.base_url, credentials=creds, state_dir=state)
+                )
+        except ApiError as exc:
+            failed.append(f"{first} then {second}: {exc}")
+            continue
+        res = httpx.get(
+            f"{server.base_url}/file-storage/files/{file['id']}/download",
+            headers=server.headers(),
+        )
+        if hashlib.sha256(res.content).digest() != hashlib.sha256(payload).digest():
+            failed.append(f"{first} then {second}: the file differs")
+    assert failed == []

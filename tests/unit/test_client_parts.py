@@ -3,11 +3,13 @@ from __future__ import annotations
 import io
 import json
 import os
+import stat
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from partway.client.progress import BarProgress, JsonProgress, LineProgress
@@ -60,6 +62,24 @@ def test_state_store_round_trip_and_corruption(tmp_path: Path) -> None:
     assert store.load(key) is None
     store.delete(key)
     assert store.load(key) is None
+
+
+def test_state_store_save_fsyncs_record_and_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[bool] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(stat.S_ISDIR(os.fstat(fd).st_mode))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    f = tmp_path / "f.bin"
+    f.write_bytes(b"x")
+    record = UploadRecord("http://s", "a", "c", "root", "f.bin", FileIdentity.of(f), "k1")
+    StateStore(tmp_path / "state").save("k", record)
+    assert synced == [False, True]  # the record's bytes, then its name in the directory
 
 
 def progress(done: int, parts: int, event: str = "part") -> UploadProgress:

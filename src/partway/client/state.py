@@ -73,7 +73,9 @@ class StateStore:
             return None
 
     def save(self, key: str, record: UploadRecord) -> None:
-        """Write a temporary file, fsync and rename it: a crash leaves old or new, never half."""
+        """Write a temporary file, fsync and rename it: a crash leaves old or new, never half.
+        The directory is fsynced too, so the rename outlives a power loss: the record of a
+        create must last at least as long as the server's session (which it fsyncs)."""
         self.directory.mkdir(parents=True, exist_ok=True)
         target = self.directory / f"{key}.json"
         temp = target.with_suffix(".tmp")
@@ -82,6 +84,11 @@ class StateStore:
             f.flush()
             os.fsync(f.fileno())
         temp.replace(target)
+        directory = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
 
     def delete(self, key: str) -> None:
         (self.directory / f"{key}.json").unlink(missing_ok=True)

@@ -114,8 +114,7 @@ class Uploader:
         if isinstance(found, SessionInfo):
             info = found
             if info.success and info.file_id:
-                self._forget(key)
-                return await self._api.get_file(info.file_id)
+                return await self._finished_earlier(key, info.file_id)
             progress.resumed_parts = len(info.uploaded_parts)
         else:
             info = await self._start(key, identity, name, options, found)
@@ -146,6 +145,19 @@ class Uploader:
         notify(progress)
         return file
 
+    async def _finished_earlier(self, key: str, file_id: str) -> dict[str, Any]:
+        """The file an earlier run's finish made (its answer was lost). The record goes only
+        once the file is in hand: dropped earlier, a failed lookup would leave the next run a
+        fresh create that its own file's name refuses (409)."""
+        try:
+            file = await self._api.get_file(file_id)
+        except ApiError as exc:
+            if exc.status == 404:  # the file was deleted since: the next run starts over
+                self._forget(key)
+            raise
+        self._forget(key)
+        return file
+
     async def _resume(self, key: str, identity: FileIdentity) -> SessionInfo | UploadRecord | None:
         """The session of an earlier, interrupted upload of this very file if still usable; or
         the record of a create that may not have happened; or None."""
@@ -156,8 +168,9 @@ class Uploader:
             return None
         if record.identity != identity:
             # The file changed since: its old parts are worthless.
-            if record.session_id is not None:
-                await self._abort_quietly(record.session_id)
+            old_session = record.session_id or await self._unheard_create(record)
+            if old_session is not None:
+                await self._abort_quietly(old_session)
             self._state.delete(key)
             return None
         if record.session_id is None:
@@ -169,6 +182,23 @@ class Uploader:
                 self._state.delete(key)
                 return None
             raise
+
+    async def _unheard_create(self, record: UploadRecord) -> str | None:
+        """The session made by a create whose answer never came (the record has its key but no
+        session id), found by sending that create again with the same key: left alone, it would
+        hold the name against this upload's new start (409). If the first create never arrived,
+        this makes the session, to be aborted at once; None if the server refuses it."""
+        try:
+            return await self._api.create_session(
+                record.name,
+                record.folder_id,
+                record.identity.size,
+                idempotency_key=record.idempotency_key,
+            )
+        except ApiError as exc:
+            if exc.status >= 500:
+                raise
+            return None  # e.g. the name is held by someone else: nothing of ours to abort
 
     async def _start(
         self,
