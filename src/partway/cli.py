@@ -52,7 +52,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def _protocol(settings: Settings, edge: Any) -> Any:
     """partway's HTTP protocol, or uvicorn's stock one if asked or if ours cannot be trusted
     with the installed uvicorn."""
-    from .http.server import fast_path_problem
+    from .http.fast_path import fast_path_problem
 
     if settings.http_protocol == "stock":
         log.warning("serving through uvicorn's stock HTTP protocol (http_protocol = stock)")

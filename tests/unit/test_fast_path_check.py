@@ -10,8 +10,9 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from partway import cli
 from partway.config import Settings
 from partway.http import server
+from partway.http.fast_path import fast_path_problem
 from partway.http.pump import BodyPump
-from partway.http.server import Edge, EdgeLimits, fast_path_problem
+from partway.http.server import Edge, EdgeLimits
 from partway.metrics import Metrics
 
 

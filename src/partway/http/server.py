@@ -11,16 +11,15 @@ body like every other error.
 Speed-ups: a handler may have the body pump take a request body straight from the socket
 (`socket_body.py`), and a response's head leaves in one send with its first body bytes.
 
-This subclasses uvicorn internals: `fast_path_problem` checks at start that they are still
-what this code expects, and `partway serve` falls back to uvicorn's stock protocol otherwise.
+This subclasses uvicorn internals: `fast_path.fast_path_problem` checks at start that they are
+still what this code expects, and `partway serve` falls back to uvicorn's stock protocol
+otherwise.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.metadata
-import inspect
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -37,8 +36,6 @@ from .socket_body import BODY_EXTENSION, SocketBody
 
 log = logging.getLogger("partway.http")
 
-# The uvicorn releases this module was tested with (pyproject holds the same bounds).
-UVICORN_TESTED = ((0, 54), (0, 55))
 # A connection closed with request bytes unread first sends its FIN and reads (and drops) what
 # still comes for this long or this many bytes: closing at once would send a reset, which can
 # destroy the answer (408, 413, 422…) before the client has read it.
@@ -371,57 +368,6 @@ class _HeadHeld:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
-
-
-def fast_path_problem() -> str | None:
-    """Why EdgeProtocol cannot be trusted with the installed uvicorn, or None if it can."""
-    try:
-        version = importlib.metadata.version("uvicorn")
-        numbers = tuple(int(part) for part in version.split(".")[:2])
-        low, high = UVICORN_TESTED
-        if not low <= numbers < high:
-            return f"uvicorn {version} is outside the tested range {_dotted(low)}–<{_dotted(high)}"
-        for name in (
-            "connection_made",
-            "connection_lost",
-            "data_received",
-            "on_message_begin",
-            "on_header",
-            "on_headers_complete",
-            "on_body",
-            "on_message_complete",
-            "send_400_response",
-            "_unset_keepalive_if_required",
-        ):
-            if not callable(getattr(HttpToolsProtocol, name, None)):
-                return f"uvicorn's HttpToolsProtocol has no {name}()"
-        params = inspect.signature(RequestResponseCycle.__init__).parameters
-        dummies: dict[str, Any] = {name: None for name in list(params)[1:]}
-        cycle = RequestResponseCycle(**dummies)
-        for name in (
-            "body",
-            "more_body",
-            "keep_alive",
-            "disconnected",
-            "waiting_for_100_continue",
-            "response_started",
-            "transport",
-            "message_event",
-            "scope",
-            "send",
-        ):
-            if not hasattr(cycle, name):
-                return f"uvicorn's RequestResponseCycle has no {name}"
-        for name in ("HttpRequestParser", "HttpParserError", "HttpParserUpgrade"):
-            if not hasattr(httptools, name):
-                return f"httptools has no {name}"
-    except Exception as exc:
-        return f"checking uvicorn's protocol failed: {exc!r}"
-    return None
-
-
-def _dotted(version: tuple[int, ...]) -> str:
-    return ".".join(map(str, version))
 
 
 def _phrase(status: int) -> str:
