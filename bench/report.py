@@ -36,6 +36,7 @@ def machine() -> str:
 
 
 SLOW_HEADING = "## Many slow clients"
+SPREAD_HEADING = "## Spread of the ratio"
 
 
 def replace_section(out: Path, heading: str, text: str) -> None:
@@ -221,7 +222,8 @@ def write_report(
         f"SQLite: **{trips[1]:.0f} round trips/s**.",
         "",
     ]
-    # The many-slow-clients section (bench/slow.py) is a run of its own: kept as it stands.
-    slow = kept_section(out, SLOW_HEADING)
+    # The spread (bench/spread.py) and many-slow-clients (bench/slow.py) sections are runs of
+    # their own: kept as they stand.
+    kept = "".join(kept_section(out, heading) for heading in (SPREAD_HEADING, SLOW_HEADING))
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines) + ("\n" + slow if slow else ""))
+    out.write_text("\n".join(lines) + ("\n" + kept if kept else ""))

@@ -34,7 +34,7 @@ from .events import Fanout, LogEvents
 from .http import errors, files, folders, openapi, ops, sessions
 from .http.context import Services
 from .http.observe import Observe
-from .http.pump import BodyPump, pace_for
+from .http.pump import BodyPump, BodyTimeout, pace_for
 from .http.server import Edge, EdgeLimits
 from .locks import locks_for
 from .metadata import migrate
@@ -142,6 +142,7 @@ def build_edge(settings: Settings, metrics: Metrics, file_limit: int) -> Edge:
         max_header_bytes=settings.max_header_bytes,
         max_header_count=settings.max_header_count,
         header_timeout=settings.header_timeout_seconds,
+        send_timeout=settings.body_timeout_seconds,
         max_connections=connection_cap(settings, file_limit),
         pace=pace_for(settings),
     )
@@ -211,6 +212,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
         exception_handlers={
             DomainError: errors.domain_error,
             HTTPException: errors.http_error,
+            BodyTimeout: errors.body_timeout,
             ClientDisconnect: errors.client_left,
             Exception: errors.unexpected_error,
         },

@@ -92,11 +92,13 @@ async def serve(settings: Settings, app: Any) -> None:
     )
 
     def config(asgi: Any, port: int, lifespan: Literal["on", "off"]) -> uvicorn.Config:
+        # The metrics port keeps uvicorn's own protocol: scrapes must not count against (or be
+        # refused by) the API's connection cap when it is full.
         return uvicorn.Config(
             asgi,
             host=settings.host,
             port=port,
-            http=protocol,
+            http=protocol if port == settings.port else "auto",
             ws="none",  # no WebSocket routes: an upgrade request is refused, never switched
             lifespan=lifespan,
             log_config=None,

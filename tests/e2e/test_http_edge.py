@@ -71,6 +71,15 @@ def test_an_upgrade_on_a_part_never_smuggles_the_bytes_after_it(edge_server: Ser
 
 
 @pytest.mark.edge_protocol
+def test_a_connect_with_a_body_is_refused(edge_server: Server) -> None:
+    raw = Raw(edge_server)
+    raw.sock.sendall(raw.head("CONNECT", "example.com:443", 5) + b"hello" + raw.get("/healthz"))
+    reply = read_all(raw.sock)
+    assert json_error(reply, 400)["message"] == "upgrade is not supported"
+    assert reply.count(b"HTTP/1.1") == 1
+
+
+@pytest.mark.edge_protocol
 def test_a_get_asking_for_an_upgrade_is_served_as_http_1_1_then_closed(
     edge_server: Server,
 ) -> None:

@@ -19,7 +19,15 @@ import pytest
 
 from tests.conftest import Server, assert_clean_log, start_server, stop_server
 
-from .helpers import MIB, SESSIONS, create_session, finish, get_session, put_part
+from .helpers import (
+    MIB,
+    SESSIONS,
+    create_session,
+    finish,
+    get_session,
+    put_part,
+    upload_whole,
+)
 from .raw import Raw, request_head
 
 
@@ -258,3 +266,28 @@ def test_the_open_file_limit_is_raised_and_logged(server: Server) -> None:
     soft, hard = psutil.Process(server.process.pid).rlimit(psutil.RLIMIT_NOFILE)
     assert soft == hard
     assert f"open files {soft}" in server.log.read_text()
+
+
+@pytest.mark.edge_protocol
+def test_a_client_that_stops_reading_is_dropped(tmp_path: Path) -> None:
+    with server_with(tmp_path, body_timeout_seconds="2") as srv, srv.client() as client:
+        file_id = upload_whole(client, "big.bin", os.urandom(32 * MIB))
+        sock = connect(srv)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        path = f"/file-storage/files/{file_id}/download"
+        sock.sendall(request_head(srv.headers(), "GET", path, 0))  # and never read
+        time.sleep(5)
+        assert metric(client, 'partway_http_refused_total{reason="send_timeout"}') == 1
+        sock.close()
+
+
+def test_a_trickled_json_body_is_cut_too(tmp_path: Path) -> None:
+    with server_with(tmp_path, body_timeout_seconds="2") as srv:
+        raw = Raw(srv)
+        head = raw.head("POST", SESSIONS, 1000, **{"content-type": "application/json"})
+        raw.sock.sendall(head + b'{"name": "')
+        began = time.monotonic()
+        status, headers, body = raw.response()
+        assert status == 408, body
+        assert headers.get("connection") == "close"
+        assert time.monotonic() - began < 5

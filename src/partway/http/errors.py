@@ -90,6 +90,13 @@ async def client_left(request: Request, exc: Exception) -> Response:
     return error_response(400, "RequestValidationError", message)
 
 
+async def body_timeout(request: Request, exc: Exception) -> Response:
+    """A request body cut off by its deadlines (pump.BodyTimeout); the rest of it may still come,
+    so the connection closes."""
+    message = f"{exc}; send the request again"
+    return error_response(408, "RequestTimeoutError", message, headers={"Connection": "close"})
+
+
 async def unexpected_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE):
         # Out of descriptors is load, not a bug: one line, and the client may retry.

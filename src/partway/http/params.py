@@ -13,6 +13,7 @@ from ..domain.errors import InvalidInput
 from ..domain.paging import DEFAULT_PAGE
 from ..wire import MAX_PAGE
 from . import json_input
+from .pump import pace_for, paced
 
 M = TypeVar("M", bound=BaseModel)
 _TRUE = {"true", "1", "yes"}
@@ -118,7 +119,9 @@ async def json_body(request: Request, model: type[M], limit: int = 1024 * 1024) 
     if length is not None and length > limit:
         raise InvalidInput(f"request body is larger than {limit} bytes")
     body = b""
-    async for chunk in request.stream():
+    # Under the same deadlines as part bodies: a trickled JSON body must not hold a connection.
+    pace = pace_for(request.app.state.services.settings)
+    async for chunk in paced(request.stream(), pace):
         body += chunk
         if len(body) > limit:
             raise InvalidInput(f"request body is larger than {limit} bytes")

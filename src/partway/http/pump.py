@@ -176,8 +176,14 @@ class BodyPump:
         for thread in self._workers:
             thread.join(timeout=5)
         with self._lock:
-            waiting, self._waiting = list(self._waiting.values()), {}
-        for job in waiting:
+            left, self._waiting = list(self._waiting.values()), {}
+        with contextlib.suppress(queue.Empty):
+            while True:
+                job = self._ready.get_nowait()
+                if job is not None:
+                    left.append(job)
+        for job in left:
+            job.steps.close()
             self._finish(job, ClientDisconnect())
 
     def submit(self, job: Job) -> None:
@@ -217,15 +223,19 @@ class BodyPump:
         except BaseException as exc:
             self._finish(job, exc)
         else:
-            # Checked here too: a body that wakes often is seldom parked when the reactor scans.
-            now = time.monotonic()
-            job.progress.update(now, job.moved())
-            cut = job.progress.verdict(now)
-            if cut is not None:
-                job.steps.close()
-                self._finish(job, cut)
-            else:
-                self._park(job)
+            try:
+                # Checked here too: a body that wakes often is seldom parked when the reactor
+                # scans.
+                now = time.monotonic()
+                job.progress.update(now, job.moved())
+                cut: BaseException | None = job.progress.verdict(now)
+                if cut is None:
+                    self._park(job)
+                    return
+            except BaseException as exc:  # e.g. epoll_ctl or setsockopt failing
+                cut = exc
+            job.steps.close()
+            self._finish(job, cut)
 
     def _park(self, job: Job) -> None:
         """Wait for the body's socket to turn readable (one-shot)."""
@@ -256,7 +266,10 @@ class BodyPump:
             now = time.monotonic()
             if now >= next_scan:
                 next_scan = now + SCAN_SECONDS
-                self._scan(now)
+                try:
+                    self._scan(now)
+                except Exception:  # the reactor must outlive any one body
+                    log.exception("body pump: a deadline scan failed")
 
     def _unpark(self, fd: int) -> Job | None:
         with self._lock:

@@ -48,6 +48,7 @@ class EdgeLimits:
     max_header_bytes: int = 64 * 1024
     max_header_count: int = 100
     header_timeout: float = 20.0
+    send_timeout: float = 60.0  # a client that reads nothing of a response for this long
     max_connections: int = 10_000
     pace: Pace = field(default_factory=Pace)
 
@@ -85,6 +86,7 @@ class EdgeProtocol(HttpToolsProtocol):
     _header_count = 0
     _socket_body: SocketBody | None = None
     _lingering = -1  # bytes dropped since a lingering close began; -1: not closing
+    _write_timer: asyncio.TimerHandle | None = None
 
     # Connections
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -109,6 +111,9 @@ class EdgeProtocol(HttpToolsProtocol):
             self._counted = False
             self.edge.open_connections -= 1
         self._disarm_head_timer()
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
 
     def _arm_head_timer(self) -> None:
         if self._head_timer is None:
@@ -148,7 +153,8 @@ class EdgeProtocol(HttpToolsProtocol):
         except (OSError, RuntimeError, NotImplementedError):
             transport.close()
             return
-        self.loop.call_later(LINGER_SECONDS, transport.close)
+        # abort, not close: close would wait for a client that does not read to drain our buffer
+        self.loop.call_later(LINGER_SECONDS, transport.abort)
 
     # Bytes in
     def data_received(self, data: bytes) -> None:
@@ -194,6 +200,26 @@ class EdgeProtocol(HttpToolsProtocol):
             return end + 4
         self._tail = (self._tail + data)[-3:]
         return len(data)
+
+    def pause_writing(self) -> None:
+        """The client stopped reading: it has the send timeout to start again, or the
+        connection is dropped (nothing else would ever free its slot)."""
+        super().pause_writing()
+        if self._write_timer is None:
+            timeout = self.edge.limits.send_timeout
+            self._write_timer = self.loop.call_later(timeout, self._send_timed_out)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
+
+    def _send_timed_out(self) -> None:
+        self._write_timer = None
+        self.edge.refused("send_timeout")
+        log.info("dropped %s: it read nothing of a response for a while", _peer(self.client))
+        self.transport.abort()
 
     def send_400_response(self, msg: str) -> None:
         self._refuse(400, "RequestValidationError", msg)
@@ -245,6 +271,8 @@ class EdgeProtocol(HttpToolsProtocol):
         self._head_bytes = None
         self._socket_body = None
         upgrade, length, chunked = _framing(self.headers)
+        # llhttp takes CONNECT as an upgrade too, and never parses its body.
+        upgrade = upgrade or self.parser.get_method() == b"CONNECT"
         if upgrade and (chunked or length):
             self.edge.refused("upgrade")
             self._refusal = (400, "RequestValidationError", "upgrade is not supported")

@@ -116,13 +116,20 @@ class SocketBody:
             self._abandoned,
         )
         self._pump.submit(job)
-        try:
-            await asyncio.shield(done)
-        except asyncio.CancelledError:
-            self._abandoned.set()
-            with contextlib.suppress(BaseException):
-                await done
-            raise
+        cancelled = False
+        while not done.done():
+            try:
+                await asyncio.shield(done)
+            except asyncio.CancelledError:
+                # However often we are cancelled, the job ends before we return: its file and
+                # socket must not be closed under a worker still moving bytes.
+                cancelled = True
+                self._abandoned.set()
+            except BaseException:
+                break
+        if cancelled:
+            raise asyncio.CancelledError()
+        done.result()
 
     def _moved(self) -> int:
         return self._from_socket
