@@ -176,6 +176,10 @@ class EdgeProtocol(HttpToolsProtocol):
                 return
         try:
             self.parser.feed_data(data)
+            if self._head_bytes == 0:
+                # A message ended in this read and the next head may have begun in its last
+                # bytes: a terminator split across this read and the next must still be seen.
+                self._tail = data[-3:]
         except httptools.HttpParserUpgrade:
             # Only a body-less request asking for an upgrade gets here (one with a body was
             # refused in on_headers_complete): it is served as HTTP/1.1 and the connection

@@ -83,16 +83,22 @@ class SocketBody:
             raise ClientDisconnect()
         if len(cycle.body) != self.delivered:
             raise RuntimeError("the body was partly received through ASGI already")
+        # A descriptor of our own: closing it never closes the connection under the loop, and
+        # the connection closing under us cannot hand its number to another one. Non-blocking,
+        # as the loop's (they share the flag). Made first: out of descriptors (EMFILE, a 503),
+        # nothing has changed yet and the parser still owns the body.
+        fd = os.dup(self._protocol.socket_fd)
+        try:
+            self._socket = socket.socket(fileno=fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
         if cycle.waiting_for_100_continue and not cycle.transport.is_closing():
             cycle.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             cycle.waiting_for_100_continue = False
         self._protocol.flow.pause_reading()
         self._early, cycle.body = memoryview(bytes(cycle.body)), bytearray()
-        # A descriptor of our own: closing it never closes the connection under the loop, and
-        # the connection closing under us cannot hand its number to another one. Non-blocking,
-        # as the loop's (they share the flag).
-        self._socket = socket.socket(fileno=os.dup(self._protocol.socket_fd))
-        self._fd = self._socket.fileno()
         self._progress = Progress(self.pace)
 
     async def drive(self, steps: Steps) -> None:
