@@ -241,13 +241,16 @@ class BodyPump:
         """Wait for the body's socket to turn readable (one-shot)."""
         job.low_water(LOW_WATER)
         with self._lock:
-            self._waiting[job.fd] = job
-            self.stats.waiting += 1
+            # Armed first, listed second, both under the lock: if arming fails the job is not
+            # left listed, and a wake-up that comes at once finds it (the reactor's _unpark
+            # waits for the lock).
             if job.registered:
                 self._epoll.modify(job.fd, _WAKE_FOR)
             else:
                 self._epoll.register(job.fd, _WAKE_FOR)
                 job.registered = True
+            self._waiting[job.fd] = job
+            self.stats.waiting += 1
 
     # The reactor thread
     def _react(self) -> None:
