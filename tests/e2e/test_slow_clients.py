@@ -291,3 +291,20 @@ def test_a_trickled_json_body_is_cut_too(tmp_path: Path) -> None:
         assert status == 408, body
         assert headers.get("connection") == "close"
         assert time.monotonic() - began < 5
+
+
+def test_a_silent_single_request_upload_is_cut_too(tmp_path: Path) -> None:
+    with server_with(tmp_path, body_timeout_seconds="2") as srv:
+        raw = Raw(srv)
+        meta = '{"name": "small.bin", "parent_folder_id": "root"}'
+        head = raw.head("POST", "/file-storage/files", MIB, **{"x-apideck-metadata": meta})
+        raw.sock.sendall(head + b"x" * 1000)  # a start of the body, then nothing
+        began = time.monotonic()
+        status, headers, body = raw.response()
+        assert status == 408, body
+        assert headers.get("connection") == "close"
+        assert time.monotonic() - began < 5
+        with srv.client() as client:
+            listed = client.get("/file-storage/files", params={"filter[folder_id]": "root"})
+            assert listed.json()["data"] == []
+            assert metric(client, 'partway_bodies_cut_total{reason="idle"}') == 1

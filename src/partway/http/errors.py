@@ -86,14 +86,16 @@ async def http_error(request: Request, exc: Exception) -> Response:
 async def client_left(request: Request, exc: Exception) -> Response:
     """The client hung up before its body was complete (Starlette's ClientDisconnect, from any
     route reading a body): nobody reads this answer; the request's log line records it."""
+    request.app.state.services.metrics.bodies_cut.labels("client_gone").inc()
     message = "the client closed the connection before the request body was complete"
     return error_response(400, "RequestValidationError", message)
 
 
 async def body_timeout(request: Request, exc: Exception) -> Response:
     """A request body cut off by its deadlines (pump.BodyTimeout); the rest of it may still come,
-    so the connection closes."""
-    message = f"{exc}; send the request again"
+    so the connection closes. Nothing of the request was kept (a part is not recorded)."""
+    request.app.state.services.metrics.bodies_cut.labels(getattr(exc, "reason", "idle")).inc()
+    message = f"{exc}; nothing of the request was kept, send it again"
     return error_response(408, "RequestTimeoutError", message, headers={"Connection": "close"})
 
 

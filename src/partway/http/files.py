@@ -6,7 +6,7 @@ import mimetypes
 from typing import Any
 from urllib.parse import quote
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
@@ -110,12 +110,9 @@ async def upload_file(request: Request) -> Response:
         )
     req = NewSession(meta.name, meta.parent_folder_id, length, meta.drive_id)
     digest = parse_digest(request.headers.get(DIGEST))
-    try:
-        entry = await who.services.files.upload_small(
-            who.tenant, who.service_id, req, request.stream(), length, digest
-        )
-    except ClientDisconnect:
-        return Response(status_code=400)
+    entry = await who.services.files.upload_small(
+        who.tenant, who.service_id, req, params.body_stream(request), length, digest
+    )
     if meta.description:
         entry = await who.services.files.update(
             who.tenant, entry.id, EntryKind.FILE, EntryPatch(description=meta.description)

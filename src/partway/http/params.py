@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import AsyncIterator
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -114,14 +115,18 @@ def parse_model(model: type[M], raw: bytes | str, what: str = "request body") ->
         ) from None
 
 
+def body_stream(request: Request) -> AsyncIterator[bytes]:
+    """The request body through ASGI under the same deadlines as a part body taken from the
+    socket: a trickled body of any route must not hold its connection (pump.paced)."""
+    return paced(request.stream(), pace_for(request.app.state.services.settings))
+
+
 async def json_body(request: Request, model: type[M], limit: int = 1024 * 1024) -> M:
     length = content_length(request)
     if length is not None and length > limit:
         raise InvalidInput(f"request body is larger than {limit} bytes")
     body = b""
-    # Under the same deadlines as part bodies: a trickled JSON body must not hold a connection.
-    pace = pace_for(request.app.state.services.settings)
-    async for chunk in paced(request.stream(), pace):
+    async for chunk in body_stream(request):
         body += chunk
         if len(body) > limit:
             raise InvalidInput(f"request body is larger than {limit} bytes")

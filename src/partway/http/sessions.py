@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -13,8 +13,6 @@ from ..wire import DIGEST, IDEMPOTENCY_KEY, PART_SIZE_HINT, SESSIONS_PATH
 from . import params
 from .bodies import CreateUploadSession, FinishUploadSession
 from .context import caller
-from .errors import error_response
-from .pump import BodyTimeout, pace_for, paced
 from .render import entry_json, envelope, page_envelope, session_json, summary_json
 from .socket_body import socket_body
 
@@ -65,7 +63,6 @@ async def upload(request: Request) -> Response:
     length = params.content_length(request)
     digest = parse_digest(request.headers.get(DIGEST))
     direct = socket_body(request.scope)
-    metrics = who.services.metrics
 
     async def still_connected() -> bool:
         if direct is None:
@@ -73,25 +70,17 @@ async def upload(request: Request) -> Response:
         direct.settle()
         return not direct.client_gone
 
+    # A body cut off (BodyTimeout, ClientDisconnect) is answered by the app's handlers.
     try:
         session = await who.services.uploads.upload_part(
             who.tenant,
             request.path_params["id"],
             number,
-            direct or paced(request.stream(), pace_for(who.services.settings)),
+            direct or params.body_stream(request),
             length,
             digest,
             still_connected,
         )
-    except ClientDisconnect:
-        # Nobody is left to read a reply; the part was not recorded.
-        metrics.bodies_cut.labels("client_gone").inc()
-        return Response(status_code=400)
-    except BodyTimeout as exc:
-        metrics.bodies_cut.labels(exc.reason).inc()
-        message = f"{exc}; the part was not recorded, send it again"
-        # The rest of the body may still come: the connection cannot carry another request.
-        return error_response(408, "RequestTimeoutError", message, headers={"Connection": "close"})
     finally:
         if direct is not None:
             direct.settle()
