@@ -85,10 +85,12 @@ class Progress:
     def __post_init__(self) -> None:
         self.window_start = self.last_byte_at
 
-    def update(self, now: float, total: int) -> None:
+    def check(self, now: float, total: int) -> BodyTimeout | None:
+        """Take in the body's byte count `total` at `now`; the cut it has earned, if any."""
         if total > self.seen:
             self.seen = total
             self.last_byte_at = now
+        return self._verdict(now)
 
     def next_check(self, now: float) -> float:
         """Seconds from `now` until a verdict could change without a new byte."""
@@ -97,8 +99,7 @@ class Progress:
             due = min(due, self.window_start + self.pace.window)
         return max(due - now, 0.01)
 
-    def verdict(self, now: float) -> BodyTimeout | None:
-        """The cut this body has earned by `now`, if any."""
+    def _verdict(self, now: float) -> BodyTimeout | None:
         pace = self.pace
         if now - self.last_byte_at >= pace.idle_timeout:
             return BodyTimeout("idle", f"no body bytes for {pace.idle_timeout:g} s")
@@ -202,15 +203,15 @@ class BodyPump:
         with contextlib.suppress(OSError):
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICE)
         while (job := self._ready.get()) is not None:
-            self._count("moving", 1)
+            self._moving(1)
             try:
                 self._step(job)
             finally:
-                self._count("moving", -1)
+                self._moving(-1)
 
-    def _count(self, what: str, delta: int) -> None:
+    def _moving(self, delta: int) -> None:
         with self._lock:
-            setattr(self.stats, what, getattr(self.stats, what) + delta)
+            self.stats.moving += delta
 
     def _step(self, job: Job) -> None:
         try:
@@ -226,9 +227,7 @@ class BodyPump:
             try:
                 # Checked here too: a body that wakes often is seldom parked when the reactor
                 # scans.
-                now = time.monotonic()
-                job.progress.update(now, job.moved())
-                cut: BaseException | None = job.progress.verdict(now)
+                cut: BaseException | None = job.progress.check(time.monotonic(), job.moved())
                 if cut is None:
                     self._park(job)
                     return
@@ -289,8 +288,7 @@ class BodyPump:
             if job.abandoned.is_set():
                 cut: BaseException | None = ClientDisconnect()
             else:
-                job.progress.update(now, job.moved())
-                cut = job.progress.verdict(now)
+                cut = job.progress.check(now, job.moved())
             if cut is None or self._unpark(job.fd) is not job:
                 continue  # on time, or a worker has it now
             if not job.abandoned.is_set() and _pending(job.fd):
@@ -343,7 +341,7 @@ async def paced(chunks: AsyncIterator[bytes], pace: Pace) -> AsyncIterator[bytes
             now = time.monotonic()
             done, _ = await asyncio.wait({pending}, timeout=progress.next_check(now))
             if not done:
-                cut = progress.verdict(time.monotonic())
+                cut = progress.check(time.monotonic(), total)
                 if cut is not None:
                     raise cut
                 continue
@@ -354,9 +352,7 @@ async def paced(chunks: AsyncIterator[bytes], pace: Pace) -> AsyncIterator[bytes
             finally:
                 pending = None
             total += len(chunk)
-            now = time.monotonic()
-            progress.update(now, total)
-            cut = progress.verdict(now)
+            cut = progress.check(time.monotonic(), total)
             if cut is not None:
                 raise cut
             yield chunk

@@ -24,6 +24,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
 import httptools
@@ -111,9 +112,8 @@ class EdgeProtocol(HttpToolsProtocol):
             self._counted = False
             self.edge.open_connections -= 1
         self._disarm_head_timer()
-        if self._write_timer is not None:
-            self._write_timer.cancel()
-            self._write_timer = None
+        _cancel(self._write_timer)
+        self._write_timer = None
 
     def _arm_head_timer(self) -> None:
         if self._head_timer is None:
@@ -122,9 +122,8 @@ class EdgeProtocol(HttpToolsProtocol):
             )
 
     def _disarm_head_timer(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
+        _cancel(self._head_timer)
+        self._head_timer = None
 
     def _head_timed_out(self) -> None:
         self._head_timer = None
@@ -215,9 +214,8 @@ class EdgeProtocol(HttpToolsProtocol):
 
     def resume_writing(self) -> None:
         super().resume_writing()
-        if self._write_timer is not None:
-            self._write_timer.cancel()
-            self._write_timer = None
+        _cancel(self._write_timer)
+        self._write_timer = None
 
     def _send_timed_out(self) -> None:
         self._write_timer = None
@@ -402,9 +400,12 @@ class _HeadHeld:
         return getattr(self._transport, name)
 
 
-def _phrase(status: int) -> str:
-    from http import HTTPStatus
+def _cancel(timer: asyncio.TimerHandle | None) -> None:
+    if timer is not None:
+        timer.cancel()
 
+
+def _phrase(status: int) -> str:
     return HTTPStatus(status).phrase
 
 

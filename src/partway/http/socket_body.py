@@ -67,7 +67,6 @@ class SocketBody:
         self._early = memoryview(b"")
         self._from_socket = 0
         self._socket: socket.socket | None = None  # our own duplicate of the connection's
-        self._fd: int | None = None  # and its descriptor
         self._low_water = 1
         self._abandoned = threading.Event()
         self._settled = False
@@ -93,7 +92,6 @@ class SocketBody:
         except BaseException:
             os.close(fd)
             raise
-        self._fd = fd
         if cycle.waiting_for_100_continue and not cycle.transport.is_closing():
             cycle.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             cycle.waiting_for_100_continue = False
@@ -106,13 +104,13 @@ class SocketBody:
         has bytes. Raises BodyTimeout past a deadline and ClientDisconnect if the client left.
         If we are cancelled, the steps are stopped before this returns, so that nothing is
         still writing when the caller closes its file."""
-        if self._fd is None:
+        if self._socket is None:
             self._take()
-        assert self._fd is not None and self._progress is not None
+        assert self._socket is not None and self._progress is not None
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
         job = Job(
-            self._fd,
+            self._socket.fileno(),
             steps,
             self._progress,
             self._moved,
@@ -157,9 +155,9 @@ class SocketBody:
             view[:got] = self._early[:got]
             self._early = self._early[got:]
             self.received += got
-        assert self._fd is not None, "drive() first"
+        source = self._source()
         while got < len(view):
-            count = self._try(partial(os.readv, self._fd, [view[got:]]))
+            count = self._try(partial(os.readv, source, [view[got:]]))
             if count is None:
                 yield
                 continue
@@ -179,12 +177,12 @@ class SocketBody:
             offset += len(early)
             count -= len(early)
             self.received += len(early)
-        assert self._fd is not None, "drive() first"
+        source = self._source()
         while count:
             # The thread may change at every yield; the pipe is empty at each one.
             pipe_out, pipe_in = _thread_pipe()
             want = min(count, PIPE_BYTES)
-            moved = self._try(partial(os.splice, self._fd, pipe_in, want, flags=_NONBLOCK))
+            moved = self._try(partial(os.splice, source, pipe_in, want, flags=_NONBLOCK))
             if moved is None:
                 yield
                 continue
@@ -199,6 +197,10 @@ class SocketBody:
                 _drop_thread_pipe()  # bytes are stuck in it
                 self._abandoned.set()  # and lost to this body: it can go no further
                 raise
+
+    def _source(self) -> int:
+        assert self._socket is not None, "drive() first"
+        return self._socket.fileno()
 
     def _try(self, read: Callable[[], int]) -> int | None:
         """One non-blocking read from the socket: the byte count, or None if there is nothing
