@@ -7,7 +7,6 @@ import contextlib
 import logging
 import resource
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -43,11 +42,10 @@ from .metadata.sql import SqlRepository
 from .metrics import Metrics
 from .storage import storage_from_url
 from .storage.instrumented import InstrumentedStorage
+from .threads import DISK, OTHER_THREADS, SQL, Threads
 
 log = logging.getLogger("partway")
 
-# Parts in flight each keep a write and a hash busy in worker threads; the default pool is small.
-WORKER_THREADS = 64
 GAUGE_REFRESH_SECONDS = 15.0
 MAX_DEFAULT_CONNECTIONS = 20_000
 WEB_DIR = Path(__file__).parent / "web"
@@ -163,10 +161,11 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
-        io_pool = ThreadPoolExecutor(WORKER_THREADS, "partway-io")
-        loop.set_default_executor(io_pool)
-        services.metrics.pool.labels("io", "threads").set(WORKER_THREADS)
-        services.metrics.pool.labels("io", "queued").set_function(lambda: _queued(io_pool))
+        other = Threads("io", OTHER_THREADS)
+        loop.set_default_executor(other.executor)
+        for threads in (other, DISK, SQL):
+            services.metrics.pool.labels(threads.name, "threads").set(threads.size)
+            services.metrics.pool.labels(threads.name, "queued").set_function(threads.queued)
         # Bytes orphaned by a crash are swept at start (past the grace period), then the reaper
         # runs periodically; several servers may run it on one store (claims are atomic).
         background = [
@@ -220,12 +219,6 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
     )
     app.state.services = services
     return app
-
-
-def _queued(pool: ThreadPoolExecutor) -> int:
-    # A private attribute of ThreadPoolExecutor; 0 if a Python version renames it.
-    work = getattr(pool, "_work_queue", None)
-    return work.qsize() if work is not None else 0
 
 
 def create_metrics_app(services: Services) -> Starlette:

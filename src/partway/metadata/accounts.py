@@ -31,7 +31,7 @@ class AccountQueries(SqlBase):
         query = sa.select(api_keys.c.app_id).where(
             api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None)
         )
-        return await self._read(lambda c: c.execute(query).scalar_one_or_none())
+        return await self._read(lambda c: c.execute(query).scalar_one_or_none(), small=True)
 
     async def set_quota(self, tenant: Tenant, max_bytes: int | None) -> None:
         def work(c: Connection) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Callable
 from typing import TypeVar
@@ -10,7 +9,9 @@ from typing import TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from ..threads import SQL
 from .engine import WRITE
+from .group_commit import GroupCommit
 
 T = TypeVar("T")
 
@@ -24,10 +25,11 @@ class SqlBase:
         """`durable`: commits wait for the disk (SQLite synchronous=FULL, see engine.py)."""
         self._engine = engine
         # SQLite has one writer at a time, and a writer that finds the lock taken sleeps in
-        # steps of up to 100 ms. Queueing this process's writers on a mutex avoids those sleeps;
-        # other processes still meet the busy timeout.
+        # steps of up to 100 ms. This process's writers queue for one thread instead (group
+        # commit) or, inline, for its mutex; other processes still meet the busy timeout.
         self._serialize_writes = engine.dialect.name == "sqlite"
         self._write_mutex = threading.Lock()
+        self._group = GroupCommit(engine, self._write_mutex) if self._serialize_writes else None
         self._inline = threading.local()
         # A commit that does not wait for the disk takes ~0.3 ms: small ones may run inline.
         self._inline_writes = self._serialize_writes and not durable
@@ -38,7 +40,7 @@ class SqlBase:
         would cost ~400 µs (measured), several times per part upload."""
         if small and self._serialize_writes:
             return self._run_inline(work)
-        return await asyncio.to_thread(self._run, work, False)
+        return await SQL.run(self._run, work, False)
 
     def _run_inline(self, work: Callable[[Connection], T]) -> T:
         """On this thread's own connection, each statement its own read transaction: no pool
@@ -59,12 +61,15 @@ class SqlBase:
         writer: Connection | None = getattr(self._inline, "writer", None)
         if writer is not None:
             writer.invalidate()  # not back into the pool with a zero busy timeout
+        if self._group is not None:
+            self._group.close()
 
     async def _write(self, work: Callable[[Connection], T], small: bool = False) -> T:
         """`small`: a row or two (recording a part). On SQLite without fsync, if neither this
         process nor another is writing, it commits right here: under load the hops to a worker
         thread and back took ~3 ms of a part's ~4 ms to record (measured), time in which the
-        part's connection sits idle. Otherwise it queues in a worker thread as usual."""
+        part's connection sits idle. Otherwise, on SQLite, it joins the next group commit
+        (group_commit.py); on PostgreSQL it runs in a worker thread."""
         if small and self._inline_writes and self._write_mutex.acquire(blocking=False):
             try:
                 return self._inline_write(work)
@@ -72,7 +77,10 @@ class SqlBase:
                 pass
             finally:
                 self._write_mutex.release()
-        return await asyncio.to_thread(self._run, work, True)
+        if self._group is not None:
+            result: T = await self._group.submit(work)
+            return result
+        return await SQL.run(self._run, work, True)
 
     def _inline_write(self, work: Callable[[Connection], T]) -> T:
         """Raises _OtherWriter at once, not after a busy timeout, if another process holds the
@@ -95,12 +103,6 @@ class SqlBase:
             return work(conn)
 
     def _run(self, work: Callable[[Connection], T], write: bool) -> T:
-        if write and self._serialize_writes:
-            with self._write_mutex:
-                return self._transaction(work, write)
-        return self._transaction(work, write)
-
-    def _transaction(self, work: Callable[[Connection], T], write: bool) -> T:
         with self._engine.connect() as conn:
             conn.execution_options(**{WRITE: write})
             with conn.begin():

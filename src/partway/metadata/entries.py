@@ -36,7 +36,7 @@ class EntryQueries(SqlBase):
             ).first()
             return in_uploads is not None
 
-        return await self._read(work)
+        return await self._read(work, small=True)  # two index lookups
 
     async def get_entry(self, tenant: Tenant, entry_id: str) -> Entry | None:
         query = sa.select(entries).where(entries.c.id == entry_id, tenant_of(entries, tenant))
@@ -45,7 +45,7 @@ class EntryQueries(SqlBase):
             row = c.execute(query).first()
             return None if row is None else entry_of(row)
 
-        return await self._read(work)
+        return await self._read(work, small=True)
 
     async def insert_entry(self, entry: Entry) -> None:
         def work(c: Connection) -> None:

@@ -5,7 +5,6 @@ Finish therefore moves no bytes: the session's object simply becomes the file's 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import errno
 import mmap
@@ -18,6 +17,7 @@ from ..domain.errors import InsufficientStorage, NotFound
 from ..domain.models import SERVER_ID, Part, server_id
 from ..domain.policy import StorageCapabilities
 from ..domain.ports import Bytes, DirectBody, Fill, Inspect, Steps, StoredObject
+from ..threads import DISK
 
 READ_BLOCK = 1024 * 1024
 # A filled range is shown to its inspector (hashing) through mappings of this many bytes.
@@ -44,7 +44,7 @@ class LocalWriter:
     async def write(
         self, chunks: Sequence[Bytes], alongside: Callable[[], None] | None = None
     ) -> None:
-        await asyncio.to_thread(self._append, chunks, alongside)
+        await DISK.run(self._append, chunks, alongside)
 
     def filler(self) -> Fill:
         return self._fill
@@ -111,7 +111,7 @@ class LocalWriter:
     async def commit(self) -> str | None:
         if self._fsync:
             try:
-                await asyncio.to_thread(os.fdatasync, self._fd)
+                await DISK.run(os.fdatasync, self._fd)
             except OSError as exc:
                 raise _io_error(exc, "flushing a part") from exc
         return None
@@ -153,7 +153,7 @@ class LocalStorage:
         return LocalWriter(fd, offset, self._fsync)
 
     async def complete(self, key: str, handle: str, parts: list[Part], size: int) -> None:
-        await asyncio.to_thread(self._truncate_and_sync, self._path(key), size)
+        await DISK.run(self._truncate_and_sync, self._path(key), size)
 
     async def reopen(self, key: str, parts: list[Part]) -> tuple[str, list[Part]]:
         # The parts never left their places in the file; it simply takes writes again.
@@ -178,7 +178,7 @@ class LocalStorage:
             offset = start
             while offset < end:
                 want = min(READ_BLOCK, end - offset)
-                block = await asyncio.to_thread(os.pread, fd, want, offset)
+                block = await DISK.run(os.pread, fd, want, offset)
                 if not block:
                     # A sparse hole past EOF (never written): zeros, as a disk would read.
                     block = bytes(want)
@@ -208,7 +208,7 @@ class LocalStorage:
                         found.append(StoredObject(entry.name, modified))
             return sorted(found, key=lambda o: o.key)
 
-        return await asyncio.to_thread(scan)
+        return await DISK.run(scan)
 
     async def close(self) -> None:
         pass
