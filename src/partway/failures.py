@@ -48,20 +48,19 @@ def transport_reason(exc: httpx.TransportError) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return "no answer in time"
     if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
-        return "the connection closed without an HTTP answer"
+        return "no HTTP answer"
     return str(exc) or type(exc).__name__
 
 
-def unreachable(server: str, exc: httpx.TransportError, tries: int | None = None) -> CliError:
+def unreachable(server: str, exc: httpx.TransportError) -> CliError:
     reason = transport_reason(exc)
-    after = f" after {tries} tries" if tries and tries > 1 else ""
-    if reason == "the connection closed without an HTTP answer" and not tries:
+    if reason == "no HTTP answer":
         hint = "is that partway's address and port? check --server / PARTWAY_SERVER"
     elif reason == "unknown host":
         hint = "check the host name in --server / PARTWAY_SERVER"
     else:
         hint = "is `partway serve` running there? check --server / PARTWAY_SERVER"
-    return CliError(f"cannot reach {server} ({reason}){after}: {hint}", EXIT_UNREACHABLE)
+    return CliError(f"cannot reach {server} ({reason}): {hint}", EXIT_UNREACHABLE)
 
 
 def explain_os_error(exc: OSError) -> str:

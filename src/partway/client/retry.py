@@ -13,6 +13,27 @@ RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 RETRY_ERRORS = (httpx.TransportError,)
 
 
+def never_works(exc: httpx.TransportError) -> bool:
+    """Failures that retrying the first request of a run cannot mend: nothing listens there
+    (refused), the host does not exist, the URL is not HTTP, or what answers is not an HTTP
+    server. A connection closed without an answer is not among them: that is how a lost
+    answer looks, and the request may well have been carried out."""
+    if isinstance(exc, httpx.ConnectError | httpx.UnsupportedProtocol | httpx.LocalProtocolError):
+        return True
+    return isinstance(exc, httpx.RemoteProtocolError) and "without sending" not in str(exc)
+
+
+def waiting_for(exc: httpx.TransportError | None, status: int | None = None) -> str:
+    """What a retry waits for, in words."""
+    if status is not None:
+        return f"the server to recover (HTTP {status})"
+    if isinstance(exc, httpx.ConnectError):
+        return "the server to accept connections"
+    if isinstance(exc, httpx.TimeoutException):
+        return "the server to answer (timed out)"
+    return "an answer (the connection closed before one came)"
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 8

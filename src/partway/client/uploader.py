@@ -16,9 +16,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from ..wire import sha1_digest_header
 from .api import ApiError, AsyncApi, SessionInfo
 from .parts import FileShrank, PartSender
+from .retry import never_works
 from .state import FileIdentity, StateStore, UploadRecord
 
 HASH_BLOCK = 1024 * 1024
@@ -77,6 +80,12 @@ def _close_when_idle(threads: ThreadPoolExecutor, sender: PartSender, fd: int) -
     threads.shutdown(wait=True)
     sender.close()
     os.close(fd)
+
+
+def _no_session_made(exc: ApiError | httpx.TransportError, reached: bool) -> bool:
+    if isinstance(exc, ApiError):
+        return exc.status < 500
+    return isinstance(exc, httpx.ConnectError) or (not reached and never_works(exc))
 
 
 class Uploader:
@@ -208,6 +217,7 @@ class Uploader:
         options: UploadOptions,
         record: UploadRecord | None,
     ) -> SessionInfo:
+        fresh = record is None
         if record is None:
             record = UploadRecord(
                 self._server,
@@ -219,14 +229,22 @@ class Uploader:
                 secrets.token_hex(16),
             )
             await self._save(key, record)
-        session_id = await self._api.create_session(
-            name,
-            options.folder_id,
-            identity.size,
-            options.drive_id,
-            options.part_size_hint,
-            record.idempotency_key,
-        )
+        try:
+            session_id = await self._api.create_session(
+                name,
+                options.folder_id,
+                identity.size,
+                options.drive_id,
+                options.part_size_hint,
+                record.idempotency_key,
+            )
+        except (ApiError, httpx.TransportError) as exc:
+            # Refused (4xx), never sent (no connection), or no HTTP server ever answered: no
+            # session exists, so a record would only make the next run look for one. A 5xx or
+            # a lost answer keeps it.
+            if fresh and _no_session_made(exc, self._api.reached):
+                self._forget(key)
+            raise
         await self._save(key, replace(record, session_id=session_id))
         return await self._api.get_session(session_id)
 
