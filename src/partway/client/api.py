@@ -21,7 +21,7 @@ from ..wire import (
     SERVICE_ID,
     SESSIONS_PATH,
 )
-from .retry import RETRY_ERRORS, RetryPolicy, never_works, waiting_for
+from .retry import RETRY_ERRORS, RetryPolicy, never_sent, never_works, waiting_for
 
 
 def needs_tls(base_url: str) -> bool:
@@ -147,6 +147,9 @@ class AsyncApi:
         # Until the server has answered once, a failure that cannot mend is not retried: a
         # wrong URL or a dead port fails at once instead of after minutes of backoff.
         self.reached = False
+        # Tries that may have reached the server (answered, or cut off after being sent): a
+        # caller compares it around a call to know whether the server may have acted on it.
+        self.deliveries = 0
 
     async def __aenter__(self) -> AsyncApi:
         return self
@@ -188,12 +191,14 @@ class AsyncApi:
             try:
                 res = await self._http.request(method, path, headers=all_headers, **kwargs)
             except RETRY_ERRORS as exc:
+                self.deliveries += 0 if never_sent(exc) else 1
                 wait = None if not self.reached and never_works(exc) else self._retry.after(attempt)
                 if wait is None:
                     raise
                 reason = waiting_for(exc)
             else:
                 self.reached = True
+                self.deliveries += 1
                 wait = self._retry.after(attempt, res.status_code, res.headers.get("retry-after"))
                 if wait is None:
                     raise_for_error(res)

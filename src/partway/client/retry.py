@@ -20,7 +20,20 @@ def never_works(exc: httpx.TransportError) -> bool:
     answer looks, and the request may well have been carried out."""
     if isinstance(exc, httpx.ConnectError | httpx.UnsupportedProtocol | httpx.LocalProtocolError):
         return True
-    return isinstance(exc, httpx.RemoteProtocolError) and "without sending" not in str(exc)
+    # What answered spoke something else than HTTP ("illegal status line" and the like).
+    return isinstance(exc, httpx.RemoteProtocolError) and "disconnect" not in str(exc).lower()
+
+
+def never_sent(exc: httpx.TransportError) -> bool:
+    """The request cannot have reached the server: it failed before a connection was made."""
+    return isinstance(
+        exc,
+        httpx.ConnectError
+        | httpx.ConnectTimeout
+        | httpx.PoolTimeout
+        | httpx.UnsupportedProtocol
+        | httpx.LocalProtocolError,
+    )
 
 
 def waiting_for(exc: httpx.TransportError | None, status: int | None = None) -> str:

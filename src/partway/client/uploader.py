@@ -21,7 +21,6 @@ import httpx
 from ..wire import sha1_digest_header
 from .api import ApiError, AsyncApi, SessionInfo
 from .parts import FileShrank, PartSender
-from .retry import never_works
 from .state import FileIdentity, StateStore, UploadRecord
 
 HASH_BLOCK = 1024 * 1024
@@ -80,12 +79,6 @@ def _close_when_idle(threads: ThreadPoolExecutor, sender: PartSender, fd: int) -
     threads.shutdown(wait=True)
     sender.close()
     os.close(fd)
-
-
-def _no_session_made(exc: ApiError | httpx.TransportError, reached: bool) -> bool:
-    if isinstance(exc, ApiError):
-        return exc.status < 500
-    return isinstance(exc, httpx.ConnectError) or (not reached and never_works(exc))
 
 
 class Uploader:
@@ -229,6 +222,7 @@ class Uploader:
                 secrets.token_hex(16),
             )
             await self._save(key, record)
+        deliveries = self._api.deliveries
         try:
             session_id = await self._api.create_session(
                 name,
@@ -239,10 +233,11 @@ class Uploader:
                 record.idempotency_key,
             )
         except (ApiError, httpx.TransportError) as exc:
-            # Refused (4xx), never sent (no connection), or no HTTP server ever answered: no
-            # session exists, so a record would only make the next run look for one. A 5xx or
-            # a lost answer keeps it.
-            if fresh and _no_session_made(exc, self._api.reached):
+            # Refused (4xx), or no try of it can have reached the server: no session exists,
+            # so a record would only make the next run look for one. A 5xx or a try whose
+            # answer was lost keeps it.
+            refused = isinstance(exc, ApiError) and exc.status < 500
+            if fresh and (refused or self._api.deliveries == deliveries):
                 self._forget(key)
             raise
         await self._save(key, replace(record, session_id=session_id))
