@@ -96,28 +96,32 @@ def _run(
     whether an upload got under way, so that running the command again resumes it."""
     try:
         asyncio.run(work())
-    except CliError as exc:
-        _fail(args, exc.message)
-        return exc.code
-    except ApiError as exc:
-        hint = _HINTS.get(exc.status)
-        where = f" ({exc.detail})" if isinstance(exc.detail, str) and exc.detail else ""
-        message = f"server said {exc.status} {exc.type_name}: {exc.message}{where}"
-        again = "; run the same command again to resume" if started() else ""
-        _fail(args, message + (f": {hint}" if hint else again), exc.detail)
-        return EXIT_FAILED
-    except httpx.TransportError as exc:
-        error = unreachable(args.server, exc)
-        again = "; run the same command again to resume" if started() else ""
-        _fail(args, error.message + again)
-        return error.code
-    except FileChanged as exc:
-        _fail(args, str(exc))
-        return EXIT_FAILED
-    except OSError as exc:
-        _fail(args, explain_os_error(exc))
-        return EXIT_FAILED
+    except (CliError, ApiError, httpx.TransportError, FileChanged, OSError) as exc:
+        if args.debug:
+            raise
+        message, code = _describe(args, exc, started())
+        _fail(args, message, exc.detail if isinstance(exc, ApiError) else None)
+        return code
     return 0
+
+
+def _describe(args: argparse.Namespace, exc: Exception, started: bool) -> tuple[str, int]:
+    again = "; run the same command again to resume" if started else ""
+    if isinstance(exc, CliError):
+        return exc.message, exc.code
+    if isinstance(exc, ApiError):
+        hint = _HINTS.get(exc.status)
+        extra = isinstance(exc.detail, str) and exc.detail and exc.detail != exc.message
+        where = f" ({exc.detail})" if extra else ""
+        message = f"server said {exc.status} {exc.type_name}: {exc.message}{where}"
+        return message + (f": {hint}" if hint else again), EXIT_FAILED
+    if isinstance(exc, httpx.TransportError):
+        error = unreachable(args.server, exc)
+        return error.message + again, error.code
+    if isinstance(exc, FileChanged):
+        return str(exc), EXIT_FAILED
+    assert isinstance(exc, OSError)
+    return explain_os_error(exc), EXIT_FAILED
 
 
 def _fail(args: argparse.Namespace, message: str, detail: object = None) -> None:
