@@ -198,3 +198,11 @@ def test_quota_and_reap_print_what_they_did(tmp_path: Path) -> None:
     assert "quota 5242880 bytes (5.0 MiB)" in changed.stdout and "set" in changed.stderr
     reaped = partway("reap", "--data-dir", data, cwd=tmp_path)
     assert reaped.returncode == 0 and reaped.stdout.startswith("expired 0 session(s)")
+
+
+def test_the_page_names_an_icon_that_exists(tmp_path: Path) -> None:
+    """Browsers ask for /favicon.ico (a 404 in the log) unless the page names an icon."""
+    root = Path(__file__).resolve().parents[2] / "src" / "partway" / "web"
+    page = (root / "index.html").read_text()
+    assert '<link rel="icon" href="favicon.svg"' in page
+    assert (root / "favicon.svg").read_text().startswith("<svg")
