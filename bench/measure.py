@@ -99,7 +99,7 @@ def start_partway(
         **(extra or {}),
     }
     key = subprocess.run(
-        [sys.executable, "-m", "partway", "keys", "create", "--app-id", "bench"],
+        [sys.executable, "-m", "partway", "keys", "create", "--init", "--app-id", "bench"],
         env={**os.environ, **env},
         check=True,
         capture_output=True,

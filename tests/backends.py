@@ -17,6 +17,8 @@ from pathlib import Path
 import boto3
 import psycopg
 
+from tests.system import postgres_bin
+
 ROOT = Path(__file__).resolve().parent.parent
 BUCKET = "partway-test"
 
@@ -32,6 +34,7 @@ def external() -> tuple[str, str]:
     pg = os.environ.get("PARTWAY_TEST_POSTGRES_URL")
     s3 = os.environ.get("PARTWAY_TEST_S3_ENDPOINT")
     if not (pg and s3):
+        postgres_bin()  # skips with the reason when PostgreSQL is not installed
         out = subprocess.run(
             [ROOT / "scripts" / "services", "up"], check=True, capture_output=True, text=True
         ).stdout

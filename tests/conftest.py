@@ -28,7 +28,7 @@ def free_port() -> int:
 
 def create_key(data_dir: Path, app_id: str, env: dict[str, str] | None = None) -> str:
     out = subprocess.run(
-        [*PARTWAY, "keys", "create", "--app-id", app_id, "--data-dir", str(data_dir)],
+        [*PARTWAY, "keys", "create", "--init", "--app-id", app_id, "--data-dir", str(data_dir)],
         check=True,
         capture_output=True,
         text=True,

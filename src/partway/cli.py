@@ -4,13 +4,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import json
 import logging
+import os
+import signal
+import socket
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from .failures import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    CliError,
+    explain_os_error,
+)
+
 if TYPE_CHECKING:
+    from types import FrameType
+
     from .config import Settings
 
 log = logging.getLogger("partway")
@@ -25,11 +40,40 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
     # Imported here: the client commands start faster without pydantic-settings.
-    from .config import load_settings
+    from .config import explain_settings_error, load_settings
 
-    return load_settings(
-        args.config, data_dir=args.data_dir, database_url=args.database_url, **extra
-    )
+    flags = {"data_dir": args.data_dir, "database_url": args.database_url, **extra}
+    try:
+        return load_settings(args.config, **flags)
+    except ValueError as exc:  # pydantic's ValidationError and SettingsError among them
+        raise CliError(explain_settings_error(exc, flags, args.config), EXIT_USAGE) from exc
+
+
+def check_port_free(host: str, port: int, flag: str) -> None:
+    """Say which port is taken and how to pick another, before the database is even opened."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise CliError(
+            f"cannot bind to {host!r} ({exc.strerror}): give an address of this machine with "
+            "--host / PARTWAY_HOST",
+            EXIT_USAGE,
+        ) from exc
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise CliError(
+                    f"port {port} on {host} is already in use (another partway serve?): stop "
+                    f"that process or choose another port with {flag}"
+                ) from exc
+            raise CliError(
+                f"cannot listen on {host}:{port} ({exc.strerror}): choose another address "
+                f"with --host / PARTWAY_HOST or port with {flag}"
+            ) from exc
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -40,13 +84,42 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args, host=args.host, port=args.port)
     setup_logging(settings.log_level, settings.log_format)
+    check_port_free(settings.host, settings.port, "--port / PARTWAY_PORT")
+    if settings.metrics_port is not None:
+        check_port_free(settings.host, settings.metrics_port, "PARTWAY_METRICS_PORT")
+    from .admin import check_data_dir
+
+    check_data_dir(settings)
     # The event loop gives up the GIL at every SQLite call and socket send; with body threads
     # busy, taking it back waited up to the 5 ms default each time, and API requests that make
     # a dozen such calls took seconds under load (py-spy: the loop in pthread_cond_timedwait).
     sys.setswitchinterval(GIL_SWITCH_SECONDS)
     app = create_app(settings)
+    started = time.monotonic()
+    _log_stop_on_signals(started)
     uvloop.run(serve(settings, app))
+    log.info("partway stopped after %s", _uptime(started))
     return 0
+
+
+def _uptime(started: float) -> str:
+    seconds = int(time.monotonic() - started)
+    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m{seconds % 60:02d}s"
+
+
+def _log_stop_on_signals(started: float) -> None:
+    """One line at shutdown. uvicorn handles SIGTERM/SIGINT itself, and once it has drained
+    the requests in flight it restores the handlers it found and raises the signal again: that
+    lands here, which logs the stop and then lets the signal end the process as before."""
+
+    def stopped(signum: int, _frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        log.info("partway stopped after %s (%s)", _uptime(started), name)
+        signal.signal(signum, signal.SIG_DFL)
+        signal.raise_signal(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, stopped)
 
 
 def _protocol(settings: Settings, edge: Any) -> Any:
@@ -81,15 +154,7 @@ async def serve(settings: Settings, app: Any) -> None:
     file_limit = open_file_limit()
     edge = build_edge(settings, app.state.services.metrics, file_limit)
     protocol = _protocol(settings, edge)
-    log.info(
-        "serving on http://%s:%d, data in %s, metadata %s; open files %d, connections %d",
-        settings.host,
-        settings.port,
-        settings.data_dir,
-        settings.masked()["database_url"],
-        file_limit,
-        connection_cap(settings, file_limit),
-    )
+    log.info(start_line(settings, file_limit, connection_cap(settings, file_limit)))
 
     def config(asgi: Any, port: int, lifespan: Literal["on", "off"]) -> uvicorn.Config:
         # The metrics port keeps uvicorn's own protocol: scrapes must not count against (or be
@@ -112,7 +177,19 @@ async def serve(settings: Settings, app: Any) -> None:
         await _serve_all(settings, app, config)
     finally:
         edge.pump.stop()
-    log.info("stopped")
+
+
+def start_line(settings: Settings, file_limit: int, connections: int) -> str:
+    """Everything a person needs to know about a server that just started, on one line."""
+    from . import __version__
+
+    masked = settings.masked()
+    storages = ", ".join(f"{k}={v}" for k, v in masked["storage"].items())
+    return (
+        f"partway {__version__} serving on http://{settings.host}:{settings.port}; "
+        f"data directory {settings.data_dir}; database {masked['database_url']}; "
+        f"storages {storages}; open files {file_limit}, connections {connections}"
+    )
 
 
 async def _serve_all(settings: Settings, app: Any, config: Any) -> None:
@@ -140,73 +217,36 @@ def cmd_config_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_keys_create(args: argparse.Namespace) -> int:
-    from .app import build_services, open_metadata
+def _admin(name: str) -> Any:
+    """An operator command of admin.py, given the parsed settings."""
 
-    settings = _settings(args)
-    services = build_services(settings, open_metadata(settings))
-    key = asyncio.run(services.keys.create(args.app_id))
-    print(key)
-    return 0
+    def run(args: argparse.Namespace) -> int:
+        from . import admin
 
+        code: int = getattr(admin, name)(args, _settings(args))
+        return code
 
-def cmd_migrate(args: argparse.Namespace) -> int:
-    from .app import metadata_engine
-    from .metadata import migrate
-
-    migrate.upgrade(metadata_engine(_settings(args)))
-    print("metadata schema is up to date")
-    return 0
+    return run
 
 
-def cmd_reap(args: argparse.Namespace) -> int:
-    from .app import build_services, open_metadata
-    from .domain.reaper import ReapReport
-
-    settings = _settings(args)
-    services = build_services(settings, open_metadata(settings))
-
-    async def once() -> ReapReport:
-        try:
-            return await services.reaper.run_once()
-        finally:
-            await services.close()
-
-    report = asyncio.run(once())
-    print(
-        f"expired {report.expired} session(s), freed {report.bytes_freed} bytes, "
-        f"purged {report.purged_rows} old row(s), removed {report.orphans} orphan object(s)"
+def _debug(parser: argparse.ArgumentParser, default: Any = argparse.SUPPRESS) -> None:
+    # SUPPRESS on subcommands: `partway --debug serve` must not be undone by serve's default.
+    parser.add_argument(
+        "--debug", action="store_true", default=default, help="show tracebacks of failures"
     )
-    if report.suspects:
-        print(
-            f"{report.suspects} unreferenced object(s) seen: a running server's reaper removes "
-            f"them once they stay unreferenced for {settings.orphan_grace_seconds:.0f} s"
-        )
-    return 0
-
-
-def cmd_quota(args: argparse.Namespace) -> int:
-    from .app import build_services, open_metadata
-    from .domain.models import Tenant
-
-    settings = _settings(args)
-    services = build_services(settings, open_metadata(settings))
-    tenant = Tenant(args.app_id, args.consumer_id)
-    repo = services.repo
-    if args.action == "set":
-        if args.bytes is None and not args.default:
-            raise ValueError("quota set needs --bytes N or --default")
-        if args.bytes is not None and args.bytes < 0:
-            raise ValueError("--bytes must not be negative")
-        asyncio.run(repo.set_quota(tenant, None if args.default else args.bytes))
-    quota = asyncio.run(repo.quota(tenant, settings.default_quota_bytes))
-    used = asyncio.run(repo.usage(tenant))
-    print(f"quota {'unlimited' if quota is None else quota} bytes, used {used} bytes")
-    return 0
 
 
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="partway", description="resumable large-file uploads")
+    from . import __version__
+
+    root = argparse.ArgumentParser(
+        prog="partway",
+        description="resumable large-file uploads",
+        epilog="exit codes: 0 done, 1 failed, 2 usage or settings, 3 server unreachable, "
+        "130 interrupted",
+    )
+    root.add_argument("--version", action="version", version=f"partway {__version__}")
+    _debug(root, default=False)
     sub = root.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="serve the HTTP API")
@@ -215,21 +255,33 @@ def parser() -> argparse.ArgumentParser:
     _common(serve)
     serve.set_defaults(func=cmd_serve)
 
-    keys = sub.add_parser("keys", help="manage API keys")
+    keys = sub.add_parser("keys", help="create, list or revoke API keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     create = keys_sub.add_parser("create", help="create a key and print it (stored hashed)")
     create.add_argument("--app-id", required=True)
+    create.add_argument(
+        "--init", action="store_true", help="create the database if there is none yet"
+    )
     _common(create)
-    create.set_defaults(func=cmd_keys_create)
+    create.set_defaults(func=_admin("cmd_keys_create"))
+    listing = keys_sub.add_parser("list", help="list keys (ids, apps, dates; never the keys)")
+    listing.add_argument("--app-id", help="only this app's keys")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    _common(listing)
+    listing.set_defaults(func=_admin("cmd_keys_list"))
+    revoke = keys_sub.add_parser("revoke", help="revoke a key by its id (key_…)")
+    revoke.add_argument("key_id")
+    _common(revoke)
+    revoke.set_defaults(func=_admin("cmd_keys_revoke"))
 
     mig = sub.add_parser("migrate", help="create or upgrade the metadata schema")
     _common(mig)
-    mig.set_defaults(func=cmd_migrate)
+    mig.set_defaults(func=_admin("cmd_migrate"))
 
-    reap = sub.add_parser("reap", help="reap expired sessions and orphan bytes")
-    reap.add_argument("--once", action="store_true", required=True, help="one run, then exit")
+    reap = sub.add_parser("reap", help="reap expired sessions and orphan bytes once")
+    reap.add_argument("--once", action="store_true", help="accepted; one run is all it does")
     _common(reap)
-    reap.set_defaults(func=cmd_reap)
+    reap.set_defaults(func=_admin("cmd_reap"))
 
     quota = sub.add_parser("quota", help="show or set a consumer's storage quota")
     quota.add_argument("action", choices=["show", "set"])
@@ -238,7 +290,7 @@ def parser() -> argparse.ArgumentParser:
     quota.add_argument("--bytes", type=int, help="the consumer's quota in bytes")
     quota.add_argument("--default", action="store_true", help="back to the configured default")
     _common(quota)
-    quota.set_defaults(func=cmd_quota)
+    quota.set_defaults(func=_admin("cmd_quota"))
 
     config = sub.add_parser("config", help="show the effective settings (secrets masked)")
     config.add_argument("action", choices=["show"])
@@ -248,28 +300,53 @@ def parser() -> argparse.ArgumentParser:
     from .client.cli import register
 
     register(sub)
+    for command in sub.choices.values():
+        _debug(command)
+    _debug(keys_sub.choices["create"])
+    _debug(keys_sub.choices["list"])
+    _debug(keys_sub.choices["revoke"])
     return root
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .config import unknown_variables
+
     args = parser().parse_args(argv)
+    for warning in unknown_variables(os.environ):
+        print(f"partway: warning: {warning}", file=sys.stderr)
     try:
         code: int = args.func(args)
-    except ValueError as exc:  # pydantic's ValidationError among them
-        print(f"partway: {_problem(exc)}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if args.debug:
+            raise
+        message, code = _explain(exc)
+        print(f"partway: {message}", file=sys.stderr)
     return code
 
 
-def _problem(exc: ValueError) -> str:
-    from pydantic import ValidationError
+def _explain(exc: Exception) -> tuple[str, int]:
+    """One line and an exit code for any failure; the traceback is `--debug`'s."""
+    import sqlalchemy.exc
 
-    if not isinstance(exc, ValidationError):
-        return str(exc)
-    problems = "; ".join(
-        f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+    if isinstance(exc, CliError):
+        return exc.message, exc.code
+    if isinstance(exc, sqlalchemy.exc.DBAPIError):
+        first = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        return (
+            f"the metadata database failed: {first}: check --database-url / "
+            "PARTWAY_DATABASE_URL and that the database is reachable and writable",
+            EXIT_FAILED,
+        )
+    if isinstance(exc, OSError):
+        return explain_os_error(exc), EXIT_FAILED
+    if isinstance(exc, ValueError):
+        return str(exc), EXIT_USAGE
+    return (
+        f"unexpected {type(exc).__name__}: {exc} (run again with --debug for the traceback)",
+        EXIT_FAILED,
     )
-    return f"invalid settings: {problems}"
 
 
 if __name__ == "__main__":

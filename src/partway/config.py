@@ -6,8 +6,11 @@ given with `--config`, defaults. Unknown keys and invalid values stop startup wi
 
 from __future__ import annotations
 
+import difflib
+import os
 import re
 import tomllib
+from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
@@ -104,6 +107,12 @@ class Settings(BaseSettings):
             )
         return self
 
+    @field_validator("log_level", "log_format", "http_protocol", mode="before")
+    @classmethod
+    def _lower_case(cls, value: Any) -> Any:
+        # `PARTWAY_LOG_LEVEL=DEBUG` is what people type; the choices are case-insensitive.
+        return value.strip().lower() if isinstance(value, str) else value
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
@@ -160,3 +169,77 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         return Settings(**given)
     finally:
         _FILE_VALUES.reset(token)
+
+
+# Variables read by the client commands and by the project's own scripts and tests, not settings.
+CLIENT_VARIABLES = frozenset(
+    {"PARTWAY_SERVER", "PARTWAY_API_KEY", "PARTWAY_APP_ID", "PARTWAY_CONSUMER_ID",
+     "PARTWAY_SERVICE_ID"}
+)  # fmt: skip
+TOOLING_PREFIXES = ("PARTWAY_TEST_", "PARTWAY_FUZZ_", "PARTWAY_BENCH_")
+TOOLING_VARIABLES = frozenset({"PARTWAY_SERVICES_DIR", "PARTWAY_PG_PORT", "PARTWAY_S3_PORT"})
+
+
+def env_name(field: str) -> str:
+    return "PARTWAY_" + field.upper()
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """`PARTWAY_*` variables nobody reads (a typo like PARTWAY_PROT would be silently ignored),
+    each with the closest known name when there is one."""
+    known = {env_name(f) for f in Settings.model_fields} | CLIENT_VARIABLES | TOOLING_VARIABLES
+    warnings = []
+    for name in sorted(environ):
+        if not name.startswith("PARTWAY_") or name in known:
+            continue
+        if name.startswith(TOOLING_PREFIXES):
+            continue
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.75)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        warnings.append(f"unknown variable {name} is ignored{hint}")
+    return warnings
+
+
+# What a value that needs more than a scalar must look like, for the error message.
+_EXPECTED_JSON = {
+    "storage": 'a JSON object of service id -> storage URL, e.g. {"local": "/srv/partway"}',
+    "cors_origins": 'a JSON list of origins, e.g. ["https://app.example.com"]',
+}
+
+
+def explain_settings_error(
+    exc: ValueError, flags: Mapping[str, object], config_file: Path | None = None
+) -> str:
+    """One line naming the variable, flag or file key, the bad value and the expected form."""
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
+    if isinstance(exc, SettingsError):
+        # pydantic-settings fails before validating when a JSON-valued variable is not JSON.
+        match = re.search(r'field "(\w+)"', str(exc))
+        field = match.group(1) if match else ""
+        value = os.environ.get(env_name(field), "")
+        expected = _EXPECTED_JSON.get(field, "JSON")
+        return f"{env_name(field)}={value!r} is not valid JSON: expected {expected}"
+    if not isinstance(exc, ValidationError):
+        return str(exc)
+    problems = []
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err["loc"] else ""
+        where = _source_of(field, flags, config_file)
+        if err["type"] == "extra_forbidden":
+            problems.append(f"{where}: unknown setting (see `partway serve --help` and README)")
+            continue
+        expected = err["msg"][0].lower() + err["msg"][1:]
+        problems.append(f"{where}={err.get('input')!r}: {expected}")
+    return "invalid settings: " + "; ".join(problems)
+
+
+def _source_of(field: str, flags: Mapping[str, object], config_file: Path | None) -> str:
+    if flags.get(field) is not None:
+        return "--" + field.replace("_", "-")
+    if env_name(field) in os.environ:
+        return env_name(field)
+    if config_file is not None:
+        return f"{field} in {config_file}"
+    return field

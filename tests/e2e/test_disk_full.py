@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Server, start_server, stop_server
+from tests.system import root
 
 from .helpers import MIB, assert_error, create_session, download, finish, get_session, put_part
 
@@ -19,6 +20,7 @@ SMALL_FS = 20 * MIB
 
 @pytest.fixture(scope="module")
 def small_disk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    root("mounts a small tmpfs")
     mount = tmp_path_factory.mktemp("smallfs")
     # CI runs as root; a size-limited tmpfs is the small filesystem.
     subprocess.run(

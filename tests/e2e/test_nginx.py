@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ import pytest
 
 from partway.client import Credentials, UploadOptions, upload_async
 from tests.conftest import Server, free_port, wait_for_log_event
+from tests.system import program
 
 ROOT = Path(__file__).resolve().parents[2]
 SNIPPET = ROOT / "deploy" / "nginx" / "partway-location.conf"
@@ -29,7 +29,7 @@ def prefix(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def nginx(server: Server, prefix: Path) -> Iterator[str]:
-    binary = shutil.which("nginx") or "/usr/sbin/nginx"
+    binary = program("nginx", "nginx-light", "/usr/sbin/nginx")
     port = free_port()
     upstream = server.base_url.removeprefix("http://")
     temp = "".join(

@@ -21,7 +21,7 @@ from ..wire import (
     SERVICE_ID,
     SESSIONS_PATH,
 )
-from .retry import RETRY_ERRORS, RetryPolicy
+from .retry import RETRY_ERRORS, RetryPolicy, never_sent, never_works, waiting_for
 
 
 def needs_tls(base_url: str) -> bool:
@@ -144,6 +144,12 @@ class AsyncApi:
         self.credentials = credentials
         self.retry = self._retry
         self.on_retry = on_retry
+        # Until the server has answered once, a failure that cannot mend is not retried: a
+        # wrong URL or a dead port fails at once instead of after minutes of backoff.
+        self.reached = False
+        # Tries that may have reached the server (answered, or cut off after being sent): a
+        # caller compares it around a call to know whether the server may have acted on it.
+        self.deliveries = 0
 
     async def __aenter__(self) -> AsyncApi:
         return self
@@ -153,6 +159,27 @@ class AsyncApi:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    async def reach(self) -> None:
+        """One cheap GET first, so an address that can never work (nothing listening, no such
+        host, not an HTTP server) fails at once rather than after minutes of retries of a
+        request whose answer might only have been lost. Any HTTP answer will do (a proxy may
+        not route /healthz); only timeouts are retried."""
+        attempt = 0
+        while True:
+            try:
+                await self._http.get("/healthz")
+                self.reached = True
+                return
+            except httpx.TimeoutException as exc:
+                wait = self._retry.after(attempt)
+                if wait is None:
+                    raise
+                if self._on_retry is not None:
+                    tries = f"try {attempt + 2} of {self._retry.attempts}"
+                    self._on_retry(f"{waiting_for(exc)}, then GET /healthz again ({tries})", wait)
+                await asyncio.sleep(wait)
+                attempt += 1
 
     async def _send(
         self, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any
@@ -164,18 +191,22 @@ class AsyncApi:
             try:
                 res = await self._http.request(method, path, headers=all_headers, **kwargs)
             except RETRY_ERRORS as exc:
-                wait = self._retry.after(attempt)
+                self.deliveries += 0 if never_sent(exc) else 1
+                wait = None if not self.reached and never_works(exc) else self._retry.after(attempt)
                 if wait is None:
                     raise
-                reason = type(exc).__name__
+                reason = waiting_for(exc)
             else:
+                self.reached = True
+                self.deliveries += 1
                 wait = self._retry.after(attempt, res.status_code, res.headers.get("retry-after"))
                 if wait is None:
                     raise_for_error(res)
                     return res
-                reason = f"HTTP {res.status_code}"
+                reason = waiting_for(None, res.status_code)
             if self._on_retry is not None:
-                self._on_retry(f"{method} {path}: {reason}", wait)
+                tries = f"try {attempt + 2} of {self._retry.attempts}"
+                self._on_retry(f"{reason}, then {method} {path} again ({tries})", wait)
             await asyncio.sleep(wait)
             attempt += 1
 

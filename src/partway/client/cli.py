@@ -10,13 +10,46 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
+
+from ..failures import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    CliError,
+    explain_os_error,
+    unreachable,
+)
 from .api import ApiError, AsyncApi, Credentials
-from .progress import BarProgress, JsonProgress, LineProgress
+from .output import write_line
+from .progress import MIB, BarProgress, JsonProgress, LineProgress
 from .state import StateStore, default_state_dir
 from .uploader import FileChanged, Uploader, UploadOptions
 
 DEFAULT_SERVER = "http://127.0.0.1:8080"
+
+# What to do about the server's refusals that a person can act on.
+_HINTS = {
+    401: "check --api-key / PARTWAY_API_KEY and --app-id, and that the key was created in the "
+    "server's database (`partway keys list` on the server)",
+    402: "the consumer is over its quota: delete files or raise it (`partway quota set`)",
+    409: "that name is taken in the folder: rename the file, or delete the existing one",
+}
+
+
+def check_server_url(server: str) -> None:
+    """A URL that can never work fails here, before any request and any retry."""
+    parts = urlsplit(server)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        guess = urlsplit(f"http://{server.split('://', 1)[-1]}")
+        example = f"http://{guess.netloc}" if guess.hostname else DEFAULT_SERVER
+        raise CliError(
+            f"server URL {server!r} (--server / PARTWAY_SERVER) must start with http:// or "
+            f"https:// and name a host, e.g. {example}",
+            EXIT_USAGE,
+        )
 
 
 def _credentials(args: argparse.Namespace) -> Credentials:
@@ -30,7 +63,7 @@ def _credentials(args: argparse.Namespace) -> Credentials:
         if not value
     ]
     if missing:
-        raise SystemExit("partway: missing credentials: " + ", ".join(missing))
+        raise CliError("missing credentials: set " + ", ".join(missing), EXIT_USAGE)
     return Credentials(args.api_key, args.app_id, args.consumer_id, args.service_id)
 
 
@@ -44,38 +77,70 @@ def _client_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
+def _check(args: argparse.Namespace) -> None:
+    """Usage errors (URL, credentials) before any work starts."""
+    check_server_url(args.server)
+    _credentials(args)
+
+
 def _api(
     args: argparse.Namespace, on_retry: Callable[[str, float], None] | None = None
 ) -> AsyncApi:
     return AsyncApi(args.server, _credentials(args), on_retry=on_retry)
 
 
-def _run(args: argparse.Namespace, work: Callable[[], Any]) -> int:
-    """Run a coroutine factory; map failures to messages and exit codes."""
+def _run(
+    args: argparse.Namespace, work: Callable[[], Any], started: Callable[[], bool] = bool
+) -> int:
+    """Run a coroutine factory; map failures to one line each and an exit code. `started`:
+    whether an upload got under way, so that running the command again resumes it."""
     try:
         asyncio.run(work())
-    except ApiError as exc:
-        _fail(args, f"server said {exc.status} {exc.type_name}: {exc.message}", exc.detail)
-        return 1
-    except (OSError, FileChanged) as exc:
-        _fail(args, str(exc))
-        return 1
+    except (CliError, ApiError, httpx.TransportError, FileChanged, OSError) as exc:
+        if args.debug:
+            raise
+        message, code = _describe(args, exc, started())
+        _fail(args, message, exc.detail if isinstance(exc, ApiError) else None)
+        return code
     return 0
 
 
+def _describe(args: argparse.Namespace, exc: Exception, started: bool) -> tuple[str, int]:
+    again = "; run the same command again to resume" if started else ""
+    if isinstance(exc, CliError):
+        return exc.message, exc.code
+    if isinstance(exc, ApiError):
+        hint = _HINTS.get(exc.status)
+        extra = isinstance(exc.detail, str) and exc.detail and exc.detail != exc.message
+        where = f" ({exc.detail})" if extra else ""
+        message = f"server said {exc.status} {exc.type_name}: {exc.message}{where}"
+        return message + (f": {hint}" if hint else again), EXIT_FAILED
+    if isinstance(exc, httpx.TransportError):
+        error = unreachable(args.server, exc)
+        return error.message + again, error.code
+    if isinstance(exc, FileChanged):
+        return str(exc), EXIT_FAILED
+    assert isinstance(exc, OSError)
+    return explain_os_error(exc), EXIT_FAILED
+
+
 def _fail(args: argparse.Namespace, message: str, detail: object = None) -> None:
+    """One line on stderr; with --json also an error event on stdout for the script."""
     if args.json:
-        print(json.dumps({"event": "error", "message": message, "detail": detail}), flush=True)
-    else:
-        print(f"partway: {message}", file=sys.stderr)
+        write_line(json.dumps({"event": "error", "message": message, "detail": detail}))
+    print(f"partway: {message}", file=sys.stderr, flush=True)
+
+
+def _say(message: str) -> None:
+    print(f"partway: {message}", file=sys.stderr, flush=True)
 
 
 def cmd_upload(args: argparse.Namespace) -> int:
     files = [Path(f) for f in args.files]
     for f in files:
         if not f.is_file():
-            _fail(args, f"{f} is not a readable file")
-            return 2
+            _fail(args, f"{f} is not a file: give paths of files to upload")
+            return EXIT_USAGE
     if args.json:
         show: Any = JsonProgress()
     elif sys.stderr.isatty():
@@ -88,68 +153,91 @@ def cmd_upload(args: argparse.Namespace) -> int:
     state = StateStore(args.state_dir)
 
     def on_retry(what: str, wait: float) -> None:
-        show.message(f"retrying in {wait:.1f}s: {what}")
+        show.message(f"partway: waiting {wait:.1f} s for {what}")
+
+    reached: list[AsyncApi] = []
 
     async def work() -> None:
         async with _api(args, on_retry) as api:
+            await api.reach()
+            reached.append(api)
             creds = _credentials(args)
             uploader = Uploader(api, args.server, creds.app_id, creds.consumer_id, state)
             for path in files:
                 file = await uploader.upload(path, options, show)
                 if args.json:
                     show.emit({"event": "file", "path": str(path), "file": file})
-                else:
-                    show.message(f"{path} → file {file['id']} ({file.get('size')} bytes)")
+                    continue
+                size = int(file.get("size") or 0)
+                show.message(f"{path} → file {file['id']} ({size / MIB:.1f} MiB)")
+                write_line(str(file["id"]))  # the result, for FILE_ID=$(partway upload …)
 
+    _check(args)  # a wrong URL or missing credentials fail before the bar starts
     try:
         with show:
-            return _run(args, work)
+            return _run(args, work, started=lambda: bool(reached))
     except KeyboardInterrupt:
         again = " ".join(sys.argv)
-        _fail(args, f"interrupted; nothing is lost. Run the same command to resume:\n  {again}")
-        return 130
+        _fail(args, f"interrupted; nothing is lost: run the same command to resume: {again}")
+        return EXIT_INTERRUPTED
 
 
 def cmd_sessions(args: argparse.Namespace) -> int:
     async def work() -> None:
         async with _api(args) as api:
+            await api.reach()
             if args.action == "list":
                 found = await api.list_sessions()
                 if args.json:
-                    print(json.dumps([s.__dict__ for s in found]))
+                    write_line(json.dumps([s.__dict__ for s in found]))
+                elif not found:
+                    _say(f"no unfinished uploads for consumer {args.consumer_id}")
                 for s in found if not args.json else []:
                     size = "unknown" if s.size is None else str(s.size)
                     held = s.uploaded_byte_range or "-"
-                    print(
+                    write_line(
                         f"{s.id}  {s.name}  size={size}  "
                         f"parts={s.uploaded_parts_count} bytes={held}"
                     )
             elif args.action == "show":
                 info = await api.get_session(args.id)
-                print(json.dumps(info.__dict__, indent=None if args.json else 2))
+                write_line(json.dumps(info.__dict__, indent=None if args.json else 2))
             else:
                 await api.abort(args.id)
-                print(json.dumps({"aborted": args.id}) if args.json else f"aborted {args.id}")
+                write_line(json.dumps({"aborted": args.id}) if args.json else f"aborted {args.id}")
 
     if args.action != "list" and not args.id:
-        _fail(args, f"sessions {args.action} needs a session id")
-        return 2
+        _fail(args, f"sessions {args.action} needs a session id: see `partway sessions list`")
+        return EXIT_USAGE
+    _check(args)
     return _run(args, work)
 
 
 def cmd_download(args: argparse.Namespace) -> int:
+    def refuse_existing(target: Path) -> None:
+        if target.exists() and not args.force:
+            raise CliError(f"{target} exists: pass --force to overwrite it, or -o another path")
+
+    if args.output:
+        refuse_existing(Path(args.output))
+
     async def work() -> None:
         async with _api(args) as api:
+            await api.reach()
             info = await api.get_file(args.file_id)
             target = Path(args.output or info["name"])
+            refuse_existing(target)
             temp = target.with_name(target.name + ".partial")
             with temp.open("wb") as out:
                 async for chunk in api.download(args.file_id):
                     out.write(chunk)
             temp.replace(target)
             message = {"event": "downloaded", "path": str(target), "size": info.get("size")}
-            print(json.dumps(message) if args.json else f"{args.file_id} → {target}")
+            write_line(json.dumps(message) if args.json else str(target))
+            if not args.json:
+                _say(f"{args.file_id} → {target}")
 
+    _check(args)
     return _run(args, work)
 
 
@@ -172,5 +260,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     download = sub.add_parser("download", help="download a file")
     download.add_argument("file_id")
     download.add_argument("-o", "--output", help="path to write (default: the file's name)")
+    download.add_argument("--force", action="store_true", help="overwrite an existing file")
     _client_args(download)
     download.set_defaults(func=cmd_download)

@@ -18,7 +18,7 @@ import httpx
 
 from ..wire import DIGEST, SESSIONS_PATH, sha1_digest_header
 from .api import Credentials, needs_tls, raise_for_error
-from .retry import RETRY_ERRORS, RetryPolicy
+from .retry import RETRY_ERRORS, RetryPolicy, waiting_for
 
 SLICE = 1024 * 1024  # bodies go out in 1 MiB views: no part-sized copies
 
@@ -78,15 +78,16 @@ class PartSender:
                 wait = None if self._stopping.is_set() else self._retry.after(attempt)
                 if wait is None:
                     raise
-                reason = type(exc).__name__
+                reason = waiting_for(exc)
             else:
                 wait = self._retry.after(attempt, res.status_code, res.headers.get("retry-after"))
                 if wait is None or self._stopping.is_set():
                     raise_for_error(res)
                     return
-                reason = f"HTTP {res.status_code}"
+                reason = waiting_for(None, res.status_code)
             if self._on_retry is not None:
-                self._on_retry(f"PUT {path} part {number}: {reason}", wait)
+                tries = f"try {attempt + 2} of {self._retry.attempts}"
+                self._on_retry(f"{reason}, then part {number} again ({tries})", wait)
             if self._stopping.wait(wait):
                 raise InterruptedError("the upload was stopped")
             attempt += 1

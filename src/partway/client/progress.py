@@ -12,15 +12,28 @@ from rich.progress import (
     BarColumn,
     DownloadColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TaskID,
     TextColumn,
     TimeRemainingColumn,
-    TransferSpeedColumn,
 )
+from rich.text import Text
 
+from .output import write_line
 from .uploader import UploadProgress
 
 MIB = 1024 * 1024
+
+
+class MibRateColumn(ProgressColumn):
+    """The rate in MiB/s: rich's own speed column is decimal (MB/s) beside binary sizes (MiB)."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(
+            "?" if speed is None else f"{speed / MIB:.1f} MiB/s", style="progress.data.speed"
+        )
 
 
 class BarProgress:
@@ -31,11 +44,11 @@ class BarProgress:
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             DownloadColumn(binary_units=True),
-            TransferSpeedColumn(),
+            MibRateColumn(),
             TimeRemainingColumn(),
             TextColumn("parts {task.fields[parts]}"),
             transient=False,
-            console=console,
+            console=console or Console(stderr=True),  # progress is not a result: stderr
         )
         self._tasks: dict[str, TaskID] = {}
 
@@ -124,7 +137,7 @@ class JsonProgress:
         )
 
     def emit(self, obj: dict[str, Any]) -> None:
-        print(json.dumps(obj), file=self._out, flush=True)
+        write_line(json.dumps(obj), self._out)
 
     def message(self, text: str) -> None:
         self.emit({"event": "message", "message": text})

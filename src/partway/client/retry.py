@@ -13,6 +13,40 @@ RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 RETRY_ERRORS = (httpx.TransportError,)
 
 
+def never_works(exc: httpx.TransportError) -> bool:
+    """Failures that retrying the first request of a run cannot mend: nothing listens there
+    (refused), the host does not exist, the URL is not HTTP, or what answers is not an HTTP
+    server. A connection closed without an answer is not among them: that is how a lost
+    answer looks, and the request may well have been carried out."""
+    if isinstance(exc, httpx.ConnectError | httpx.UnsupportedProtocol | httpx.LocalProtocolError):
+        return True
+    # What answered spoke something else than HTTP ("illegal status line" and the like).
+    return isinstance(exc, httpx.RemoteProtocolError) and "disconnect" not in str(exc).lower()
+
+
+def never_sent(exc: httpx.TransportError) -> bool:
+    """The request cannot have reached the server: it failed before a connection was made."""
+    return isinstance(
+        exc,
+        httpx.ConnectError
+        | httpx.ConnectTimeout
+        | httpx.PoolTimeout
+        | httpx.UnsupportedProtocol
+        | httpx.LocalProtocolError,
+    )
+
+
+def waiting_for(exc: httpx.TransportError | None, status: int | None = None) -> str:
+    """What a retry waits for, in words."""
+    if status is not None:
+        return f"the server to recover (HTTP {status})"
+    if isinstance(exc, httpx.ConnectError):
+        return "the server to accept connections"
+    if isinstance(exc, httpx.TimeoutException):
+        return "the server to answer (timed out)"
+    return "an answer (the connection closed before one came)"
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 8

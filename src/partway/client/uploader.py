@@ -16,6 +16,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from ..wire import sha1_digest_header
 from .api import ApiError, AsyncApi, SessionInfo
 from .parts import FileShrank, PartSender
@@ -208,6 +210,7 @@ class Uploader:
         options: UploadOptions,
         record: UploadRecord | None,
     ) -> SessionInfo:
+        fresh = record is None
         if record is None:
             record = UploadRecord(
                 self._server,
@@ -219,14 +222,24 @@ class Uploader:
                 secrets.token_hex(16),
             )
             await self._save(key, record)
-        session_id = await self._api.create_session(
-            name,
-            options.folder_id,
-            identity.size,
-            options.drive_id,
-            options.part_size_hint,
-            record.idempotency_key,
-        )
+        deliveries = self._api.deliveries
+        try:
+            session_id = await self._api.create_session(
+                name,
+                options.folder_id,
+                identity.size,
+                options.drive_id,
+                options.part_size_hint,
+                record.idempotency_key,
+            )
+        except (ApiError, httpx.TransportError) as exc:
+            # Refused (4xx), or no try of it can have reached the server: no session exists,
+            # so a record would only make the next run look for one. A 5xx or a try whose
+            # answer was lost keeps it.
+            refused = isinstance(exc, ApiError) and exc.status < 500
+            if fresh and (refused or self._api.deliveries == deliveries):
+                self._forget(key)
+            raise
         await self._save(key, replace(record, session_id=session_id))
         return await self._api.get_session(session_id)
 
