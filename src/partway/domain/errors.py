@@ -82,3 +82,7 @@ class LinkRefused(DomainError):
 
 class PasswordRequired(DomainError):
     """A shared link's password is missing or wrong."""
+
+
+class OperationUnsupported(InvalidInput):
+    """An operation of the API partway does not perform (yet): said so, not a bare 404/405."""

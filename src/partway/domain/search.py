@@ -99,6 +99,8 @@ class SearchService:
             )
             if folder is None or folder.kind is not EntryKind.FOLDER or wrong_drive:
                 raise NotFound(f"folder {folder_id!r} not found")
+            # The folder's drive narrows the search to one range of the entries' name index.
+            scope = replace(scope, drive_id=folder.drive_id)
         return scope
 
     async def search(self, tenant: Tenant, search: Search) -> Page[Entry]:

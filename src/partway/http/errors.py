@@ -20,6 +20,7 @@ ERROR_TABLE: dict[type[e.DomainError], tuple[int, str]] = {
     e.MissingHeader: (400, "RequestHeadersValidationError"),
     e.DigestMismatch: (400, "RequestValidationError"),
     e.UnsupportedFilter: (400, "UnsupportedFiltersError"),
+    e.OperationUnsupported: (400, "ConnectorOperationUnsupportedError"),
     e.InvalidInput: (400, "RequestValidationError"),
     e.PasswordRequired: (401, "UnauthorizedError"),
     e.LinkRefused: (410, "GoneError"),

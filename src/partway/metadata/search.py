@@ -3,6 +3,7 @@ trigram table `entry_names` (kept by triggers), PostgreSQL's pg_trgm index on lo
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from .schema import entries
 
 # A trigram index can serve a term of three characters or more.
 TRIGRAM = 3
+_WILD = re.compile(r"[%_\\]")
 _names = sa.table("entry_names", sa.column("rowid"), sa.column("name"))
 
 
@@ -27,15 +29,35 @@ def like_pattern(term: str) -> str:
     return f"%{escaped}%"
 
 
-def _subtree(tenant: Tenant, folder_id: str) -> sa.CTE:
-    """Ids of the folder and every folder below it."""
+def _subtree(tenant: Tenant, drive_id: str | None, folder_id: str) -> sa.CTE:
+    """Ids of the folder and every folder below it (each step one range of the unique name
+    index: tenant, drive, parent)."""
     top = sa.select(sa.literal(folder_id).label("id")).cte("subtree", recursive=True)
     below = sa.select(entries.c.id).where(
         tenant_of(entries, tenant),
+        entries.c.drive_id == drive_id,
         entries.c.kind == EntryKind.FOLDER.value,
         entries.c.parent_id == top.c.id,
     )
     return top.union_all(below)
+
+
+def _unindexed_tenant(tenant: Tenant) -> sa.TextClause:
+    """The tenant condition with SQLite's unary + on the columns: it may not use the tenant
+    index, so the planner drives the search from the trigram hits (rowid lookups) instead of
+    reading every entry of the consumer and probing the hits (measured at 100,000 files:
+    0.8 ms instead of 17 ms for a rare name)."""
+    return sa.text(
+        "+entries.app_id = :search_app AND +entries.consumer_id = :search_consumer"
+    ).bindparams(search_app=tenant.app_id, search_consumer=tenant.consumer_id)
+
+
+def _tenant_condition(
+    dialect: str, tenant: Tenant, terms: list[str]
+) -> sa.ColumnElement[bool] | sa.TextClause:
+    if dialect == "sqlite" and any(len(t) >= TRIGRAM and not _WILD.search(t) for t in terms):
+        return _unindexed_tenant(tenant)
+    return tenant_of(entries, tenant)
 
 
 def _name_matches(dialect: str, terms: list[str]) -> list[sa.ColumnElement[bool]]:
@@ -45,12 +67,12 @@ def _name_matches(dialect: str, terms: list[str]) -> list[sa.ColumnElement[bool]
     conditions: list[sa.ColumnElement[bool]] = [
         entries.c.name.like(p, escape="\\") for p in patterns
     ]
-    indexed = [p for t, p in zip(terms, patterns, strict=True) if len(t) >= TRIGRAM]
+    # FTS5 serves a LIKE from its index only without ESCAPE, so terms holding a wildcard
+    # character are left to the row-level LIKEs.
+    indexed = [f"%{t}%" for t in terms if len(t) >= TRIGRAM and not _WILD.search(t)]
     if indexed:
         # The trigram index finds candidates; the LIKEs above re-check them on the row.
-        hits = sa.select(_names.c.rowid).where(
-            *[_names.c.name.like(p, escape="\\") for p in indexed]
-        )
+        hits = sa.select(_names.c.rowid).where(*[_names.c.name.like(p) for p in indexed])
         conditions.append(sa.literal_column("entries.rowid").in_(hits))
     return conditions
 
@@ -81,13 +103,15 @@ class SearchQueries(SqlBase):
         after: tuple[str, str] | None,
         limit: int,
     ) -> sa.Select[Any]:
-        query = sa.select(entries).where(tenant_of(entries, tenant), *_name_matches(dialect, terms))
+        query = sa.select(entries).where(
+            _tenant_condition(dialect, tenant, terms), *_name_matches(dialect, terms)
+        )
         if scope.drive_id is not None:
             query = query.where(entries.c.drive_id == scope.drive_id)
         if scope.inside is not None:
             query = query.where(entries.c.parent_id == scope.inside)
         if scope.below is not None and scope.below != ROOT_FOLDER_ID:
-            tree = _subtree(tenant, scope.below)
+            tree = _subtree(tenant, scope.drive_id, scope.below)
             query = query.where(entries.c.parent_id.in_(sa.select(tree.c.id)))
         if scope.shared:
             linked = sa.select(shared_links.c.id).where(
