@@ -26,19 +26,21 @@ from starlette.staticfiles import StaticFiles
 from . import secret_key
 from .config import Settings
 from .domain.catalog import Catalog
+from .domain.copies import FolderCopier
 from .domain.drives import DriveService
 from .domain.errors import DomainError
 from .domain.files import FileService
 from .domain.keys import KeyService
 from .domain.links import LinkService
 from .domain.policy import PartPolicy
-from .domain.ports import Admission, Clock, Storage
+from .domain.ports import Admission, Clock, Events, Storage
 from .domain.reaper import Reaper
 from .domain.search import SearchService
 from .domain.signing import Signer
 from .domain.uploads import Lifetimes, UploadService
 from .events import Fanout, LogEvents
 from .http import (
+    copies,
     drives,
     errors,
     exports,
@@ -122,14 +124,20 @@ def build_services(settings: Settings, engine: Engine, clock: Clock = utc_now) -
         repo=repo,
         metrics=metrics,
         locks=locks,
-        catalog=build_catalog(settings, repo, file_service, metrics, clock),
+        catalog=build_catalog(settings, repo, file_service, metrics, clock, uploads, events),
     )
 
 
 def build_catalog(
-    settings: Settings, repo: SqlRepository, files: FileService, metrics: Metrics, clock: Clock
+    settings: Settings,
+    repo: SqlRepository,
+    files: FileService,
+    metrics: Metrics,
+    clock: Clock,
+    uploads: UploadService,
+    events: Events,
 ) -> Catalog:
-    """Drives, shared links, search and signed URLs (issue #18)."""
+    """Drives, shared links, search, signed URLs and folder copy (issue #18)."""
     signer = Signer(secret_key.load_or_create(settings.data_dir))
     link_downloads = Counter(
         "partway_shared_link_downloads",
@@ -142,6 +150,15 @@ def build_catalog(
         search=SearchService(repo, repo, files.tree, clock),
         signer=signer,
         link_downloads=link_downloads,
+        copies=FolderCopier(
+            repo,
+            repo,
+            files.tree,
+            uploads.storage,
+            clock,
+            settings.default_quota_bytes,
+            events,
+        ),
     )
 
 
@@ -213,6 +230,14 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
             asyncio.create_task(
                 every(settings.reap_interval_seconds, "reaper", services.reaper.run_once)
             ),
+            # Folder copies whose process died mid-copy: rows, counted bytes and objects.
+            asyncio.create_task(
+                every(
+                    settings.reap_interval_seconds,
+                    "copy reaper",
+                    services.catalog.copies.reclaim_stale,
+                )
+            ),
             asyncio.create_task(
                 every(GAUGE_REFRESH_SECONDS, "gauge refresh", lambda: ops.refresh_gauges(services))
             ),
@@ -235,6 +260,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
         *search.routes,
         *signed.routes,
         *exports.routes,
+        *copies.routes,
         *openapi.routes,
         *ops.routes,
     ]

@@ -1,5 +1,5 @@
 """The official apideck-unify SDK, unmodified, on issue #18's methods: drives, drive groups,
-shared links, files search and export, folders copy (refused by name), signed downloads."""
+shared links, files search and export, folders copy, signed downloads."""
 
 from __future__ import annotations
 
@@ -80,9 +80,21 @@ def test_shared_links_search_export_through_the_sdk(server: Server, sdk: Apideck
     assert b'"expires_at"' in signed.get_file_download_response.read()  # type: ignore[union-attr]
 
 
-def test_folder_copy_is_refused_by_name(sdk: Apideck) -> None:
+def test_folder_copy_through_the_sdk(server: Server, sdk: Apideck) -> None:
     folder = sdk.file_storage.folders.create(name="to copy", parent_folder_id="root")
     folder_id = folder.create_folder_response.data.id  # type: ignore[union-attr]
-    with pytest.raises(models.BadRequestResponse) as refused:
-        sdk.file_storage.folders.copy(id=folder_id, parent_folder_id="root")
-    assert "folders.copy is not supported" in str(refused.value)
+    with server.client("sdk-catalog") as client:
+        upload_whole(client, "inside.txt", b"copied by the sdk", folder_id)
+    copied = sdk.file_storage.folders.copy(
+        id=folder_id, parent_folder_id="root", name="copied by sdk"
+    ).update_folder_response
+    assert copied is not None and copied.data.id != folder_id
+    got = sdk.file_storage.folders.get(id=copied.data.id).get_folder_response
+    assert got is not None and got.data.name == "copied by sdk"
+    listed = sdk.file_storage.files.list(filter_={"folder_id": copied.data.id}).get_files_response
+    assert listed is not None and [f.name for f in listed.data] == ["inside.txt"]
+    download = sdk.file_storage.files.download(id=listed.data[0].id)
+    assert download.get_file_download_response.read() == b"copied by the sdk"  # type: ignore[union-attr]
+    with pytest.raises(models.APIError) as clash:
+        sdk.file_storage.folders.copy(id=folder_id, parent_folder_id="root", name="copied by sdk")
+    assert clash.value.status_code == 409

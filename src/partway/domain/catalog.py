@@ -1,11 +1,12 @@
-"""The services of issue #18 (drives, shared links, search, signed URLs), built together and
-hung on the app's Services as one field."""
+"""The services of issue #18 (drives, shared links, search, signed URLs, folder copy), built
+together and hung on the app's Services as one field."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Protocol
 
+from .copies import FolderCopier
 from .drives import DriveService
 from .links import LinkService
 from .search import SearchService
@@ -26,3 +27,4 @@ class Catalog:
     signer: Signer
     # Downloads served through shared links (partway_shared_link_downloads_total).
     link_downloads: Tally
+    copies: FolderCopier

@@ -14,6 +14,7 @@ from ..domain.models import ROOT_FOLDER_ID, Entry, EntryKind, Tenant
 from ..domain.search import Scope
 from .base import SqlBase
 from .catalog import shared_links
+from .copies import visible
 from .links import live_links
 from .rows import entry_of, tenant_of
 from .schema import entries
@@ -108,6 +109,8 @@ class SearchQueries(SqlBase):
         )
         if scope.drive_id is not None:
             query = query.where(entries.c.drive_id == scope.drive_id)
+        else:
+            query = query.where(visible(entries))  # not a folder copy still being built
         if scope.inside is not None:
             query = query.where(entries.c.parent_id == scope.inside)
         if scope.below is not None and scope.below != ROOT_FOLDER_ID:

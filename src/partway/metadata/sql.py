@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .accounts import AccountQueries
+from .copies import CopyQueries
 from .drives import DriveQueries
 from .entries import EntryQueries
 from .links import LinkQueries
@@ -11,7 +12,13 @@ from .sessions import SessionQueries
 
 
 class SqlRepository(
-    AccountQueries, SessionQueries, EntryQueries, DriveQueries, LinkQueries, SearchQueries
+    AccountQueries,
+    SessionQueries,
+    EntryQueries,
+    DriveQueries,
+    LinkQueries,
+    SearchQueries,
+    CopyQueries,
 ):
-    """Implements domain.ports.Repository (and the drive, link and search repositories of
-    issue #18) for SQLite and PostgreSQL."""
+    """Implements domain.ports.Repository (and the drive, link, search and folder-copy
+    repositories of issue #18) for SQLite and PostgreSQL."""
