@@ -37,6 +37,7 @@ def machine() -> str:
 
 SLOW_HEADING = "## Many slow clients"
 SPREAD_HEADING = "## Spread of the ratio"
+COPY_HEADING = "## Folder copy"
 
 
 def replace_section(out: Path, heading: str, text: str) -> None:
@@ -222,8 +223,9 @@ def write_report(
         f"SQLite: **{trips[1]:.0f} round trips/s**.",
         "",
     ]
-    # The spread (bench/spread.py) and many-slow-clients (bench/slow.py) sections are runs of
-    # their own: kept as they stand.
-    kept = "".join(kept_section(out, heading) for heading in (SPREAD_HEADING, SLOW_HEADING))
+    # The spread (bench/spread.py), many-slow-clients (bench/slow.py) and folder-copy
+    # (bench/folder_copy.py) sections are runs of their own: kept as they stand.
+    headings = (SPREAD_HEADING, SLOW_HEADING, COPY_HEADING)
+    kept = "".join(kept_section(out, heading) for heading in headings)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + ("\n" + kept if kept else ""))

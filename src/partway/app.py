@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import Counter
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -21,16 +22,36 @@ from starlette.responses import RedirectResponse
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from . import secret_key
 from .config import Settings
+from .domain.catalog import Catalog
+from .domain.copies import FolderCopier
+from .domain.drives import DriveService
 from .domain.errors import DomainError
 from .domain.files import FileService
 from .domain.keys import KeyService
+from .domain.links import LinkService
 from .domain.policy import PartPolicy
-from .domain.ports import Admission, Clock, Storage
+from .domain.ports import Admission, Clock, Events, Storage
 from .domain.reaper import Reaper
+from .domain.search import SearchService
+from .domain.signing import Signer
 from .domain.uploads import Lifetimes, UploadService
 from .events import Fanout, LogEvents
-from .http import errors, files, folders, openapi, ops, sessions
+from .http import (
+    copies,
+    drives,
+    errors,
+    exports,
+    files,
+    folders,
+    links,
+    openapi,
+    ops,
+    search,
+    sessions,
+    signed,
+)
 from .http.context import Services
 from .http.observe import Observe
 from .http.pump import BodyPump, BodyTimeout, pace_for
@@ -91,15 +112,51 @@ def build_services(settings: Settings, engine: Engine, clock: Clock = utc_now) -
     admission = Admission(settings.default_quota_bytes, settings.max_open_sessions)
     uploads = UploadService(repo, storages, locks, policy, lifetimes, clock, admission, events)
     grace = timedelta(seconds=settings.orphan_grace_seconds)
+    file_service = FileService(repo, uploads, clock)
     return Services(
         settings=settings,
         keys=KeyService(repo, clock),
         uploads=uploads,
-        files=FileService(repo, uploads, clock),
+        files=file_service,
         reaper=Reaper(uploads, repo, storages, lifetimes, clock, grace, events),
         repo=repo,
         metrics=metrics,
         locks=locks,
+        catalog=build_catalog(settings, repo, file_service, metrics, clock, uploads, events),
+    )
+
+
+def build_catalog(
+    settings: Settings,
+    repo: SqlRepository,
+    files: FileService,
+    metrics: Metrics,
+    clock: Clock,
+    uploads: UploadService,
+    events: Events,
+) -> Catalog:
+    """Drives, shared links, search, signed URLs and folder copy (issue #18)."""
+    signer = Signer(secret_key.load_or_create(settings.data_dir))
+    link_downloads = Counter(
+        "partway_shared_link_downloads",
+        "Downloads served through shared links",
+        registry=metrics.registry,
+    )
+    return Catalog(
+        drives=DriveService(repo, clock),
+        links=LinkService(repo, repo, signer, clock),
+        search=SearchService(repo, repo, files.tree, clock),
+        signer=signer,
+        link_downloads=link_downloads,
+        copies=FolderCopier(
+            repo,
+            repo,
+            files.tree,
+            uploads.storage,
+            clock,
+            settings.default_quota_bytes,
+            events,
+        ),
     )
 
 
@@ -172,6 +229,14 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
             asyncio.create_task(
                 every(settings.reap_interval_seconds, "reaper", services.reaper.run_once)
             ),
+            # Folder copies whose process died mid-copy: rows, counted bytes and objects.
+            asyncio.create_task(
+                every(
+                    settings.reap_interval_seconds,
+                    "copy reaper",
+                    services.catalog.copies.reclaim_stale,
+                )
+            ),
             asyncio.create_task(
                 every(GAUGE_REFRESH_SECONDS, "gauge refresh", lambda: ops.refresh_gauges(services))
             ),
@@ -189,6 +254,12 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
         *sessions.routes,
         *files.routes,
         *folders.routes,
+        *drives.routes,
+        *links.routes,
+        *search.routes,
+        *signed.routes,
+        *exports.routes,
+        *copies.routes,
         *openapi.routes,
         *ops.routes,
     ]

@@ -9,6 +9,7 @@ APP_ID = "x-apideck-app-id"
 CONSUMER_ID = "x-apideck-consumer-id"
 SERVICE_ID = "x-apideck-service-id"
 METADATA = "x-apideck-metadata"
+FOLLOW_REDIRECTS = "x-apideck-follow-redirects"
 DIGEST = "digest"
 REQUEST_ID = "request-id"
 IDEMPOTENCY_KEY = "idempotency-key"
@@ -17,6 +18,8 @@ SESSIONS_PATH = "/file-storage/upload-sessions"
 FILES_PATH = "/file-storage/files"
 FOLDERS_PATH = "/file-storage/folders"
 DRIVES_PATH = "/file-storage/drives"
+DRIVE_GROUPS_PATH = "/file-storage/drive-groups"
+SHARED_LINKS_PATH = "/file-storage/shared-links"
 
 # The largest `limit` of a listing (files in a folder, upload sessions).
 MAX_PAGE = 200

@@ -70,3 +70,19 @@ class StorageUnavailable(DomainError):
 
 class RangeNotSatisfiable(DomainError):
     """A download range lies outside the file."""
+
+
+class UnsupportedFilter(InvalidInput):
+    """A filter the spec offers that partway cannot apply: refused by name, never ignored."""
+
+
+class LinkRefused(DomainError):
+    """A shared or signed link that no longer works (expired, used up)."""
+
+
+class PasswordRequired(DomainError):
+    """A shared link's password is missing or wrong."""
+
+
+class OperationUnsupported(InvalidInput):
+    """An operation of the API partway does not perform (yet): said so, not a bare 404/405."""

@@ -9,7 +9,6 @@ from .digests import Digest
 from .errors import InvalidInput, InvalidState, NotFound, RangeNotSatisfiable
 from .models import (
     ROOT_FOLDER_ID,
-    Drive,
     Entry,
     EntryKind,
     EntryPatch,
@@ -20,7 +19,7 @@ from .models import (
 from .names import check_name
 from .paging import DEFAULT_PAGE, Page, check_limit, cursor_offset, offset_cursor
 from .ports import Clock, Repository
-from .tree import DEFAULT_DRIVE, Tree
+from .tree import Tree
 from .uploads import UploadService, raise_name_taken
 
 SORT_FIELDS = ("name", "created_at", "updated_at")
@@ -61,7 +60,7 @@ class FileService:
         if listing.sort_by not in SORT_FIELDS:
             raise InvalidInput(f"sort[by] must be one of {', '.join(SORT_FIELDS)}")
         check_limit(listing.limit)
-        drive_id = self.tree.drive_id(listing.drive_id)
+        drive_id = await self.tree.drive_id(tenant, listing.drive_id)
         if listing.folder_id is not None:
             await self.tree.folder(tenant, drive_id, listing.folder_id)
         offset = cursor_offset(listing.cursor)
@@ -130,7 +129,7 @@ class FileService:
         description: str | None,
     ) -> Entry:
         name = check_name(name)
-        drive = self.tree.drive_id(drive_id)
+        drive = await self.tree.drive_id(tenant, drive_id)
         await self.tree.folder(tenant, drive, parent_folder_id)
         if await self._repo.name_taken(tenant, drive, parent_folder_id, name):
             raise_name_taken(name)
@@ -156,13 +155,6 @@ class FileService:
         if await self._repo.has_children(tenant, entry.id):
             raise InvalidState(f"folder {folder_id!r} is not empty")
         await self._repo.delete_entry(tenant, entry.id)
-
-    def drives(self) -> list[Drive]:
-        return [DEFAULT_DRIVE]
-
-    def drive(self, drive_id: str) -> Drive:
-        self.tree.drive_id(drive_id)
-        return DEFAULT_DRIVE
 
     async def upload_small(
         self,

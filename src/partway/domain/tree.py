@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol, runtime_checkable
+
 from .errors import InvalidInput, NotFound
 from .models import DEFAULT_DRIVE_ID, ROOT_FOLDER_ID, Drive, Entry, EntryKind, Tenant
 from .ports import EntryRepository
@@ -10,13 +12,25 @@ DEFAULT_DRIVE = Drive(id=DEFAULT_DRIVE_ID, name="Default drive", description=Non
 MAX_DEPTH = 256
 
 
+@runtime_checkable
+class DriveLookup(Protocol):
+    """A store that keeps consumer-made drives (domain/drives.py) answers this."""
+
+    async def drive_exists(self, tenant: Tenant, drive_id: str) -> bool: ...
+
+
 class Tree:
     def __init__(self, repo: EntryRepository) -> None:
         self._repo = repo
+        # A store without consumer-made drives (a fake) has the default drive only.
+        self._drives = repo if isinstance(repo, DriveLookup) else None
 
-    def drive_id(self, requested: str | None) -> str:
+    async def drive_id(self, tenant: Tenant, requested: str | None) -> str:
+        """The drive an entry or upload goes to: `default` unless another is named."""
         if requested is None or requested == DEFAULT_DRIVE_ID:
             return DEFAULT_DRIVE_ID
+        if self._drives is not None and await self._drives.drive_exists(tenant, requested):
+            return requested
         raise NotFound(f"drive {requested!r} not found")
 
     async def folder(self, tenant: Tenant, drive_id: str, folder_id: str) -> Entry | None:

@@ -116,7 +116,7 @@ class UploadService:
                 raise InvalidInput(
                     f"size {req.size} exceeds the maximum file size of {limit} bytes"
                 )
-        drive_id = self._tree.drive_id(req.drive_id)
+        drive_id = await self._tree.drive_id(tenant, req.drive_id)
         await self._tree.folder(tenant, drive_id, req.parent_folder_id)
         await self._check_name_free(tenant, drive_id, req.parent_folder_id, req.name)
         if part_size_hint is not None and part_size_hint < 1:

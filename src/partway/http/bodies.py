@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
 
 MAX_SIZE = 2**62
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    # Bodies whose route applies pass_through (shared links: http/passthrough.py) say so; every
+    # other body refuses a non-empty one rather than drop it unseen.
+    applies_pass_through: ClassVar[bool] = False
+
+    @model_validator(mode="after")
+    def _pass_through_applied_or_refused(self) -> Strict:
+        if getattr(self, "pass_through", None) and not self.applies_pass_through:
+            raise ValueError(
+                "pass_through is not supported on this operation: partway has no downstream "
+                "connector to pass it to"
+            )
+        return self
 
 
 class PassThrough(Strict):

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from ..config import Settings
+from ..domain.catalog import Catalog
+from ..domain.errors import InvalidInput
 from ..domain.files import FileService
 from ..domain.keys import KeyService
 from ..domain.models import Tenant
@@ -27,6 +29,8 @@ class Services:
     repo: Repository
     metrics: Metrics
     locks: Locks
+    # Drives, shared links, search, signed URLs (issue #18): built by app.build_catalog.
+    catalog: Catalog
 
     async def close(self) -> None:
         """Release the connections of storages, locks and metadata."""
@@ -57,6 +61,13 @@ def bearer_token(header: str | None) -> str | None:
     return header.strip()
 
 
+def refuse_query_pass_through(request: Request) -> None:
+    """partway has no downstream to forward query pass_through to: refused, not dropped."""
+    for key in request.query_params:
+        if key == "pass_through" or key.startswith("pass_through["):
+            raise InvalidInput(f"query parameter {key} is not supported: no downstream connector")
+
+
 async def caller(request: Request) -> Caller:
     services = services_of(request)
     tenant = await services.keys.authenticate(
@@ -64,6 +75,7 @@ async def caller(request: Request) -> Caller:
         request.headers.get(APP_ID),
         request.headers.get(CONSUMER_ID),
     )
+    refuse_query_pass_through(request)
     service_id = request.headers.get(SERVICE_ID) or services.settings.default_service
     services.uploads.storage(service_id)
     return Caller(services, tenant, service_id)

@@ -14,7 +14,7 @@ from ..domain.digests import parse_digest
 from ..domain.errors import InvalidInput, PayloadTooLarge
 from ..domain.files import Listing
 from ..domain.models import EntryKind, EntryPatch, NewSession, Tenant
-from ..wire import DIGEST, FILES_PATH, METADATA
+from ..wire import DIGEST, FILES_PATH, FOLLOW_REDIRECTS, METADATA
 from . import params
 from .bodies import CreateFile, UpdateEntry
 from .context import Caller, caller
@@ -31,6 +31,11 @@ async def rendered(who: Caller, tenant: Tenant, entry: Any) -> dict[str, Any]:
 async def list_files(request: Request) -> Response:
     who = await caller(request)
     query = request.query_params
+    if query.get("filter[shared]") is not None:
+        from . import search  # issue #18: listings of shared entries live there
+
+        if search.shared_filter(request):
+            return await search.shared_listing(request, who)
     direction = query.get("sort[direction]", "asc")
     if direction not in ("asc", "desc"):
         raise InvalidInput("sort[direction] must be asc or desc")
@@ -75,6 +80,10 @@ async def delete_file(request: Request) -> Response:
 
 async def download(request: Request) -> Response:
     who = await caller(request)
+    if request.headers.get(FOLLOW_REDIRECTS, "true").strip().lower() == "false":
+        from .signed import signed_url_answer  # issue #18
+
+        return await signed_url_answer(request, who, request.path_params["id"])
     got = await who.services.files.download(
         who.tenant, request.path_params["id"], params.byte_range(request)
     )

@@ -1,4 +1,4 @@
-"""Routes of /file-storage/folders and /file-storage/drives."""
+"""Routes of /file-storage/folders (drives: http/drives.py)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..domain.models import ROOT_FOLDER_ID, EntryKind, EntryPatch
-from ..wire import DRIVES_PATH, FOLDERS_PATH
+from ..wire import FOLDERS_PATH
 from . import params
 from .bodies import CreateFolder, UpdateEntry
 from .context import caller
-from .render import drive_json, entry_json, envelope, root_folder_json
+from .render import entry_json, envelope, root_folder_json
 
 
 async def create_folder(request: Request) -> Response:
@@ -52,28 +52,9 @@ async def delete_folder(request: Request) -> Response:
     return envelope(request, 200, who.service_id, "Folders", "delete", {"id": folder_id})
 
 
-async def list_drives(request: Request) -> Response:
-    who = await caller(request)
-    data = [drive_json(d) for d in who.services.files.drives()]
-    meta = {
-        "items_on_page": len(data),
-        "cursors": {"previous": None, "current": None, "next": None},
-    }
-    links = {"previous": None, "current": str(request.url), "next": None}
-    return envelope(request, 200, who.service_id, "Drives", "all", data, meta, links)
-
-
-async def get_drive(request: Request) -> Response:
-    who = await caller(request)
-    drive = who.services.files.drive(request.path_params["id"])
-    return envelope(request, 200, who.service_id, "Drives", "one", drive_json(drive))
-
-
 routes = [
     Route(FOLDERS_PATH, create_folder, methods=["POST"]),
     Route(FOLDERS_PATH + "/{id}", get_folder, methods=["GET"]),
     Route(FOLDERS_PATH + "/{id}", update_folder, methods=["PATCH"]),
     Route(FOLDERS_PATH + "/{id}", delete_folder, methods=["DELETE"]),
-    Route(DRIVES_PATH, list_drives, methods=["GET"]),
-    Route(DRIVES_PATH + "/{id}", get_drive, methods=["GET"]),
 ]

@@ -360,7 +360,11 @@ def _paths() -> Json:
 
 @cache
 def document() -> Json:
-    _, defs = models_json_schema([(m, "validation") for m in MODELS], ref_template=REF)
+    from .openapi_catalog import MODELS as CATALOG_MODELS  # issue #18
+    from .openapi_catalog import catalog_paths
+
+    models = MODELS + CATALOG_MODELS
+    _, defs = models_json_schema([(m, "validation") for m in models], ref_template=REF)
     schemas: Json = dict(defs.get("$defs", {}))
     schemas["Envelope"] = {
         "type": "object",
@@ -394,7 +398,7 @@ def document() -> Json:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{"bearer": []}],
-        "paths": _paths(),
+        "paths": {**_paths(), **catalog_paths()},
     }
 
 

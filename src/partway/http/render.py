@@ -9,6 +9,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from ..domain.exports import export_formats
 from ..domain.models import (
     ROOT_FOLDER_ID,
     Drive,
@@ -123,6 +124,10 @@ def entry_json(entry: Entry, folders: list[Entry]) -> dict[str, Any]:
         "parent_folders_complete": True,
         "created_at": format_time(entry.created_at),
         "updated_at": format_time(entry.updated_at),
+        # One consumer owns and writes everything in its drives (issue #18).
+        "owner": {"id": entry.tenant.consumer_id},
+        "created_by": entry.tenant.consumer_id,
+        "updated_by": entry.tenant.consumer_id,
     }
     if entry.kind is EntryKind.FILE:
         data.update(
@@ -131,6 +136,7 @@ def entry_json(entry: Entry, folders: list[Entry]) -> dict[str, Any]:
                 "size": entry.size,
                 "downloadable": True,
                 "exportable": False,
+                "export_formats": export_formats(entry),
                 "permissions": {"download": True},
             }
         )

@@ -143,3 +143,6 @@ tenant_usage = sa.Table(
     # Sizes of the consumer's files.
     sa.Column("stored_bytes", sa.BigInteger(), nullable=False),
 )
+
+# Drives, drive groups and shared links live in a module of their own, on this MetaData.
+from . import catalog as catalog  # noqa: E402

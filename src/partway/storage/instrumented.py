@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import contextmanager
 from typing import TypeVar
 
+from ..domain.copies import copy_object
 from ..domain.models import Part
 from ..domain.policy import StorageCapabilities
 from ..domain.ports import (
@@ -105,6 +106,11 @@ class InstrumentedStorage:
         with self._timer.op("read"):
             async for block in self._inner.read(key, start, end):
                 yield block
+
+    async def copy_object(self, source_key: str, target_key: str, size: int) -> None:
+        # The inner store's own copy, or the bytes streamed through when it has none.
+        work = copy_object(self._inner, source_key, target_key, size)
+        await self._timer.run("copy", work)
 
     async def discard(self, key: str, handle: str) -> None:
         await self._timer.run("discard", self._inner.discard(key, handle))

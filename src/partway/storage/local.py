@@ -18,6 +18,7 @@ from ..domain.models import SERVER_ID, Part, server_id
 from ..domain.policy import StorageCapabilities
 from ..domain.ports import Bytes, DirectBody, Fill, Inspect, Steps, StoredObject
 from ..threads import DISK
+from .local_copy import clone_or_copy
 
 READ_BLOCK = 1024 * 1024
 # A filled range is shown to its inspector (hashing) through mappings of this many bytes.
@@ -186,6 +187,29 @@ class LocalStorage:
                 yield block
         finally:
             os.close(fd)
+
+    async def copy_object(self, source_key: str, target_key: str, size: int) -> None:
+        """A new completed object holding a copy of another (folder copy): a reflink or an
+        in-kernel copy, see local_copy.py."""
+        await DISK.run(self._copy, self._path(source_key), self._path(target_key), size)
+
+    def _copy(self, source: Path, target: Path, size: int) -> None:
+        try:
+            src = os.open(source, os.O_RDONLY)
+        except FileNotFoundError:
+            raise NotFound("a file being copied was deleted meanwhile") from None
+        try:
+            dst = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                clone_or_copy(src, dst, size)
+                if self._fsync:
+                    os.fsync(dst)
+            finally:
+                os.close(dst)
+        except OSError as exc:
+            raise _io_error(exc, "copying a file") from exc
+        finally:
+            os.close(src)
 
     async def discard(self, key: str, handle: str) -> None:
         await self.delete(key)

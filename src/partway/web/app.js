@@ -1,5 +1,7 @@
 // partway's browser uploader: the Apideck upload-session API from a page, with parallel parts,
 // Web Crypto SHA-1 digests, retries, pause/resume/cancel and resume across reloads.
+import { mount as mountCatalog, rowActions } from "./catalog.js";
+
 const PARALLEL = 4;
 const RETRIES = 6;
 const CREDS_KEY = "partway.credentials";
@@ -90,7 +92,7 @@ const uploads = [];
 
 function recordKey(file) {
   const c = creds();
-  return RECORD_PREFIX + [c.appId, c.consumerId, state.folderId, file.name, file.size, file.lastModified].join("|");
+  return RECORD_PREFIX + [c.appId, c.consumerId, state.driveId, state.folderId, file.name, file.size, file.lastModified].join("|");
 }
 
 // Resume records live in IndexedDB: a transaction is committed when it completes, so a reload
@@ -122,6 +124,7 @@ class Upload {
     this.file = file;
     this.key = recordKey(file);
     this.folderId = state.folderId;
+    this.driveId = state.driveId;
     this.sessionId = null;
     this.partSize = 0;
     this.total = file.size;
@@ -193,7 +196,7 @@ class Upload {
     record = record || { idempotencyKey: crypto.randomUUID(), name: this.file.name, size: this.file.size };
     await saveRecord(this.key, record);
     const created = await withRetries(() => api("POST", "/file-storage/upload-sessions",
-      { name: this.file.name, parent_folder_id: this.folderId, size: this.file.size },
+      { name: this.file.name, parent_folder_id: this.folderId, size: this.file.size, drive_id: this.driveId },
       { "idempotency-key": record.idempotencyKey }));
     record.sessionId = created.data.id;
     await saveRecord(this.key, record);
@@ -354,7 +357,7 @@ async function showResumable() {
 
 // ---------- folders and files ----------
 
-const state = { folderId: "root", trail: [{ id: "root", name: "root" }] };
+const state = { driveId: "default", folderId: "root", trail: [{ id: "root", name: "root" }] };
 
 function renderBreadcrumbs() {
   const nav = $("breadcrumbs");
@@ -379,7 +382,8 @@ async function refreshFiles() {
   const body = $("files").querySelector("tbody");
   $("files-error").textContent = "";
   try {
-    const res = await api("GET", `/file-storage/files?filter[folder_id]=${encodeURIComponent(state.folderId)}&limit=200`);
+    const where = `filter[folder_id]=${encodeURIComponent(state.folderId)}&filter[drive_id]=${encodeURIComponent(state.driveId)}`;
+    const res = await api("GET", `/file-storage/files?${where}&limit=200`);
     body.innerHTML = "";
     for (const item of res.data) body.append(fileRow(item));
   } catch (err) {
@@ -411,8 +415,9 @@ function fileRow(item) {
       try { await api("DELETE", `/file-storage/files/${item.id}`); refreshFiles(); }
       catch (err) { $("files-error").textContent = err.message; }
     };
-    actions.append(dl, " ", del);
+    actions.append(dl, " ", del, " ");
   }
+  actions.append(...rowActions(item));
   tr.append(name, size, date, actions);
   return tr;
 }
@@ -467,6 +472,7 @@ function showWorkspace() {
   $("whoami").textContent = `${c.appId} / ${c.consumerId}`;
   openFolder("root");
   showResumable();
+  mountCatalog({ api, state, openFolder, refreshFiles, showError: (err) => ($("files-error").textContent = err.message) });
 }
 
 function wire() {
@@ -481,7 +487,7 @@ function wire() {
   $("folder-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     try {
-      await api("POST", "/file-storage/folders", { name: $("folder-name").value.trim(), parent_folder_id: state.folderId });
+      await api("POST", "/file-storage/folders", { name: $("folder-name").value.trim(), parent_folder_id: state.folderId, drive_id: state.driveId });
       $("folder-name").value = "";
       refreshFiles();
     } catch (err) {

@@ -1,0 +1,30 @@
+"""The services of issue #18 (drives, shared links, search, signed URLs, folder copy), built
+together and hung on the app's Services as one field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from .copies import FolderCopier
+from .drives import DriveService
+from .links import LinkService
+from .search import SearchService
+from .signing import Signer
+
+
+class Tally(Protocol):
+    """A counter (metrics) the domain bumps without knowing the metrics library."""
+
+    def inc(self, amount: float = 1) -> None: ...
+
+
+@dataclass(frozen=True)
+class Catalog:
+    drives: DriveService
+    links: LinkService
+    search: SearchService
+    signer: Signer
+    # Downloads served through shared links (partway_shared_link_downloads_total).
+    link_downloads: Tally
+    copies: FolderCopier

@@ -1,0 +1,35 @@
+"""The server's signing secret: a file next to the data, never in the metadata store, so a
+database leak reveals no working shared link or signed URL. Servers sharing one metadata store
+must share this file too."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+from .domain.signing import SECRET_BYTES
+
+FILE_NAME = "signing.key"
+
+
+def load_or_create(data_dir: Path) -> bytes:
+    path = data_dir / FILE_NAME
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        # Written whole under a temporary name, then linked into place: two servers starting at
+        # once agree on whichever link came first, and neither reads a half-written file.
+        temporary = data_dir / f".{FILE_NAME}.{os.getpid()}"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, os.urandom(SECRET_BYTES))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+        temporary.unlink()
+    secret = path.read_bytes()
+    if len(secret) < SECRET_BYTES:
+        raise SystemExit(f"{path} is shorter than {SECRET_BYTES} bytes; remove it to make anew")
+    return secret
