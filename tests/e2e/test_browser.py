@@ -10,23 +10,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect
 
 from tests.conftest import Server, log_events, start_server, stop_server
-from tests.system import program
 
 from .helpers import MIB, SESSIONS
 
 ROOT = Path(__file__).resolve().parents[2]
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="module")
@@ -34,15 +24,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv = start_server(tmp_path_factory.mktemp("browser"), {"PARTWAY_DEFAULT_PART_SIZE": str(MIB)})
     yield srv
     stop_server(srv)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    chromium = program("chromium", "chromium", "/usr/bin/chromium")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium, args=FLAGS, headless=True)
-        yield b
-        b.close()
 
 
 @pytest.fixture
