@@ -9,7 +9,11 @@ from typing import Any
 
 from partway.app import build_services, open_metadata
 from partway.config import Settings
-from partway.domain.models import Entry, Tenant
+from partway.domain.digests import Digest
+from partway.domain.models import Entry, Tenant, UploadSession
+from partway.domain.ports import Source
+from partway.domain.rules import PartRule
+from partway.domain.uploads import UploadService
 from partway.http.context import Services
 
 from ..backends import Backend
@@ -27,6 +31,20 @@ class Clock:
 
 async def body(data: bytes) -> AsyncIterator[bytes]:
     yield data
+
+
+async def upload_part(
+    uploads: UploadService,
+    tenant: Tenant,
+    session_id: str,
+    number: int,
+    source: Source,
+    length: int | None,
+    digest: Digest | None,
+) -> UploadSession:
+    """An Apideck part: the range the part rule places at number × part_size."""
+    rule = PartRule(number, uploads.policy)
+    return await uploads.write_range(tenant, session_id, rule, source, length, digest)
 
 
 def make_services(backend: Backend, clock: Clock, **overrides: object) -> Services:

@@ -20,6 +20,7 @@ from .models import (
 from .names import check_name
 from .paging import DEFAULT_PAGE, Page, check_limit, cursor_offset, offset_cursor
 from .ports import Clock, Repository
+from .rules import PartRule
 from .tree import DEFAULT_DRIVE, Tree
 from .uploads import UploadService, raise_name_taken
 
@@ -177,7 +178,8 @@ class FileService:
         req = replace(req, size=length)
         session = await self._uploads.create(tenant, service_id, req, part_size=max(length, 1))
         try:
-            await self._uploads.upload_part(tenant, session.id, 0, body, length, digest)
+            rule = PartRule(0, self._uploads.policy)
+            await self._uploads.write_range(tenant, session.id, rule, body, length, digest)
             return await self._uploads.finish(tenant, session.id, None)
         except BaseException:
             await self._uploads.abort(tenant, session.id)

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Generator, Sequence
+from collections.abc import AsyncIterator, Callable, Generator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from .models import Entry, EntryKind, Part, SessionState, SessionSummary, Tenant, UploadSession
+from .models import (
+    ByteRange,
+    Entry,
+    EntryKind,
+    Placement,
+    SessionState,
+    SessionSummary,
+    Tenant,
+    UploadSession,
+)
 from .paging import After
 from .policy import StorageCapabilities
 
@@ -38,35 +47,11 @@ class DirectBody(Protocol):
         off. Cancelled, it stops them before returning."""
 
 
-Body = AsyncIterator[bytes] | DirectBody
-# Blocking work on bytes as they are stored (hashing).
+# What a range is written from: a body read straight from the connection (which a store on a
+# local file may splice), or ASGI chunks.
+Source = AsyncIterator[bytes] | DirectBody
+# Blocking work on bytes as they are stored (hashing), run in the thread that stores them.
 Inspect = Callable[[Bytes], None]
-# Moves a whole body into a store's range, showing the stored bytes to an Inspect if given.
-Fill = Callable[[DirectBody, Inspect | None], Steps]
-
-
-class RangeWriter(Protocol):
-    """Writes one part of an unfinished object. Nothing counts until `commit` returns."""
-
-    async def write(
-        self, chunks: Sequence[Bytes], alongside: Callable[[], None] | None = None
-    ) -> None:
-        """Append these buffers, in order, at the writer's current position.
-
-        `alongside` is blocking work on the same bytes (hashing) to run in the worker thread
-        that writes them: one thread hop per batch instead of two.
-        """
-
-    def filler(self) -> Fill | None:
-        """If the store writes to a local file: a function making the steps that move a whole
-        body into the range and show the written bytes to its second argument (hashing), if
-        given, without a copy of its own."""
-
-    async def commit(self) -> str | None:
-        """Make the part durable; returns the store's receipt for it (S3: the part's ETag)."""
-
-    async def close(self) -> None:
-        """Release the writer; an uncommitted part is dropped."""
 
 
 @dataclass(frozen=True)
@@ -78,10 +63,18 @@ class StoredObject:
     handle: str = ""
 
 
+@dataclass(frozen=True)
+class Written:
+    """A range the store made durable: its byte count and the store's receipt (S3: ETag)."""
+
+    size: int
+    tag: str | None
+
+
 class Storage(Protocol):
     """Bytes of sessions and files, addressed by server-generated keys only.
 
-    An object is unfinished (parts may be written, it cannot be read) until `complete`.
+    An object is unfinished (ranges may be written, it cannot be read) until `complete`.
     """
 
     @property
@@ -90,19 +83,30 @@ class Storage(Protocol):
     async def begin(self, key: str) -> str:
         """Prepare an unfinished object; returns its handle (S3: the multipart upload id)."""
 
-    async def open_range(
-        self, key: str, handle: str, number: int, offset: int, length: int | None
-    ) -> RangeWriter:
-        """A writer for part `number`, which starts at `offset` and is `length` bytes long
-        (None: not known before its end)."""
+    async def write_range(
+        self,
+        at: Placement,
+        start: int,
+        source: Source,
+        length: int | None,
+        limit: int,
+        inspect: Inspect | None = None,
+        accept: Callable[[int], None] | None = None,
+    ) -> Written:
+        """Write `source` (at most `limit` bytes, else WrongPartSize) at byte `start` of the
+        unfinished object; `length` is its byte count if known before the bytes arrive.
+        `inspect` is shown the bytes as they are stored; `accept` gets the
+        byte count once the source ended and may raise to drop the range before it is made
+        durable. A store without `writes_in_place` takes only starts on `at.grid`."""
 
-    async def complete(self, key: str, handle: str, parts: list[Part], size: int) -> None:
-        """Assemble the parts into a readable, durable object. Completing an already completed
-        object of that size is not an error (a finish that crashed half-way is retried)."""
+    async def complete(self, at: Placement, ranges: list[ByteRange], size: int) -> None:
+        """Assemble the ranges (sorted, covering 0..size) into a readable, durable object.
+        Completing an already completed object of that size is not an error (a finish that
+        crashed half-way is retried)."""
 
-    async def reopen(self, key: str, parts: list[Part]) -> tuple[str, list[Part]]:
-        """Turn a completed object back into an unfinished one holding the same parts, for a
-        finish whose whole-file check failed. Returns the new handle and the parts' receipts."""
+    async def reopen(self, at: Placement, ranges: list[ByteRange]) -> tuple[str, list[ByteRange]]:
+        """Turn a completed object back into an unfinished one holding the same ranges, for a
+        finish whose whole-file check failed. Returns the new handle and the ranges' receipts."""
 
     def read(self, key: str, start: int, end: int) -> AsyncIterator[bytes]:
         """Bytes start..end-1 of a completed object, in blocks."""
@@ -130,7 +134,8 @@ class Locks(Protocol):
 
     def session_exclusive(self, session_id: str) -> AbstractAsyncContextManager[None]: ...
 
-    def part(self, session_id: str, number: int) -> AbstractAsyncContextManager[None]: ...
+    def range(self, session_id: str, start: int) -> AbstractAsyncContextManager[None]:
+        """Exclusive: one writer at a time of the range starting at `start`."""
 
     async def forget(self, session_id: str) -> None:
         """Drop whatever the locks of a finished or deleted session left behind."""
@@ -177,10 +182,14 @@ class SessionRepository(Protocol):
         """Raises NameTaken if an open session holds the name, QuotaExceeded past a limit."""
 
     async def get_session(
-        self, tenant: Tenant, session_id: str, with_parts: bool = True, only_part: int | None = None
+        self,
+        tenant: Tenant,
+        session_id: str,
+        with_ranges: bool = True,
+        only_range: int | None = None,
     ) -> UploadSession | None:
-        """The session; its `parts` stay empty unless asked for (they can number 10,000), or
-        hold just part `only_part` if that one is recorded."""
+        """The session; its `ranges` stay empty unless asked for (they can number 10,000), or
+        hold just the range starting at `only_range` if one is recorded there."""
 
     async def session_by_idempotency_key(
         self, tenant: Tenant, key: str
@@ -197,14 +206,15 @@ class SessionRepository(Protocol):
         (ties by id), their parts summed up where they are stored: a page costs the same
         whatever the tenant's other sessions hold."""
 
-    async def forget_part(self, session_id: str, number: int) -> None: ...
+    async def forget_range(self, session_id: str, start: int) -> None: ...
 
-    async def record_part(
-        self, session_id: str, part: Part, now: datetime, expires_at: datetime
+    async def record_range(
+        self, session_id: str, received: ByteRange, now: datetime, expires_at: datetime
     ) -> bool:
-        """Record a part if the session is still open; False otherwise."""
+        """Record a range (replacing one at the same start) if the session is still open;
+        False otherwise."""
 
-    async def restage(self, session_id: str, handle: str, parts: list[Part]) -> None:
+    async def restage(self, session_id: str, handle: str, ranges: list[ByteRange]) -> None:
         """The store re-created the session's unfinished object: new handle, new receipts."""
 
     async def set_state(

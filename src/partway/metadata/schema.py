@@ -80,8 +80,10 @@ sessions = sa.Table(
     ),
 )
 
-parts = sa.Table(
-    "upload_parts",
+# The byte ranges a session received, keyed by where each starts (Apideck part n starts at
+# n × part_size; a later front may append anywhere).
+ranges = sa.Table(
+    "upload_ranges",
     metadata,
     sa.Column(
         "session_id",
@@ -89,7 +91,7 @@ parts = sa.Table(
         sa.ForeignKey("upload_sessions.id", ondelete="CASCADE"),
         primary_key=True,
     ),
-    sa.Column("number", sa.Integer(), primary_key=True),
+    sa.Column("start", sa.BigInteger(), primary_key=True, autoincrement=False),
     sa.Column("size", sa.BigInteger(), nullable=False),
     sa.Column("sha1", sa.String(40), nullable=True),
     sa.Column("sha256", sa.String(64), nullable=True),

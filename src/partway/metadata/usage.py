@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 from ..domain.errors import QuotaExceeded, TooManySessions
 from ..domain.models import Tenant
-from .schema import parts, tenant_usage
+from .schema import ranges, tenant_usage
 
 # Bound as app/consumer: an update may not bind a parameter named like one of its columns.
 _ROW = (
@@ -121,8 +121,8 @@ def reserved_by(c: Connection, session_id: str, size: int | None) -> int:
     if size is not None:
         return size
     held = c.execute(
-        sa.select(sa.func.coalesce(sa.func.sum(parts.c.size), 0)).where(
-            parts.c.session_id == session_id
+        sa.select(sa.func.coalesce(sa.func.sum(ranges.c.size), 0)).where(
+            ranges.c.session_id == session_id
         )
     ).scalar_one()
     return int(held)
