@@ -1,4 +1,4 @@
-"""Composition root: settings → metadata, storage, locks, domain services → HTTP routes."""
+"""Composition root of the server: the core's services (services.py) → HTTP routes, the edge."""
 
 from __future__ import annotations
 
@@ -8,11 +8,9 @@ import logging
 import resource
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -24,25 +22,15 @@ from starlette.staticfiles import StaticFiles
 
 from .config import Settings
 from .domain.errors import DomainError
-from .domain.files import FileService
-from .domain.keys import KeyService
-from .domain.policy import PartPolicy
-from .domain.ports import Admission, Clock, Storage
-from .domain.reaper import Reaper
-from .domain.uploads import Lifetimes, UploadService
-from .events import Fanout, LogEvents
+from .domain.ports import Clock
 from .http import errors, files, folders, openapi, ops, sessions
-from .http.context import Services
 from .http.observe import Observe
 from .http.pump import BodyPump, BodyTimeout, pace_for
 from .http.server import Edge, EdgeLimits
-from .locks import locks_for
-from .metadata import migrate
-from .metadata.engine import make_engine
-from .metadata.sql import SqlRepository
 from .metrics import Metrics
-from .storage import storage_from_url
-from .storage.instrumented import InstrumentedStorage
+from .services import Services, build_services, metadata_engine, open_metadata, utc_now
+
+__all__ = ["build_services", "create_app", "metadata_engine", "open_metadata", "utc_now"]
 
 log = logging.getLogger("partway")
 
@@ -51,58 +39,6 @@ WORKER_THREADS = 64
 GAUGE_REFRESH_SECONDS = 15.0
 MAX_DEFAULT_CONNECTIONS = 20_000
 WEB_DIR = Path(__file__).parent / "web"
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def metadata_engine(settings: Settings) -> Engine:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return make_engine(settings.metadata_url(), durable=settings.fsync)
-
-
-def open_metadata(settings: Settings) -> Engine:
-    engine = metadata_engine(settings)
-    if migrate.pending(engine):
-        if not settings.auto_migrate:
-            raise SystemExit("the metadata database needs `partway migrate` first")
-        migrate.upgrade(engine)
-    return engine
-
-
-def build_services(settings: Settings, engine: Engine, clock: Clock = utc_now) -> Services:
-    repo = SqlRepository(engine, durable=settings.fsync)
-    metrics = Metrics()
-    events = Fanout(LogEvents(), metrics)
-    storages: dict[str, Storage] = {
-        service: InstrumentedStorage(storage_from_url(url, fsync=settings.fsync), metrics, service)
-        for service, url in settings.storage_urls().items()
-    }
-    policy = PartPolicy(
-        default_part_size=settings.default_part_size,
-        max_part_size=settings.max_part_size,
-        max_parts=settings.max_parts,
-        max_file_size=settings.max_file_size,
-    )
-    lifetimes = Lifetimes(
-        session_ttl=timedelta(seconds=settings.session_ttl_seconds),
-        finished_retention=timedelta(seconds=settings.finished_retention_seconds),
-    )
-    locks = locks_for(settings)
-    admission = Admission(settings.default_quota_bytes, settings.max_open_sessions)
-    uploads = UploadService(repo, storages, locks, policy, lifetimes, clock, admission, events)
-    grace = timedelta(seconds=settings.orphan_grace_seconds)
-    return Services(
-        settings=settings,
-        keys=KeyService(repo, clock),
-        uploads=uploads,
-        files=FileService(repo, uploads, clock),
-        reaper=Reaper(uploads, repo, storages, lifetimes, clock, grace, events),
-        repo=repo,
-        metrics=metrics,
-        locks=locks,
-    )
 
 
 async def every(interval: float, what: str, work: Any) -> None:

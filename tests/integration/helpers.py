@@ -7,14 +7,13 @@ from collections.abc import AsyncIterator, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
-from partway.app import build_services, open_metadata
 from partway.config import Settings
 from partway.domain.digests import Digest
 from partway.domain.models import Entry, Tenant, UploadSession
 from partway.domain.ports import Source
 from partway.domain.rules import PartRule
 from partway.domain.uploads import UploadService
-from partway.http.context import Services
+from partway.services import Services, build_services, open_metadata
 
 from ..backends import Backend
 

@@ -19,7 +19,7 @@ from partway.domain.errors import (
     QuotaExceeded,
 )
 from partway.domain.models import NewSession, SessionState, UploadSession
-from partway.http.context import Services
+from partway.services import Services
 
 from ..backends import Backend
 from ..e2e.helpers import sha1_header

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from partway.domain.models import NewSession
-from partway.http.context import Services
+from partway.services import Services
 
 from ..backends import make_backend
 from .helpers import TENANT, Clock, body, make_services, run, upload_part

@@ -9,7 +9,7 @@ import pytest
 
 from partway.domain.errors import NameTaken, NotFound
 from partway.domain.models import NewSession
-from partway.http.context import Services
+from partway.services import Services
 
 from ..backends import Backend
 from .helpers import TENANT, Clock, body, make_services, read_all, run, upload_part

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from partway.domain.errors import NotFound
 from partway.domain.models import NewSession
-from partway.http.context import Services
+from partway.services import Services
 
 from ..backends import Backend, make_backend
 from .helpers import TENANT, Clock, body, make_services, run, upload_part

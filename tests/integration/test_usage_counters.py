@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from partway.domain.digests import parse_digest
 from partway.domain.errors import DigestMismatch, QuotaExceeded, TooManySessions
 from partway.domain.models import NewSession, Tenant, UploadSession
-from partway.http.context import Services
 from partway.metadata.engine import make_engine
+from partway.services import Services
 
 from ..backends import Backend
 from ..e2e.helpers import sha1_header

@@ -19,7 +19,8 @@ from .models import (
 )
 from .names import check_name
 from .paging import DEFAULT_PAGE, Page, check_limit, cursor_offset, offset_cursor
-from .ports import Clock, Repository
+from .ports import Clock
+from .repositories import EntryRepository
 from .rules import PartRule
 from .tree import DEFAULT_DRIVE, Tree
 from .uploads import UploadService, raise_name_taken
@@ -46,7 +47,7 @@ class Download:
 
 
 class FileService:
-    def __init__(self, repo: Repository, uploads: UploadService, clock: Clock) -> None:
+    def __init__(self, repo: EntryRepository, uploads: UploadService, clock: Clock) -> None:
         self._repo = repo
         self._uploads = uploads
         self._clock = clock

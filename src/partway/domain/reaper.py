@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .ports import Clock, Events, NoEvents, Repository, Storage, StoredObject
+from .ports import Clock, Events, NoEvents, Storage, StoredObject
+from .repositories import ReapRepository
 from .uploads import Lifetimes, UploadService
 
 BATCH = 200
@@ -25,7 +26,7 @@ class Reaper:
     def __init__(
         self,
         uploads: UploadService,
-        repo: Repository,
+        repo: ReapRepository,
         storages: Mapping[str, Storage],
         lifetimes: Lifetimes,
         clock: Clock,

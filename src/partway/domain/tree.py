@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from .errors import InvalidInput, NotFound
 from .models import DEFAULT_DRIVE_ID, ROOT_FOLDER_ID, Drive, Entry, EntryKind, Tenant
-from .ports import EntryRepository
+from .repositories import EntryLookup
 
 DEFAULT_DRIVE = Drive(id=DEFAULT_DRIVE_ID, name="Default drive", description=None)
 MAX_DEPTH = 256
 
 
 class Tree:
-    def __init__(self, repo: EntryRepository) -> None:
+    def __init__(self, repo: EntryLookup) -> None:
         self._repo = repo
 
     def drive_id(self, requested: str | None) -> str:

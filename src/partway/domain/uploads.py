@@ -34,7 +34,8 @@ from .models import (
 from .names import check_name
 from .paging import DEFAULT_PAGE, After, Page, after_cursor, check_limit, cursor_after
 from .policy import PartPolicy, missing_parts, part_size_for, total_size
-from .ports import Admission, Clock, Events, Locks, NoEvents, Repository, Source, Storage
+from .ports import Clock, Events, Locks, NoEvents, Source, Storage
+from .repositories import Admission, UploadRepository
 from .rules import RangePlan, RangeRule
 from .tree import Tree
 
@@ -48,7 +49,7 @@ class Lifetimes:
 class UploadService:
     def __init__(
         self,
-        repo: Repository,
+        repo: UploadRepository,
         storages: Mapping[str, Storage],
         locks: Locks,
         policy: PartPolicy,

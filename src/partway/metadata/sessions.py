@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 
 from ..domain.models import ByteRange, Entry, SessionState, SessionSummary, Tenant, UploadSession
 from ..domain.paging import After
-from ..domain.ports import Admission
+from ..domain.repositories import Admission
 from . import usage
 from .accounts import quota_of
 from .base import SqlBase

@@ -1,0 +1,97 @@
+"""Composition root of the core: settings → metadata store, storages, locks, event sinks → the
+domain services. The HTTP app (app.py) and the CLI build on it; nothing here knows HTTP."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.engine import Engine
+
+from .config import Settings
+from .domain.files import FileService
+from .domain.keys import KeyService
+from .domain.policy import PartPolicy
+from .domain.ports import Clock, Locks, Storage
+from .domain.reaper import Reaper
+from .domain.repositories import Admission, Repository
+from .domain.uploads import Lifetimes, UploadService
+from .events import Fanout, LogEvents
+from .locks import locks_for
+from .metadata import migrate
+from .metadata.engine import make_engine
+from .metadata.sql import SqlRepository
+from .metrics import Metrics
+from .storage import storage_from_url
+from .storage.instrumented import InstrumentedStorage
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    keys: KeyService
+    uploads: UploadService
+    files: FileService
+    reaper: Reaper
+    repo: Repository
+    metrics: Metrics
+    locks: Locks
+
+    async def close(self) -> None:
+        """Release the connections of storages, locks and metadata."""
+        for storage in self.uploads.storages().values():
+            await storage.close()
+        await self.locks.close()
+        self.repo.close()
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def metadata_engine(settings: Settings) -> Engine:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return make_engine(settings.metadata_url(), durable=settings.fsync)
+
+
+def open_metadata(settings: Settings) -> Engine:
+    engine = metadata_engine(settings)
+    if migrate.pending(engine):
+        if not settings.auto_migrate:
+            raise SystemExit("the metadata database needs `partway migrate` first")
+        migrate.upgrade(engine)
+    return engine
+
+
+def build_services(settings: Settings, engine: Engine, clock: Clock = utc_now) -> Services:
+    repo = SqlRepository(engine, durable=settings.fsync)
+    metrics = Metrics()
+    events = Fanout(LogEvents(), metrics)
+    storages: dict[str, Storage] = {
+        service: InstrumentedStorage(storage_from_url(url, fsync=settings.fsync), metrics, service)
+        for service, url in settings.storage_urls().items()
+    }
+    policy = PartPolicy(
+        default_part_size=settings.default_part_size,
+        max_part_size=settings.max_part_size,
+        max_parts=settings.max_parts,
+        max_file_size=settings.max_file_size,
+    )
+    lifetimes = Lifetimes(
+        session_ttl=timedelta(seconds=settings.session_ttl_seconds),
+        finished_retention=timedelta(seconds=settings.finished_retention_seconds),
+    )
+    locks = locks_for(settings)
+    admission = Admission(settings.default_quota_bytes, settings.max_open_sessions)
+    uploads = UploadService(repo, storages, locks, policy, lifetimes, clock, admission, events)
+    grace = timedelta(seconds=settings.orphan_grace_seconds)
+    return Services(
+        settings=settings,
+        keys=KeyService(repo, clock),
+        uploads=uploads,
+        files=FileService(repo, uploads, clock),
+        reaper=Reaper(uploads, repo, storages, lifetimes, clock, grace, events),
+        repo=repo,
+        metrics=metrics,
+        locks=locks,
+    )
