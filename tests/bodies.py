@@ -55,11 +55,3 @@ def _step(steps: Steps) -> bool:
     except StopIteration:
         return False
     return True
-
-
-def _step(steps: Steps) -> bool:
-    try:
-        next(steps)
-    except StopIteration:
-        return False
-    return True

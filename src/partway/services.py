@@ -3,6 +3,7 @@ domain services. The HTTP app (app.py) and the CLI build on it; nothing here kno
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -64,13 +65,26 @@ def open_metadata(settings: Settings) -> Engine:
 
 
 def build_services(settings: Settings, engine: Engine, clock: Clock = utc_now) -> Services:
-    repo = SqlRepository(engine, durable=settings.fsync)
+    """The server's services: SQL metadata, the configured storages (timed), real locks."""
     metrics = Metrics()
-    events = Fanout(LogEvents(), metrics)
     storages: dict[str, Storage] = {
         service: InstrumentedStorage(storage_from_url(url, fsync=settings.fsync), metrics, service)
         for service, url in settings.storage_urls().items()
     }
+    repo = SqlRepository(engine, durable=settings.fsync)
+    return assemble(settings, repo, storages, locks_for(settings), clock, metrics)
+
+
+def assemble(
+    settings: Settings,
+    repo: Repository,
+    storages: Mapping[str, Storage],
+    locks: Locks,
+    clock: Clock,
+    metrics: Metrics,
+) -> Services:
+    """The domain services over given ports (the server's, or the tests' in-memory fakes)."""
+    events = Fanout(LogEvents(), metrics)
     policy = PartPolicy(
         default_part_size=settings.default_part_size,
         max_part_size=settings.max_part_size,
@@ -81,7 +95,6 @@ def build_services(settings: Settings, engine: Engine, clock: Clock = utc_now) -
         session_ttl=timedelta(seconds=settings.session_ttl_seconds),
         finished_retention=timedelta(seconds=settings.finished_retention_seconds),
     )
-    locks = locks_for(settings)
     admission = Admission(settings.default_quota_bytes, settings.max_open_sessions)
     uploads = UploadService(repo, storages, locks, policy, lifetimes, clock, admission, events)
     grace = timedelta(seconds=settings.orphan_grace_seconds)
