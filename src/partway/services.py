@@ -17,7 +17,7 @@ from .domain.ports import Clock, Locks, Storage
 from .domain.reaper import Reaper
 from .domain.repositories import Admission, Repository
 from .domain.uploads import Lifetimes, UploadService
-from .events import Fanout, LogEvents
+from .events import Fanout, LogSink
 from .locks import locks_for
 from .metadata import migrate
 from .metadata.engine import make_engine
@@ -84,7 +84,7 @@ def assemble(
     metrics: Metrics,
 ) -> Services:
     """The domain services over given ports (the server's, or the tests' in-memory fakes)."""
-    events = Fanout(LogEvents(), metrics)
+    events = Fanout(LogSink(), metrics)
     policy = PartPolicy(
         default_part_size=settings.default_part_size,
         max_part_size=settings.max_part_size,
@@ -102,7 +102,7 @@ def assemble(
         settings=settings,
         keys=KeyService(repo, clock),
         uploads=uploads,
-        files=FileService(repo, uploads, clock),
+        files=FileService(repo, uploads, clock, events),
         reaper=Reaper(uploads, repo, storages, lifetimes, clock, grace, events),
         repo=repo,
         metrics=metrics,

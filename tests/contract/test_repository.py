@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from partway.domain.errors import NameTaken, QuotaExceeded, TooManySessions
+from partway.domain.events import FileDeleted, SessionAborted, SessionCreated, SessionFinished
 from partway.domain.models import (
     ByteRange,
     Entry,
@@ -229,5 +230,35 @@ def test_keys_resolve_to_their_app(repo: Repository) -> None:
         await repo.add_key("key_1", "app-1", "hash-1", T0)
         assert await repo.app_for_key("hash-1") == "app-1"
         assert await repo.app_for_key("hash-2") is None
+
+    go(scenario())
+
+
+def test_durable_events_commit_with_their_change_or_not_at_all(repo: Repository) -> None:
+    async def scenario() -> None:
+        s = a_session("o.bin", size=5)
+        created = SessionCreated(s.id, TENANT, "local", 5, T0)
+        await repo.insert_session(s, OPEN, (created,))
+        clash = a_session("o.bin", size=5)
+        with pytest.raises(NameTaken):  # refused: its event must not be written
+            await repo.insert_session(clash, OPEN, (SessionCreated(clash.id, TENANT, "l", 5, T0),))
+        entry = a_file("o.bin")
+        finished = SessionFinished(s.id, TENANT, entry.id, 5, T0)
+        await repo.complete_session(s.id, entry, T0, (finished,))
+        await repo.delete_entry(TENANT, entry.id, (FileDeleted(entry.id, TENANT, 5, T0),))
+        gone = a_session("gone.bin")
+        await repo.insert_session(gone, OPEN)
+        await repo.delete_session(gone.id, (SessionAborted(gone.id, TENANT, T0),))
+        records = await repo.outbox_after(0, 10)
+        kinds = [(r.kind, r.entity_id) for r in records]
+        assert kinds == [
+            ("upload_session.created", s.id),
+            ("file.created", entry.id),
+            ("file.deleted", entry.id),
+            ("upload_session.aborted", gone.id),
+        ]
+        assert records[0].tenant == TENANT and records[0].occurred_at == T0
+        assert records[1].payload["session"] == s.id and records[1].payload["size"] == 5
+        assert await repo.outbox_after(records[1].id, 1) == [records[2]]
 
     go(scenario())

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 
 from .digests import Digest
 from .errors import InvalidInput, InvalidState, NotFound, RangeNotSatisfiable
+from .events import EventSink, FileDeleted, NoEvents
 from .models import (
     ROOT_FOLDER_ID,
     Drive,
@@ -47,7 +48,14 @@ class Download:
 
 
 class FileService:
-    def __init__(self, repo: EntryRepository, uploads: UploadService, clock: Clock) -> None:
+    def __init__(
+        self,
+        repo: EntryRepository,
+        uploads: UploadService,
+        clock: Clock,
+        events: EventSink | None = None,
+    ) -> None:
+        self._events = events or NoEvents()
         self._repo = repo
         self._uploads = uploads
         self._clock = clock
@@ -109,9 +117,11 @@ class FileService:
 
     async def delete_file(self, tenant: Tenant, file_id: str) -> None:
         entry = await self.get(tenant, file_id, EntryKind.FILE)
-        await self._repo.delete_entry(tenant, entry.id)
+        deleted = FileDeleted(entry.id, tenant, entry.size, self._clock())
+        await self._repo.delete_entry(tenant, entry.id, (deleted,))
         if entry.storage_key and entry.service_id:
             await self._uploads.storage(entry.service_id).delete(entry.storage_key)
+        await self._events.publish(deleted)
 
     async def download(
         self, tenant: Tenant, file_id: str, byte_range: tuple[int | None, int | None] | None

@@ -132,14 +132,3 @@ class Locks(Protocol):
         """Drop whatever the locks of a finished or deleted session left behind."""
 
     async def close(self) -> None: ...
-
-
-class Events(Protocol):
-    """Lifecycle events (session.created, part.recorded, part.rejected, …) for logs and metrics."""
-
-    def emit(self, event: str, **fields: object) -> None: ...
-
-
-class NoEvents:
-    def emit(self, event: str, **fields: object) -> None:
-        pass

@@ -3,10 +3,12 @@ it calls, and the composition root passes the one store that implements them all
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from .events import Event, OutboxRecord
 from .models import (
     ByteRange,
     Entry,
@@ -53,7 +55,9 @@ class EntryLookup(Protocol):
 
 
 class SessionRepository(Protocol):
-    async def insert_session(self, session: UploadSession, admission: Admission) -> None:
+    async def insert_session(
+        self, session: UploadSession, admission: Admission, outbox: Sequence[Event] = ()
+    ) -> None:
         """Raises NameTaken if an open session holds the name, QuotaExceeded past a limit."""
 
     async def get_session(
@@ -97,12 +101,16 @@ class SessionRepository(Protocol):
     ) -> bool:
         """Compare-and-set of the session state."""
 
-    async def complete_session(self, session_id: str, entry: Entry, expires_at: datetime) -> None:
+    async def complete_session(
+        self, session_id: str, entry: Entry, expires_at: datetime, outbox: Sequence[Event] = ()
+    ) -> None:
         """Insert the file entry and mark the session finished, atomically. May raise NameTaken."""
 
-    async def delete_session(self, session_id: str) -> None: ...
+    async def delete_session(self, session_id: str, outbox: Sequence[Event] = ()) -> None: ...
 
-    async def mark_expired(self, session_id: str, now: datetime) -> bool:
+    async def mark_expired(
+        self, session_id: str, now: datetime, outbox: Sequence[Event] = ()
+    ) -> bool:
         """Claim an expired session for reaping; exactly one caller ever gets True."""
 
 
@@ -113,7 +121,9 @@ class EntryRepository(EntryLookup, Protocol):
     async def update_entry(self, entry: Entry) -> None:
         """Raises NameTaken on a name clash in the parent folder."""
 
-    async def delete_entry(self, tenant: Tenant, entry_id: str) -> None: ...
+    async def delete_entry(
+        self, tenant: Tenant, entry_id: str, outbox: Sequence[Event] = ()
+    ) -> None: ...
 
     async def list_entries(
         self,
@@ -128,6 +138,13 @@ class EntryRepository(EntryLookup, Protocol):
     ) -> list[Entry]: ...
 
     async def has_children(self, tenant: Tenant, folder_id: str) -> bool: ...
+
+
+class OutboxRepository(Protocol):
+    """Durable events in commit order; each method above that takes `outbox` writes its events
+    in the same transaction as its change (all or nothing)."""
+
+    async def outbox_after(self, after: int, limit: int) -> list[OutboxRecord]: ...
 
 
 class ReapRepository(Protocol):
@@ -161,6 +178,7 @@ class Repository(
     EntryRepository,
     ReapRepository,
     HealthRepository,
+    OutboxRepository,
     Protocol,
 ):
     """The whole metadata store, as the composition root builds it."""

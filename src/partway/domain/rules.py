@@ -33,7 +33,11 @@ class RangePlan:
 class RangeRule(Protocol):
     @property
     def label(self) -> str:
-        """How errors and events name the range ("part 3")."""
+        """How errors name the range ("part 3")."""
+
+    @property
+    def ordinal(self) -> int | None:
+        """The front's number for the range, for events (Apideck: the part number)."""
 
     def plan(
         self, session: UploadSession, length: int | None, caps: StorageCapabilities
@@ -60,6 +64,10 @@ class PartRule:
     @property
     def label(self) -> str:
         return f"part {self.number}"
+
+    @property
+    def ordinal(self) -> int | None:
+        return self.number
 
     def plan(
         self, session: UploadSession, length: int | None, caps: StorageCapabilities

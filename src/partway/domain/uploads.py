@@ -20,6 +20,16 @@ from .errors import (
     QuotaExceeded,
     WrongPartSize,
 )
+from .events import (
+    EventSink,
+    NoEvents,
+    RangeRecorded,
+    RangeRejected,
+    SessionAborted,
+    SessionCreated,
+    SessionExpired,
+    SessionFinished,
+)
 from .models import (
     ByteRange,
     Entry,
@@ -34,7 +44,7 @@ from .models import (
 from .names import check_name
 from .paging import DEFAULT_PAGE, After, Page, after_cursor, check_limit, cursor_after
 from .policy import PartPolicy, missing_parts, part_size_for, total_size
-from .ports import Clock, Events, Locks, NoEvents, Source, Storage
+from .ports import Clock, Locks, Source, Storage
 from .repositories import Admission, UploadRepository
 from .rules import RangePlan, RangeRule
 from .tree import Tree
@@ -56,7 +66,7 @@ class UploadService:
         lifetimes: Lifetimes,
         clock: Clock,
         admission: Admission | None = None,
-        events: Events | None = None,
+        events: EventSink | None = None,
     ) -> None:
         self._admission = admission or Admission()
         self._events = events or NoEvents()
@@ -134,9 +144,9 @@ class UploadService:
             expires_at=now + self._lifetimes.session_ttl,
             idempotency_key=idempotency_key,
         )
+        created = SessionCreated(session.id, tenant, service_id, session.size, now)
         try:
-            await self._repo.insert_session(session, self._admission)
-            self._events.emit("session.created", session=session.id, size=session.size)
+            await self._repo.insert_session(session, self._admission, (created,))
         except BaseException:
             await storage.discard(key, handle)
             if idempotency_key is not None:
@@ -145,6 +155,7 @@ class UploadService:
                 if earlier is not None:
                     return earlier
             raise
+        await self._events.publish(created)
         return session
 
     async def _check_name_free(
@@ -162,14 +173,16 @@ class UploadService:
 
     async def expire(self, session: UploadSession) -> bool:
         """Reap one expired session: bytes gone, a tombstone row left. True if this call did it."""
+        now = self._clock()
+        expired = SessionExpired(session.id, session.tenant, session.uploaded_bytes(), now)
         async with self._locks.session_exclusive(session.id):
-            if not await self._repo.mark_expired(session.id, self._clock()):
+            if not await self._repo.mark_expired(session.id, now, (expired,)):
                 return False
             await self.storage(session.service_id).discard(
                 session.storage_key, session.storage_handle
             )
         await self._locks.forget(session.id)
-        self._events.emit("session.expired", session=session.id, bytes=session.uploaded_bytes())
+        await self._events.publish(expired)
         return True
 
     async def _same_create(self, tenant: Tenant, req: NewSession, key: str) -> UploadSession | None:
@@ -258,7 +271,7 @@ class UploadService:
             )
         except DomainError as exc:
             reason = rejection_reason(exc)
-            self._events.emit("part.rejected", session=session_id, part=rule.label, reason=reason)
+            await self._events.publish(RangeRejected(session_id, rule.ordinal, reason))
             raise
 
     async def _write_range(
@@ -293,7 +306,8 @@ class UploadService:
             )
             if not recorded:
                 raise InvalidState(f"upload session {session_id!r} was finished or aborted")
-        self._events.emit("part.recorded", session=session_id, part=rule.label, bytes=written.size)
+        recorded_event = RangeRecorded(session_id, plan.start, written.size, rule.ordinal)
+        await self._events.publish(recorded_event)
         return session
 
     async def _check_quota_for_range(
@@ -368,7 +382,8 @@ class UploadService:
                 )
                 raise
         await self._locks.forget(session_id)
-        self._events.emit("session.finished", session=session_id, file=entry.id, size=entry.size)
+        finished = SessionFinished(session_id, tenant, entry.id, entry.size, entry.created_at)
+        await self._events.publish(finished)
         return entry
 
     async def _complete(self, session: UploadSession, digest: Digest | None) -> Entry:
@@ -410,9 +425,9 @@ class UploadService:
         if digest is not None:
             sums = {name: value.hex() for name, value in digest.expected.items()}
             entry = replace(entry, sha1=sums.get("sha1"), sha256=sums.get("sha256"))
-        await self._repo.complete_session(
-            session.id, entry, now + self._lifetimes.finished_retention
-        )
+        finished = SessionFinished(session.id, session.tenant, entry.id, entry.size, now)
+        retained = now + self._lifetimes.finished_retention
+        await self._repo.complete_session(session.id, entry, retained, (finished,))
         return entry
 
     async def _verify_whole(self, storage: Storage, key: str, size: int, digest: Digest) -> None:
@@ -436,12 +451,13 @@ class UploadService:
                     f"upload session {session_id!r} is finished; delete the file instead"
                 )
             # Row first, then bytes: a crash in between leaves orphan bytes, never a dangling row.
-            await self._repo.delete_session(session.id)
+            aborted = SessionAborted(session.id, tenant, self._clock())
+            await self._repo.delete_session(session.id, (aborted,))
             await self.storage(session.service_id).discard(
                 session.storage_key, session.storage_handle
             )
         await self._locks.forget(session_id)
-        self._events.emit("session.aborted", session=session_id)
+        await self._events.publish(aborted)
 
 
 def rejection_reason(exc: DomainError) -> str:

@@ -6,10 +6,13 @@ transaction is in SQL. Usage is summed from the rows on each call (no counters t
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 from ..domain.errors import NameTaken, QuotaExceeded, TooManySessions
+from ..domain.events import Event, OutboxRecord, entity_of
 from ..domain.models import (
     ACTIVE_STATES,
     ByteRange,
@@ -36,6 +39,23 @@ class MemoryRepository:
         self._sessions: dict[str, UploadSession] = {}  # stored with no ranges
         self._ranges: dict[str, dict[int, ByteRange]] = {}
         self._entries: dict[str, Entry] = {}
+        self._outbox: list[OutboxRecord] = []
+
+    def _write_outbox(self, events: Sequence[Event]) -> None:
+        for event in events:
+            fields = event.fields()
+            record = OutboxRecord(
+                len(self._outbox) + 1,
+                event.outbox_kind or "",
+                entity_of(event),
+                Tenant(str(fields["app_id"]), str(fields["consumer_id"])),
+                getattr(event, "at"),  # noqa: B009 - every durable event has one
+                json.loads(json.dumps(fields, default=str)),  # as SQL would give it back
+            )
+            self._outbox.append(record)
+
+    async def outbox_after(self, after: int, limit: int) -> list[OutboxRecord]:
+        return [r for r in self._outbox if r.id > after][:limit]
 
     # keys and quotas
 
@@ -87,7 +107,9 @@ class MemoryRepository:
             for s in self._active(tenant)
         )
 
-    async def insert_session(self, session: UploadSession, admission: Admission) -> None:
+    async def insert_session(
+        self, session: UploadSession, admission: Admission, outbox: Sequence[Event] = ()
+    ) -> None:
         tenant = session.tenant
         if self._open_named(tenant, session.drive_id, session.folder_id, session.name) or (
             session.idempotency_key is not None
@@ -112,6 +134,7 @@ class MemoryRepository:
             )
         self._sessions[session.id] = replace(session, ranges=())
         self._ranges[session.id] = {}
+        self._write_outbox(outbox)
 
     async def get_session(
         self,
@@ -190,7 +213,9 @@ class MemoryRepository:
         self._sessions[session_id] = replace(session, state=new, updated_at=now)
         return True
 
-    async def complete_session(self, session_id: str, entry: Entry, expires_at: datetime) -> None:
+    async def complete_session(
+        self, session_id: str, entry: Entry, expires_at: datetime, outbox: Sequence[Event] = ()
+    ) -> None:
         self._check_entry_name(entry)
         session = self._sessions[session_id]
         self._sessions[session_id] = replace(
@@ -201,17 +226,22 @@ class MemoryRepository:
             expires_at=expires_at,
         )
         self._entries[entry.id] = entry
+        self._write_outbox(outbox)
 
-    async def delete_session(self, session_id: str) -> None:
+    async def delete_session(self, session_id: str, outbox: Sequence[Event] = ()) -> None:
         self._sessions.pop(session_id, None)
         self._ranges.pop(session_id, None)
+        self._write_outbox(outbox)
 
-    async def mark_expired(self, session_id: str, now: datetime) -> bool:
+    async def mark_expired(
+        self, session_id: str, now: datetime, outbox: Sequence[Event] = ()
+    ) -> bool:
         session = self._sessions.get(session_id)
         if session is None or session.state not in ACTIVE_STATES or session.expires_at > now:
             return False
         self._sessions[session_id] = replace(session, state=SessionState.EXPIRED, updated_at=now)
         self._ranges[session_id] = {}
+        self._write_outbox(outbox)
         return True
 
     # reaping and health
@@ -278,9 +308,12 @@ class MemoryRepository:
         # A file's size is fixed when it is made.
         self._entries[entry.id] = replace(entry, size=self._entries[entry.id].size)
 
-    async def delete_entry(self, tenant: Tenant, entry_id: str) -> None:
+    async def delete_entry(
+        self, tenant: Tenant, entry_id: str, outbox: Sequence[Event] = ()
+    ) -> None:
         if await self.get_entry(tenant, entry_id) is not None:
             del self._entries[entry_id]
+            self._write_outbox(outbox)
 
     async def list_entries(
         self,

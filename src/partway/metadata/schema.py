@@ -145,3 +145,22 @@ tenant_usage = sa.Table(
     # Sizes of the consumer's files.
     sa.Column("stored_bytes", sa.BigInteger(), nullable=False),
 )
+
+# Events that must not be lost, each written by the transaction that made the change it tells
+# of; delivery (webhooks) reads them in id order.
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),  # SQLite: the rowid, increasing
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("entity_id", sa.String(64), nullable=False),
+    sa.Column("app_id", sa.String(255), nullable=False),
+    sa.Column("consumer_id", sa.String(255), nullable=False),
+    sa.Column("occurred_at", UTCDateTime(), nullable=False),
+    sa.Column("payload", sa.Text(), nullable=False),
+)

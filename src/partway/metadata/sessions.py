@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -10,12 +11,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from ..domain.events import Event
 from ..domain.models import ByteRange, Entry, SessionState, SessionSummary, Tenant, UploadSession
 from ..domain.paging import After
 from ..domain.repositories import Admission
 from . import usage
 from .accounts import quota_of
 from .base import SqlBase
+from .outbox import write_outbox
 from .rows import (
     ACTIVE,
     OPEN_NAME,
@@ -122,10 +125,13 @@ def _close(c: Connection, row: Any, session_id: str) -> None:
 
 
 class SessionQueries(SqlBase):
-    async def insert_session(self, session: UploadSession, admission: Admission) -> None:
+    async def insert_session(
+        self, session: UploadSession, admission: Admission, outbox: Sequence[Event] = ()
+    ) -> None:
         def work(c: Connection) -> None:
             c.execute(sessions.insert().values(**_session_values(session)))
             _admit(c, session, admission)  # after the row: see usage.py on lock order
+            write_outbox(c, outbox)
 
         try:
             await self._write(work)
@@ -287,7 +293,9 @@ class SessionQueries(SqlBase):
         )
         return bool(await self._write(lambda c: c.execute(query).rowcount == 1))
 
-    async def complete_session(self, session_id: str, entry: Entry, expires_at: datetime) -> None:
+    async def complete_session(
+        self, session_id: str, entry: Entry, expires_at: datetime, outbox: Sequence[Event] = ()
+    ) -> None:
         def work(c: Connection) -> None:
             session = c.execute(_HOLD_SESSION, {"sid": session_id}).first()
             c.execute(
@@ -304,18 +312,20 @@ class SessionQueries(SqlBase):
             # The session's reservation gives way to the file's bytes.
             _close(c, session, session_id)
             usage.adjust(c, entry.tenant, stored=entry.size or 0)
+            write_outbox(c, outbox)
 
         try:
             await self._write(work)
         except sa.exc.IntegrityError:
             raise name_taken_error(entry.name) from None
 
-    async def delete_session(self, session_id: str) -> None:
+    async def delete_session(self, session_id: str, outbox: Sequence[Event] = ()) -> None:
         def work(c: Connection) -> None:
             session = c.execute(_HOLD_SESSION, {"sid": session_id}).first()
             _close(c, session, session_id)
             c.execute(ranges.delete().where(ranges.c.session_id == session_id))
             c.execute(sessions.delete().where(sessions.c.id == session_id))
+            write_outbox(c, outbox)
 
         await self._write(work)
 
@@ -334,7 +344,9 @@ class SessionQueries(SqlBase):
 
         return await self._read(work)
 
-    async def mark_expired(self, session_id: str, now: datetime) -> bool:
+    async def mark_expired(
+        self, session_id: str, now: datetime, outbox: Sequence[Event] = ()
+    ) -> bool:
         """Claim an expired session for reaping; exactly one caller ever gets True."""
 
         def work(c: Connection) -> bool:
@@ -354,6 +366,7 @@ class SessionQueries(SqlBase):
             tenant = Tenant(won.app_id, won.consumer_id)
             c.execute(ranges.delete().where(ranges.c.session_id == session_id))
             usage.adjust(c, tenant, sessions=-1, reserved=-reserved)
+            write_outbox(c, outbox)
             return True
 
         return await self._write(work)

@@ -1,6 +1,11 @@
-"""Parts become byte ranges: `upload_parts` (keyed by Apideck part number) is replaced by
+"""Parts become byte ranges, and an outbox for durable events.
+
+Parts become byte ranges: `upload_parts` (keyed by Apideck part number) is replaced by
 `upload_ranges` (keyed by the byte a range starts at, number × part_size), so fronts other than
 Apideck's can write at any offset. Open sessions stay resumable: their parts are their ranges.
+
+The outbox table holds events that must not be lost (file created or deleted, session created,
+aborted or expired), each written in the transaction of its change.
 
 Run it with the old servers stopped: one still running would write to the dropped table.
 
@@ -62,9 +67,25 @@ def upgrade() -> None:
     )
     op.execute(TO_RANGES)
     op.drop_table("upload_parts")
+    op.create_table(
+        "outbox",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+        sa.Column("kind", sa.String(64), nullable=False),
+        sa.Column("entity_id", sa.String(64), nullable=False),
+        sa.Column("app_id", sa.String(255), nullable=False),
+        sa.Column("consumer_id", sa.String(255), nullable=False),
+        sa.Column("occurred_at", UTCDateTime(), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("outbox")
     op.create_table(
         "upload_parts",
         _session_id(),
