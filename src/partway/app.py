@@ -25,7 +25,7 @@ from .domain.errors import DomainError
 from .domain.ports import Clock
 from .http import errors, files, folders, openapi, ops, sessions
 from .http.observe import Observe
-from .http.pump import BodyPump, BodyTimeout, pace_for
+from .http.pump import BodyPump, pace_for
 from .http.server import Edge, EdgeLimits
 from .metrics import Metrics
 from .services import Services, build_services, metadata_engine, open_metadata, utc_now
@@ -148,7 +148,6 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
         exception_handlers={
             DomainError: errors.domain_error,
             HTTPException: errors.http_error,
-            BodyTimeout: errors.body_timeout,
             ClientDisconnect: errors.client_left,
             Exception: errors.unexpected_error,
         },

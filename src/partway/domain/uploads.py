@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from .digests import Digest, MultiHasher
 from .errors import (
+    BodyCut,
     DigestMismatch,
     DomainError,
     InsufficientStorage,
@@ -269,6 +270,8 @@ class UploadService:
             return await self._write_range(
                 tenant, session_id, rule, source, content_length, digest, still_wanted
             )
+        except BodyCut:
+            raise  # the body stopped: counted as cut (by the front), not as a refused range
         except DomainError as exc:
             reason = rejection_reason(exc)
             await self._events.publish(RangeRejected(session_id, rule.ordinal, reason))
