@@ -192,15 +192,14 @@ def cmd_quota(args: argparse.Namespace) -> int:
     settings = _settings(args)
     services = build_services(settings, open_metadata(settings))
     tenant = Tenant(args.app_id, args.consumer_id)
-    repo = services.repo
+    admission = services.admission  # the one place quotas are decided
     if args.action == "set":
         if args.bytes is None and not args.default:
             raise ValueError("quota set needs --bytes N or --default")
         if args.bytes is not None and args.bytes < 0:
             raise ValueError("--bytes must not be negative")
-        asyncio.run(repo.set_quota(tenant, None if args.default else args.bytes))
-    quota = asyncio.run(repo.quota(tenant, settings.default_quota_bytes))
-    used = asyncio.run(repo.usage(tenant))
+        asyncio.run(admission.set_quota(tenant, None if args.default else args.bytes))
+    quota, used = asyncio.run(admission.standing(tenant))
     print(f"quota {'unlimited' if quota is None else quota} bytes, used {used} bytes")
     return 0
 

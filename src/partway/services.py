@@ -10,12 +10,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.engine import Engine
 
 from .config import Settings
+from .domain.admission import Admission, Limits
 from .domain.files import FileService
 from .domain.keys import KeyService
 from .domain.policy import PartPolicy
 from .domain.ports import Clock, Locks, Storage
 from .domain.reaper import Reaper
-from .domain.repositories import Admission, Repository
+from .domain.repositories import Repository
 from .domain.uploads import Lifetimes, UploadService
 from .events import Fanout, LogSink
 from .locks import locks_for
@@ -32,6 +33,7 @@ class Services:
     settings: Settings
     keys: KeyService
     uploads: UploadService
+    admission: Admission
     files: FileService
     reaper: Reaper
     repo: Repository
@@ -89,19 +91,25 @@ def assemble(
         default_part_size=settings.default_part_size,
         max_part_size=settings.max_part_size,
         max_parts=settings.max_parts,
-        max_file_size=settings.max_file_size,
     )
     lifetimes = Lifetimes(
         session_ttl=timedelta(seconds=settings.session_ttl_seconds),
         finished_retention=timedelta(seconds=settings.finished_retention_seconds),
     )
-    admission = Admission(settings.default_quota_bytes, settings.max_open_sessions)
+    limits = Limits(
+        default_quota=settings.default_quota_bytes,
+        max_open_sessions=settings.max_open_sessions,
+        max_file_size=settings.max_file_size,
+        max_small_upload=settings.max_small_upload,
+    )
+    admission = Admission(repo, limits)
     uploads = UploadService(repo, storages, locks, policy, lifetimes, clock, admission, events)
     grace = timedelta(seconds=settings.orphan_grace_seconds)
     return Services(
         settings=settings,
         keys=KeyService(repo, clock),
         uploads=uploads,
+        admission=admission,
         files=FileService(repo, uploads, clock, events),
         reaper=Reaper(uploads, repo, storages, lifetimes, clock, grace, events),
         repo=repo,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from partway.domain.errors import NameTaken, QuotaExceeded, TooManySessions
+from partway.domain.errors import NameTaken
 from partway.domain.events import FileDeleted, SessionAborted, SessionCreated, SessionFinished
 from partway.domain.models import (
     ByteRange,
@@ -21,12 +21,12 @@ from partway.domain.models import (
     new_id,
 )
 from partway.domain.paging import After
-from partway.domain.repositories import Admission, Repository
+from partway.domain.repositories import OpenLimits, Repository, Standing
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 TENANT = Tenant("app", "c")
 OTHER = Tenant("app", "d")
-OPEN = Admission()
+OPEN = OpenLimits()
 
 
 def go(scenario: Coroutine[Any, Any, None]) -> None:
@@ -136,14 +136,14 @@ def test_names_are_reserved_by_open_sessions_and_entries(repo: Repository) -> No
 
 def test_admission_is_checked_with_the_insert(repo: Repository) -> None:
     async def scenario() -> None:
-        limits = Admission(default_quota=150, max_open_sessions=2)
-        await repo.insert_session(a_session("a", size=100), limits)
-        with pytest.raises(QuotaExceeded):
-            await repo.insert_session(a_session("b", size=51), limits)
+        limits = OpenLimits(default_quota=150, max_open_sessions=2)
+        assert await repo.insert_session(a_session("a", size=100), limits) is None
+        over = a_session("b", size=51)
+        assert await repo.insert_session(over, limits) == Standing(1, 100, 150)
+        assert await repo.get_session(TENANT, over.id) is None  # refused: nothing written
         unknown = a_session("c", size=None)
-        await repo.insert_session(unknown, limits)
-        with pytest.raises(TooManySessions):
-            await repo.insert_session(a_session("d", size=0), limits)
+        assert await repo.insert_session(unknown, limits) is None
+        assert await repo.insert_session(a_session("d", size=0), limits) == Standing(2, 100, 150)
         assert await repo.record_range(unknown.id, ByteRange(0, 30), T0, T0)
         assert await repo.record_range(unknown.id, ByteRange(0, 20), T0, T0)  # replaced
         assert await repo.usage(TENANT) == 120

@@ -300,3 +300,28 @@ def test_two_writers_of_one_range_are_serialized(services: Services) -> None:
         assert held.sha1 == hashlib.sha1(stored[:8]).hexdigest()
 
     go(scenario())
+
+
+def test_admission_checks_sizes_and_sets_quotas(clock: Clock) -> None:
+    services = fake_services(clock, max_file_size=10, max_small_upload=4)
+    admission = services.admission
+
+    async def scenario() -> None:
+        with pytest.raises(InvalidInput, match="maximum file size"):
+            await create(services, "big.bin", 11)
+        with pytest.raises(InvalidInput, match="negative"):
+            await create(services, "neg.bin", -1)
+        req = NewSession("s.txt", "root", None)
+        with pytest.raises(PayloadTooLarge):
+            await services.files.upload_small(TENANT, SERVICE, req, chunks(b"12345"), 5, None)
+        await create(services, "ok.bin", 10)
+        await admission.set_quota(TENANT, 15)
+        assert await admission.standing(TENANT) == (15, 10)
+        with pytest.raises(QuotaExceeded, match="10 of 15"):
+            await create(services, "more.bin", 6)
+        with pytest.raises(InvalidInput):
+            await admission.set_quota(TENANT, -1)
+        await admission.set_quota(TENANT, None)
+        assert await admission.standing(TENANT) == (None, 10)
+
+    go(scenario())

@@ -186,6 +186,7 @@ class FileService:
         digest: Digest | None,
     ) -> Entry:
         """The single-request upload: one session of one part, finished at once."""
+        self._uploads.admission.check_single_request(length)
         req = replace(req, size=length)
         session = await self._uploads.create(tenant, service_id, req, part_size=max(length, 1))
         try:

@@ -30,7 +30,6 @@ class PartPolicy:
     default_part_size: int = 8 * MIB
     max_part_size: int = 100 * MIB
     max_parts: int = 10_000
-    max_file_size: int | None = None
 
 
 def part_size_for(

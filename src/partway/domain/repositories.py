@@ -22,11 +22,20 @@ from .paging import After
 
 
 @dataclass(frozen=True)
-class Admission:
-    """Limits a new session must fit in, checked atomically with its insertion."""
+class OpenLimits:
+    """What the insertion of a new session checks atomically (domain/admission.py decides)."""
 
     default_quota: int | None = None
     max_open_sessions: int | None = None
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A consumer's counts as the store saw them when a limit refused a new session."""
+
+    open_sessions: int
+    used_bytes: int
+    quota: int | None
 
 
 class KeyRepository(Protocol):
@@ -56,9 +65,11 @@ class EntryLookup(Protocol):
 
 class SessionRepository(Protocol):
     async def insert_session(
-        self, session: UploadSession, admission: Admission, outbox: Sequence[Event] = ()
-    ) -> None:
-        """Raises NameTaken if an open session holds the name, QuotaExceeded past a limit."""
+        self, session: UploadSession, limits: OpenLimits, outbox: Sequence[Event] = ()
+    ) -> Standing | None:
+        """Insert the session if the consumer's counts leave room within `limits`: None.
+        Otherwise nothing is written and the counts are returned. Raises NameTaken if an open
+        session holds the name (or its idempotency key)."""
 
     async def get_session(
         self,

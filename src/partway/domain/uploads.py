@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
+from .admission import Admission, Limits
 from .digests import Digest, MultiHasher
 from .errors import (
     BodyCut,
@@ -46,7 +47,7 @@ from .names import check_name
 from .paging import DEFAULT_PAGE, After, Page, after_cursor, check_limit, cursor_after
 from .policy import PartPolicy, missing_parts, part_size_for, total_size
 from .ports import Clock, Locks, Source, Storage
-from .repositories import Admission, UploadRepository
+from .repositories import UploadRepository
 from .rules import RangePlan, RangeRule
 from .tree import Tree
 
@@ -69,7 +70,7 @@ class UploadService:
         admission: Admission | None = None,
         events: EventSink | None = None,
     ) -> None:
-        self._admission = admission or Admission()
+        self.admission = admission or Admission(repo, Limits())
         self._events = events or NoEvents()
         self._repo = repo
         self._storages = storages
@@ -110,14 +111,7 @@ class UploadService:
             if earlier is not None:
                 return earlier
         storage = self.storage(service_id)
-        if req.size is not None:
-            if req.size < 0:
-                raise InvalidInput("size must not be negative")
-            limit = self._policy.max_file_size
-            if limit is not None and req.size > limit:
-                raise InvalidInput(
-                    f"size {req.size} exceeds the maximum file size of {limit} bytes"
-                )
+        self.admission.check_declared_size(req.size)
         drive_id = self._tree.drive_id(req.drive_id)
         await self._tree.folder(tenant, drive_id, req.parent_folder_id)
         await self._check_name_free(tenant, drive_id, req.parent_folder_id, req.name)
@@ -147,7 +141,11 @@ class UploadService:
         )
         created = SessionCreated(session.id, tenant, service_id, session.size, now)
         try:
-            await self._repo.insert_session(session, self._admission, (created,))
+            refused = await self._repo.insert_session(
+                session, self.admission.limits.open_limits, (created,)
+            )
+            if refused is not None:
+                raise self.admission.refusal(refused, session.size or 0)
         except BaseException:
             await storage.discard(key, handle)
             if idempotency_key is not None:
@@ -297,8 +295,8 @@ class UploadService:
         ):
             # Re-read under the lock: finish or abort may have run while we waited.
             session = await self._open(tenant, session_id, rule.needs_ranges(session), plan.start)
-            if session.size is None:
-                await self._check_quota_for_range(session, plan, rule.label)
+            wanted = plan.limit if plan.length is None else plan.length
+            await self.admission.check_range(session, plan.start, wanted, rule.label)
             plan = rule.plan(session, content_length, storage.capabilities)
             written = await self._write(session, storage, rule, plan, source, digest)
             if still_wanted is not None and not await still_wanted():
@@ -312,22 +310,6 @@ class UploadService:
         recorded_event = RangeRecorded(session_id, plan.start, written.size, rule.ordinal)
         await self._events.publish(recorded_event)
         return session
-
-    async def _check_quota_for_range(
-        self, session: UploadSession, plan: RangePlan, label: str
-    ) -> None:
-        """Declared sizes were reserved at create; one of unknown size is checked per range."""
-        quota = await self._repo.quota(session.tenant, self._admission.default_quota)
-        if quota is None:
-            return
-        used = await self._repo.usage(session.tenant)
-        replaced = sum(r.size for r in session.ranges if r.start == plan.start)
-        wanted = plan.limit if plan.length is None else plan.length
-        if used - replaced + wanted > quota:
-            raise QuotaExceeded(
-                f"storage quota exceeded: {used} of {quota} bytes in use or reserved, "
-                f"{label} needs {wanted} more"
-            )
 
     async def _write(
         self,

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from ..domain.errors import NameTaken, QuotaExceeded, TooManySessions
+from ..domain.errors import NameTaken
 from ..domain.events import Event, OutboxRecord, entity_of
 from ..domain.models import (
     ACTIVE_STATES,
@@ -25,7 +25,7 @@ from ..domain.models import (
 )
 from ..domain.paging import After
 from ..domain.policy import merged_ranges
-from ..domain.repositories import Admission
+from ..domain.repositories import OpenLimits, Standing
 
 
 def _name_taken(name: str) -> NameTaken:
@@ -108,8 +108,8 @@ class MemoryRepository:
         )
 
     async def insert_session(
-        self, session: UploadSession, admission: Admission, outbox: Sequence[Event] = ()
-    ) -> None:
+        self, session: UploadSession, limits: OpenLimits, outbox: Sequence[Event] = ()
+    ) -> Standing | None:
         tenant = session.tenant
         if self._open_named(tenant, session.drive_id, session.folder_id, session.name) or (
             session.idempotency_key is not None
@@ -119,22 +119,17 @@ class MemoryRepository:
             )
         ):
             raise _name_taken(session.name)
-        open_now = len(self._active(tenant))
-        if admission.max_open_sessions is not None and open_now >= admission.max_open_sessions:
-            raise TooManySessions(
-                f"this consumer already has {open_now} open upload sessions, the most "
-                "allowed; finish or abort some first"
-            )
-        quota = self._quotas.get(tenant, admission.default_quota)
-        used, wanted = self._usage(tenant), session.size or 0
-        if quota is not None and used + wanted > quota:
-            raise QuotaExceeded(
-                f"storage quota exceeded: {used} of {quota} bytes in use or reserved, "
-                f"this upload needs {wanted} more"
-            )
+        open_now, used = len(self._active(tenant)), self._usage(tenant)
+        quota = self._quotas.get(tenant, limits.default_quota)
+        most = limits.max_open_sessions
+        if (most is not None and open_now >= most) or (
+            quota is not None and used + (session.size or 0) > quota
+        ):
+            return Standing(open_now, used, quota)
         self._sessions[session.id] = replace(session, ranges=())
         self._ranges[session.id] = {}
         self._write_outbox(outbox)
+        return None
 
     async def get_session(
         self,

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 from ..domain.events import Event
 from ..domain.models import ByteRange, Entry, SessionState, SessionSummary, Tenant, UploadSession
 from ..domain.paging import After
-from ..domain.repositories import Admission
+from ..domain.repositories import OpenLimits, Standing
 from . import usage
 from .accounts import quota_of
 from .base import SqlBase
@@ -108,11 +108,20 @@ def _session_values(session: UploadSession) -> dict[str, Any]:
     }
 
 
-def _admit(c: Connection, session: UploadSession, admission: Admission) -> None:
+class _Refused(Exception):
+    """A limit refused the new session: its transaction rolls back."""
+
+    def __init__(self, standing: Standing) -> None:
+        self.standing = standing
+
+
+def _admit(c: Connection, session: UploadSession, limits: OpenLimits) -> None:
     """Quota and open-session limits, checked and counted inside the inserting transaction."""
     tenant = session.tenant
-    quota = quota_of(c, tenant, admission.default_quota)
-    usage.admit(c, tenant, session.size or 0, admission.max_open_sessions, quota)
+    quota = quota_of(c, tenant, limits.default_quota)
+    refused = usage.admit(c, tenant, session.size or 0, limits.max_open_sessions, quota)
+    if refused is not None:
+        raise _Refused(refused)
 
 
 def _close(c: Connection, row: Any, session_id: str) -> None:
@@ -126,17 +135,20 @@ def _close(c: Connection, row: Any, session_id: str) -> None:
 
 class SessionQueries(SqlBase):
     async def insert_session(
-        self, session: UploadSession, admission: Admission, outbox: Sequence[Event] = ()
-    ) -> None:
+        self, session: UploadSession, limits: OpenLimits, outbox: Sequence[Event] = ()
+    ) -> Standing | None:
         def work(c: Connection) -> None:
             c.execute(sessions.insert().values(**_session_values(session)))
-            _admit(c, session, admission)  # after the row: see usage.py on lock order
+            _admit(c, session, limits)  # after the row: see usage.py on lock order
             write_outbox(c, outbox)
 
         try:
             await self._write(work)
         except sa.exc.IntegrityError:
             raise name_taken_error(session.name) from None
+        except _Refused as refused:
+            return refused.standing
+        return None
 
     async def get_session(
         self,

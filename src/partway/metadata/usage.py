@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from ..domain.errors import QuotaExceeded, TooManySessions
 from ..domain.models import Tenant
+from ..domain.repositories import Standing
 from .schema import ranges, tenant_usage
 
 # Bound as app/consumer: an update may not bind a parameter named like one of its columns.
@@ -73,8 +73,9 @@ def adjust(
 
 def admit(
     c: Connection, tenant: Tenant, wanted: int, max_sessions: int | None, quota: int | None
-) -> None:
-    """Count one more open session reserving `wanted` bytes, if the limits leave room for it.
+) -> Standing | None:
+    """Count one more open session reserving `wanted` bytes, if the limits leave room for it;
+    else return the consumer's counts (the caller rolls back; admission words the refusal).
 
     The check and the count are one conditional update of the consumer's row: concurrent
     creates queue on its row lock (PostgreSQL) or on the write lock (SQLite), and each sees
@@ -95,18 +96,9 @@ def admit(
         )
     )
     if _update(c, tenant, query):
-        return
+        return None
     row = c.execute(_READ, _key(tenant)).one()
-    if max_sessions is not None and row.open_sessions >= max_sessions:
-        raise TooManySessions(
-            f"this consumer already has {row.open_sessions} open upload sessions, the most "
-            "allowed; finish or abort some first"
-        )
-    used_now = row.stored_bytes + row.reserved_bytes
-    raise QuotaExceeded(
-        f"storage quota exceeded: {used_now} of {quota} bytes in use or reserved, "
-        f"this upload needs {wanted} more"
-    )
+    return Standing(int(row.open_sessions), int(row.stored_bytes + row.reserved_bytes), quota)
 
 
 def usage_of(c: Connection, tenant: Tenant) -> int:
