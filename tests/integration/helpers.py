@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.engine import Engine
+
 from partway.config import Settings
 from partway.domain.digests import Digest
 from partway.domain.models import Entry, Tenant, UploadSession
@@ -18,6 +20,9 @@ from partway.services import Services, build_services, open_metadata
 from ..backends import Backend
 
 TENANT = Tenant("app", "consumer")
+# Engines made by make_services, disposed after each test (conftest.py): a pooled connection
+# left to the garbage collector is a ResourceWarning, and warnings are errors.
+ENGINES: list[Engine] = []
 
 
 class Clock:
@@ -52,7 +57,9 @@ def make_services(backend: Backend, clock: Clock, **overrides: object) -> Servic
     values.update(backend.settings_overrides())
     values.update(overrides)
     settings = Settings(**values)  # type: ignore[arg-type]
-    return build_services(settings, open_metadata(settings), clock)
+    engine = open_metadata(settings)
+    ENGINES.append(engine)
+    return build_services(settings, engine, clock)
 
 
 async def read_all(services: Services, entry: Entry) -> bytes:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 
 import pytest
@@ -60,7 +61,7 @@ def test_a_waiter_gets_the_part_once_its_holder_lets_go(tmp_path: Path) -> None:
     assert order in (["a in", "a out", "b in", "b out"], ["b in", "b out", "a in", "a out"])
 
 
-def _hold_part_in_child(directory: str, sid: str, ready: multiprocessing.Event) -> None:
+def _hold_part_in_child(directory: str, sid: str, ready: EventType) -> None:
     async def hold() -> None:
         async with FileLocks(Path(directory)).range(sid, 7):
             ready.set()
