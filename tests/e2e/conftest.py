@@ -7,6 +7,9 @@ its own process). Unit, domain, contract and integration tests get no such exemp
 
 from __future__ import annotations
 
+import gc
+import warnings
+
 import pytest
 
 _TOLERATED = pytest.mark.filterwarnings(
@@ -18,3 +21,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "/tests/e2e/" in str(item.path):
             item.add_marker(_TOLERATED)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Collect what the e2e tests left before pytest reports unraisable leftovers, under the
+    same tolerance (else a socket collected after the last test fails the whole run)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
