@@ -8,6 +8,16 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import ClassVar, Protocol
 
+from .errors import (
+    DigestMismatch,
+    DomainError,
+    InsufficientStorage,
+    InvalidState,
+    NotFound,
+    PayloadTooLarge,
+    QuotaExceeded,
+    WrongPartSize,
+)
 from .models import Tenant
 
 
@@ -135,3 +145,19 @@ class EventSink(Protocol):
 class NoEvents:
     async def publish(self, event: Event) -> None:
         pass
+
+
+def rejection_reason(exc: DomainError) -> str:
+    """The metric label of a refused part."""
+    for cls, reason in (
+        (DigestMismatch, "digest"),
+        (WrongPartSize, "size"),
+        (PayloadTooLarge, "size"),
+        (QuotaExceeded, "quota"),
+        (InsufficientStorage, "disk_full"),
+        (NotFound, "not_found"),
+        (InvalidState, "state"),
+    ):
+        if isinstance(exc, cls):
+            return reason
+    return "invalid"

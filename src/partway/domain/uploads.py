@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from .admission import Admission, Limits
+from .assembly import check_complete, file_entry, verify_whole
 from .digests import Digest, MultiHasher
 from .errors import (
     BodyCut,
     DigestMismatch,
     DomainError,
-    InsufficientStorage,
     InvalidInput,
     InvalidState,
     NameTaken,
     NotFound,
-    PayloadTooLarge,
-    QuotaExceeded,
-    WrongPartSize,
 )
 from .events import (
     EventSink,
@@ -31,11 +27,11 @@ from .events import (
     SessionCreated,
     SessionExpired,
     SessionFinished,
+    rejection_reason,
 )
 from .models import (
     ByteRange,
     Entry,
-    EntryKind,
     NewSession,
     SessionState,
     SessionSummary,
@@ -45,7 +41,7 @@ from .models import (
 )
 from .names import check_name
 from .paging import DEFAULT_PAGE, After, Page, after_cursor, check_limit, cursor_after
-from .policy import PartPolicy, missing_parts, part_size_for, total_size
+from .policy import PartPolicy, part_size_for, total_size
 from .ports import Clock, Locks, Source, Storage
 from .repositories import UploadRepository
 from .rules import RangePlan, RangeRule
@@ -372,14 +368,7 @@ class UploadService:
         return entry
 
     async def _complete(self, session: UploadSession, digest: Digest | None) -> Entry:
-        missing = missing_parts(session)
-        if missing:
-            shown = ", ".join(str(n) for n in missing[:20])
-            more = f" and {len(missing) - 20} more" if len(missing) > 20 else ""
-            raise InvalidState(
-                f"cannot finish: {len(missing)} part(s) missing: {shown}{more}",
-                {"missing_parts": missing[:1000], "missing_count": len(missing)},
-            )
+        check_complete(session)
         storage = self.storage(session.service_id)
         size = total_size(session)
         ranges = sorted(session.ranges, key=lambda r: r.start)
@@ -387,39 +376,18 @@ class UploadService:
         await storage.complete(session.placement, ranges, size)
         if digest is not None:
             try:
-                await self._verify_whole(storage, session.storage_key, size, digest)
+                await verify_whole(storage, session.storage_key, size, digest)
             except DigestMismatch:
                 # Nothing is lost: the session takes parts again, to be replaced or re-finished.
                 handle, kept = await storage.reopen(session.placement, ranges)
                 await self._repo.restage(session.id, handle, kept)
                 raise
         now = self._clock()
-        entry = Entry(
-            id=new_id("file"),
-            tenant=session.tenant,
-            drive_id=session.drive_id,
-            parent_id=session.folder_id,
-            name=session.name,
-            kind=EntryKind.FILE,
-            created_at=now,
-            updated_at=now,
-            size=size,
-            service_id=session.service_id,
-            storage_key=session.storage_key,
-        )
-        if digest is not None:
-            sums = {name: value.hex() for name, value in digest.expected.items()}
-            entry = replace(entry, sha1=sums.get("sha1"), sha256=sums.get("sha256"))
+        entry = file_entry(session, size, now, digest)
         finished = SessionFinished(session.id, session.tenant, entry.id, entry.size, now)
         retained = now + self._lifetimes.finished_retention
         await self._repo.complete_session(session.id, entry, retained, (finished,))
         return entry
-
-    async def _verify_whole(self, storage: Storage, key: str, size: int, digest: Digest) -> None:
-        hasher = MultiHasher(digest.algorithms)
-        async for block in storage.read(key, 0, size):
-            await asyncio.to_thread(hasher.update, block)
-        hasher.verify(digest, "the assembled file")
 
     async def _finished_file(self, tenant: Tenant, session: UploadSession) -> Entry:
         entry = await self._repo.get_entry(tenant, session.file_id or "")
@@ -443,22 +411,6 @@ class UploadService:
             )
         await self._locks.forget(session_id)
         await self._events.publish(aborted)
-
-
-def rejection_reason(exc: DomainError) -> str:
-    """The metric label of a refused part."""
-    for cls, reason in (
-        (DigestMismatch, "digest"),
-        (WrongPartSize, "size"),
-        (PayloadTooLarge, "size"),
-        (QuotaExceeded, "quota"),
-        (InsufficientStorage, "disk_full"),
-        (NotFound, "not_found"),
-        (InvalidState, "state"),
-    ):
-        if isinstance(exc, cls):
-            return reason
-    return "invalid"
 
 
 def raise_name_taken(name: str) -> None:
