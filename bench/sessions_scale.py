@@ -55,7 +55,7 @@ def build(db: Path, sessions: int, parts: int) -> None:
             for n in range(parts):
                 if int(row[0][4:], 16) % 3 == 0 and n == parts // 2:
                     continue
-                yield (row[0], n, PART, row[11])
+                yield (row[0], n * PART, PART, row[11])  # a part is its range
 
     with conn:
         conn.executemany(
@@ -65,10 +65,10 @@ def build(db: Path, sessions: int, parts: int) -> None:
             session_rows,
         )
         conn.executemany(
-            "INSERT INTO upload_parts (session_id, number, size, recorded_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO upload_ranges (session_id, start, size, recorded_at) VALUES (?, ?, ?, ?)",
             part_rows(),
         )
-        count = conn.execute("SELECT COUNT(*) FROM upload_parts").fetchone()[0]
+        count = conn.execute("SELECT COUNT(*) FROM upload_ranges").fetchone()[0]
     conn.close()
     print(f"built {len(session_rows)} sessions, {count} parts")
 

@@ -64,12 +64,13 @@ def launch(
 ) -> subprocess.Popen[bytes]:
     """Start `partway serve` on data_dir and wait until it answers."""
     env = {**os.environ, "PARTWAY_DATA_DIR": str(data_dir), **(extra_env or {})}
-    process = subprocess.Popen(
-        [*PARTWAY, "serve", "--port", str(port)],
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
+    with log.open("ab") as out:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            [*PARTWAY, "serve", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     base_url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

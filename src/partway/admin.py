@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from .config import Settings
-    from .http.context import Services
     from .metadata.sql import SqlRepository
+    from .services import ServerServices as Services
 
 MIB = 1024 * 1024
 
@@ -192,7 +192,9 @@ def cmd_reap(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_quota(args: argparse.Namespace, settings: Settings) -> int:
+    from .domain.admission import Admission
     from .domain.models import Tenant
+    from .services import limits_of
 
     if args.action == "set":
         if args.bytes is None and not args.default:
@@ -200,13 +202,13 @@ def cmd_quota(args: argparse.Namespace, settings: Settings) -> int:
         if args.bytes is not None and args.bytes < 0:
             raise CliError(f"--bytes {args.bytes} is negative: give 0 or more", EXIT_USAGE)
     repo, engine = open_accounts(settings)
+    admission = Admission(repo, limits_of(settings))  # the one place quotas are decided
     tenant = Tenant(args.app_id, args.consumer_id)
     try:
         if args.action == "set":
-            asyncio.run(repo.set_quota(tenant, None if args.default else args.bytes))
+            asyncio.run(admission.set_quota(tenant, None if args.default else args.bytes))
             say(f"quota of {args.app_id}/{args.consumer_id} set")
-        quota = asyncio.run(repo.quota(tenant, settings.default_quota_bytes))
-        used = asyncio.run(repo.usage(tenant))
+        quota, used = asyncio.run(admission.standing(tenant))
     finally:
         repo.close()
         engine.dispose()

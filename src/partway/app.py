@@ -1,4 +1,4 @@
-"""Composition root: settings → metadata, storage, locks, domain services → HTTP routes."""
+"""Composition root of the server: the core's services (services.py) → HTTP routes, the edge."""
 
 from __future__ import annotations
 
@@ -7,12 +7,9 @@ import contextlib
 import logging
 import resource
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import Counter
-from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -22,22 +19,9 @@ from starlette.responses import RedirectResponse
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from . import secret_key
 from .config import Settings
-from .domain.catalog import Catalog
-from .domain.copies import FolderCopier
-from .domain.drives import DriveService
 from .domain.errors import DomainError
-from .domain.files import FileService
-from .domain.keys import KeyService
-from .domain.links import LinkService
-from .domain.policy import PartPolicy
-from .domain.ports import Admission, Clock, Events, Storage
-from .domain.reaper import Reaper
-from .domain.search import SearchService
-from .domain.signing import Signer
-from .domain.uploads import Lifetimes, UploadService
-from .events import Fanout, LogEvents
+from .domain.ports import Clock
 from .http import (
     copies,
     drives,
@@ -52,112 +36,20 @@ from .http import (
     sessions,
     signed,
 )
-from .http.context import Services
 from .http.observe import Observe
-from .http.pump import BodyPump, BodyTimeout, pace_for
+from .http.pump import BodyPump, pace_for
 from .http.server import Edge, EdgeLimits
-from .locks import locks_for
-from .metadata import migrate
-from .metadata.engine import make_engine
-from .metadata.sql import SqlRepository
 from .metrics import Metrics
-from .storage import storage_from_url
-from .storage.instrumented import InstrumentedStorage
+from .services import ServerServices, build_services, metadata_engine, open_metadata, utc_now
 from .threads import DISK, OTHER_THREADS, SQL, Threads
+
+__all__ = ["build_services", "create_app", "metadata_engine", "open_metadata", "utc_now"]
 
 log = logging.getLogger("partway")
 
 GAUGE_REFRESH_SECONDS = 15.0
 MAX_DEFAULT_CONNECTIONS = 20_000
 WEB_DIR = Path(__file__).parent / "web"
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def metadata_engine(settings: Settings) -> Engine:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return make_engine(settings.metadata_url(), durable=settings.fsync)
-
-
-def open_metadata(settings: Settings) -> Engine:
-    engine = metadata_engine(settings)
-    if migrate.pending(engine):
-        if not settings.auto_migrate:
-            raise SystemExit("the metadata database needs `partway migrate` first")
-        migrate.upgrade(engine)
-    return engine
-
-
-def build_services(settings: Settings, engine: Engine, clock: Clock = utc_now) -> Services:
-    repo = SqlRepository(engine, durable=settings.fsync)
-    metrics = Metrics()
-    events = Fanout(LogEvents(), metrics)
-    storages: dict[str, Storage] = {
-        service: InstrumentedStorage(storage_from_url(url, fsync=settings.fsync), metrics, service)
-        for service, url in settings.storage_urls().items()
-    }
-    policy = PartPolicy(
-        default_part_size=settings.default_part_size,
-        max_part_size=settings.max_part_size,
-        max_parts=settings.max_parts,
-        max_file_size=settings.max_file_size,
-    )
-    lifetimes = Lifetimes(
-        session_ttl=timedelta(seconds=settings.session_ttl_seconds),
-        finished_retention=timedelta(seconds=settings.finished_retention_seconds),
-    )
-    locks = locks_for(settings)
-    admission = Admission(settings.default_quota_bytes, settings.max_open_sessions)
-    uploads = UploadService(repo, storages, locks, policy, lifetimes, clock, admission, events)
-    grace = timedelta(seconds=settings.orphan_grace_seconds)
-    file_service = FileService(repo, uploads, clock)
-    return Services(
-        settings=settings,
-        keys=KeyService(repo, clock),
-        uploads=uploads,
-        files=file_service,
-        reaper=Reaper(uploads, repo, storages, lifetimes, clock, grace, events),
-        repo=repo,
-        metrics=metrics,
-        locks=locks,
-        catalog=build_catalog(settings, repo, file_service, metrics, clock, uploads, events),
-    )
-
-
-def build_catalog(
-    settings: Settings,
-    repo: SqlRepository,
-    files: FileService,
-    metrics: Metrics,
-    clock: Clock,
-    uploads: UploadService,
-    events: Events,
-) -> Catalog:
-    """Drives, shared links, search, signed URLs and folder copy (issue #18)."""
-    signer = Signer(secret_key.load_or_create(settings.data_dir))
-    link_downloads = Counter(
-        "partway_shared_link_downloads",
-        "Downloads served through shared links",
-        registry=metrics.registry,
-    )
-    return Catalog(
-        drives=DriveService(repo, clock),
-        links=LinkService(repo, repo, signer, clock),
-        search=SearchService(repo, repo, files.tree, clock),
-        signer=signer,
-        link_downloads=link_downloads,
-        copies=FolderCopier(
-            repo,
-            repo,
-            files.tree,
-            uploads.storage,
-            clock,
-            settings.default_quota_bytes,
-            events,
-        ),
-    )
 
 
 async def every(interval: float, what: str, work: Any) -> None:
@@ -282,7 +174,6 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
         exception_handlers={
             DomainError: errors.domain_error,
             HTTPException: errors.http_error,
-            BodyTimeout: errors.body_timeout,
             ClientDisconnect: errors.client_left,
             Exception: errors.unexpected_error,
         },
@@ -292,7 +183,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
     return app
 
 
-def create_metrics_app(services: Services) -> Starlette:
+def create_metrics_app(services: ServerServices) -> Starlette:
     """/metrics alone, for a separate port."""
     app = Starlette(routes=ops.metrics_routes)
     app.state.services = services

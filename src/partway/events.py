@@ -1,25 +1,34 @@
-"""Where lifecycle events go: the log and the metrics."""
+"""Event sinks: the log and the metrics, and a fan-out that keeps a failing sink from failing the
+change it reports (which has committed by then)."""
 
 from __future__ import annotations
 
 import logging
 
-from .domain.ports import Events
+from .domain.events import Event, EventSink, ReaperRan
 
 log = logging.getLogger("partway.events")
 
 
-class LogEvents:
-    def emit(self, event: str, **fields: object) -> None:
+class LogSink:
+    async def publish(self, event: Event) -> None:
         # A reaper run that found nothing is routine: keep it out of the info log.
-        idle = event == "reaper.run" and not any(fields.values())
-        log.log(logging.DEBUG if idle else logging.INFO, event, extra={"event": event, **fields})
+        idle = isinstance(event, ReaperRan) and not (event.expired or event.bytes or event.orphans)
+        fields = event.fields()
+        log.log(
+            logging.DEBUG if idle else logging.INFO,
+            event.name,
+            extra={"event": event.name, **fields},
+        )
 
 
 class Fanout:
-    def __init__(self, *sinks: Events) -> None:
+    def __init__(self, *sinks: EventSink) -> None:
         self._sinks = sinks
 
-    def emit(self, event: str, **fields: object) -> None:
+    async def publish(self, event: Event) -> None:
         for sink in self._sinks:
-            sink.emit(event, **fields)
+            try:
+                await sink.publish(event)
+            except Exception:
+                log.exception("event sink %s failed on %s", type(sink).__name__, event.name)

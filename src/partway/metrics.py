@@ -4,6 +4,17 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from .domain.events import (
+    Event,
+    RangeRecorded,
+    RangeRejected,
+    ReaperRan,
+    SessionAborted,
+    SessionCreated,
+    SessionExpired,
+    SessionFinished,
+)
+
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 STORAGE_BUCKETS = (0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30)
 
@@ -98,21 +109,19 @@ class Metrics:
             registry=r,
         )
 
-    def emit(self, event: str, **fields: object) -> None:
-        kind, _, what = event.partition(".")
-        if kind == "session":
-            self.sessions.labels(what).inc()
-            if what == "expired":
-                self.reaped_bytes.inc(_number(fields.get("bytes")))
-        elif event == "part.recorded":
-            self.parts_recorded.inc()
-            self.part_bytes.inc(_number(fields.get("bytes")))
-        elif event == "part.rejected":
-            self.parts_rejected.labels(str(fields.get("reason", "invalid"))).inc()
-        elif event == "reaper.run":
-            self.reaper_runs.inc()
-            self.orphans.inc(_number(fields.get("orphans")))
-
-
-def _number(value: object) -> float:
-    return float(value) if isinstance(value, int | float) else 0.0
+    async def publish(self, event: Event) -> None:
+        """The metrics as an event sink."""
+        match event:
+            case SessionCreated() | SessionFinished() | SessionAborted():
+                self.sessions.labels(event.name.partition(".")[2]).inc()
+            case SessionExpired():
+                self.sessions.labels("expired").inc()
+                self.reaped_bytes.inc(event.bytes)
+            case RangeRecorded():
+                self.parts_recorded.inc()
+                self.part_bytes.inc(event.bytes)
+            case RangeRejected():
+                self.parts_rejected.labels(event.reason).inc()
+            case ReaperRan():
+                self.reaper_runs.inc()
+                self.orphans.inc(event.orphans)

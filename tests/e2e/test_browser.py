@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Route, expect
+from playwright.sync_api import Browser, Locator, Page, Route, expect
 
 from tests.conftest import Server, log_events, start_server, stop_server
 
@@ -58,7 +58,7 @@ def sign_in(page: Page, server: Server, consumer: str, key: str | None = None) -
     page.click("#signin-form button[type=submit]")
 
 
-def upload_row(page: Page, name: str) -> object:
+def upload_row(page: Page, name: str) -> Locator:
     return page.locator(f'#uploads li[data-name="{name}"]')
 
 
@@ -162,7 +162,7 @@ def test_cancel_aborts_the_session(page: Page, server: Server, tmp_path: Path) -
     page.route(PARTS, fail_parts_from(1))
     page.set_input_files("#file-input", str(source))
     session_id = wait_for_parts(page, server, "browser-d", "cancel.bin", [0])
-    upload_row(page, "cancel.bin").locator("button.cancel").click()  # type: ignore[attr-defined]
+    upload_row(page, "cancel.bin").locator("button.cancel").click()
     expect(upload_row(page, "cancel.bin")).to_have_attribute("data-status", "cancelled")
     res = httpx.get(
         f"{server.base_url}{SESSIONS}/{session_id}", headers=server.headers("browser-d")
@@ -180,10 +180,10 @@ def test_pause_and_resume(page: Page, server: Server, tmp_path: Path) -> None:
     page.set_input_files("#file-input", str(source))
     session_id = wait_for_parts(page, server, "browser-e", "paused.bin", [0, 1])
     row = upload_row(page, "paused.bin")
-    row.locator("button.pause").click()  # type: ignore[attr-defined]
+    row.locator("button.pause").click()
     expect(row).to_have_attribute("data-status", "paused")
     page.unroute(PARTS)
-    row.locator("button.pause").click()  # type: ignore[attr-defined]  (now "Resume")
+    row.locator("button.pause").click()  # now "Resume"
     expect(row).to_have_attribute("data-status", "done", timeout=60_000)
     counts = recorded_parts(server, session_id)
     assert sorted(counts) == list(range(5)) and set(counts.values()) == {1}

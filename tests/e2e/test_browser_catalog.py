@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Dialog, Page, expect
+from playwright.sync_api import Browser, Dialog, Locator, Page, expect
 
 from tests.conftest import Server, start_server, stop_server
 
@@ -34,7 +34,7 @@ def page(browser: Browser, server: Server) -> Iterator[Page]:
     context.close()
 
 
-def row(page: Page, name: str) -> object:
+def row(page: Page, name: str) -> Locator:
     return page.locator("#files tbody tr", has_text=name).first
 
 
@@ -50,7 +50,7 @@ def test_drive_switch_copy_search_and_share_in_the_page(page: Page, server: Serv
     assert drive_id != "default"
     page.fill("#folder-name", "Docs")
     page.click("#folder-form button[type=submit]")
-    expect(row(page, "Docs")).to_be_visible()  # type: ignore[attr-defined]
+    expect(row(page, "Docs")).to_be_visible()
 
     api = server.client(CONSUMER)
     listed = api.get("/file-storage/files", params={"filter[drive_id]": drive_id}).json()["data"]
@@ -66,8 +66,8 @@ def test_drive_switch_copy_search_and_share_in_the_page(page: Page, server: Serv
         dialog.accept("Docs copy")
 
     page.once("dialog", name_the_copy)
-    row(page, "Docs").locator("button.copy-folder").click()  # type: ignore[attr-defined]
-    expect(row(page, "Docs copy")).to_be_visible()  # type: ignore[attr-defined]
+    row(page, "Docs").locator("button.copy-folder").click()
+    expect(row(page, "Docs copy")).to_be_visible()
     listed = api.get("/file-storage/files", params={"filter[drive_id]": drive_id}).json()["data"]
     copy_id = next(e["id"] for e in listed if e["name"] == "Docs copy")
     inside = api.get(
@@ -85,9 +85,9 @@ def test_drive_switch_copy_search_and_share_in_the_page(page: Page, server: Serv
 
     # Share the copied file: the link works without credentials, in a plain client and in the
     # browser, is copied to the clipboard, and stops at once when revoked from the page.
-    row(page, "Docs copy").locator("button").first.click()  # type: ignore[attr-defined]
+    row(page, "Docs copy").locator("button").first.click()
     expect(page.locator("#breadcrumbs")).to_contain_text("Docs copy")
-    row(page, "report.txt").locator("button.share").click()  # type: ignore[attr-defined]
+    row(page, "report.txt").locator("button.share").click()
     shared = page.locator("#shares-list li").first
     expect(shared).to_contain_text("report.txt")
     url = shared.locator("a.link-url").get_attribute("href")
@@ -107,5 +107,5 @@ def test_drive_switch_copy_search_and_share_in_the_page(page: Page, server: Serv
     # Back to the default drive: the other drive's folders are not there.
     page.select_option("#drive-select", "default")
     expect(page.locator("#breadcrumbs")).to_have_text("root")
-    expect(row(page, "Docs")).to_have_count(0)  # type: ignore[attr-defined]
+    expect(row(page, "Docs")).to_have_count(0)
     api.close()

@@ -75,16 +75,16 @@ def upload_all(base_url: str, creds: Credentials, files: list[Pending], state: P
 
 
 def check_parts_match_bytes(data_dir: Path) -> int:
-    """Every recorded part (and every finished file with a digest) matches the bytes on disk."""
+    """Every recorded range (and every finished file with a digest) matches the bytes on disk."""
     db = sqlite3.connect(data_dir / "partway.db")
     rows = db.execute(
-        "SELECT s.storage_key, s.part_size, p.number, p.size, p.sha1 FROM upload_parts p "
-        "JOIN upload_sessions s ON s.id = p.session_id WHERE s.state IN ('open', 'finishing')"
+        "SELECT s.storage_key, r.start, r.size, r.sha1 FROM upload_ranges r "
+        "JOIN upload_sessions s ON s.id = r.session_id WHERE s.state IN ('open', 'finishing')"
     ).fetchall()
-    for key, part_size, number, size, sha1 in rows:
+    for key, start, size, sha1 in rows:
         with (data_dir / "objects" / key).open("rb") as f:
-            f.seek(number * part_size)
-            assert hashlib.sha1(f.read(size)).hexdigest() == sha1, f"{key} part {number}"
+            f.seek(start)
+            assert hashlib.sha1(f.read(size)).hexdigest() == sha1, f"{key} range at {start}"
     for key, sha1 in db.execute("SELECT storage_key, sha1 FROM entries WHERE kind = 'file'"):
         assert sha1 is not None
         assert hashlib.sha1((data_dir / "objects" / key).read_bytes()).hexdigest() == sha1, key

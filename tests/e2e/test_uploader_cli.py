@@ -188,9 +188,11 @@ def test_plain_progress_lines_and_clear_errors(server: Server, tmp_path: Path) -
 
 def test_sessions_and_download_commands(server: Server, tmp_path: Path) -> None:
     env = cli_env(server)
-    run = lambda *a: subprocess.run(  # noqa: E731
-        [sys.executable, "-m", "partway", *a], env=env, capture_output=True, text=True, check=True
-    )
+
+    def run(*a: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "partway", *a]
+        return subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+
     created = httpx.post(
         f"{server.base_url}/file-storage/upload-sessions",
         headers=server.headers(),

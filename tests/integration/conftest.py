@@ -6,7 +6,14 @@ from pathlib import Path
 import pytest
 
 from ..backends import BACKENDS, Backend, make_backend
-from .helpers import Clock
+from .helpers import ENGINES, Clock
+
+
+@pytest.fixture(autouse=True)
+def dispose_engines() -> Iterator[None]:
+    yield
+    while ENGINES:
+        ENGINES.pop().dispose()
 
 
 @pytest.fixture

@@ -7,14 +7,22 @@ from collections.abc import AsyncIterator, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
-from partway.app import build_services, open_metadata
+from sqlalchemy.engine import Engine
+
 from partway.config import Settings
-from partway.domain.models import Entry, Tenant
-from partway.http.context import Services
+from partway.domain.digests import Digest
+from partway.domain.models import Entry, Tenant, UploadSession
+from partway.domain.ports import Source
+from partway.domain.rules import PartRule
+from partway.domain.uploads import UploadService
+from partway.services import ServerServices, Services, build_services, open_metadata
 
 from ..backends import Backend
 
 TENANT = Tenant("app", "consumer")
+# Engines made by make_services, disposed after each test (conftest.py): a pooled connection
+# left to the garbage collector is a ResourceWarning, and warnings are errors.
+ENGINES: list[Engine] = []
 
 
 class Clock:
@@ -29,13 +37,29 @@ async def body(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
-def make_services(backend: Backend, clock: Clock, **overrides: object) -> Services:
+async def upload_part(
+    uploads: UploadService,
+    tenant: Tenant,
+    session_id: str,
+    number: int,
+    source: Source,
+    length: int | None,
+    digest: Digest | None,
+) -> UploadSession:
+    """An Apideck part: the range the part rule places at number × part_size."""
+    rule = PartRule(number, uploads.policy)
+    return await uploads.write_range(tenant, session_id, rule, source, length, digest)
+
+
+def make_services(backend: Backend, clock: Clock, **overrides: object) -> ServerServices:
     """The app's real wiring (repository, storage, locks) on a backend, with a fake clock."""
     values: dict[str, object] = {"fsync": False}
     values.update(backend.settings_overrides())
     values.update(overrides)
     settings = Settings(**values)  # type: ignore[arg-type]
-    return build_services(settings, open_metadata(settings), clock)
+    engine = open_metadata(settings)
+    ENGINES.append(engine)
+    return build_services(settings, engine, clock)
 
 
 async def read_all(services: Services, entry: Entry) -> bytes:

@@ -19,11 +19,11 @@ from partway.domain.errors import (
     QuotaExceeded,
 )
 from partway.domain.models import NewSession, SessionState, UploadSession
-from partway.http.context import Services
+from partway.services import Services
 
 from ..backends import Backend
 from ..e2e.helpers import sha1_header
-from .helpers import TENANT, Clock, body, make_services, read_all, run
+from .helpers import TENANT, Clock, body, make_services, read_all, run, upload_part
 
 MIB = 1024 * 1024
 PART = 5 * MIB
@@ -39,8 +39,14 @@ async def create(services: Services, name: str, size: int | None) -> UploadSessi
 
 
 async def put(services: Services, session: UploadSession, number: int, data: bytes) -> None:
-    await services.uploads.upload_part(
-        TENANT, session.id, number, body(data), len(data), parse_digest(sha1_header(data))
+    await upload_part(
+        services.uploads,
+        TENANT,
+        session.id,
+        number,
+        body(data),
+        len(data),
+        parse_digest(sha1_header(data)),
     )
 
 
@@ -95,7 +101,7 @@ def test_a_replaced_part_wins_and_its_record_matches(backend: Backend, clock: Cl
         await put(services, session, 1, first)
         await put(services, session, 2, tail)
         recorded = await services.uploads.get(TENANT, session.id)
-        assert recorded.parts[0].sha1 == hashlib.sha1(second).hexdigest()
+        assert recorded.ranges[0].sha1 == hashlib.sha1(second).hexdigest()
         entry = await services.uploads.finish(TENANT, session.id, None)
         assert await read_all(services, entry) == second + first + tail
 
@@ -111,7 +117,7 @@ def test_a_wrong_whole_file_digest_keeps_every_part(backend: Backend, clock: Clo
         with pytest.raises(DigestMismatch):
             await services.uploads.finish(TENANT, session.id, parse_digest(sha1_header(b"x")))
         still = await services.uploads.get(TENANT, session.id)
-        assert still.state is SessionState.OPEN and len(still.parts) == 2
+        assert still.state is SessionState.OPEN and len(still.ranges) == 2
         # The parts are still there: replace one, and finish with the right digest.
         fixed = payload[:PART] + os.urandom(100)
         await put(services, session, 1, fixed[PART:])
@@ -163,7 +169,7 @@ def test_empty_and_unknown_size_files(backend: Backend, clock: Clock) -> None:
         # Size unknown until finish; the last part arrives without a length (chunked).
         open_ended = await create(services, "stream.bin", None)
         await put(services, open_ended, 0, head)
-        await services.uploads.upload_part(TENANT, open_ended.id, 1, body(tail), None, None)
+        await upload_part(services.uploads, TENANT, open_ended.id, 1, body(tail), None, None)
         entry = await services.uploads.finish(TENANT, open_ended.id, None)
         assert entry.size == PART + 1000
         assert await read_all(services, entry) == head + tail
@@ -182,8 +188,8 @@ def test_finish_that_crashed_after_completing_storage_is_retried(
         # The storage finished, then the process died before the metadata said so.
         full = await services.uploads.get(TENANT, session.id)
         storage = services.uploads.storage(backend.service_id)
-        parts = sorted(full.parts, key=lambda p: p.number)
-        await storage.complete(session.storage_key, session.storage_handle, parts, len(payload))
+        held = sorted(full.ranges, key=lambda r: r.start)
+        await storage.complete(session.placement, held, len(payload))
         entry = await services.uploads.finish(TENANT, session.id, None)
         assert await read_all(services, entry) == payload
 
@@ -207,13 +213,13 @@ def test_same_part_through_two_instances_leaves_a_true_record(
         for _ in range(3):
             await asyncio.gather(
                 *(
-                    svc.uploads.upload_part(TENANT, session.id, 0, slow(data), PART, None)
+                    upload_part(svc.uploads, TENANT, session.id, 0, slow(data), PART, None)
                     for svc, data in zip((a, b), bodies, strict=True)
                 )
             )
             await put(b, session, 1, b"!")
             recorded = await a.uploads.get(TENANT, session.id)
-            part = next(p for p in recorded.parts if p.number == 0)
+            part = next(r for r in recorded.ranges if r.start == 0)
             assert part.size == PART
         entry, twin = await asyncio.gather(
             a.uploads.finish(TENANT, session.id, None), b.uploads.finish(TENANT, session.id, None)

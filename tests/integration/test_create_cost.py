@@ -14,12 +14,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from partway.domain.models import NewSession
-from partway.http.context import Services
+from partway.services import Services
 
 from ..backends import make_backend
-from .helpers import TENANT, Clock, body, make_services, run
+from .helpers import TENANT, Clock, body, make_services, run, upload_part
 
-ROWS = ("upload_sessions", "upload_parts", "entries")
+ROWS = ("upload_sessions", "upload_ranges", "entries")
 # A whole-table scan, or an index search pinned by the consumer alone (app_id, consumer_id).
 RANGE = re.compile(
     rf"^(SCAN ({'|'.join(ROWS)})\b|SEARCH ({'|'.join(ROWS)}) .*\(app_id=\? AND consumer_id=\?\)$)"
@@ -61,7 +61,7 @@ def test_create_reads_no_range_of_the_consumers_rows(tmp_path: Path, clock: Cloc
     async def scenario() -> None:
         for n in range(3):  # a consumer with sessions, parts and a file already
             held = await services.uploads.create(TENANT, service, NewSession(f"{n}", "root", 3))
-            await services.uploads.upload_part(TENANT, held.id, 0, body(b"abc"), 3, None)
+            await upload_part(services.uploads, TENANT, held.id, 0, body(b"abc"), 3, None)
         await services.uploads.finish(TENANT, held.id, None)
         with statements() as seen:
             await services.uploads.create(TENANT, service, NewSession("new.bin", "root", 3))

@@ -12,7 +12,7 @@ from partway.domain.copies import CopyRequest, PendingCopy
 from partway.domain.errors import NameTaken, NotFound, QuotaExceeded
 from partway.domain.files import Listing
 from partway.domain.models import Entry, EntryKind, NewSession
-from partway.http.context import Services
+from partway.services import ServerServices as Services
 
 from ..backends import Backend
 from .helpers import TENANT, Clock, body, make_services, read_all, run

@@ -3,8 +3,12 @@ place with its data, and run both ways — on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,11 +18,19 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import Engine
 
+from partway.config import Settings
+from partway.domain.digests import parse_digest
+from partway.domain.models import Placement
 from partway.metadata import catalog, migrate
 from partway.metadata.engine import make_engine
 from partway.metadata.schema import metadata
+from partway.storage import storage_from_url
 
-from ..backends import drop_database, new_database
+from ..backends import Backend, drop_database, new_database
+from ..e2e.helpers import sha1_header
+from .helpers import TENANT, Clock, body, make_services, read_all, run, upload_part
+
+PART = 5 * 1024 * 1024  # S3's smallest part
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -79,7 +91,7 @@ def test_upgrade_from_the_first_release_keeps_the_data(database: str) -> None:
     migrate.upgrade(engine)
     with engine.connect() as conn:
         session = conn.execute(sa.text("SELECT storage_handle, name FROM upload_sessions")).one()
-        part = conn.execute(sa.text("SELECT number, size, tag FROM upload_parts")).one()
+        part = conn.execute(sa.text("SELECT start, size, tag FROM upload_ranges")).one()
     assert tuple(session) == ("", "a.bin")
     assert tuple(part) == (0, 5, None)
     engine.dispose()
@@ -149,3 +161,88 @@ def test_upgrade_counts_each_consumers_usage(database: str) -> None:
         ).all()
     assert [tuple(r) for r in rows] == [("c", 2, 18, 7), ("d", 1, 0, 0), ("e", 0, 0, 4)]
     engine.dispose()
+
+
+OLD_SESSION = sa.text(
+    "INSERT INTO upload_sessions (id, app_id, consumer_id, service_id, drive_id, folder_id, "
+    "name, size, part_size, state, storage_key, created_at, updated_at, expires_at, "
+    "storage_handle) VALUES (:id, :app, :consumer, :service, 'default', 'root', :name, :size, "
+    ":part_size, 'open', :key, :t, :t, :t, :handle)"
+)
+OLD_PART = sa.text(
+    "INSERT INTO upload_parts (session_id, number, size, sha1, recorded_at, tag) "
+    "VALUES (:sid, :number, :size, :sha1, :t, :tag)"
+)
+OLD_USAGE = sa.text(
+    "INSERT INTO tenant_usage (app_id, consumer_id, open_sessions, reserved_bytes, "
+    "stored_bytes) VALUES (:app, :consumer, :open, :reserved, 0)"
+)
+
+
+def test_open_sessions_stay_resumable_across_the_upgrade_to_ranges(
+    backend: Backend, clock: Clock
+) -> None:
+    """Sessions with parts written under schema 0004 (upload_parts, keyed by part number) are
+    finished after the upgrade to 0005 (upload_ranges, keyed by start): the bytes sit where the
+    old code put them (offset n × part_size; S3 part n + 1), so only the rows move."""
+    settings = Settings(fsync=False, **backend.settings_overrides())  # type: ignore[arg-type]
+    engine = make_engine(settings.metadata_url())
+    migrate.upgrade(engine, "0004")
+    storage = storage_from_url(settings.storage_urls()[backend.service_id], fsync=False)
+    payload = os.urandom(3 * PART + 11)
+    pieces = [payload[i : i + PART] for i in range(0, len(payload), PART)]
+    sized = ("ses_00000001", "sized.bin", len(payload), (0, 2))
+    unsized = ("ses_00000002", "open-ended.bin", None, (0,))
+    when = clock.now + timedelta(days=1)
+
+    async def old_release() -> None:
+        """What release 0004 left behind: bytes in the store, rows in upload_parts."""
+        with engine.begin() as conn:
+            for sid, name, size, numbers in (sized, unsized):
+                key = f"obj_{sid[4:]}"
+                handle = await storage.begin(key)
+                conn.execute(
+                    OLD_SESSION,
+                    dict(
+                        id=sid,
+                        app=TENANT.app_id,
+                        consumer=TENANT.consumer_id,
+                        service=backend.service_id,
+                        name=name,
+                        size=size,
+                        part_size=PART,
+                        key=key,
+                        t=when,
+                        handle=handle,
+                    ),
+                )
+                for n in numbers:
+                    at = Placement(key, handle, PART)
+                    data = pieces[n]
+                    written = await storage.write_range(at, n * PART, body(data), len(data), PART)
+                    sha1 = hashlib.sha1(data).hexdigest()
+                    part = dict(sid=sid, number=n, size=len(data), sha1=sha1, t=when)
+                    conn.execute(OLD_PART, {**part, "tag": written.tag})
+            reserved = len(payload) + PART
+            usage = dict(app=TENANT.app_id, consumer=TENANT.consumer_id, open=2)
+            conn.execute(OLD_USAGE, {**usage, "reserved": reserved})
+        await storage.close()
+
+    asyncio.run(old_release())
+    migrate.upgrade(engine)
+    engine.dispose()
+    services = make_services(backend, clock)
+
+    async def resume() -> None:
+        uploads = services.uploads
+        first = await uploads.get(TENANT, sized[0])
+        assert [(r.start, r.size) for r in first.ranges] == [(0, PART), (2 * PART, PART)]
+        await upload_part(uploads, TENANT, sized[0], 1, body(pieces[1]), PART, None)
+        await upload_part(uploads, TENANT, sized[0], 3, body(pieces[3]), 11, None)
+        digest = parse_digest(sha1_header(payload))
+        assert await read_all(services, await uploads.finish(TENANT, sized[0], digest)) == payload
+        await upload_part(uploads, TENANT, unsized[0], 1, body(b"tail"), 4, None)
+        entry = await uploads.finish(TENANT, unsized[0], None)
+        assert await read_all(services, entry) == pieces[0] + b"tail"
+
+    run(resume(), services)

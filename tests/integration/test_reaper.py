@@ -9,10 +9,10 @@ import pytest
 
 from partway.domain.errors import NameTaken, NotFound
 from partway.domain.models import NewSession
-from partway.http.context import Services
+from partway.services import Services
 
 from ..backends import Backend
-from .helpers import TENANT, Clock, body, make_services, read_all, run
+from .helpers import TENANT, Clock, body, make_services, read_all, run, upload_part
 
 HOUR = 3600
 
@@ -33,12 +33,12 @@ def test_expired_session_bytes_are_gone(backend: Backend, clock: Clock) -> None:
 
     async def scenario() -> None:
         session = await uploads.create(TENANT, backend.service_id, NewSession("old.bin", "root", 5))
-        await uploads.upload_part(TENANT, session.id, 0, body(b"12345"), 5, None)
+        await upload_part(uploads, TENANT, session.id, 0, body(b"12345"), 5, None)
         kept = await uploads.create(TENANT, backend.service_id, NewSession("fresh.bin", "root", 5))
         assert session.storage_key in backend.stored_keys()
 
         clock.now += timedelta(minutes=30)
-        await uploads.upload_part(TENANT, kept.id, 0, body(b"12345"), 5, None)
+        await upload_part(uploads, TENANT, kept.id, 0, body(b"12345"), 5, None)
         clock.now += timedelta(minutes=31)
         report = await services.reaper.run_once()
         assert (report.expired, report.bytes_freed) == (1, 5)
@@ -67,7 +67,7 @@ def test_finished_file_outlives_its_session(backend: Backend, clock: Clock) -> N
         session = await uploads.create(
             TENANT, backend.service_id, NewSession("keep.bin", "root", 2)
         )
-        await uploads.upload_part(TENANT, session.id, 0, body(b"ok"), 2, None)
+        await upload_part(uploads, TENANT, session.id, 0, body(b"ok"), 2, None)
         entry = await uploads.finish(TENANT, session.id, None)
         clock.now += timedelta(hours=2)
         report = await services.reaper.run_once()
@@ -103,7 +103,7 @@ def test_two_reapers_on_one_store_reap_each_session_once(backend: Backend, clock
             s = await a.uploads.create(
                 TENANT, backend.service_id, NewSession(f"s{n}.bin", "root", 3)
             )
-            await a.uploads.upload_part(TENANT, s.id, 0, body(b"abc"), 3, None)
+            await upload_part(a.uploads, TENANT, s.id, 0, body(b"abc"), 3, None)
         clock.now += timedelta(hours=2)
         first, second = await asyncio.gather(a.reaper.run_once(), b.reaper.run_once())
         assert first.expired + second.expired == 40

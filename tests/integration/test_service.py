@@ -13,10 +13,10 @@ import sqlalchemy as sa
 
 from partway.domain.errors import NotFound
 from partway.domain.models import NewSession
-from partway.http.context import Services
+from partway.services import Services
 
 from ..backends import Backend, make_backend
-from .helpers import TENANT, Clock, body, make_services, run
+from .helpers import TENANT, Clock, body, make_services, run, upload_part
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def test_session_expires_an_hour_after_its_last_activity(services: Services, clo
             TENANT, services.settings.default_service, NewSession("a.bin", "root", 6)
         )
         clock.now += timedelta(minutes=50)
-        await uploads.upload_part(TENANT, session.id, 0, body(b"abcdef"), 6, None)
+        await upload_part(uploads, TENANT, session.id, 0, body(b"abcdef"), 6, None)
         clock.now += timedelta(minutes=50)
         # Still alive: the part moved the expiry forward.
         assert (await uploads.get(TENANT, session.id)).uploaded_bytes() == 6
@@ -54,7 +54,7 @@ def test_finish_keeps_the_object_in_place(tmp_path: Path, clock: Clock) -> None:
         )
         path = tmp_path / "data" / "objects" / session.storage_key
         inode = path.stat().st_ino
-        await uploads.upload_part(TENANT, session.id, 0, body(b"data"), 4, None)
+        await upload_part(uploads, TENANT, session.id, 0, body(b"data"), 4, None)
         entry = await uploads.finish(TENANT, session.id, None)
         assert entry.storage_key == session.storage_key
         assert path.stat().st_ino == inode and path.read_bytes() == b"data"
@@ -75,7 +75,7 @@ def test_finish_waits_for_a_part_in_flight(services: Services) -> None:
             TENANT, services.settings.default_service, NewSession("c.bin", "root", 4)
         )
         writing = asyncio.create_task(
-            uploads.upload_part(TENANT, session.id, 0, slow_body(), 4, None)
+            upload_part(uploads, TENANT, session.id, 0, slow_body(), 4, None)
         )
         await asyncio.sleep(0.1)
         entry = await uploads.finish(TENANT, session.id, None)
@@ -103,7 +103,7 @@ def test_a_part_recorded_while_another_process_writes_waits_off_the_event_loop(
         other.execute("BEGIN IMMEDIATE")  # as a second server process in mid-write
         try:
             upload = asyncio.create_task(
-                uploads.upload_part(TENANT, session.id, 0, body(b"data"), 4, None)
+                upload_part(uploads, TENANT, session.id, 0, body(b"data"), 4, None)
             )
             began = asyncio.get_running_loop().time()
             for _ in range(20):

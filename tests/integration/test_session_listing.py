@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 
 from partway.domain.errors import InvalidInput
-from partway.domain.models import NewSession, Part, UploadSession
-from partway.domain.policy import byte_ranges
+from partway.domain.models import ByteRange, NewSession, UploadSession
+from partway.domain.policy import merged_ranges
 
 from ..backends import Backend
 from .helpers import TENANT, Clock, make_services, run
@@ -18,10 +18,11 @@ from .helpers import TENANT, Clock, make_services, run
 PART_SIZE = 10
 
 
-def random_parts(rng: random.Random) -> list[Part]:
+def random_parts(rng: random.Random) -> list[ByteRange]:
     """Any parts at all, as SQL may hold them: gaps, short and empty parts anywhere."""
     numbers = sorted(rng.sample(range(12), rng.randint(0, 12)))
-    return [Part(n, rng.choice([PART_SIZE, PART_SIZE, PART_SIZE, 3, 0])) for n in numbers]
+    sizes = [PART_SIZE, PART_SIZE, PART_SIZE, 3, 0]
+    return [ByteRange(n * PART_SIZE, rng.choice(sizes)) for n in numbers]
 
 
 def test_ranges_and_counts_match_the_domain_arithmetic(backend: Backend, clock: Clock) -> None:
@@ -29,7 +30,7 @@ def test_ranges_and_counts_match_the_domain_arithmetic(backend: Backend, clock: 
     rng = random.Random(15)
 
     async def scenario() -> None:
-        made: list[tuple[UploadSession, list[Part]]] = []
+        made: list[tuple[UploadSession, list[ByteRange]]] = []
         for i in range(40):
             clock.now += timedelta(seconds=1) if i % 3 else timedelta(0)  # ties, by id
             session = await services.uploads.create(
@@ -37,7 +38,7 @@ def test_ranges_and_counts_match_the_domain_arithmetic(backend: Backend, clock: 
             )
             parts = random_parts(rng)
             for part in parts:
-                await services.repo.record_part(session.id, part, clock.now, session.expires_at)
+                await services.repo.record_range(session.id, part, clock.now, session.expires_at)
             made.append((session, parts))
         made.sort(key=lambda m: (m[0].created_at, m[0].id))
 
@@ -51,9 +52,9 @@ def test_ranges_and_counts_match_the_domain_arithmetic(backend: Backend, clock: 
                 break
         assert [s.session.id for s in listed] == [m[0].id for m in made]
         for summary, (_, parts) in zip(listed, made, strict=True):
-            assert summary.part_count == len(parts)
-            assert list(summary.byte_ranges) == byte_ranges(parts, PART_SIZE)
-            assert summary.session.parts == ()
+            assert summary.range_count == len(parts)
+            assert list(summary.byte_ranges) == merged_ranges(parts)
+            assert summary.session.ranges == ()
 
     run(scenario(), services)
 

@@ -14,12 +14,12 @@ import sqlalchemy as sa
 from partway.domain.digests import parse_digest
 from partway.domain.errors import DigestMismatch, QuotaExceeded, TooManySessions
 from partway.domain.models import NewSession, Tenant, UploadSession
-from partway.http.context import Services
 from partway.metadata.engine import make_engine
+from partway.services import Services
 
 from ..backends import Backend
 from ..e2e.helpers import sha1_header
-from .helpers import TENANT, Clock, body, make_services, run
+from .helpers import TENANT, Clock, body, make_services, run, upload_part
 
 PART = 5 * 1024 * 1024  # S3's smallest part, so both backends take the same uploads
 OTHER = Tenant("app", "someone-else")
@@ -29,7 +29,7 @@ Counts = dict[tuple[str, str], tuple[int, int, int]]
 RECOUNT = """
 SELECT app_id, consumer_id, SUM(open_sessions), SUM(reserved), SUM(stored) FROM (
     SELECT s.app_id, s.consumer_id, 1 AS open_sessions,
-           COALESCE(s.size, (SELECT COALESCE(SUM(p.size), 0) FROM upload_parts p
+           COALESCE(s.size, (SELECT COALESCE(SUM(p.size), 0) FROM upload_ranges p
                              WHERE p.session_id = s.id)) AS reserved,
            0 AS stored
     FROM upload_sessions s WHERE s.state IN ('open', 'finishing')
@@ -73,8 +73,8 @@ async def create(
 
 
 async def put(services: Services, session: UploadSession, number: int, data: bytes) -> None:
-    await services.uploads.upload_part(
-        session.tenant, session.id, number, body(data), len(data), None
+    await upload_part(
+        services.uploads, session.tenant, session.id, number, body(data), len(data), None
     )
 
 

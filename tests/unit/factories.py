@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from partway.domain.models import Part, SessionState, Tenant, UploadSession
+from partway.domain.models import ByteRange, SessionState, Tenant, UploadSession
 from partway.domain.policy import MIB, StorageCapabilities
 
 LOCAL = StorageCapabilities(
@@ -16,8 +16,13 @@ S3_LIKE = StorageCapabilities(
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
+def part(number: int, size: int, part_size: int) -> ByteRange:
+    """Apideck part `number` as the range it is."""
+    return ByteRange(number * part_size, size)
+
+
 def session(
-    size: int | None, part_size: int = 8 * MIB, parts: tuple[Part, ...] = ()
+    size: int | None, part_size: int = 8 * MIB, ranges: tuple[ByteRange, ...] = ()
 ) -> UploadSession:
     return UploadSession(
         id="ses_1",
@@ -33,5 +38,5 @@ def session(
         created_at=NOW,
         updated_at=NOW,
         expires_at=NOW,
-        parts=parts,
+        ranges=ranges,
     )

@@ -75,6 +75,7 @@ def test_a_paced_body_arrives_at_its_rate() -> None:
 
     async def main() -> float:
         took: list[float] = []
+        served = asyncio.Event()  # the handler closed its side: nothing left for the GC
 
         async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             head = await reader.readuntil(b"\r\n\r\n")
@@ -84,6 +85,10 @@ def test_a_paced_body_arrives_at_its_rate() -> None:
             took.append(time.perf_counter() - began)
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
             await writer.drain()
+            await reader.read()  # the client closes first; then this side closes its writer
+            writer.close()
+            await writer.wait_closed()
+            served.set()
 
         server = await asyncio.start_server(serve, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
@@ -91,6 +96,7 @@ def test_a_paced_body_arrives_at_its_rate() -> None:
         reply = await conn.request("PUT", "/", {}, b"x" * 1_000_000, Pacer(4e6))
         assert reply.status == 200 and reply.body == b"ok"
         conn.close()
+        await served.wait()
         server.close()
         await server.wait_closed()
         return took[0]

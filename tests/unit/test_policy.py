@@ -3,19 +3,18 @@ from __future__ import annotations
 import pytest
 
 from partway.domain.errors import InvalidInput, InvalidState
-from partway.domain.models import Part
 from partway.domain.policy import (
     MIB,
     PartPolicy,
-    byte_ranges,
     check_part_length,
     expected_part_count,
     format_ranges,
+    merged_ranges,
     missing_parts,
     part_size_for,
 )
 
-from .factories import LOCAL, S3_LIKE, session
+from .factories import LOCAL, S3_LIKE, part, session
 
 POLICY = PartPolicy()
 
@@ -59,12 +58,12 @@ def test_part_counts_and_lengths() -> None:
 
 def test_missing_parts() -> None:
     assert missing_parts(session(0)) == []
-    assert missing_parts(session(24, 8, (Part(1, 8),))) == [0, 2]
+    assert missing_parts(session(24, 8, (part(1, 8, 8),))) == [0, 2]
     assert missing_parts(session(None, 8)) == [0]
-    assert missing_parts(session(None, 8, (Part(2, 3),))) == [0, 1]
+    assert missing_parts(session(None, 8, (part(2, 3, 8),))) == [0, 1]
 
 
 def test_byte_ranges_merge_neighbours_and_show_gaps() -> None:
-    parts = [Part(0, 8), Part(1, 8), Part(3, 2), Part(5, 0)]
-    assert format_ranges(byte_ranges(parts, 8)) == "0-15,24-25"
-    assert format_ranges(byte_ranges([], 8)) == ""
+    parts = [part(0, 8, 8), part(1, 8, 8), part(3, 2, 8), part(5, 0, 8)]
+    assert format_ranges(merged_ranges(parts)) == "0-15,24-25"
+    assert format_ranges(merged_ranges([])) == ""

@@ -9,15 +9,15 @@ from hypothesis import strategies as st
 
 from partway.domain.errors import InvalidInput, RangeNotSatisfiable
 from partway.domain.files import resolve_range
-from partway.domain.models import Part
+from partway.domain.models import ByteRange
 from partway.domain.policy import (
     MIB,
     PartPolicy,
     StorageCapabilities,
-    byte_ranges,
     check_part_length,
     expected_part_count,
     format_ranges,
+    merged_ranges,
     missing_parts,
     part_length,
     part_size_for,
@@ -56,16 +56,16 @@ def test_uploading_every_part_once_completes_the_file(
         size = 0
     assert expected_part_count(size, part_size) == count
     order = data.draw(st.permutations(range(count)))
-    parts: list[Part] = []
+    parts: list[ByteRange] = []
     for number in order:
         length = part_length(size, part_size, number)
         check_part_length(session(size, part_size), number, length, count)
-        parts.append(Part(number, length))
+        parts.append(ByteRange(number * part_size, length))
     done = session(size, part_size, tuple(parts))
     assert missing_parts(done) == []
     assert sum(p.size for p in parts) == size
     expected = f"0-{size - 1}" if size else ""
-    assert format_ranges(byte_ranges(parts, part_size)) == expected
+    assert format_ranges(merged_ranges(parts)) == expected
 
 
 @given(
@@ -78,13 +78,15 @@ def test_byte_ranges_are_exactly_the_stored_bytes(
 ) -> None:
     top = max(numbers, default=0)
     parts = [
-        Part(n, part_size if n != top else max(1, part_size - last_short % part_size))
+        ByteRange(
+            n * part_size, part_size if n != top else max(1, part_size - last_short % part_size)
+        )
         for n in numbers
     ]
-    ranges = byte_ranges(parts, part_size)
+    ranges = merged_ranges(parts)
     stored = set()
     for p in parts:
-        stored |= set(range(p.number * part_size, p.number * part_size + p.size))
+        stored |= set(range(p.start, p.end))
     covered = set()
     for first, last in ranges:
         assert first <= last

@@ -1,4 +1,4 @@
-"""stream_into with a body read straight from the connection (steps that yield while bytes are
+"""Writing a range from a body read straight from the connection (steps that yield while bytes are
 on their way, each resumed in whichever worker thread is free), on local disk and on a store
 that only writes asynchronously."""
 
@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -15,59 +14,15 @@ import pytest
 
 from partway.domain.digests import MultiHasher
 from partway.domain.errors import WrongPartSize
-from partway.domain.ports import Bytes, Steps
-from partway.domain.streaming import stream_into
+from partway.domain.models import Placement
+from partway.domain.ports import Bytes
 from partway.storage.local import LocalStorage
+from partway.storage.streaming import stream_into
+
+from ..bodies import MemoryBody
 
 MIB = 1024 * 1024
-
-
-class MemoryBody:
-    """A DirectBody over bytes that arrive 100,000 at a time: its steps yield between arrivals,
-    and `drive` resumes each step in a new worker thread. Fails after `fail_after` bytes."""
-
-    ARRIVAL = 100_000
-
-    def __init__(self, data: bytes, fail_after: int | None = None) -> None:
-        self.length = len(data)
-        self._data = data
-        self._at = 0
-        self._fail_after = fail_after
-        self.threads: set[str] = set()
-        self.closed = False
-
-    def read_into(self, view: memoryview) -> Steps:
-        got = 0
-        while got < len(view):
-            self.threads.add(threading.current_thread().name)
-            count = min(self.ARRIVAL, len(view) - got)
-            if self._fail_after is not None and self._at + count > self._fail_after:
-                raise ConnectionResetError("the client went away")
-            view[got : got + count] = self._data[self._at : self._at + count]
-            self._at += count
-            got += count
-            yield
-
-    def splice_into(self, fd: int, offset: int, count: int) -> Steps:
-        view = memoryview(bytearray(count))
-        yield from self.read_into(view)
-        os.pwrite(fd, view, offset)
-
-    async def drive(self, steps: Steps) -> None:
-        try:
-            while await asyncio.to_thread(_step, steps):
-                pass
-        finally:
-            steps.close()
-            self.closed = True
-
-
-def _step(steps: Steps) -> bool:
-    try:
-        next(steps)
-    except StopIteration:
-        return False
-    return True
+AT = Placement("ses_0123456789abcdef", "", MIB)
 
 
 class AsyncOnlyWriter:
@@ -84,9 +39,6 @@ class AsyncOnlyWriter:
         for chunk in chunks:
             self.data += chunk
 
-    def filler(self) -> None:
-        return None
-
     async def commit(self) -> str | None:
         return "etag"
 
@@ -102,11 +54,8 @@ def test_a_socket_body_goes_to_disk_hashed_across_threads(tmp_path: Path) -> Non
 
     async def scenario() -> int:
         await storage.begin("ses_0123456789abcdef")
-        writer = await storage.open_range("ses_0123456789abcdef", "", 1, 100, len(data))
-        try:
-            return await stream_into(body, writer, hasher, len(data))
-        finally:
-            await writer.close()
+        written = await storage.write_range(AT, 100, body, len(data), len(data), hasher.update)
+        return written.size
 
     assert asyncio.run(scenario()) == len(data)
     stored = (tmp_path / "objects" / "ses_0123456789abcdef").read_bytes()
@@ -118,7 +67,7 @@ def test_a_socket_body_reaches_an_async_only_store_block_by_block() -> None:
     data = os.urandom(2 * MIB + 5)
     writer = AsyncOnlyWriter()
     hasher = MultiHasher(["sha256"])
-    received = asyncio.run(stream_into(MemoryBody(data), writer, hasher, len(data)))
+    received = asyncio.run(stream_into(MemoryBody(data), writer, hasher.update, len(data)))
     assert received == len(data)
     assert bytes(writer.data) == data
     assert hasher.hexdigests()["sha256"] == hashlib.sha256(data).hexdigest()
@@ -130,11 +79,7 @@ def test_a_failed_read_stops_the_body_and_raises(tmp_path: Path) -> None:
 
     async def scenario() -> None:
         await storage.begin("ses_0123456789abcdef")
-        writer = await storage.open_range("ses_0123456789abcdef", "", 0, 0, body.length)
-        try:
-            await stream_into(body, writer, None, body.length)
-        finally:
-            await writer.close()
+        await storage.write_range(AT, 0, body, body.length, body.length)
 
     with pytest.raises(ConnectionResetError):
         asyncio.run(scenario())
@@ -164,11 +109,10 @@ def test_a_body_longer_than_a_mapping_window_is_hashed_window_by_window(
 
     async def scenario() -> int:
         await storage.begin("ses_0123456789abcdef")
-        writer = await storage.open_range("ses_0123456789abcdef", "", 3, 4097, len(data))
-        try:
-            return await stream_into(MemoryBody(data), writer, hasher, len(data))
-        finally:
-            await writer.close()
+        written = await storage.write_range(
+            AT, 4097, MemoryBody(data), len(data), len(data), hasher.update
+        )
+        return written.size
 
     assert asyncio.run(scenario()) == len(data)
     stored = (tmp_path / "objects" / "ses_0123456789abcdef").read_bytes()

@@ -17,9 +17,11 @@ from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from .errors import InvalidInput, NotFound
-from .models import ROOT_FOLDER_ID, Entry, EntryKind, Part, Tenant, new_id
+from .events import CopiesReclaimed, EventSink, FolderCopied, NoEvents
+from .models import ROOT_FOLDER_ID, ByteRange, Entry, EntryKind, Placement, Tenant, new_id
 from .names import check_name
-from .ports import Clock, EntryRepository, Events, NoEvents, Storage
+from .ports import Clock, Storage
+from .repositories import EntryRepository
 from .tree import Tree
 from .uploads import raise_name_taken
 
@@ -112,7 +114,7 @@ class FolderCopier:
         storage: Source,
         clock: Clock,
         default_quota: int | None,
-        events: Events | None = None,
+        events: EventSink | None = None,
     ) -> None:
         self._repo = repo
         self._entries = entries
@@ -146,7 +148,7 @@ class FolderCopier:
             # Shielded: a cancelled request still drops what it made.
             await asyncio.shield(self._drop(pending.id))
             raise
-        self._events.emit("folder.copied", entries=len(rows), bytes=pending.reserved_bytes)
+        await self._events.publish(FolderCopied(entries=len(rows), bytes=pending.reserved_bytes))
         return replace(top, drive_id=drive_id, parent_id=parent_id)
 
     async def _target(self, tenant: Tenant, source: Entry, parent_id: str) -> tuple[str, str]:
@@ -250,7 +252,7 @@ class FolderCopier:
             await self._drop(pending.id)
             dropped += 1
         if dropped:
-            self._events.emit("folder.copy_reclaimed", copies=dropped)
+            await self._events.publish(CopiesReclaimed(copies=dropped))
         return dropped
 
 
@@ -260,11 +262,6 @@ async def copy_object(storage: Storage, source_key: str, target_key: str, size: 
         await storage.copy_object(source_key, target_key, size)
         return
     handle = await storage.begin(target_key)
-    writer = await storage.open_range(target_key, handle, 0, 0, size)
-    try:
-        async for block in storage.read(source_key, 0, size):
-            await writer.write([block])
-        tag = await writer.commit()
-    finally:
-        await writer.close()
-    await storage.complete(target_key, handle, [Part(0, size, tag=tag)], size)
+    at = Placement(target_key, handle, max(size, 1))  # one range from 0: on any store's grid
+    written = await storage.write_range(at, 0, storage.read(source_key, 0, size), size, size)
+    await storage.complete(at, [ByteRange(0, size, tag=written.tag)], size)

@@ -1,4 +1,5 @@
-"""Domain errors. The HTTP layer maps each class to a status and Apideck type name in one table."""
+"""Domain errors. Each front maps each class to its own answer in one table (the Apideck front's:
+http/errors.py)."""
 
 from __future__ import annotations
 
@@ -86,3 +87,23 @@ class PasswordRequired(DomainError):
 
 class OperationUnsupported(InvalidInput):
     """An operation of the API partway does not perform (yet): said so, not a bare 404/405."""
+
+
+class BodyCut(DomainError):
+    """A request body stopped before its end; nothing of it was kept. `reason` says why
+    (idle, slow, client_gone)."""
+
+    reason = "client_gone"
+
+
+class BodyTimedOut(BodyCut):
+    """The body was silent too long, or slower than the minimum rate: the client may still be
+    sending, so the answer closes the connection."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(f"{message}; nothing of the request was kept, send it again")
+        self.reason = reason
+
+
+class ClientGone(BodyCut):
+    """The client closed the connection before its body was complete."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 
 from .digests import Digest
 from .errors import InvalidInput, InvalidState, NotFound, RangeNotSatisfiable
+from .events import EventSink, FileDeleted, NoEvents
 from .models import (
     ROOT_FOLDER_ID,
     Entry,
@@ -18,7 +19,9 @@ from .models import (
 )
 from .names import check_name
 from .paging import DEFAULT_PAGE, Page, check_limit, cursor_offset, offset_cursor
-from .ports import Clock, Repository
+from .ports import Clock
+from .repositories import EntryRepository
+from .rules import PartRule
 from .tree import Tree
 from .uploads import UploadService, raise_name_taken
 
@@ -44,7 +47,14 @@ class Download:
 
 
 class FileService:
-    def __init__(self, repo: Repository, uploads: UploadService, clock: Clock) -> None:
+    def __init__(
+        self,
+        repo: EntryRepository,
+        uploads: UploadService,
+        clock: Clock,
+        events: EventSink | None = None,
+    ) -> None:
+        self._events = events or NoEvents()
         self._repo = repo
         self._uploads = uploads
         self._clock = clock
@@ -106,9 +116,11 @@ class FileService:
 
     async def delete_file(self, tenant: Tenant, file_id: str) -> None:
         entry = await self.get(tenant, file_id, EntryKind.FILE)
-        await self._repo.delete_entry(tenant, entry.id)
+        deleted = FileDeleted(entry.id, tenant, entry.size, self._clock())
+        await self._repo.delete_entry(tenant, entry.id, (deleted,))
         if entry.storage_key and entry.service_id:
             await self._uploads.storage(entry.service_id).delete(entry.storage_key)
+        await self._events.publish(deleted)
 
     async def download(
         self, tenant: Tenant, file_id: str, byte_range: tuple[int | None, int | None] | None
@@ -166,10 +178,12 @@ class FileService:
         digest: Digest | None,
     ) -> Entry:
         """The single-request upload: one session of one part, finished at once."""
+        self._uploads.admission.check_single_request(length)
         req = replace(req, size=length)
         session = await self._uploads.create(tenant, service_id, req, part_size=max(length, 1))
         try:
-            await self._uploads.upload_part(tenant, session.id, 0, body, length, digest)
+            rule = PartRule(0, self._uploads.policy)
+            await self._uploads.write_range(tenant, session.id, rule, body, length, digest)
             return await self._uploads.finish(tenant, session.id, None)
         except BaseException:
             await self._uploads.abort(tenant, session.id)

@@ -8,7 +8,8 @@ import time
 
 from .errors import MissingHeader, Unauthorized
 from .models import Tenant, new_id
-from .ports import Clock, KeyRepository
+from .ports import Clock
+from .repositories import KeyRepository
 
 KEY_PREFIX = "pw_"
 

@@ -17,7 +17,8 @@ from typing import Protocol
 from .errors import InvalidInput, LinkRefused, NotFound, PasswordRequired
 from .models import ROOT_FOLDER_ID, SERVER_ID, Entry, EntryKind, Tenant, new_id
 from .paging import Page, check_limit, cursor_offset, offset_cursor
-from .ports import Clock, EntryRepository
+from .ports import Clock
+from .repositories import EntryRepository
 from .signing import Signer, new_salt
 
 PURPOSE = "shared-link"

@@ -49,12 +49,30 @@ ACTIVE_STATES = (SessionState.OPEN, SessionState.FINISHING)
 
 
 @dataclass(frozen=True)
-class Part:
-    number: int
+class ByteRange:
+    """Bytes start..start+size-1 of an upload, received and durable. Ranges are keyed by where
+    they start: a range sent again at the same start replaces the one recorded there."""
+
+    start: int
     size: int
     sha1: str | None = None
     sha256: str | None = None
     tag: str | None = None  # the store's receipt for the bytes (S3: the part's ETag)
+
+    @property
+    def end(self) -> int:
+        """One past the last byte."""
+        return self.start + self.size
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a store keeps an unfinished upload: its key, its handle (S3: the multipart upload
+    id; local: empty) and the grid size stores that cannot write at any offset align to."""
+
+    key: str
+    handle: str
+    grid: int
 
 
 @dataclass(frozen=True)
@@ -66,6 +84,8 @@ class UploadSession:
     folder_id: str
     name: str
     size: int | None
+    # The Apideck part size; also the grid that stores needing aligned ranges (S3: one multipart
+    # part per range) place ranges on.
     part_size: int
     state: SessionState
     storage_key: str
@@ -73,7 +93,7 @@ class UploadSession:
     updated_at: datetime
     expires_at: datetime
     file_id: str | None = None
-    parts: tuple[Part, ...] = field(default=())
+    ranges: tuple[ByteRange, ...] = field(default=())
     idempotency_key: str | None = None
     # The store's id for the unfinished object (S3: the multipart upload id; local: empty).
     storage_handle: str = ""
@@ -82,16 +102,20 @@ class UploadSession:
         return self.expires_at <= now
 
     def uploaded_bytes(self) -> int:
-        return sum(p.size for p in self.parts)
+        return sum(r.size for r in self.ranges)
+
+    @property
+    def placement(self) -> Placement:
+        return Placement(self.storage_key, self.storage_handle, self.part_size)
 
 
 @dataclass(frozen=True)
 class SessionSummary:
-    """A session as a listing shows it: its parts as a count and the merged inclusive byte
-    ranges they cover, never one by one (a session may hold 10,000; `session.parts` is empty)."""
+    """A session as a listing shows it: its ranges as a count and merged inclusive byte
+    ranges, never one by one (a session may hold 10,000; `session.ranges` is empty)."""
 
     session: UploadSession
-    part_count: int
+    range_count: int
     byte_ranges: tuple[tuple[int, int], ...]
 
 

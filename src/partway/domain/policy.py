@@ -1,11 +1,12 @@
-"""Part-size policy and the part layout of a session."""
+"""Part-size policy and the Apideck part layout of a session over its byte ranges: part n is the
+range starting at n × part_size."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from .errors import InvalidInput, InvalidState, WrongPartSize
-from .models import Part, UploadSession
+from .models import ByteRange, UploadSession
 
 MIB = 1024 * 1024
 
@@ -17,6 +18,8 @@ class StorageCapabilities:
     min_part_size: int
     max_part_size: int
     max_parts: int
+    # True: a range may start at any byte (it is written in place in one object). False: ranges
+    # start on the session's grid (multiples of its part size) and are assembled at complete.
     writes_in_place: bool
 
 
@@ -27,7 +30,6 @@ class PartPolicy:
     default_part_size: int = 8 * MIB
     max_part_size: int = 100 * MIB
     max_parts: int = 10_000
-    max_file_size: int | None = None
 
 
 def part_size_for(
@@ -86,26 +88,37 @@ def part_length(size: int, part_size: int, number: int) -> int:
     return max(0, min(part_size, size - number * part_size))
 
 
+def part_start(number: int, part_size: int) -> int:
+    """The byte at which part `number` starts."""
+    return number * part_size
+
+
+def part_number(held: ByteRange, part_size: int) -> int:
+    """The part a recorded range is (ranges of a session with parts start on its grid)."""
+    return held.start // part_size
+
+
 def check_unknown_size_order(session: UploadSession, number: int, length: int) -> None:
     """With no declared size, only the highest part may be short."""
     if session.size is not None:
         return
-    for part in session.parts:
-        if part.number > number and length < session.part_size:
+    for held in session.ranges:
+        other = part_number(held, session.part_size)
+        if other > number and length < session.part_size:
             raise WrongPartSize(
-                f"part {number} is short ({length} bytes) but part {part.number} follows it; "
+                f"part {number} is short ({length} bytes) but part {other} follows it; "
                 "only the last part may be shorter than part_size"
             )
-        if part.number < number and part.size < session.part_size:
+        if other < number and held.size < session.part_size:
             raise InvalidState(
-                f"part {part.number} was short ({part.size} bytes), so it is the last part; "
+                f"part {other} was short ({held.size} bytes), so it is the last part; "
                 f"part {number} cannot follow it"
             )
 
 
 def missing_parts(session: UploadSession) -> list[int]:
     """Part numbers still needed before finish."""
-    have = {p.number for p in session.parts}
+    have = {part_number(r, session.part_size) for r in session.ranges}
     if session.size is not None:
         if session.size == 0:
             return []
@@ -119,17 +132,16 @@ def missing_parts(session: UploadSession) -> list[int]:
 def total_size(session: UploadSession) -> int:
     if session.size is not None:
         return session.size
-    return sum(p.size for p in session.parts)
+    return sum(r.size for r in session.ranges)
 
 
-def byte_ranges(parts: tuple[Part, ...] | list[Part], part_size: int) -> list[tuple[int, int]]:
+def merged_ranges(held: tuple[ByteRange, ...] | list[ByteRange]) -> list[tuple[int, int]]:
     """Stored bytes as merged inclusive (first, last) ranges."""
     ranges: list[tuple[int, int]] = []
-    for part in sorted(parts, key=lambda p: p.number):
-        if part.size == 0:
+    for piece in sorted(held, key=lambda r: r.start):
+        if piece.size == 0:
             continue
-        first = part.number * part_size
-        last = first + part.size - 1
+        first, last = piece.start, piece.end - 1
         if ranges and ranges[-1][1] + 1 == first:
             ranges[-1] = (ranges[-1][0], last)
         else:

@@ -1,15 +1,15 @@
-"""Interfaces the domain needs, owned here and implemented by storage/, metadata/ and locks."""
+"""Interfaces the domain needs from storage/, locks/ and the event sinks, owned here (the
+metadata store's are in repositories.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Generator, Sequence
+from collections.abc import AsyncIterator, Callable, Generator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol
 
-from .models import Entry, EntryKind, Part, SessionState, SessionSummary, Tenant, UploadSession
-from .paging import After
+from .models import ByteRange, Placement
 from .policy import StorageCapabilities
 
 Clock = Callable[[], datetime]
@@ -38,35 +38,11 @@ class DirectBody(Protocol):
         off. Cancelled, it stops them before returning."""
 
 
-Body = AsyncIterator[bytes] | DirectBody
-# Blocking work on bytes as they are stored (hashing).
+# What a range is written from: a body read straight from the connection (which a store on a
+# local file may splice), or ASGI chunks.
+Source = AsyncIterator[bytes] | DirectBody
+# Blocking work on bytes as they are stored (hashing), run in the thread that stores them.
 Inspect = Callable[[Bytes], None]
-# Moves a whole body into a store's range, showing the stored bytes to an Inspect if given.
-Fill = Callable[[DirectBody, Inspect | None], Steps]
-
-
-class RangeWriter(Protocol):
-    """Writes one part of an unfinished object. Nothing counts until `commit` returns."""
-
-    async def write(
-        self, chunks: Sequence[Bytes], alongside: Callable[[], None] | None = None
-    ) -> None:
-        """Append these buffers, in order, at the writer's current position.
-
-        `alongside` is blocking work on the same bytes (hashing) to run in the worker thread
-        that writes them: one thread hop per batch instead of two.
-        """
-
-    def filler(self) -> Fill | None:
-        """If the store writes to a local file: a function making the steps that move a whole
-        body into the range and show the written bytes to its second argument (hashing), if
-        given, without a copy of its own."""
-
-    async def commit(self) -> str | None:
-        """Make the part durable; returns the store's receipt for it (S3: the part's ETag)."""
-
-    async def close(self) -> None:
-        """Release the writer; an uncommitted part is dropped."""
 
 
 @dataclass(frozen=True)
@@ -78,10 +54,18 @@ class StoredObject:
     handle: str = ""
 
 
+@dataclass(frozen=True)
+class Written:
+    """A range the store made durable: its byte count and the store's receipt (S3: ETag)."""
+
+    size: int
+    tag: str | None
+
+
 class Storage(Protocol):
     """Bytes of sessions and files, addressed by server-generated keys only.
 
-    An object is unfinished (parts may be written, it cannot be read) until `complete`.
+    An object is unfinished (ranges may be written, it cannot be read) until `complete`.
     """
 
     @property
@@ -90,19 +74,30 @@ class Storage(Protocol):
     async def begin(self, key: str) -> str:
         """Prepare an unfinished object; returns its handle (S3: the multipart upload id)."""
 
-    async def open_range(
-        self, key: str, handle: str, number: int, offset: int, length: int | None
-    ) -> RangeWriter:
-        """A writer for part `number`, which starts at `offset` and is `length` bytes long
-        (None: not known before its end)."""
+    async def write_range(
+        self,
+        at: Placement,
+        start: int,
+        source: Source,
+        length: int | None,
+        limit: int,
+        inspect: Inspect | None = None,
+        accept: Callable[[int], None] | None = None,
+    ) -> Written:
+        """Write `source` (at most `limit` bytes, else WrongPartSize) at byte `start` of the
+        unfinished object; `length` is its byte count if known before the bytes arrive.
+        `inspect` is shown the bytes as they are stored; `accept` gets the
+        byte count once the source ended and may raise to drop the range before it is made
+        durable. A store without `writes_in_place` takes only starts on `at.grid`."""
 
-    async def complete(self, key: str, handle: str, parts: list[Part], size: int) -> None:
-        """Assemble the parts into a readable, durable object. Completing an already completed
-        object of that size is not an error (a finish that crashed half-way is retried)."""
+    async def complete(self, at: Placement, ranges: list[ByteRange], size: int) -> None:
+        """Assemble the ranges (sorted, covering 0..size) into a readable, durable object.
+        Completing an already completed object of that size is not an error (a finish that
+        crashed half-way is retried)."""
 
-    async def reopen(self, key: str, parts: list[Part]) -> tuple[str, list[Part]]:
-        """Turn a completed object back into an unfinished one holding the same parts, for a
-        finish whose whole-file check failed. Returns the new handle and the parts' receipts."""
+    async def reopen(self, at: Placement, ranges: list[ByteRange]) -> tuple[str, list[ByteRange]]:
+        """Turn a completed object back into an unfinished one holding the same ranges, for a
+        finish whose whole-file check failed. Returns the new handle and the ranges' receipts."""
 
     def read(self, key: str, start: int, end: int) -> AsyncIterator[bytes]:
         """Bytes start..end-1 of a completed object, in blocks."""
@@ -130,141 +125,10 @@ class Locks(Protocol):
 
     def session_exclusive(self, session_id: str) -> AbstractAsyncContextManager[None]: ...
 
-    def part(self, session_id: str, number: int) -> AbstractAsyncContextManager[None]: ...
+    def range(self, session_id: str, start: int) -> AbstractAsyncContextManager[None]:
+        """Exclusive: one writer at a time of the range starting at `start`."""
 
     async def forget(self, session_id: str) -> None:
         """Drop whatever the locks of a finished or deleted session left behind."""
 
     async def close(self) -> None: ...
-
-
-class Events(Protocol):
-    """Lifecycle events (session.created, part.recorded, part.rejected, …) for logs and metrics."""
-
-    def emit(self, event: str, **fields: object) -> None: ...
-
-
-class NoEvents:
-    def emit(self, event: str, **fields: object) -> None:
-        pass
-
-
-@dataclass(frozen=True)
-class Admission:
-    """Limits a new session must fit in, checked atomically with its insertion."""
-
-    default_quota: int | None = None
-    max_open_sessions: int | None = None
-
-
-class KeyRepository(Protocol):
-    async def add_key(self, key_id: str, app_id: str, key_hash: str, now: datetime) -> None: ...
-
-    async def app_for_key(self, key_hash: str) -> str | None: ...
-
-
-class QuotaRepository(Protocol):
-    async def set_quota(self, tenant: Tenant, max_bytes: int | None) -> None: ...
-
-    async def quota(self, tenant: Tenant, default: int | None) -> int | None: ...
-
-    async def usage(self, tenant: Tenant) -> int:
-        """Bytes stored plus bytes reserved by open sessions."""
-
-
-class SessionRepository(Protocol):
-    async def insert_session(self, session: UploadSession, admission: Admission) -> None:
-        """Raises NameTaken if an open session holds the name, QuotaExceeded past a limit."""
-
-    async def get_session(
-        self, tenant: Tenant, session_id: str, with_parts: bool = True, only_part: int | None = None
-    ) -> UploadSession | None:
-        """The session; its `parts` stay empty unless asked for (they can number 10,000), or
-        hold just part `only_part` if that one is recorded."""
-
-    async def session_by_idempotency_key(
-        self, tenant: Tenant, key: str
-    ) -> UploadSession | None: ...
-
-    async def active_session_named(
-        self, tenant: Tenant, drive_id: str, folder_id: str, name: str
-    ) -> UploadSession | None: ...
-
-    async def list_sessions(
-        self, tenant: Tenant, now: datetime, after: After | None, limit: int
-    ) -> list[SessionSummary]:
-        """Up to `limit` unfinished, unexpired sessions of a tenant past `after`, oldest first
-        (ties by id), their parts summed up where they are stored: a page costs the same
-        whatever the tenant's other sessions hold."""
-
-    async def forget_part(self, session_id: str, number: int) -> None: ...
-
-    async def record_part(
-        self, session_id: str, part: Part, now: datetime, expires_at: datetime
-    ) -> bool:
-        """Record a part if the session is still open; False otherwise."""
-
-    async def restage(self, session_id: str, handle: str, parts: list[Part]) -> None:
-        """The store re-created the session's unfinished object: new handle, new receipts."""
-
-    async def set_state(
-        self, session_id: str, old: SessionState, new: SessionState, now: datetime
-    ) -> bool:
-        """Compare-and-set of the session state."""
-
-    async def complete_session(self, session_id: str, entry: Entry, expires_at: datetime) -> None:
-        """Insert the file entry and mark the session finished, atomically. May raise NameTaken."""
-
-    async def delete_session(self, session_id: str) -> None: ...
-
-    async def expired_sessions(self, now: datetime, limit: int) -> list[UploadSession]: ...
-
-    async def mark_expired(self, session_id: str, now: datetime) -> bool:
-        """Claim an expired session for reaping; exactly one caller ever gets True."""
-
-    async def purge_sessions(self, now: datetime, tombstone_for: timedelta) -> int: ...
-
-    async def referenced_keys(self) -> set[str]: ...
-
-    async def open_usage(self) -> tuple[int, int]:
-        """(unfinished sessions, bytes they hold) over every tenant, for metrics."""
-
-    async def ping(self) -> None:
-        """Raise if the store cannot be reached."""
-
-
-class EntryRepository(Protocol):
-    async def name_taken(
-        self, tenant: Tenant, drive_id: str, parent_id: str, name: str
-    ) -> bool: ...
-
-    async def get_entry(self, tenant: Tenant, entry_id: str) -> Entry | None: ...
-
-    async def insert_entry(self, entry: Entry) -> None:
-        """Raises NameTaken on a name clash in the parent folder."""
-
-    async def update_entry(self, entry: Entry) -> None:
-        """Raises NameTaken on a name clash in the parent folder."""
-
-    async def delete_entry(self, tenant: Tenant, entry_id: str) -> None: ...
-
-    async def list_entries(
-        self,
-        tenant: Tenant,
-        drive_id: str,
-        parent_id: str | None,
-        kind: EntryKind | None,
-        order_by: str,
-        descending: bool,
-        offset: int,
-        limit: int,
-    ) -> list[Entry]: ...
-
-    async def has_children(self, tenant: Tenant, folder_id: str) -> bool: ...
-
-
-class Repository(KeyRepository, QuotaRepository, SessionRepository, EntryRepository, Protocol):
-    """The metadata store as the domain sees it."""
-
-    def close(self) -> None:
-        """Release connections held outside the pool."""

@@ -6,7 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .ports import Clock, Events, NoEvents, Repository, Storage, StoredObject
+from .events import EventSink, NoEvents, ReaperRan
+from .ports import Clock, Storage, StoredObject
+from .repositories import ReapRepository
 from .uploads import Lifetimes, UploadService
 
 BATCH = 200
@@ -25,12 +27,12 @@ class Reaper:
     def __init__(
         self,
         uploads: UploadService,
-        repo: Repository,
+        repo: ReapRepository,
         storages: Mapping[str, Storage],
         lifetimes: Lifetimes,
         clock: Clock,
         orphan_grace: timedelta,
-        events: Events | None = None,
+        events: EventSink | None = None,
     ) -> None:
         self._events = events or NoEvents()
         self._uploads = uploads
@@ -57,7 +59,7 @@ class Reaper:
                 break
         purged = await self._repo.purge_sessions(self._clock(), self._lifetimes.finished_retention)
         orphans = await self.sweep_orphans() if sweep_orphans else 0
-        self._events.emit("reaper.run", expired=expired, bytes=freed, orphans=orphans)
+        await self._events.publish(ReaperRan(expired, freed, orphans))
         return ReapReport(expired, freed, purged, orphans, len(self._suspects))
 
     async def sweep_orphans(self) -> int:

@@ -11,7 +11,8 @@ from typing import Protocol
 from .errors import InvalidInput, NotFound
 from .models import ROOT_FOLDER_ID, Entry, EntryKind, Tenant
 from .paging import DEFAULT_PAGE, Page, check_limit
-from .ports import Clock, EntryRepository
+from .ports import Clock
+from .repositories import EntryRepository
 from .tree import Tree
 
 MAX_TERMS = 8

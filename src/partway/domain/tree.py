@@ -6,7 +6,7 @@ from typing import Protocol, runtime_checkable
 
 from .errors import InvalidInput, NotFound
 from .models import DEFAULT_DRIVE_ID, ROOT_FOLDER_ID, Drive, Entry, EntryKind, Tenant
-from .ports import EntryRepository
+from .repositories import EntryLookup
 
 DEFAULT_DRIVE = Drive(id=DEFAULT_DRIVE_ID, name="Default drive", description=None)
 MAX_DEPTH = 256
@@ -20,7 +20,7 @@ class DriveLookup(Protocol):
 
 
 class Tree:
-    def __init__(self, repo: EntryRepository) -> None:
+    def __init__(self, repo: EntryLookup) -> None:
         self._repo = repo
         # A store without consumer-made drives (a fake) has the default drive only.
         self._drives = repo if isinstance(repo, DriveLookup) else None

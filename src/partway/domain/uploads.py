@@ -1,30 +1,38 @@
-"""Upload sessions: create, inspect, upload parts, finish, abort."""
+"""Upload sessions: create, inspect, write byte ranges, finish, abort."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
+from .admission import Admission, Limits
+from .assembly import check_complete, file_entry, verify_whole
 from .digests import Digest, MultiHasher
 from .errors import (
+    BodyCut,
     DigestMismatch,
     DomainError,
-    InsufficientStorage,
     InvalidInput,
     InvalidState,
     NameTaken,
     NotFound,
-    PayloadTooLarge,
-    QuotaExceeded,
-    WrongPartSize,
+)
+from .events import (
+    EventSink,
+    NoEvents,
+    RangeRecorded,
+    RangeRejected,
+    SessionAborted,
+    SessionCreated,
+    SessionExpired,
+    SessionFinished,
+    rejection_reason,
 )
 from .models import (
+    ByteRange,
     Entry,
-    EntryKind,
     NewSession,
-    Part,
     SessionState,
     SessionSummary,
     Tenant,
@@ -33,19 +41,10 @@ from .models import (
 )
 from .names import check_name
 from .paging import DEFAULT_PAGE, After, Page, after_cursor, check_limit, cursor_after
-from .policy import (
-    PartPolicy,
-    check_part_length,
-    check_part_number,
-    check_unknown_size_order,
-    max_part_count,
-    missing_parts,
-    part_length,
-    part_size_for,
-    total_size,
-)
-from .ports import Admission, Body, Clock, Events, Locks, NoEvents, Repository, Storage
-from .streaming import stream_into
+from .policy import PartPolicy, part_size_for, total_size
+from .ports import Clock, Locks, Source, Storage
+from .repositories import UploadRepository
+from .rules import RangePlan, RangeRule
 from .tree import Tree
 
 
@@ -58,16 +57,16 @@ class Lifetimes:
 class UploadService:
     def __init__(
         self,
-        repo: Repository,
+        repo: UploadRepository,
         storages: Mapping[str, Storage],
         locks: Locks,
         policy: PartPolicy,
         lifetimes: Lifetimes,
         clock: Clock,
         admission: Admission | None = None,
-        events: Events | None = None,
+        events: EventSink | None = None,
     ) -> None:
-        self._admission = admission or Admission()
+        self.admission = admission or Admission(repo, Limits())
         self._events = events or NoEvents()
         self._repo = repo
         self._storages = storages
@@ -108,14 +107,7 @@ class UploadService:
             if earlier is not None:
                 return earlier
         storage = self.storage(service_id)
-        if req.size is not None:
-            if req.size < 0:
-                raise InvalidInput("size must not be negative")
-            limit = self._policy.max_file_size
-            if limit is not None and req.size > limit:
-                raise InvalidInput(
-                    f"size {req.size} exceeds the maximum file size of {limit} bytes"
-                )
+        self.admission.check_declared_size(req.size)
         drive_id = await self._tree.drive_id(tenant, req.drive_id)
         await self._tree.folder(tenant, drive_id, req.parent_folder_id)
         await self._check_name_free(tenant, drive_id, req.parent_folder_id, req.name)
@@ -143,9 +135,13 @@ class UploadService:
             expires_at=now + self._lifetimes.session_ttl,
             idempotency_key=idempotency_key,
         )
+        created = SessionCreated(session.id, tenant, service_id, session.size, now)
         try:
-            await self._repo.insert_session(session, self._admission)
-            self._events.emit("session.created", session=session.id, size=session.size)
+            refused = await self._repo.insert_session(
+                session, self.admission.limits.open_limits, (created,)
+            )
+            if refused is not None:
+                raise self.admission.refusal(refused, session.size or 0)
         except BaseException:
             await storage.discard(key, handle)
             if idempotency_key is not None:
@@ -154,6 +150,7 @@ class UploadService:
                 if earlier is not None:
                     return earlier
             raise
+        await self._events.publish(created)
         return session
 
     async def _check_name_free(
@@ -171,14 +168,16 @@ class UploadService:
 
     async def expire(self, session: UploadSession) -> bool:
         """Reap one expired session: bytes gone, a tombstone row left. True if this call did it."""
+        now = self._clock()
+        expired = SessionExpired(session.id, session.tenant, session.uploaded_bytes(), now)
         async with self._locks.session_exclusive(session.id):
-            if not await self._repo.mark_expired(session.id, self._clock()):
+            if not await self._repo.mark_expired(session.id, now, (expired,)):
                 return False
             await self.storage(session.service_id).discard(
                 session.storage_key, session.storage_handle
             )
         await self._locks.forget(session.id)
-        self._events.emit("session.expired", session=session.id, bytes=session.uploaded_bytes())
+        await self._events.publish(expired)
         return True
 
     async def _same_create(self, tenant: Tenant, req: NewSession, key: str) -> UploadSession | None:
@@ -199,10 +198,10 @@ class UploadService:
         self,
         tenant: Tenant,
         session_id: str,
-        with_parts: bool = True,
-        only_part: int | None = None,
+        with_ranges: bool = True,
+        only_range: int | None = None,
     ) -> UploadSession:
-        session = await self._repo.get_session(tenant, session_id, with_parts, only_part)
+        session = await self._repo.get_session(tenant, session_id, with_ranges, only_range)
         if session is None:
             raise NotFound(f"upload session {session_id!r} not found")
         expired = session.is_expired(self._clock())
@@ -233,140 +232,117 @@ class UploadService:
         self,
         tenant: Tenant,
         session_id: str,
-        with_parts: bool = True,
-        only_part: int | None = None,
+        with_ranges: bool = True,
+        only_range: int | None = None,
     ) -> UploadSession:
-        session = await self.get(tenant, session_id, with_parts, only_part)
+        session = await self.get(tenant, session_id, with_ranges, only_range)
         if session.state is not SessionState.OPEN:
             raise InvalidState(f"upload session {session_id!r} is {session.state.value}")
         return session
 
-    async def upload_part(
+    @property
+    def policy(self) -> PartPolicy:
+        return self._policy
+
+    async def write_range(
         self,
         tenant: Tenant,
         session_id: str,
-        number: int,
-        body: Body,
+        rule: RangeRule,
+        source: Source,
         content_length: int | None,
         digest: Digest | None,
         still_wanted: Callable[[], Awaitable[bool]] | None = None,
     ) -> UploadSession:
-        """Write one part and return its session (as it was before the part was recorded).
+        """Write one range where `rule` places it and return its session (as it was before the
+        range was recorded). A range sent again at the same start replaces the first.
 
-        `still_wanted` is asked before the part is recorded: a client that hung up will send the
-        part again, so recording it would only count it twice.
+        `still_wanted` is asked before the range is recorded: a client that hung up will send
+        it again, so recording it would only count it twice.
         """
         try:
-            return await self._upload_part(
-                tenant, session_id, number, body, content_length, digest, still_wanted
+            return await self._write_range(
+                tenant, session_id, rule, source, content_length, digest, still_wanted
             )
+        except BodyCut:
+            raise  # the body stopped: counted as cut (by the front), not as a refused range
         except DomainError as exc:
             reason = rejection_reason(exc)
-            self._events.emit("part.rejected", session=session_id, part=number, reason=reason)
+            await self._events.publish(RangeRejected(session_id, rule.ordinal, reason))
             raise
 
-    async def _upload_part(
+    async def _write_range(
         self,
         tenant: Tenant,
         session_id: str,
-        number: int,
-        body: Body,
+        rule: RangeRule,
+        source: Source,
         content_length: int | None,
         digest: Digest | None,
         still_wanted: Callable[[], Awaitable[bool]] | None,
     ) -> UploadSession:
-        """The hot path reads no part list unless the size is unknown (only then do the other
-        parts constrain this one).
-        """
-        session = await self._open(tenant, session_id, with_parts=False)
+        """The hot path reads no range list unless the rule needs it."""
+        session = await self._open(tenant, session_id, with_ranges=False)
         storage = self.storage(session.service_id)
-        count = max_part_count(session, self._policy, storage.capabilities)
-        if content_length is not None:
-            if content_length > self._policy.max_part_size:
-                raise PayloadTooLarge(
-                    f"part body of {content_length} bytes exceeds the "
-                    f"{self._policy.max_part_size}-byte limit"
-                )
-            check_part_length(session, number, content_length, count)
-        else:
-            check_part_number(number, count)
-        async with self._locks.session_shared(session_id), self._locks.part(session_id, number):
+        plan = rule.plan(session, content_length, storage.capabilities)
+        async with (
+            self._locks.session_shared(session_id),
+            self._locks.range(session_id, plan.start),
+        ):
             # Re-read under the lock: finish or abort may have run while we waited.
-            # All parts when the size is unknown (they constrain this one), else just this one.
-            session = await self._open(tenant, session_id, session.size is None, number)
-            if session.size is None:
-                await self._check_quota_for_part(session, number, content_length)
-            if content_length is not None:
-                check_unknown_size_order(session, number, content_length)
-            part = await self._write_part(session, storage, number, body, content_length, digest)
+            session = await self._open(tenant, session_id, rule.needs_ranges(session), plan.start)
+            wanted = plan.limit if plan.length is None else plan.length
+            await self.admission.check_range(session, plan.start, wanted, rule.label)
+            plan = rule.plan(session, content_length, storage.capabilities)
+            written = await self._write(session, storage, rule, plan, source, digest)
             if still_wanted is not None and not await still_wanted():
-                raise InvalidState(f"the client went away before part {number} was recorded")
+                raise InvalidState(f"the client went away before {rule.label} was recorded")
             now = self._clock()
-            recorded = await self._repo.record_part(
-                session.id, part, now, now + self._lifetimes.session_ttl
+            recorded = await self._repo.record_range(
+                session.id, written, now, now + self._lifetimes.session_ttl
             )
             if not recorded:
                 raise InvalidState(f"upload session {session_id!r} was finished or aborted")
-        self._events.emit("part.recorded", session=session_id, part=number, bytes=part.size)
+        recorded_event = RangeRecorded(session_id, plan.start, written.size, rule.ordinal)
+        await self._events.publish(recorded_event)
         return session
 
-    async def _check_quota_for_part(
-        self, session: UploadSession, number: int, length: int | None
-    ) -> None:
-        """Declared sizes were reserved at create; a session of unknown size is checked per part."""
-        quota = await self._repo.quota(session.tenant, self._admission.default_quota)
-        if quota is None:
-            return
-        used = await self._repo.usage(session.tenant)
-        replaced = sum(p.size for p in session.parts if p.number == number)
-        wanted = session.part_size if length is None else length
-        if used - replaced + wanted > quota:
-            raise QuotaExceeded(
-                f"storage quota exceeded: {used} of {quota} bytes in use or reserved, "
-                f"part {number} needs {wanted} more"
-            )
-
-    async def _write_part(
+    async def _write(
         self,
         session: UploadSession,
         storage: Storage,
-        number: int,
-        body: Body,
-        content_length: int | None,
+        rule: RangeRule,
+        plan: RangePlan,
+        source: Source,
         digest: Digest | None,
-    ) -> Part:
+    ) -> ByteRange:
         # The old bytes are about to be overwritten: the old record must not outlive them.
-        if any(p.number == number for p in session.parts):
-            await self._repo.forget_part(session.id, number)
-        expected = session.part_size
-        length = content_length
-        if session.size is not None:
-            expected = length = part_length(session.size, session.part_size, number)
+        if any(r.start == plan.start for r in session.ranges):
+            await self._repo.forget_range(session.id, plan.start)
         hasher = MultiHasher(digest.algorithms) if digest else None
-        writer = await storage.open_range(
-            session.storage_key,
-            session.storage_handle,
-            number,
-            number * session.part_size,
-            length,
-        )
-        try:
-            received = await stream_into(body, writer, hasher, expected)
-            if session.size is not None:
-                check_part_length(session, number, received, number + 1)
-            else:
-                check_unknown_size_order(session, number, received)
+
+        def accept(received: int) -> None:
+            rule.accept(session, received)
             if hasher is not None and digest is not None:
-                hasher.verify(digest, f"part {number}")
-            tag = await writer.commit()
-        finally:
-            await writer.close()
+                hasher.verify(digest, rule.label)
+
+        written = await storage.write_range(
+            session.placement,
+            plan.start,
+            source,
+            plan.length,
+            plan.limit,
+            None if hasher is None else hasher.update,
+            accept,
+        )
         sums = hasher.hexdigests() if hasher else {}
-        return Part(number, received, sums.get("sha1"), sums.get("sha256"), tag)
+        return ByteRange(
+            plan.start, written.size, sums.get("sha1"), sums.get("sha256"), written.tag
+        )
 
     async def finish(self, tenant: Tenant, session_id: str, digest: Digest | None) -> Entry:
-        # Parts (up to 10,000) are read once, under the lock, where they are final.
-        session = await self.get(tenant, session_id, with_parts=False)
+        # Ranges (up to 10,000) are read once, under the lock, where they are final.
+        session = await self.get(tenant, session_id, with_ranges=False)
         if session.state is SessionState.FINISHED:
             return await self._finished_file(tenant, session)
         async with self._locks.session_exclusive(session_id):
@@ -387,58 +363,31 @@ class UploadService:
                 )
                 raise
         await self._locks.forget(session_id)
-        self._events.emit("session.finished", session=session_id, file=entry.id, size=entry.size)
+        finished = SessionFinished(session_id, tenant, entry.id, entry.size, entry.created_at)
+        await self._events.publish(finished)
         return entry
 
     async def _complete(self, session: UploadSession, digest: Digest | None) -> Entry:
-        missing = missing_parts(session)
-        if missing:
-            shown = ", ".join(str(n) for n in missing[:20])
-            more = f" and {len(missing) - 20} more" if len(missing) > 20 else ""
-            raise InvalidState(
-                f"cannot finish: {len(missing)} part(s) missing: {shown}{more}",
-                {"missing_parts": missing[:1000], "missing_count": len(missing)},
-            )
+        check_complete(session)
         storage = self.storage(session.service_id)
         size = total_size(session)
-        parts = sorted(session.parts, key=lambda p: p.number)
+        ranges = sorted(session.ranges, key=lambda r: r.start)
         # Stores such as S3 can only read an object once it is complete, so check it after.
-        await storage.complete(session.storage_key, session.storage_handle, parts, size)
+        await storage.complete(session.placement, ranges, size)
         if digest is not None:
             try:
-                await self._verify_whole(storage, session.storage_key, size, digest)
+                await verify_whole(storage, session.storage_key, size, digest)
             except DigestMismatch:
                 # Nothing is lost: the session takes parts again, to be replaced or re-finished.
-                handle, kept = await storage.reopen(session.storage_key, parts)
+                handle, kept = await storage.reopen(session.placement, ranges)
                 await self._repo.restage(session.id, handle, kept)
                 raise
         now = self._clock()
-        entry = Entry(
-            id=new_id("file"),
-            tenant=session.tenant,
-            drive_id=session.drive_id,
-            parent_id=session.folder_id,
-            name=session.name,
-            kind=EntryKind.FILE,
-            created_at=now,
-            updated_at=now,
-            size=size,
-            service_id=session.service_id,
-            storage_key=session.storage_key,
-        )
-        if digest is not None:
-            sums = {name: value.hex() for name, value in digest.expected.items()}
-            entry = replace(entry, sha1=sums.get("sha1"), sha256=sums.get("sha256"))
-        await self._repo.complete_session(
-            session.id, entry, now + self._lifetimes.finished_retention
-        )
+        entry = file_entry(session, size, now, digest)
+        finished = SessionFinished(session.id, session.tenant, entry.id, entry.size, now)
+        retained = now + self._lifetimes.finished_retention
+        await self._repo.complete_session(session.id, entry, retained, (finished,))
         return entry
-
-    async def _verify_whole(self, storage: Storage, key: str, size: int, digest: Digest) -> None:
-        hasher = MultiHasher(digest.algorithms)
-        async for block in storage.read(key, 0, size):
-            await asyncio.to_thread(hasher.update, block)
-        hasher.verify(digest, "the assembled file")
 
     async def _finished_file(self, tenant: Tenant, session: UploadSession) -> Entry:
         entry = await self._repo.get_entry(tenant, session.file_id or "")
@@ -447,36 +396,21 @@ class UploadService:
         return entry
 
     async def abort(self, tenant: Tenant, session_id: str) -> None:
-        await self.get(tenant, session_id, with_parts=False)
+        await self.get(tenant, session_id, with_ranges=False)
         async with self._locks.session_exclusive(session_id):
-            session = await self.get(tenant, session_id, with_parts=False)
+            session = await self.get(tenant, session_id, with_ranges=False)
             if session.state is SessionState.FINISHED:
                 raise InvalidState(
                     f"upload session {session_id!r} is finished; delete the file instead"
                 )
             # Row first, then bytes: a crash in between leaves orphan bytes, never a dangling row.
-            await self._repo.delete_session(session.id)
+            aborted = SessionAborted(session.id, tenant, self._clock())
+            await self._repo.delete_session(session.id, (aborted,))
             await self.storage(session.service_id).discard(
                 session.storage_key, session.storage_handle
             )
         await self._locks.forget(session_id)
-        self._events.emit("session.aborted", session=session_id)
-
-
-def rejection_reason(exc: DomainError) -> str:
-    """The metric label of a refused part."""
-    for cls, reason in (
-        (DigestMismatch, "digest"),
-        (WrongPartSize, "size"),
-        (PayloadTooLarge, "size"),
-        (QuotaExceeded, "quota"),
-        (InsufficientStorage, "disk_full"),
-        (NotFound, "not_found"),
-        (InvalidState, "state"),
-    ):
-        if isinstance(exc, cls):
-            return reason
-    return "invalid"
+        await self._events.publish(aborted)
 
 
 def raise_name_taken(name: str) -> None:

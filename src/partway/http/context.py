@@ -6,38 +6,10 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
-from ..config import Settings
-from ..domain.catalog import Catalog
 from ..domain.errors import InvalidInput
-from ..domain.files import FileService
-from ..domain.keys import KeyService
 from ..domain.models import Tenant
-from ..domain.ports import Locks, Repository
-from ..domain.reaper import Reaper
-from ..domain.uploads import UploadService
-from ..metrics import Metrics
+from ..services import ServerServices as Services
 from ..wire import APP_ID, CONSUMER_ID, SERVICE_ID
-
-
-@dataclass(frozen=True)
-class Services:
-    settings: Settings
-    keys: KeyService
-    uploads: UploadService
-    files: FileService
-    reaper: Reaper
-    repo: Repository
-    metrics: Metrics
-    locks: Locks
-    # Drives, shared links, search, signed URLs (issue #18): built by app.build_catalog.
-    catalog: Catalog
-
-    async def close(self) -> None:
-        """Release the connections of storages, locks and metadata."""
-        for storage in self.uploads.storages().values():
-            await storage.close()
-        await self.locks.close()
-        self.repo.close()
 
 
 @dataclass(frozen=True)

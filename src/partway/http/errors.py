@@ -1,4 +1,5 @@
-"""The one table from domain errors to (status, Apideck type name), and the error body."""
+"""The Apideck front's error table (domain errors → status, Apideck type name, headers) and its
+error body. Nothing else decides an error's status."""
 
 from __future__ import annotations
 
@@ -12,37 +13,45 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..domain import errors as e
+from .error_table import Answer, ErrorTable
 
 log = logging.getLogger("partway.http")
 
-ERROR_TABLE: dict[type[e.DomainError], tuple[int, str]] = {
-    e.Unauthorized: (401, "UnauthorizedError"),
-    e.MissingHeader: (400, "RequestHeadersValidationError"),
-    e.DigestMismatch: (400, "RequestValidationError"),
-    e.UnsupportedFilter: (400, "UnsupportedFiltersError"),
-    e.OperationUnsupported: (400, "ConnectorOperationUnsupportedError"),
-    e.InvalidInput: (400, "RequestValidationError"),
-    e.PasswordRequired: (401, "UnauthorizedError"),
-    e.LinkRefused: (410, "GoneError"),
-    e.QuotaExceeded: (402, "RequestLimitError"),
-    e.NotFound: (404, "EntityNotFoundError"),
-    e.NameTaken: (409, "ConflictError"),
-    e.PayloadTooLarge: (413, "PayloadTooLargeError"),
-    e.RangeNotSatisfiable: (416, "RangeNotSatisfiableError"),
-    e.InvalidState: (422, "InvalidStateError"),
-    e.Busy: (503, "ServiceUnavailableError"),
-    e.StorageUnavailable: (503, "ServiceUnavailableError"),
-    e.InsufficientStorage: (507, "InsufficientStorageError"),
-}
+_RETRY = {"Retry-After": "1"}
+# A body cut off may still be arriving: the answer closes the connection.
+_CLOSE = {"Connection": "close"}
+
+APIDECK = ErrorTable(
+    {
+        e.Unauthorized: Answer(401, "UnauthorizedError"),
+        e.MissingHeader: Answer(400, "RequestHeadersValidationError"),
+        e.DigestMismatch: Answer(400, "RequestValidationError"),
+        e.UnsupportedFilter: Answer(400, "UnsupportedFiltersError"),
+        e.OperationUnsupported: Answer(400, "ConnectorOperationUnsupportedError"),
+        e.InvalidInput: Answer(400, "RequestValidationError"),
+        e.ClientGone: Answer(400, "RequestValidationError"),
+        e.PasswordRequired: Answer(401, "UnauthorizedError"),
+        e.QuotaExceeded: Answer(402, "RequestLimitError"),
+        e.NotFound: Answer(404, "EntityNotFoundError"),
+        e.BodyTimedOut: Answer(408, "RequestTimeoutError", _CLOSE),
+        e.NameTaken: Answer(409, "ConflictError"),
+        e.LinkRefused: Answer(410, "GoneError"),
+        e.PayloadTooLarge: Answer(413, "PayloadTooLargeError"),
+        e.RangeNotSatisfiable: Answer(416, "RangeNotSatisfiableError"),
+        e.InvalidState: Answer(422, "InvalidStateError"),
+        e.Busy: Answer(503, "ServiceUnavailableError", _RETRY),
+        e.StorageUnavailable: Answer(503, "ServiceUnavailableError", _RETRY),
+        e.InsufficientStorage: Answer(507, "InsufficientStorageError"),
+    },
+    fallback=Answer(500, "InternalServerError"),
+)
 
 _HTTP_TYPES = {404: "EntityNotFoundError", 405: "MethodNotAllowedError"}
 
 
 def status_of(exc: e.DomainError) -> tuple[int, str]:
-    for cls in type(exc).__mro__:
-        if cls in ERROR_TABLE:
-            return ERROR_TABLE[cls]
-    return 500, "InternalServerError"
+    answer = APIDECK.answer(exc)
+    return answer.status, answer.type_name
 
 
 def error_body(
@@ -72,9 +81,13 @@ def error_response(
 
 async def domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, e.DomainError)
-    status, type_name = status_of(exc)
-    headers = {"Retry-After": "1"} if status == 503 else None
-    return error_response(status, type_name, exc.message, exc.detail, headers)
+    if isinstance(exc, e.BodyCut):
+        # Nobody may read the answer to a cut body; the metric and the request's log line tell.
+        request.app.state.services.metrics.bodies_cut.labels(exc.reason).inc()
+    answer = APIDECK.answer(exc)
+    return error_response(
+        answer.status, answer.type_name, exc.message, exc.detail, answer.headers or None
+    )
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -88,19 +101,10 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 async def client_left(request: Request, exc: Exception) -> Response:
-    """The client hung up before its body was complete (Starlette's ClientDisconnect, from any
-    route reading a body): nobody reads this answer; the request's log line records it."""
-    request.app.state.services.metrics.bodies_cut.labels("client_gone").inc()
+    """Starlette's ClientDisconnect (from any route reading a body) is the domain's ClientGone,
+    answered by the table like any other error."""
     message = "the client closed the connection before the request body was complete"
-    return error_response(400, "RequestValidationError", message)
-
-
-async def body_timeout(request: Request, exc: Exception) -> Response:
-    """A request body cut off by its deadlines (pump.BodyTimeout); the rest of it may still come,
-    so the connection closes. Nothing of the request was kept (a part is not recorded)."""
-    request.app.state.services.metrics.bodies_cut.labels(getattr(exc, "reason", "idle")).inc()
-    message = f"{exc}; nothing of the request was kept, send it again"
-    return error_response(408, "RequestTimeoutError", message, headers={"Connection": "close"})
+    return await domain_error(request, e.ClientGone(message))
 
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:

@@ -11,7 +11,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from ..domain.digests import parse_digest
-from ..domain.errors import InvalidInput, PayloadTooLarge
+from ..domain.errors import InvalidInput
 from ..domain.files import Listing
 from ..domain.models import EntryKind, EntryPatch, NewSession, Tenant
 from ..wire import DIGEST, FILES_PATH, FOLLOW_REDIRECTS, METADATA
@@ -104,7 +104,6 @@ async def download(request: Request) -> Response:
 async def upload_file(request: Request) -> Response:
     """POST /file-storage/files: raw bytes, metadata in the x-apideck-metadata header."""
     who = await caller(request)
-    settings = who.services.settings
     raw_meta = request.headers.get(METADATA)
     if raw_meta is None:
         raise InvalidInput(f"Missing Header: {METADATA}")
@@ -112,11 +111,7 @@ async def upload_file(request: Request) -> Response:
     length = params.content_length(request)
     if length is None:
         raise InvalidInput("Content-Length is required for a single-request upload")
-    if length > settings.max_small_upload:
-        raise PayloadTooLarge(
-            f"a single-request upload takes at most {settings.max_small_upload} bytes; "
-            "use an upload session for larger files"
-        )
+    who.services.uploads.admission.check_single_request(length)
     req = NewSession(meta.name, meta.parent_folder_id, length, meta.drive_id)
     digest = parse_digest(request.headers.get(DIGEST))
     entry = await who.services.files.upload_small(

@@ -17,10 +17,11 @@ from ..domain.errors import DomainError, PasswordRequired
 from ..domain.links import LinkService, LinkSpec, Opened, SharedLink
 from ..domain.models import Entry, EntryKind
 from ..domain.search import Scope, Search
+from ..services import ServerServices as Services
 from ..wire import MAX_PAGE, SHARED_LINKS_PATH, format_time
 from . import params
 from .catalog_bodies import SharedLinkBody
-from .context import Services, caller, services_of
+from .context import caller, services_of
 from .delivery import send_file, starts_at_zero
 from .errors import domain_error
 from .passthrough import link_extensions

@@ -10,7 +10,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .context import Services, services_of
+from ..services import Services
+from .context import services_of
 
 READY_TIMEOUT = 5.0
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from starlette.requests import ClientDisconnect
 
 from ..config import Settings
+from ..domain.errors import BodyTimedOut
 from ..domain.ports import Steps
 
 log = logging.getLogger("partway.http")
@@ -44,12 +45,8 @@ WORKER_NICE = 5
 _WAKE_FOR = select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLONESHOT
 
 
-class BodyTimeout(Exception):
+class BodyTimeout(BodyTimedOut):
     """A body was cut: silent for the idle timeout, or slower than the minimum rate."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from ..domain.models import (
     UploadSession,
 )
 from ..domain.paging import Page
-from ..domain.policy import byte_ranges, format_ranges
+from ..domain.policy import format_ranges, merged_ranges, part_number
 from ..wire import format_time
 from .params import flag, select_fields
 
@@ -71,16 +71,17 @@ def page_envelope(
 
 
 def session_json(session: UploadSession) -> dict[str, Any]:
-    parts = sorted(session.parts, key=lambda p: p.number)
-    data = _session_fields(session, byte_ranges(parts, session.part_size))
-    data["uploaded_parts"] = [p.number for p in parts]
+    # Apideck's view of the ranges: each is a part, numbered by where it starts.
+    held = sorted(session.ranges, key=lambda r: r.start)
+    data = _session_fields(session, merged_ranges(held))
+    data["uploaded_parts"] = [part_number(r, session.part_size) for r in held]
     return data
 
 
 def summary_json(summary: SessionSummary) -> dict[str, Any]:
     """A listed session: its parts as a count, not as a list."""
     data = _session_fields(summary.session, list(summary.byte_ranges))
-    data["uploaded_parts_count"] = summary.part_count
+    data["uploaded_parts_count"] = summary.range_count
     return data
 
 

@@ -9,6 +9,7 @@ from starlette.routing import Route
 from ..domain.digests import parse_digest
 from ..domain.errors import InvalidInput
 from ..domain.models import NewSession
+from ..domain.rules import PartRule
 from ..wire import DIGEST, IDEMPOTENCY_KEY, PART_SIZE_HINT, SESSIONS_PATH
 from . import params
 from .bodies import CreateUploadSession, FinishUploadSession
@@ -72,10 +73,11 @@ async def upload(request: Request) -> Response:
 
     # A body cut off (BodyTimeout, ClientDisconnect) is answered by the app's handlers.
     try:
-        session = await who.services.uploads.upload_part(
+        uploads = who.services.uploads
+        session = await uploads.write_range(
             who.tenant,
             request.path_params["id"],
-            number,
+            PartRule(number, uploads.policy),
             direct or params.body_stream(request),
             length,
             digest,

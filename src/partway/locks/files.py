@@ -1,11 +1,11 @@
 """Cross-process locks for one machine, on one small file per session, polled so a waiter can give
-up: the session lock is flock(2) on the file, part N's lock is an open-file-description record
-lock (F_OFD_SETLK, Linux) on byte N of the same file.
+up: the session lock is flock(2) on the file, the lock of the range starting at byte N is an
+open-file-description record lock (F_OFD_SETLK, Linux) on byte N of the same file.
 
 Both kinds belong to the open file description, so they exclude threads of one process as well as
 separate server processes, they do not interact with each other, and the kernel drops them when a
 process dies. One file per session rather than per part: creating a file costs ~90 µs here,
-opening an existing one ~4 µs.
+opening an existing one ~4 µs. (A record lock needs no bytes in the file: it stays empty.)
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ def _flock(mode: int) -> Callable[[int], None]:
     return take
 
 
-def _byte_lock(number: int) -> Callable[[int], None]:
+def _byte_lock(offset: int) -> Callable[[int], None]:
     # struct flock: l_type, l_whence, l_start, l_len, l_pid (0 for OFD locks).
-    request = struct.pack("hhqqi", fcntl.F_WRLCK, os.SEEK_SET, number, 1, 0)
+    request = struct.pack("hhqqi", fcntl.F_WRLCK, os.SEEK_SET, offset, 1, 0)
 
     def take(fd: int) -> None:
         fcntl.fcntl(fd, fcntl.F_OFD_SETLK, request)
@@ -54,8 +54,8 @@ class FileLocks:
     def session_exclusive(self, session_id: str) -> contextlib.AbstractAsyncContextManager[None]:
         return self._hold(session_id, _flock(fcntl.LOCK_EX), "the upload session")
 
-    def part(self, session_id: str, number: int) -> contextlib.AbstractAsyncContextManager[None]:
-        return self._hold(session_id, _byte_lock(number), f"part {number}")
+    def range(self, session_id: str, start: int) -> contextlib.AbstractAsyncContextManager[None]:
+        return self._hold(session_id, _byte_lock(start), f"the range at byte {start}")
 
     async def forget(self, session_id: str) -> None:
         with contextlib.suppress(FileNotFoundError):

@@ -31,8 +31,8 @@ class PgLocks:
     def session_exclusive(self, session_id: str) -> contextlib.AbstractAsyncContextManager[None]:
         return self._hold(f"session:{session_id}", False, "the upload session")
 
-    def part(self, session_id: str, number: int) -> contextlib.AbstractAsyncContextManager[None]:
-        return self._hold(f"part:{session_id}:{number}", False, f"part {number}")
+    def range(self, session_id: str, start: int) -> contextlib.AbstractAsyncContextManager[None]:
+        return self._hold(f"range:{session_id}:{start}", False, f"the range at byte {start}")
 
     async def forget(self, session_id: str) -> None:
         pass  # advisory locks leave nothing behind

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ..domain.events import Event
 from ..domain.models import Entry, EntryKind, Tenant
 from . import usage
 from .base import SqlBase
+from .outbox import write_outbox
 from .rows import ACTIVE, OPEN_NAME, entry_of, entry_values, name_taken_error, tenant_of
 from .schema import entries, sessions
 
@@ -68,7 +72,9 @@ class EntryQueries(SqlBase):
         except sa.exc.IntegrityError:
             raise name_taken_error(entry.name) from None
 
-    async def delete_entry(self, tenant: Tenant, entry_id: str) -> None:
+    async def delete_entry(
+        self, tenant: Tenant, entry_id: str, outbox: Sequence[Event] = ()
+    ) -> None:
         query = (
             entries.delete()
             .where(entries.c.id == entry_id, tenant_of(entries, tenant))
@@ -79,6 +85,8 @@ class EntryQueries(SqlBase):
             gone = c.execute(query).first()
             if gone is not None and gone.kind == EntryKind.FILE.value:
                 usage.adjust(c, tenant, stored=-(gone.size or 0))
+            if gone is not None:
+                write_outbox(c, outbox)
 
         await self._write(work)
 

@@ -10,14 +10,14 @@ from sqlalchemy.engine import Connection, Row
 from ..domain.errors import NameTaken
 from ..domain.models import (
     ACTIVE_STATES,
+    ByteRange,
     Entry,
     EntryKind,
-    Part,
     SessionState,
     Tenant,
     UploadSession,
 )
-from .schema import parts
+from .schema import ranges
 
 ACTIVE = [state.value for state in ACTIVE_STATES]
 # The same condition with the states written into the SQL rather than bound: SQLite uses the
@@ -37,7 +37,7 @@ def tenant_of(table: sa.Table, tenant: Tenant) -> sa.ColumnElement[bool]:
     return sa.and_(table.c.app_id == tenant.app_id, table.c.consumer_id == tenant.consumer_id)
 
 
-def session_of(row: Row[Any], session_parts: tuple[Part, ...]) -> UploadSession:
+def session_of(row: Row[Any], received: tuple[ByteRange, ...]) -> UploadSession:
     return UploadSession(
         id=row.id,
         tenant=Tenant(row.app_id, row.consumer_id),
@@ -53,29 +53,24 @@ def session_of(row: Row[Any], session_parts: tuple[Part, ...]) -> UploadSession:
         updated_at=row.updated_at,
         expires_at=row.expires_at,
         file_id=row.file_id,
-        parts=session_parts,
+        ranges=received,
         idempotency_key=row.idempotency_key,
         storage_handle=row.storage_handle,
     )
 
 
-def part_of(row: Row[Any]) -> Part:
-    return Part(row.number, row.size, row.sha1, row.sha256, row.tag)
+def range_of(row: Row[Any]) -> ByteRange:
+    return ByteRange(row.start, row.size, row.sha1, row.sha256, row.tag)
 
 
-def parts_of(
-    c: Connection, session_ids: list[str], number: int | None = None
-) -> dict[str, tuple[Part, ...]]:
-    """The recorded parts of each session (only part `number`, if given)."""
-    found: dict[str, list[Part]] = {sid: [] for sid in session_ids}
+def ranges_of(c: Connection, session_ids: list[str]) -> dict[str, tuple[ByteRange, ...]]:
+    """The recorded ranges of each session, by start."""
+    found: dict[str, list[ByteRange]] = {sid: [] for sid in session_ids}
     if session_ids:
-        query = sa.select(parts).where(parts.c.session_id.in_(session_ids))
-        if number is not None:
-            query = query.where(parts.c.number == number)
-        rows = c.execute(query.order_by(parts.c.session_id, parts.c.number))
-        for p in rows:
-            found[p.session_id].append(part_of(p))
-    return {sid: tuple(found_parts) for sid, found_parts in found.items()}
+        query = sa.select(ranges).where(ranges.c.session_id.in_(session_ids))
+        for r in c.execute(query.order_by(ranges.c.session_id, ranges.c.start)):
+            found[r.session_id].append(range_of(r))
+    return {sid: tuple(held) for sid, held in found.items()}
 
 
 def entry_of(row: Row[Any]) -> Entry:

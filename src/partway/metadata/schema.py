@@ -80,8 +80,10 @@ sessions = sa.Table(
     ),
 )
 
-parts = sa.Table(
-    "upload_parts",
+# The byte ranges a session received, keyed by where each starts (Apideck part n starts at
+# n × part_size; a later front may append anywhere).
+ranges = sa.Table(
+    "upload_ranges",
     metadata,
     sa.Column(
         "session_id",
@@ -89,7 +91,7 @@ parts = sa.Table(
         sa.ForeignKey("upload_sessions.id", ondelete="CASCADE"),
         primary_key=True,
     ),
-    sa.Column("number", sa.Integer(), primary_key=True),
+    sa.Column("start", sa.BigInteger(), primary_key=True, autoincrement=False),
     sa.Column("size", sa.BigInteger(), nullable=False),
     sa.Column("sha1", sa.String(40), nullable=True),
     sa.Column("sha256", sa.String(64), nullable=True),
@@ -143,6 +145,26 @@ tenant_usage = sa.Table(
     # Sizes of the consumer's files.
     sa.Column("stored_bytes", sa.BigInteger(), nullable=False),
 )
+
+# Events that must not be lost, each written by the transaction that made the change it tells
+# of; delivery (webhooks) reads them in id order.
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),  # SQLite: the rowid, increasing
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("entity_id", sa.String(64), nullable=False),
+    sa.Column("app_id", sa.String(255), nullable=False),
+    sa.Column("consumer_id", sa.String(255), nullable=False),
+    sa.Column("occurred_at", UTCDateTime(), nullable=False),
+    sa.Column("payload", sa.Text(), nullable=False),
+)
+
 
 # Drives, drive groups and shared links live in a module of their own, on this MetaData.
 from . import catalog as catalog  # noqa: E402

@@ -1,8 +1,9 @@
-"""Upload sessions and their parts in SQL."""
+"""Upload sessions and the byte ranges they received, in SQL."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -10,26 +11,27 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from ..domain.models import Entry, Part, SessionState, SessionSummary, Tenant, UploadSession
+from ..domain.events import Event
+from ..domain.models import ByteRange, Entry, SessionState, SessionSummary, Tenant, UploadSession
 from ..domain.paging import After
-from ..domain.ports import Admission
+from ..domain.repositories import OpenLimits, Standing
 from . import usage
 from .accounts import quota_of
 from .base import SqlBase
+from .outbox import write_outbox
 from .rows import (
     ACTIVE,
     OPEN_NAME,
     entry_values,
     name_taken_error,
-    part_of,
-    parts_of,
+    ranges_of,
     session_of,
     tenant_of,
 )
-from .schema import entries, parts, sessions
-from .summaries import part_summaries
+from .schema import entries, ranges, sessions
+from .summaries import range_summaries
 
-# The per-part path's statements are built once. Building a fresh expression and its cache key
+# The per-range path's statements are built once. Building a fresh expression and its cache key
 # cost more than running the query (py-spy: ~40 % of a session lookup, twice per part).
 _THE_SESSION = (
     sessions.c.id == sa.bindparam("sid"),
@@ -37,22 +39,24 @@ _THE_SESSION = (
     sessions.c.consumer_id == sa.bindparam("consumer_id"),
 )
 _SESSION = sa.select(sessions).where(*_THE_SESSION)
-_PARTS = sa.select(parts).where(parts.c.session_id == sa.bindparam("sid")).order_by(parts.c.number)
-# The session with its part `number`, if recorded, in one statement (a part upload reads it under
-# its locks).
-_PART_COLUMNS = (parts.c.number, parts.c.size, parts.c.sha1, parts.c.sha256, parts.c.tag)
-_SESSION_AND_PART = (
-    sa.select(sessions, *(c.label(f"recorded_{c.name}") for c in _PART_COLUMNS))
+_RANGES = (
+    sa.select(ranges).where(ranges.c.session_id == sa.bindparam("sid")).order_by(ranges.c.start)
+)
+# The session with its range at `start`, if recorded, in one statement (a range upload reads it
+# under its locks).
+_RANGE_COLUMNS = (ranges.c.start, ranges.c.size, ranges.c.sha1, ranges.c.sha256, ranges.c.tag)
+_SESSION_AND_RANGE = (
+    sa.select(sessions, *(c.label(f"recorded_{c.name}") for c in _RANGE_COLUMNS))
     .select_from(
         sessions.outerjoin(
-            parts,
-            sa.and_(parts.c.session_id == sessions.c.id, parts.c.number == sa.bindparam("number")),
+            ranges,
+            sa.and_(ranges.c.session_id == sessions.c.id, ranges.c.start == sa.bindparam("start")),
         )
     )
     .where(*_THE_SESSION)
 )
-_FORGET_PART = parts.delete().where(
-    parts.c.session_id == sa.bindparam("sid"), parts.c.number == sa.bindparam("number")
+_FORGET_RANGE = ranges.delete().where(
+    ranges.c.session_id == sa.bindparam("sid"), ranges.c.start == sa.bindparam("start")
 )
 _TOUCH_OPEN = (
     sessions.update()
@@ -60,27 +64,27 @@ _TOUCH_OPEN = (
     .values(updated_at=sa.bindparam("now"), expires_at=sa.bindparam("expires"))
     .returning(sessions.c.size, sessions.c.app_id, sessions.c.consumer_id)
 )
-_PART_SIZE = sa.select(parts.c.size).where(
-    parts.c.session_id == sa.bindparam("sid"), parts.c.number == sa.bindparam("number")
+_RANGE_SIZE = sa.select(ranges.c.size).where(
+    ranges.c.session_id == sa.bindparam("sid"), ranges.c.start == sa.bindparam("start")
 )
-# Locks the session's row (PostgreSQL) before its parts or its consumer's counters change.
+# Locks the session's row (PostgreSQL) before its ranges or its consumer's counters change.
 _HOLD_SESSION = (
     sa.select(sessions.c.size, sessions.c.state, sessions.c.app_id, sessions.c.consumer_id)
     .where(sessions.c.id == sa.bindparam("sid"))
     .with_for_update()
 )
-_PART_FIELDS = ("size", "sha1", "sha256", "tag", "recorded_at")
+_RANGE_FIELDS = ("size", "sha1", "sha256", "tag", "recorded_at")
 
 
-def _upsert_part(dialect: str) -> Any:
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(parts)
+def _upsert_range(dialect: str) -> Any:
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(ranges)
     return insert.on_conflict_do_update(
-        index_elements=["session_id", "number"],
-        set_={name: insert.excluded[name] for name in _PART_FIELDS},
+        index_elements=["session_id", "start"],
+        set_={name: insert.excluded[name] for name in _RANGE_FIELDS},
     )
 
 
-_UPSERT_PART = {name: _upsert_part(name) for name in ("postgresql", "sqlite")}
+_UPSERT_RANGE = {name: _upsert_range(name) for name in ("postgresql", "sqlite")}
 
 
 def _session_values(session: UploadSession) -> dict[str, Any]:
@@ -104,16 +108,25 @@ def _session_values(session: UploadSession) -> dict[str, Any]:
     }
 
 
-def _admit(c: Connection, session: UploadSession, admission: Admission) -> None:
+class _Refused(Exception):
+    """A limit refused the new session: its transaction rolls back."""
+
+    def __init__(self, standing: Standing) -> None:
+        self.standing = standing
+
+
+def _admit(c: Connection, session: UploadSession, limits: OpenLimits) -> None:
     """Quota and open-session limits, checked and counted inside the inserting transaction."""
     tenant = session.tenant
-    quota = quota_of(c, tenant, admission.default_quota)
-    usage.admit(c, tenant, session.size or 0, admission.max_open_sessions, quota)
+    quota = quota_of(c, tenant, limits.default_quota)
+    refused = usage.admit(c, tenant, session.size or 0, limits.max_open_sessions, quota)
+    if refused is not None:
+        raise _Refused(refused)
 
 
 def _close(c: Connection, row: Any, session_id: str) -> None:
     """Take a session that was open (its row as _HOLD_SESSION read it) out of its consumer's
-    counters, before its parts go."""
+    counters, before its ranges go."""
     if row is None or row.state not in ACTIVE:
         return
     reserved = usage.reserved_by(c, session_id, row.size)
@@ -121,46 +134,54 @@ def _close(c: Connection, row: Any, session_id: str) -> None:
 
 
 class SessionQueries(SqlBase):
-    async def insert_session(self, session: UploadSession, admission: Admission) -> None:
+    async def insert_session(
+        self, session: UploadSession, limits: OpenLimits, outbox: Sequence[Event] = ()
+    ) -> Standing | None:
         def work(c: Connection) -> None:
             c.execute(sessions.insert().values(**_session_values(session)))
-            _admit(c, session, admission)  # after the row: see usage.py on lock order
+            _admit(c, session, limits)  # after the row: see usage.py on lock order
+            write_outbox(c, outbox)
 
         try:
             await self._write(work)
         except sa.exc.IntegrityError:
             raise name_taken_error(session.name) from None
+        except _Refused as refused:
+            return refused.standing
+        return None
 
     async def get_session(
-        self, tenant: Tenant, session_id: str, with_parts: bool = True, only_part: int | None = None
+        self,
+        tenant: Tenant,
+        session_id: str,
+        with_ranges: bool = True,
+        only_range: int | None = None,
     ) -> UploadSession | None:
         key = {"sid": session_id, "app_id": tenant.app_id, "consumer_id": tenant.consumer_id}
 
         def work(c: Connection) -> UploadSession | None:
-            if only_part is not None and not with_parts:
-                row = c.execute(_SESSION_AND_PART, {**key, "number": only_part}).first()
+            if only_range is not None and not with_ranges:
+                row = c.execute(_SESSION_AND_RANGE, {**key, "start": only_range}).first()
                 if row is None:
                     return None
-                if row.recorded_number is None:
+                if row.recorded_start is None:
                     return session_of(row, ())
-                part = Part(
-                    row.recorded_number,
+                held = ByteRange(
+                    row.recorded_start,
                     row.recorded_size,
                     row.recorded_sha1,
                     row.recorded_sha256,
                     row.recorded_tag,
                 )
-                return session_of(row, (part,))
+                return session_of(row, (held,))
             row = c.execute(_SESSION, key).first()
             if row is None:
                 return None
-            if not with_parts:
+            if not with_ranges:
                 return session_of(row, ())
-            return session_of(
-                row, tuple(part_of(p) for p in c.execute(_PARTS, {"sid": session_id}))
-            )
+            return session_of(row, ranges_of(c, [session_id])[session_id])
 
-        return await self._read(work, small=not with_parts)
+        return await self._read(work, small=not with_ranges)
 
     async def session_by_idempotency_key(self, tenant: Tenant, key: str) -> UploadSession | None:
         def work(c: Connection) -> UploadSession | None:
@@ -169,7 +190,7 @@ class SessionQueries(SqlBase):
                     tenant_of(sessions, tenant), sessions.c.idempotency_key == key
                 )
             ).first()
-            return None if row is None else session_of(row, parts_of(c, [row.id])[row.id])
+            return None if row is None else session_of(row, ranges_of(c, [row.id])[row.id])
 
         return await self._read(work)
 
@@ -210,25 +231,25 @@ class SessionQueries(SqlBase):
 
         def work(c: Connection) -> list[SessionSummary]:
             rows = c.execute(query).all()
-            held = part_summaries(c, [r.id for r in rows])
+            held = range_summaries(c, [r.id for r in rows])
             return [SessionSummary(session_of(r, ()), *held[r.id]) for r in rows]
 
         return await self._read(work)
 
-    async def forget_part(self, session_id: str, number: int) -> None:
+    async def forget_range(self, session_id: str, start: int) -> None:
         def work(c: Connection) -> None:
             session = c.execute(_HOLD_SESSION, {"sid": session_id}).first()
-            key = {"sid": session_id, "number": number}
-            held = c.execute(_PART_SIZE, key).scalar()
-            c.execute(_FORGET_PART, key)
+            key = {"sid": session_id, "start": start}
+            held = c.execute(_RANGE_SIZE, key).scalar()
+            c.execute(_FORGET_RANGE, key)
             if session is not None and session.state in ACTIVE and session.size is None:
                 tenant = Tenant(session.app_id, session.consumer_id)
                 usage.adjust(c, tenant, reserved=-(held or 0))
 
         await self._write(work)
 
-    async def record_part(
-        self, session_id: str, part: Part, now: datetime, expires_at: datetime
+    async def record_range(
+        self, session_id: str, received: ByteRange, now: datetime, expires_at: datetime
     ) -> bool:
         def work(c: Connection) -> bool:
             # The conditional update takes the row lock, so a concurrent finish sees this part.
@@ -237,20 +258,20 @@ class SessionQueries(SqlBase):
             ).first()
             if touched is None:
                 return False
-            # Of unknown size, a session reserves what it holds: a replaced part counts once.
+            # Of unknown size, a session reserves what it holds: a replaced range counts once.
             unknown_size = touched.size is None
             if unknown_size:
-                replaced = c.execute(_PART_SIZE, {"sid": session_id, "number": part.number})
-                grown = part.size - (replaced.scalar() or 0)
+                replaced = c.execute(_RANGE_SIZE, {"sid": session_id, "start": received.start})
+                grown = received.size - (replaced.scalar() or 0)
             c.execute(
-                _UPSERT_PART[c.dialect.name],
+                _UPSERT_RANGE[c.dialect.name],
                 {
                     "session_id": session_id,
-                    "number": part.number,
-                    "size": part.size,
-                    "sha1": part.sha1,
-                    "sha256": part.sha256,
-                    "tag": part.tag,
+                    "start": received.start,
+                    "size": received.size,
+                    "sha1": received.sha1,
+                    "sha256": received.sha256,
+                    "tag": received.tag,
                     "recorded_at": now,
                 },
             )
@@ -260,16 +281,16 @@ class SessionQueries(SqlBase):
 
         return await self._write(work, small=True)
 
-    async def restage(self, session_id: str, handle: str, parts_now: list[Part]) -> None:
+    async def restage(self, session_id: str, handle: str, ranges_now: list[ByteRange]) -> None:
         def work(c: Connection) -> None:
             c.execute(
                 sessions.update().where(sessions.c.id == session_id).values(storage_handle=handle)
             )
-            for part in parts_now:
+            for held in ranges_now:
                 c.execute(
-                    parts.update()
-                    .where(parts.c.session_id == session_id, parts.c.number == part.number)
-                    .values(tag=part.tag)
+                    ranges.update()
+                    .where(ranges.c.session_id == session_id, ranges.c.start == held.start)
+                    .values(tag=held.tag)
                 )
 
         await self._write(work)
@@ -284,7 +305,9 @@ class SessionQueries(SqlBase):
         )
         return bool(await self._write(lambda c: c.execute(query).rowcount == 1))
 
-    async def complete_session(self, session_id: str, entry: Entry, expires_at: datetime) -> None:
+    async def complete_session(
+        self, session_id: str, entry: Entry, expires_at: datetime, outbox: Sequence[Event] = ()
+    ) -> None:
         def work(c: Connection) -> None:
             session = c.execute(_HOLD_SESSION, {"sid": session_id}).first()
             c.execute(
@@ -301,18 +324,20 @@ class SessionQueries(SqlBase):
             # The session's reservation gives way to the file's bytes.
             _close(c, session, session_id)
             usage.adjust(c, entry.tenant, stored=entry.size or 0)
+            write_outbox(c, outbox)
 
         try:
             await self._write(work)
         except sa.exc.IntegrityError:
             raise name_taken_error(entry.name) from None
 
-    async def delete_session(self, session_id: str) -> None:
+    async def delete_session(self, session_id: str, outbox: Sequence[Event] = ()) -> None:
         def work(c: Connection) -> None:
             session = c.execute(_HOLD_SESSION, {"sid": session_id}).first()
             _close(c, session, session_id)
-            c.execute(parts.delete().where(parts.c.session_id == session_id))
+            c.execute(ranges.delete().where(ranges.c.session_id == session_id))
             c.execute(sessions.delete().where(sessions.c.id == session_id))
+            write_outbox(c, outbox)
 
         await self._write(work)
 
@@ -326,12 +351,14 @@ class SessionQueries(SqlBase):
                 .order_by(sessions.c.expires_at)
                 .limit(limit)
             ).all()
-            by_id = parts_of(c, [r.id for r in rows])
+            by_id = ranges_of(c, [r.id for r in rows])
             return [session_of(r, by_id[r.id]) for r in rows]
 
         return await self._read(work)
 
-    async def mark_expired(self, session_id: str, now: datetime) -> bool:
+    async def mark_expired(
+        self, session_id: str, now: datetime, outbox: Sequence[Event] = ()
+    ) -> bool:
         """Claim an expired session for reaping; exactly one caller ever gets True."""
 
         def work(c: Connection) -> bool:
@@ -349,8 +376,9 @@ class SessionQueries(SqlBase):
                 return False
             reserved = usage.reserved_by(c, session_id, won.size)
             tenant = Tenant(won.app_id, won.consumer_id)
-            c.execute(parts.delete().where(parts.c.session_id == session_id))
+            c.execute(ranges.delete().where(ranges.c.session_id == session_id))
             usage.adjust(c, tenant, sessions=-1, reserved=-reserved)
+            write_outbox(c, outbox)
             return True
 
         return await self._write(work)
@@ -376,8 +404,8 @@ class SessionQueries(SqlBase):
                 sa.select(sa.func.count()).select_from(sessions).where(sessions.c.state.in_(ACTIVE))
             ).scalar_one()
             held = c.execute(
-                sa.select(sa.func.coalesce(sa.func.sum(parts.c.size), 0))
-                .select_from(parts.join(sessions, parts.c.session_id == sessions.c.id))
+                sa.select(sa.func.coalesce(sa.func.sum(ranges.c.size), 0))
+                .select_from(ranges.join(sessions, ranges.c.session_id == sessions.c.id))
                 .where(sessions.c.state.in_(ACTIVE))
             ).scalar_one()
             return int(count), int(held)

@@ -7,6 +7,7 @@ from .copies import CopyQueries
 from .drives import DriveQueries
 from .entries import EntryQueries
 from .links import LinkQueries
+from .outbox import OutboxQueries
 from .search import SearchQueries
 from .sessions import SessionQueries
 
@@ -15,10 +16,11 @@ class SqlRepository(
     AccountQueries,
     SessionQueries,
     EntryQueries,
+    OutboxQueries,
     DriveQueries,
     LinkQueries,
     SearchQueries,
     CopyQueries,
 ):
-    """Implements domain.ports.Repository (and the drive, link, search and folder-copy
-    repositories of issue #18) for SQLite and PostgreSQL."""
+    """The metadata repository for SQLite and PostgreSQL: every repository protocol of
+    domain/repositories.py, and the drive, link, search and folder-copy ones of issue #18."""

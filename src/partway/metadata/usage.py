@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from ..domain.errors import QuotaExceeded, TooManySessions
 from ..domain.models import Tenant
-from .schema import parts, tenant_usage
+from ..domain.repositories import Standing
+from .schema import ranges, tenant_usage
 
 # Bound as app/consumer: an update may not bind a parameter named like one of its columns.
 _ROW = (
@@ -73,8 +73,9 @@ def adjust(
 
 def admit(
     c: Connection, tenant: Tenant, wanted: int, max_sessions: int | None, quota: int | None
-) -> None:
-    """Count one more open session reserving `wanted` bytes, if the limits leave room for it.
+) -> Standing | None:
+    """Count one more open session reserving `wanted` bytes, if the limits leave room for it;
+    else return the consumer's counts (the caller rolls back; admission words the refusal).
 
     The check and the count are one conditional update of the consumer's row: concurrent
     creates queue on its row lock (PostgreSQL) or on the write lock (SQLite), and each sees
@@ -95,18 +96,9 @@ def admit(
         )
     )
     if _update(c, tenant, query):
-        return
+        return None
     row = c.execute(_READ, _key(tenant)).one()
-    if max_sessions is not None and row.open_sessions >= max_sessions:
-        raise TooManySessions(
-            f"this consumer already has {row.open_sessions} open upload sessions, the most "
-            "allowed; finish or abort some first"
-        )
-    used_now = row.stored_bytes + row.reserved_bytes
-    raise QuotaExceeded(
-        f"storage quota exceeded: {used_now} of {quota} bytes in use or reserved, "
-        f"this upload needs {wanted} more"
-    )
+    return Standing(int(row.open_sessions), int(row.stored_bytes + row.reserved_bytes), quota)
 
 
 def usage_of(c: Connection, tenant: Tenant) -> int:
@@ -121,8 +113,8 @@ def reserved_by(c: Connection, session_id: str, size: int | None) -> int:
     if size is not None:
         return size
     held = c.execute(
-        sa.select(sa.func.coalesce(sa.func.sum(parts.c.size), 0)).where(
-            parts.c.session_id == session_id
+        sa.select(sa.func.coalesce(sa.func.sum(ranges.c.size), 0)).where(
+            ranges.c.session_id == session_id
         )
     ).scalar_one()
     return int(held)

@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import contextmanager
 from typing import TypeVar
 
 from ..domain.copies import copy_object
-from ..domain.models import Part
+from ..domain.models import ByteRange, Placement
 from ..domain.policy import StorageCapabilities
-from ..domain.ports import (
-    Bytes,
-    DirectBody,
-    Fill,
-    Inspect,
-    RangeWriter,
-    Steps,
-    Storage,
-    StoredObject,
-)
+from ..domain.ports import Inspect, Source, Storage, StoredObject, Written
 from ..metrics import Metrics
 
 T = TypeVar("T")
@@ -48,34 +39,6 @@ class _Timer:
             return await work
 
 
-class InstrumentedWriter:
-    def __init__(self, inner: RangeWriter, timer: _Timer) -> None:
-        self._inner = inner
-        self._timer = timer
-
-    async def write(
-        self, chunks: Sequence[Bytes], alongside: Callable[[], None] | None = None
-    ) -> None:
-        await self._timer.run("write", self._inner.write(chunks, alongside))
-
-    def filler(self) -> Fill | None:
-        inner = self._inner.filler()
-        if inner is None:
-            return None
-
-        def fill(body: DirectBody, inspect: Inspect | None) -> Steps:
-            with self._timer.op("write"):
-                yield from inner(body, inspect)
-
-        return fill
-
-    async def commit(self) -> str | None:
-        return await self._timer.run("commit", self._inner.commit())
-
-    async def close(self) -> None:
-        await self._inner.close()
-
-
 class InstrumentedStorage:
     def __init__(self, inner: Storage, metrics: Metrics, backend: str) -> None:
         self._inner = inner
@@ -88,19 +51,25 @@ class InstrumentedStorage:
     async def begin(self, key: str) -> str:
         return await self._timer.run("begin", self._inner.begin(key))
 
-    async def open_range(
-        self, key: str, handle: str, number: int, offset: int, length: int | None
-    ) -> RangeWriter:
-        inner = await self._timer.run(
-            "open_range", self._inner.open_range(key, handle, number, offset, length)
-        )
-        return InstrumentedWriter(inner, self._timer)
+    async def write_range(
+        self,
+        at: Placement,
+        start: int,
+        source: Source,
+        length: int | None,
+        limit: int,
+        inspect: Inspect | None = None,
+        accept: Callable[[int], None] | None = None,
+    ) -> Written:
+        # One timing from open to durable (a body's wait for its bytes included).
+        written = self._inner.write_range(at, start, source, length, limit, inspect, accept)
+        return await self._timer.run("write", written)
 
-    async def complete(self, key: str, handle: str, parts: list[Part], size: int) -> None:
-        await self._timer.run("complete", self._inner.complete(key, handle, parts, size))
+    async def complete(self, at: Placement, ranges: list[ByteRange], size: int) -> None:
+        await self._timer.run("complete", self._inner.complete(at, ranges, size))
 
-    async def reopen(self, key: str, parts: list[Part]) -> tuple[str, list[Part]]:
-        return await self._timer.run("reopen", self._inner.reopen(key, parts))
+    async def reopen(self, at: Placement, ranges: list[ByteRange]) -> tuple[str, list[ByteRange]]:
+        return await self._timer.run("reopen", self._inner.reopen(at, ranges))
 
     async def read(self, key: str, start: int, end: int) -> AsyncIterator[bytes]:
         with self._timer.op("read"):

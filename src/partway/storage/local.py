@@ -1,4 +1,4 @@
-"""Local-disk storage: one sparse file per upload, parts written in place at their offsets.
+"""Local-disk storage: one sparse file per upload, ranges written in place at their offsets.
 
 Finish therefore moves no bytes: the session's object simply becomes the file's object.
 """
@@ -14,11 +14,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..domain.errors import InsufficientStorage, NotFound
-from ..domain.models import SERVER_ID, Part, server_id
+from ..domain.models import SERVER_ID, ByteRange, Placement, server_id
 from ..domain.policy import StorageCapabilities
-from ..domain.ports import Bytes, DirectBody, Fill, Inspect, Steps, StoredObject
+from ..domain.ports import Bytes, DirectBody, Inspect, Source, Steps, StoredObject, Written
 from ..threads import DISK
 from .local_copy import clone_or_copy
+from .streaming import write_through
 
 READ_BLOCK = 1024 * 1024
 # A filled range is shown to its inspector (hashing) through mappings of this many bytes.
@@ -47,10 +48,7 @@ class LocalWriter:
     ) -> None:
         await DISK.run(self._append, chunks, alongside)
 
-    def filler(self) -> Fill:
-        return self._fill
-
-    def _fill(self, body: DirectBody, inspect: Inspect | None) -> Steps:
+    def fill(self, body: DirectBody, inspect: Inspect | None) -> Steps:
         """Socket to file inside the kernel, then each window of stored bytes shown to `inspect`
         through a read-only mapping of the file's pages: the bytes are copied once, into the page
         cache, where reading into a buffer and writing it out copies them twice. The mapping is
@@ -143,22 +141,31 @@ class LocalStorage:
         os.close(fd)
         return ""
 
-    async def open_range(
-        self, key: str, handle: str, number: int, offset: int, length: int | None
-    ) -> LocalWriter:
+    async def write_range(
+        self,
+        at: Placement,
+        start: int,
+        source: Source,
+        length: int | None,
+        limit: int,
+        inspect: Inspect | None = None,
+        accept: Callable[[int], None] | None = None,
+    ) -> Written:
         try:
             # No O_CREAT: a write racing an abort must not resurrect the deleted object.
-            fd = os.open(self._path(key), os.O_RDWR)  # readable: hashing maps what was written
+            fd = os.open(self._path(at.key), os.O_RDWR)  # readable: hashing maps what was written
         except FileNotFoundError:
             raise NotFound("the upload's storage object is gone (aborted?)") from None
-        return LocalWriter(fd, offset, self._fsync)
+        writer = LocalWriter(fd, start, self._fsync)
+        # A direct body is spliced socket -> file (the fill); chunks go through pwritev.
+        return await write_through(writer, source, limit, inspect, accept, writer.fill)
 
-    async def complete(self, key: str, handle: str, parts: list[Part], size: int) -> None:
-        await DISK.run(self._truncate_and_sync, self._path(key), size)
+    async def complete(self, at: Placement, ranges: list[ByteRange], size: int) -> None:
+        await DISK.run(self._truncate_and_sync, self._path(at.key), size)
 
-    async def reopen(self, key: str, parts: list[Part]) -> tuple[str, list[Part]]:
-        # The parts never left their places in the file; it simply takes writes again.
-        return "", parts
+    async def reopen(self, at: Placement, ranges: list[ByteRange]) -> tuple[str, list[ByteRange]]:
+        # The ranges never left their places in the file; it simply takes writes again.
+        return "", ranges
 
     def _truncate_and_sync(self, path: Path, size: int) -> None:
         # A replaced, shorter last part can leave stale bytes past the end; cut them off.

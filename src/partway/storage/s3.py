@@ -1,4 +1,5 @@
-"""S3-compatible object storage: part N of a session is part N+1 of one multipart upload.
+"""S3-compatible object storage: the range starting at grid cell N of a session is part N+1 of
+one multipart upload (S3 cannot write at an arbitrary offset; ranges start on the grid).
 
 Control calls (create, complete, abort, list, get) go through aiobotocore. Part bodies are
 streamed from the client's request straight into UploadPart over a presigned URL with httpx:
@@ -20,11 +21,12 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..domain.errors import NotFound, StorageUnavailable
-from ..domain.models import SERVER_ID, Part, server_id
+from ..domain.errors import InvalidInput, NotFound, StorageUnavailable
+from ..domain.models import SERVER_ID, ByteRange, Placement, server_id
 from ..domain.policy import StorageCapabilities
-from ..domain.ports import Bytes, StoredObject
+from ..domain.ports import Bytes, Inspect, Source, StoredObject, Written
 from ..perloop import PerLoop
+from .streaming import write_through
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -119,9 +121,6 @@ class S3PartWriter:
             return
         await self._put(chunks)
 
-    def filler(self) -> None:
-        return None  # parts go out through the event loop's HTTP client
-
     async def commit(self) -> str | None:
         if self._length is None:
             data = b"".join(self._held)
@@ -169,6 +168,15 @@ class S3PartWriter:
                 f"{response.text[:200]}"
             )
         return response.headers["etag"]
+
+
+def part_number(at: Placement, start: int) -> int:
+    """The multipart part that holds the range starting at `start`: its grid cell, plus one."""
+    if start % at.grid:
+        raise InvalidInput(
+            f"this store writes ranges only at multiples of {at.grid} bytes, not at {start}"
+        )
+    return start // at.grid + 1
 
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:
@@ -234,24 +242,33 @@ class S3Storage:
             )
         return created["UploadId"]
 
-    async def open_range(
-        self, key: str, handle: str, number: int, offset: int, length: int | None
-    ) -> S3PartWriter:
+    async def write_range(
+        self,
+        at: Placement,
+        start: int,
+        source: Source,
+        length: int | None,
+        limit: int,
+        inspect: Inspect | None = None,
+        accept: Callable[[int], None] | None = None,
+    ) -> Written:
         clients = await self._clients.get()
         url = await clients.s3.generate_presigned_url(
             "upload_part",
             Params={
                 "Bucket": self._where.bucket,
-                "Key": self._object(key),
-                "UploadId": handle,
-                "PartNumber": number + 1,
+                "Key": self._object(at.key),
+                "UploadId": at.handle,
+                "PartNumber": part_number(at, start),
             },
             ExpiresIn=PRESIGN_SECONDS,
         )
-        return S3PartWriter(clients.http, url, length)
+        writer = S3PartWriter(clients.http, url, length)
+        return await write_through(writer, source, limit, inspect, accept)
 
-    async def complete(self, key: str, handle: str, parts: list[Part], size: int) -> None:
+    async def complete(self, at: Placement, ranges: list[ByteRange], size: int) -> None:
         s3 = await self._s3()
+        key, handle = at.key, at.handle
         bucket, name = self._where.bucket, self._object(key)
         if size == 0:
             # S3 refuses to complete without a part; an empty file is simply an empty object.
@@ -260,7 +277,7 @@ class S3Storage:
                 await s3.put_object(Bucket=bucket, Key=name, Body=b"")
             return
         listed: list[CompletedPartTypeDef] = [
-            {"PartNumber": p.number + 1, "ETag": p.tag or ""} for p in parts if p.size
+            {"PartNumber": part_number(at, r.start), "ETag": r.tag or ""} for r in ranges if r.size
         ]
         with _store_errors("completing an upload"):
             try:
@@ -282,22 +299,22 @@ class S3Storage:
             raise
         return head["ContentLength"]
 
-    async def reopen(self, key: str, parts: list[Part]) -> tuple[str, list[Part]]:
-        """Server-side copies of each part's range into a new multipart upload; no bytes move
-        through partway."""
+    async def reopen(self, at: Placement, ranges: list[ByteRange]) -> tuple[str, list[ByteRange]]:
+        """Server-side copies of each range into a new multipart upload; no bytes move through
+        partway."""
         s3 = await self._s3()
+        key = at.key
         handle = await self.begin(key)
         bucket, name = self._where.bucket, self._object(key)
-        restored: list[Part] = []
-        offset = 0
+        restored: list[ByteRange] = []
         with _store_errors("restoring an upload's parts"):
-            for part in sorted(parts, key=lambda p: p.number):
+            for part in sorted(ranges, key=lambda r: r.start):
                 if part.size == 0:
                     done = await s3.upload_part(
                         Bucket=bucket,
                         Key=name,
                         UploadId=handle,
-                        PartNumber=part.number + 1,
+                        PartNumber=part_number(at, part.start),
                         Body=b"",
                     )
                     tag = done["ETag"]
@@ -306,13 +323,12 @@ class S3Storage:
                         Bucket=bucket,
                         Key=name,
                         UploadId=handle,
-                        PartNumber=part.number + 1,
+                        PartNumber=part_number(at, part.start),
                         CopySource={"Bucket": bucket, "Key": name},
-                        CopySourceRange=f"bytes={offset}-{offset + part.size - 1}",
+                        CopySourceRange=f"bytes={part.start}-{part.end - 1}",
                     )
                     tag = copied["CopyPartResult"]["ETag"]
                 restored.append(replace(part, tag=tag))
-                offset += part.size
         await self.delete(key)
         return handle, restored
 

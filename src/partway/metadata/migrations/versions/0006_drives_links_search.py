@@ -3,7 +3,7 @@ names by substring (SQLite: an FTS5 trigram table kept by triggers; PostgreSQL: 
 index on lower(name), if the extension can be created).
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from alembic import op
 from partway.metadata.schema import UTCDateTime
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,57 @@
+"""Bodies for tests: a DirectBody over bytes (what the socket body is to the storage seam)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+
+from partway.domain.ports import Steps
+
+
+class MemoryBody:
+    """A DirectBody over bytes that arrive 100,000 at a time: its steps yield between arrivals,
+    and `drive` resumes each step in a new worker thread. Fails after `fail_after` bytes."""
+
+    ARRIVAL = 100_000
+
+    def __init__(self, data: bytes, fail_after: int | None = None) -> None:
+        self.length = len(data)
+        self._data = data
+        self._at = 0
+        self._fail_after = fail_after
+        self.threads: set[str] = set()
+        self.closed = False
+
+    def read_into(self, view: memoryview) -> Steps:
+        got = 0
+        while got < len(view):
+            self.threads.add(threading.current_thread().name)
+            count = min(self.ARRIVAL, len(view) - got)
+            if self._fail_after is not None and self._at + count > self._fail_after:
+                raise ConnectionResetError("the client went away")
+            view[got : got + count] = self._data[self._at : self._at + count]
+            self._at += count
+            got += count
+            yield
+
+    def splice_into(self, fd: int, offset: int, count: int) -> Steps:
+        view = memoryview(bytearray(count))
+        yield from self.read_into(view)
+        os.pwrite(fd, view, offset)
+
+    async def drive(self, steps: Steps) -> None:
+        try:
+            while await asyncio.to_thread(_step, steps):
+                pass
+        finally:
+            steps.close()
+            self.closed = True
+
+
+def _step(steps: Steps) -> bool:
+    try:
+        next(steps)
+    except StopIteration:
+        return False
+    return True
