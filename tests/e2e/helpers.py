@@ -7,6 +7,7 @@ import hashlib
 from typing import Any
 
 import httpx
+from apideck_unify import Apideck
 
 SESSIONS = "/file-storage/upload-sessions"
 MIB = 1024 * 1024
@@ -76,3 +77,15 @@ def upload_whole(client: httpx.Client, name: str, payload: bytes, folder: str = 
     assert res.status_code == 201, res.text
     file_id: str = res.json()["data"]["id"]
     return file_id
+
+
+def python_sdk(server: Any, consumer_id: str) -> Apideck:
+    """The official Python SDK on `server` for one consumer, without its own retries (a test
+    must see every answer); use it as a context manager."""
+    return Apideck(
+        api_key=server.key,
+        app_id=server.app_id,
+        consumer_id=consumer_id,
+        server_url=server.base_url,
+        retry_config=None,
+    )

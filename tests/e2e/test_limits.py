@@ -8,11 +8,19 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from apideck_unify import Apideck, models
+from apideck_unify import models
 
 from tests.conftest import Server, start_server, stop_server
 
-from .helpers import MIB, SESSIONS, assert_error, create_session, put_part, upload_whole
+from .helpers import (
+    MIB,
+    SESSIONS,
+    assert_error,
+    create_session,
+    put_part,
+    python_sdk,
+    upload_whole,
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,13 +46,7 @@ def test_quota_at_create_is_402_with_string_detail(server: Server) -> None:
         assert isinstance(body["detail"], str) and "quota" in body["message"]
         assert create_session(c, "four", 4 * MIB)
     with (
-        Apideck(
-            api_key=server.key,
-            app_id=server.app_id,
-            consumer_id="quota-a",
-            server_url=server.base_url,
-            retry_config=None,
-        ) as sdk,
+        python_sdk(server, "quota-a") as sdk,
         pytest.raises(models.PaymentRequiredResponse),
     ):
         sdk.file_storage.upload_sessions.create(

@@ -14,6 +14,8 @@ from apideck_unify import Apideck, models
 from partway.client.apideck_sdk import partway_http_client
 from tests.conftest import Server
 
+from .helpers import python_sdk
+
 
 def sha1_digest(data: bytes) -> str:
     return "sha=" + base64.b64encode(hashlib.sha1(data).digest()).decode()
@@ -21,13 +23,7 @@ def sha1_digest(data: bytes) -> str:
 
 @pytest.fixture
 def sdk(server: Server) -> Iterator[Apideck]:
-    with Apideck(
-        api_key=server.key,
-        app_id=server.app_id,
-        consumer_id=server.consumer_id,
-        server_url=server.base_url,
-        retry_config=None,
-    ) as client:
+    with python_sdk(server, server.consumer_id) as client:
         yield client
 
 

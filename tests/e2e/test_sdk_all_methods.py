@@ -18,18 +18,13 @@ from apideck_unify import Apideck, models
 
 from tests.conftest import Server
 
+from .helpers import python_sdk
 from .test_sdk_ts import METHODS
 
 
 @pytest.fixture
 def sdk(server: Server) -> Iterator[Apideck]:
-    with Apideck(
-        api_key=server.key,
-        app_id=server.app_id,
-        consumer_id="sdk-py-all",
-        server_url=server.base_url,
-        retry_config=None,
-    ) as client:
+    with python_sdk(server, "sdk-py-all") as client:
         yield client
 
 

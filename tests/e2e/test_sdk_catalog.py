@@ -15,18 +15,12 @@ from apideck_unify import Apideck, models
 
 from tests.conftest import Server
 
-from .helpers import upload_whole
+from .helpers import python_sdk, upload_whole
 
 
 @pytest.fixture
 def sdk(server: Server) -> Iterator[Apideck]:
-    with Apideck(
-        api_key=server.key,
-        app_id=server.app_id,
-        consumer_id="sdk-catalog",
-        server_url=server.base_url,
-        retry_config=None,
-    ) as client:
+    with python_sdk(server, "sdk-catalog") as client:
         yield client
 
 
