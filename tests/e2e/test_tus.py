@@ -73,6 +73,7 @@ def test_options_announces_every_extension_with_200(server: Server) -> None:
         "termination",
         "expiration",
         "checksum",
+        "concatenation",
     }
     assert "sha1" in res.headers["tus-checksum-algorithm"].split(",")
 
@@ -183,3 +184,31 @@ def test_refusals(server: Server, client: httpx.Client) -> None:
     assert taken.status_code == 409
     res = client.post(url, headers={"X-HTTP-Method-Override": "DELETE"})
     assert res.status_code == 204
+
+
+def test_concatenation_of_arbitrary_pieces(client: httpx.Client) -> None:
+    pieces = [os.urandom(n) for n in (3, 100_001, 1)]
+    urls = []
+    for piece in pieces:
+        res = client.post(
+            "/uploads", headers={"Upload-Concat": "partial", "Upload-Length": str(len(piece))}
+        )
+        assert res.status_code == 201, res.text
+        urls.append(res.headers["location"])
+    early = {
+        "Upload-Concat": "final;" + " ".join(urls),
+        "Upload-Metadata": metadata(filename="joined.bin"),
+    }
+    assert client.post("/uploads", headers=early).status_code == 403  # pieces not complete yet
+    for url, piece in zip(urls, pieces, strict=True):
+        res = append(client, url, 0, piece, **{"Upload-Concat": "partial"})
+        assert res.status_code == 204, res.text
+        assert client.head(url).headers["upload-offset"] == str(len(piece))
+    relative = urls[1].split("://", 1)[1].split("/", 1)[1]  # a path works as well as a URL
+    final = {**early, "Upload-Concat": f"final;{urls[0]} /{relative} {urls[2]}"}
+    res = client.post("/uploads", headers=final)
+    assert res.status_code == 201, res.text
+    assert stored(client, "joined.bin") == b"".join(pieces)
+    head = client.head(res.headers["location"])
+    assert head.headers["upload-offset"] == str(sum(map(len, pieces)))
+    assert client.head(urls[0]).status_code == 404  # pieces are removed, never files

@@ -88,6 +88,20 @@ def test_abort_and_resume_from_the_fingerprint_store(server: Server, tmp_path: P
         assert stored(client, "resumed.bin") == payload
 
 
+def test_parallel_uploads_are_concatenated(server: Server, tmp_path: Path) -> None:
+    payload = os.urandom(3 * MIB + 7)  # split by the client into floor(size/4)-byte pieces
+    result = drive(server, tmp_path, "parallel", payload, "parallel.bin")
+    assert result["outcome"] == "done"
+    concat = [r.get("concat") for r in result["requests"] if r["method"] == "POST"]
+    assert concat[:4] == ["partial"] * 4 and concat[4].startswith("final;http://")
+    with server.client() as client:
+        assert stored(client, "parallel.bin") == payload
+        # The pieces are gone: only the file is left, no partial session.
+        res = client.get("/file-storage/upload-sessions")
+        assert res.status_code == 200, res.text
+        assert res.json()["data"] == []
+
+
 def test_terminate(server: Server, tmp_path: Path) -> None:
     result = drive(server, tmp_path, "terminate", os.urandom(MIB), "terminated.bin")
     assert result["outcome"] == "aborted"

@@ -20,7 +20,12 @@ function options(extra) {
     metadata: { filename: name, filetype: 'application/octet-stream' },
     retryDelays: [0, 200],
     onAfterResponse: (req, res) => {
-      log.push({ method: req.getMethod(), status: res.getStatus(), offset: res.getHeader('Upload-Offset') })
+      log.push({
+        method: req.getMethod(),
+        status: res.getStatus(),
+        offset: res.getHeader('Upload-Offset'),
+        concat: req.getHeader('Upload-Concat'),
+      })
     },
     ...extra,
   }
@@ -59,6 +64,9 @@ async function main() {
     result.outcome = await run(second)
     result.url = second.url
     result.sameUrl = first.url === second.url
+  } else if (scenario === 'parallel') {
+    const upload = new Upload(payload, options({ parallelUploads: 4 }))
+    result.outcome = await run(upload)
   } else if (scenario === 'terminate') {
     const upload = new Upload(payload, options({ chunkSize: 64 * 1024 }))
     result.outcome = await run(upload, (accepted) => accepted >= 64 * 1024, true)

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC
+from urllib.parse import urlsplit
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from ..domain.appends import AppendRule, contiguous_end
+from ..domain.concat import PARTIAL_PREFIX, concatenate, is_partial, partial_name
 from ..domain.digests import Digest
 from ..domain.errors import ClientGone, DomainError, InvalidInput, OperationUnsupported
 from ..domain.models import ROOT_FOLDER_ID, NewSession, SessionState, UploadSession, new_id
@@ -78,27 +80,62 @@ async def create(request: Request) -> Response:
     if request.headers.get("x-http-method-override"):
         return await overridden(request)
     who = await caller(request)
-    size = whole(request.headers.get("upload-length"), "Upload-Length")
-    deferred = request.headers.get("upload-defer-length")
-    if size is None and deferred != "1":
-        raise InvalidInput("send Upload-Length, or Upload-Defer-Length: 1")
     metadata = parse_metadata(request.headers.get("upload-metadata"))
+    concat = request.headers.get("upload-concat", "").strip()
+    if concat.startswith("final;"):
+        return await create_final(request, who, concat.removeprefix("final;"), metadata)
+    if concat not in ("", "partial"):
+        raise InvalidInput("Upload-Concat must be partial or final;<upload URLs>")
+    size = whole(request.headers.get("upload-length"), "Upload-Length")
+    if size is None and request.headers.get("upload-defer-length") != "1":
+        raise InvalidInput("send Upload-Length, or Upload-Defer-Length: 1")
     uploads = who.services.uploads
     if not uploads.storage(who.service_id).capabilities.writes_in_place:
         # Refused before creating, so no session is left behind (AppendRule would refuse later).
         raise OperationUnsupported("tus uploads need a store that writes in place (local disk)")
-    name = metadata.get("filename") or new_id("upload")
-    folder = metadata.get("parent_folder_id") or ROOT_FOLDER_ID
-    req = NewSession(name, folder, size, metadata.get("drive_id"))
+    req = new_session(metadata, size)
+    if concat == "partial":
+        req = NewSession(partial_name(), ROOT_FOLDER_ID, size, req.drive_id)
     session = await uploads.create(who.tenant, who.service_id, req)
     headers = tus_headers(Location=upload_url(request, session.id))
     headers["Upload-Expires"] = http_date(session.expires_at.astimezone(UTC))
     if request.headers.get("content-type") == OFFSET_OCTET_STREAM:
         offset = await append(request, who, session.id, 0)
         headers["Upload-Offset"] = str(offset)
-    elif size == 0:
+    elif size == 0 and not concat:
         await uploads.finish(who.tenant, session.id, None)
     return Response(status_code=201, headers=headers)
+
+
+def new_session(metadata: dict[str, str], size: int | None) -> NewSession:
+    """tus metadata → where the file goes: `filename` (else a generated name),
+    `parent_folder_id` (else the root), `drive_id` (else the default drive)."""
+    name = metadata.get("filename") or new_id("upload")
+    if name.startswith(PARTIAL_PREFIX):
+        raise InvalidInput(f"file names starting with {PARTIAL_PREFIX!r} are reserved")
+    folder = metadata.get("parent_folder_id") or ROOT_FOLDER_ID
+    return NewSession(name, folder, size, metadata.get("drive_id"))
+
+
+async def create_final(
+    request: Request, who: Caller, urls: str, metadata: dict[str, str]
+) -> Response:
+    """`Upload-Concat: final;<url> <url> …` (absolute or relative URLs of partial uploads)."""
+    piece_ids = [piece_id(url) for url in urls.split()]
+    if not piece_ids:
+        raise InvalidInput("Upload-Concat: final names no partial uploads")
+    req = new_session(metadata, None)
+    session, _ = await concatenate(who.services.uploads, who.tenant, who.service_id, piece_ids, req)
+    headers = tus_headers(Location=upload_url(request, session.id))
+    return Response(status_code=201, headers=headers)
+
+
+def piece_id(url: str) -> str:
+    path = urlsplit(url).path.rstrip("/")
+    head, _, last = path.rpartition("/")
+    if not head.endswith(UPLOADS_PATH) or not last:
+        raise InvalidInput(f"{url!r} is not the URL of an upload on this server")
+    return last
 
 
 def upload_url(request: Request, session_id: str) -> str:
@@ -130,7 +167,7 @@ async def offset_of(who: Caller, session: UploadSession) -> int:
         entry = await who.services.uploads.finish(who.tenant, session.id, None)
         return entry.size or 0
     offset = contiguous_end(session.ranges)
-    if session.size is not None and offset == session.size:
+    if session.size is not None and offset == session.size and not is_partial(session):
         await who.services.uploads.finish(who.tenant, session.id, None)
     return offset
 
@@ -161,7 +198,7 @@ async def append(request: Request, who: Caller, session_id: str, offset: int) ->
     session = await uploads.get(who.tenant, session_id)
     end = contiguous_end(session.ranges)
     total = session.size if session.size is not None else rule.declared_end
-    if total is not None and end == total:
+    if total is not None and end == total and not is_partial(session):
         await uploads.finish(who.tenant, session_id, None)
     return end
 

@@ -20,6 +20,7 @@ EXTENSIONS = (
     "termination",
     "expiration",
     "checksum",
+    "concatenation",
 )
 CHECKSUMS = {"sha1": 20, "sha256": 32}
 OFFSET_OCTET_STREAM = "application/offset+octet-stream"
