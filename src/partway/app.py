@@ -32,10 +32,10 @@ from .http import (
     links,
     openapi,
     ops,
+    resumable,
     search,
     sessions,
     signed,
-    tus,
     tus_wire,
 )
 from .http.observe import Observe
@@ -154,7 +154,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
         *signed.routes,
         *exports.routes,
         *copies.routes,
-        *tus.routes,
+        *resumable.routes,
         *openapi.routes,
         *ops.routes,
     ]

@@ -102,6 +102,18 @@ def test_parallel_uploads_are_concatenated(server: Server, tmp_path: Path) -> No
         assert res.json()["data"] == []
 
 
+def test_ietf_draft_05_protocol(server: Server, tmp_path: Path) -> None:
+    """tus-js-client's draft mode: Upload-Draft-Interop-Version 6, application/partial-upload."""
+    payload = os.urandom(MIB + 3)
+    result = drive(server, tmp_path, "ietf-draft-05", payload, "draft.bin")
+    assert result["outcome"] == "done"
+    methods = [r["method"] for r in result["requests"]]
+    assert methods == ["POST", "PATCH", "PATCH", "PATCH"]
+    assert result["requests"][-1]["complete"] == "?1"
+    with server.client() as client:
+        assert stored(client, "draft.bin") == payload
+
+
 def test_terminate(server: Server, tmp_path: Path) -> None:
     result = drive(server, tmp_path, "terminate", os.urandom(MIB), "terminated.bin")
     assert result["outcome"] == "aborted"

@@ -25,6 +25,7 @@ function options(extra) {
         status: res.getStatus(),
         offset: res.getHeader('Upload-Offset'),
         concat: req.getHeader('Upload-Concat'),
+        complete: res.getHeader('Upload-Complete'),
       })
     },
     ...extra,
@@ -67,6 +68,10 @@ async function main() {
   } else if (scenario === 'parallel') {
     const upload = new Upload(payload, options({ parallelUploads: 4 }))
     result.outcome = await run(upload)
+  } else if (scenario === 'ietf-draft-05') {
+    const upload = new Upload(payload, options({ protocol: 'ietf-draft-05', chunkSize: 512 * 1024 }))
+    result.outcome = await run(upload)
+    result.url = upload.url
   } else if (scenario === 'terminate') {
     const upload = new Upload(payload, options({ chunkSize: 64 * 1024 }))
     result.outcome = await run(upload, (accepted) => accepted >= 64 * 1024, true)

@@ -9,19 +9,18 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC
 from urllib.parse import urlsplit
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from ..domain.appends import AppendRule, contiguous_end
 from ..domain.concat import PARTIAL_PREFIX, concatenate, is_partial, partial_name
 from ..domain.digests import Digest
-from ..domain.errors import ClientGone, DomainError, InvalidInput, OperationUnsupported
+from ..domain.errors import InvalidInput, OperationUnsupported
 from ..domain.models import ROOT_FOLDER_ID, NewSession, SessionState, UploadSession, new_id
 from . import params
 from .context import Caller, caller
 from .socket_body import socket_body
-from .tus_errors import UnsupportedMediaType, UnsupportedVersion, tus_error
+from .tus_errors import UnsupportedMediaType, UnsupportedVersion
 from .tus_wire import (
     CHECKSUMS,
     EXTENSIONS,
@@ -40,22 +39,6 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 def tus_headers(**more: str) -> dict[str, str]:
     return {"Tus-Resumable": TUS_VERSION, "Cache-Control": "no-store", **more}
-
-
-def answering_tus_errors(handler: Handler) -> Handler:
-    """Domain errors of these routes answer in tus terms (tus_errors.TUS), not Apideck's."""
-
-    async def wrapped(request: Request) -> Response:
-        try:
-            check_version(request)
-            return await handler(request)
-        except DomainError as exc:
-            return tus_error(request, exc)
-        except ClientDisconnect:
-            gone = ClientGone("the client closed the connection before its body was complete")
-            return tus_error(request, gone)
-
-    return wrapped
 
 
 def check_version(request: Request) -> None:
@@ -246,13 +229,3 @@ async def overridden(request: Request) -> Response:
 
 
 _OVERRIDES: dict[str, Handler] = {"PATCH": patch, "DELETE": terminate, "HEAD": head}
-
-routes = [
-    Route(UPLOADS_PATH, answering_tus_errors(options), methods=["OPTIONS"]),
-    Route(UPLOADS_PATH, answering_tus_errors(create), methods=["POST"]),
-    Route(UPLOADS_PATH + "/{id}", answering_tus_errors(options), methods=["OPTIONS"]),
-    Route(UPLOADS_PATH + "/{id}", answering_tus_errors(head), methods=["HEAD"]),
-    Route(UPLOADS_PATH + "/{id}", answering_tus_errors(patch), methods=["PATCH"]),
-    Route(UPLOADS_PATH + "/{id}", answering_tus_errors(terminate), methods=["DELETE"]),
-    Route(UPLOADS_PATH + "/{id}", answering_tus_errors(overridden), methods=["POST"]),
-]
