@@ -6,18 +6,23 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
+import socket
+import time
 from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import Server
+from tests.conftest import Server, start_server, stop_server
 from tests.e2e.helpers import download
 
 TUS = {"Tus-Resumable": "1.0.0"}
 OCTETS = {"Content-Type": "application/offset+octet-stream"}
+MIB = 1024 * 1024
 
 
 def metadata(**values: str) -> str:
@@ -212,3 +217,54 @@ def test_concatenation_of_arbitrary_pieces(client: httpx.Client) -> None:
     head = client.head(res.headers["location"])
     assert head.headers["upload-offset"] == str(sum(map(len, pieces)))
     assert client.head(urls[0]).status_code == 404  # pieces are removed, never files
+
+
+def test_cors_allows_and_exposes_the_tus_headers(tmp_path: Path) -> None:
+    origin = "https://app.example"
+    srv = start_server(tmp_path / "cors", {"PARTWAY_CORS_ORIGINS": json.dumps([origin])})
+    try:
+        preflight = {
+            "Origin": origin,
+            "Access-Control-Request-Method": "PATCH",
+            "Access-Control-Request-Headers": "tus-resumable,upload-offset,content-type",
+        }
+        pre = httpx.options(srv.base_url + "/uploads/ses_0123456789abcdef", headers=preflight)
+        assert pre.status_code == 200
+        assert "PATCH" in pre.headers["access-control-allow-methods"]
+        headers = {**srv.headers(), **TUS, "Origin": origin, "Upload-Length": "1"}
+        res = httpx.post(srv.base_url + "/uploads", headers=headers)
+        assert res.status_code == 201, res.text
+        exposed = {
+            h.strip().lower() for h in res.headers["access-control-expose-headers"].split(",")
+        }
+        assert {"location", "upload-offset", "upload-length", "tus-resumable"} <= exposed
+        assert {"upload-metadata", "upload-concat", "upload-complete", "upload-limit"} <= exposed
+    finally:
+        stop_server(srv)
+
+
+def test_a_silent_patch_body_is_cut_with_408_and_the_offset_stays(tmp_path: Path) -> None:
+    """PATCH bodies take the bounded body path of Apideck parts: a silent client is cut."""
+    srv = start_server(tmp_path / "slow", {"PARTWAY_BODY_TIMEOUT_SECONDS": "2"})
+    try:
+        with srv.client() as client:
+            client.headers.update(TUS)
+            url = create(client, "silent.bin", **{"Upload-Length": str(MIB)})
+            host, port = srv.base_url.removeprefix("http://").split(":")
+            path = url.split(srv.base_url, 1)[1]
+            lines = [f"PATCH {path} HTTP/1.1", f"Host: {host}:{port}", f"Content-Length: {MIB}"]
+            lines += [f"{k}: {v}" for k, v in {**srv.headers(), **TUS, **OCTETS}.items()]
+            lines += ["Upload-Offset: 0", "", ""]
+            with socket.create_connection((host, int(port)), timeout=15) as sock:
+                sock.sendall("\r\n".join(lines).encode() + b"x" * 1000)  # then silence
+                began = time.monotonic()
+                reply = sock.recv(65536)
+            assert reply.startswith(b"HTTP/1.1 408 "), reply[:200]
+            assert b"tus-resumable: 1.0.0" in reply.lower()
+            assert time.monotonic() - began < 6
+            assert client.head(url).headers["upload-offset"] == "0"
+            payload = os.urandom(MIB)
+            assert append(client, url, 0, payload).status_code == 204
+            assert stored(client, "silent.bin") == payload
+    finally:
+        stop_server(srv)
