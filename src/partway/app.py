@@ -32,9 +32,11 @@ from .http import (
     links,
     openapi,
     ops,
+    resumable,
     search,
     sessions,
     signed,
+    tus_wire,
 )
 from .http.observe import Observe
 from .http.pump import BodyPump, pace_for
@@ -152,6 +154,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
         *signed.routes,
         *exports.routes,
         *copies.routes,
+        *resumable.routes,
         *openapi.routes,
         *ops.routes,
     ]
@@ -163,9 +166,9 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
-                allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
                 allow_headers=["*"],
-                expose_headers=["request-id", "content-range"],
+                expose_headers=["request-id", "content-range", *tus_wire.EXPOSED],
             )
         )
     app = Starlette(

@@ -117,16 +117,29 @@ def check_unknown_size_order(session: UploadSession, number: int, length: int) -
 
 
 def missing_parts(session: UploadSession) -> list[int]:
-    """Part numbers still needed before finish."""
-    have = {part_number(r, session.part_size) for r in session.ranges}
-    if session.size is not None:
-        if session.size == 0:
-            return []
-        count = expected_part_count(session.size, session.part_size)
-        return [n for n in range(count) if n not in have]
-    if not have:
+    """Part numbers still needed before finish: grid cells not wholly covered by received bytes.
+    Judged by bytes, not by where ranges start, so appends of any size (tus) count too."""
+    if session.size == 0:
+        return []
+    if session.size is None and not session.ranges:
         return [0]
-    return [n for n in range(max(have) + 1) if n not in have]
+    covered = merged_ranges(session.ranges)
+    end = session.size if session.size is not None else max(r.end for r in session.ranges)
+    count = expected_part_count(end, session.part_size) if end else 0
+    have = set()
+    runs = iter(covered)
+    run = next(runs, None)
+    for number in range(count):  # one sweep: cells and runs are both in order
+        first = number * session.part_size
+        last = min(end, first + session.part_size) - 1
+        while run is not None and run[1] < last:
+            run = next(runs, None)
+        if run is not None and run[0] <= first:
+            have.add(number)
+    if session.size is None:
+        # A highest part received empty still counts: it marks the end.
+        have |= {part_number(r, session.part_size) for r in session.ranges if not r.size}
+    return [n for n in range(count) if n not in have]
 
 
 def total_size(session: UploadSession) -> int:

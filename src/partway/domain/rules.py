@@ -48,6 +48,10 @@ class RangeRule(Protocol):
 
     def needs_ranges(self, session: UploadSession) -> bool: ...
 
+    @property
+    def ranges_before_locks(self) -> bool:
+        """Whether the first plan (before the locks) needs `session.ranges` too."""
+
     def accept(self, session: UploadSession, received: int) -> None:
         """Judge the byte count that arrived; raises to drop the range."""
 
@@ -91,6 +95,10 @@ class PartRule:
 
     def needs_ranges(self, session: UploadSession) -> bool:
         return session.size is None  # only then do the other parts constrain this one
+
+    @property
+    def ranges_before_locks(self) -> bool:
+        return False  # the hot path reads no range list before the locks
 
     def accept(self, session: UploadSession, received: int) -> None:
         if session.size is not None:

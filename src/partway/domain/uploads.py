@@ -282,7 +282,7 @@ class UploadService:
         still_wanted: Callable[[], Awaitable[bool]] | None,
     ) -> UploadSession:
         """The hot path reads no range list unless the rule needs it."""
-        session = await self._open(tenant, session_id, with_ranges=False)
+        session = await self._open(tenant, session_id, rule.ranges_before_locks)
         storage = self.storage(session.service_id)
         plan = rule.plan(session, content_length, storage.capabilities)
         async with (

@@ -1,0 +1,101 @@
+"""Appends at an offset, the way tus v1 and the IETF resumable-upload draft write: a range
+starts exactly where the upload's contiguous bytes end, and the offset a client is told is
+that end. A second front's rule over the same sessions as Apideck's parts (rules.PartRule)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .errors import InvalidInput, InvalidState, OperationUnsupported, PayloadTooLarge
+from .models import ByteRange, UploadSession
+from .policy import StorageCapabilities
+from .rules import RangePlan
+
+
+class OffsetMismatch(InvalidState):
+    """An append that does not start where the upload's bytes end (tus 409, draft 409 with
+    `mismatching-upload-offset`)."""
+
+    def __init__(self, expected: int, provided: int) -> None:
+        super().__init__(
+            f"the upload is at offset {expected}, the request appends at {provided}",
+            {"expected-offset": expected, "provided-offset": provided},
+        )
+        self.expected = expected
+        self.provided = provided
+
+
+class LengthMismatch(InvalidInput):
+    """A declared upload length that contradicts the bytes or the length already known (draft
+    `inconsistent-upload-length`)."""
+
+
+def contiguous_end(ranges: Iterable[ByteRange]) -> int:
+    """One past the last byte of the run of bytes that starts at 0 (0 if none)."""
+    end = 0
+    for held in sorted(ranges, key=lambda r: r.start):
+        if held.start > end:
+            break
+        end = max(end, held.end)
+    return end
+
+
+@dataclass(frozen=True)
+class AppendRule:
+    """An append of a request's body at `offset`.
+
+    `declared_end` is the upload's length when the client states it on this request (a
+    deferred length); `max_append` caps a body when no length is known at all."""
+
+    offset: int
+    max_append: int
+    declared_end: int | None = None
+
+    @property
+    def label(self) -> str:
+        return f"the append at offset {self.offset}"
+
+    @property
+    def ordinal(self) -> int | None:
+        return None
+
+    @property
+    def ranges_before_locks(self) -> bool:
+        # The offset check needs the ranges on the first plan too: without them a stale
+        # offset would take the range lock of a start nobody else writes at.
+        return True
+
+    def needs_ranges(self, session: UploadSession) -> bool:
+        return True
+
+    def upload_end(self, session: UploadSession) -> int | None:
+        known, said = session.size, self.declared_end
+        if known is not None and said is not None and known != said:
+            raise LengthMismatch(
+                f"the upload's length is {session.size}, the request says {self.declared_end}"
+            )
+        return session.size if session.size is not None else self.declared_end
+
+    def plan(
+        self, session: UploadSession, length: int | None, caps: StorageCapabilities
+    ) -> RangePlan:
+        if not caps.writes_in_place:
+            raise OperationUnsupported(
+                "appends at any offset need a store that writes in place (the local disk)"
+            )
+        held = contiguous_end(session.ranges)
+        if self.offset != held:
+            raise OffsetMismatch(held, self.offset)
+        end = self.upload_end(session)
+        if end is not None and end < held:
+            raise LengthMismatch(f"the upload already holds {held} bytes, more than {end}")
+        limit = self.max_append if end is None else end - self.offset
+        if length is not None and length > limit:
+            raise PayloadTooLarge(
+                f"{self.label} is {length} bytes; the upload takes at most {limit} more"
+            )
+        return RangePlan(self.offset, length, limit)
+
+    def accept(self, session: UploadSession, received: int) -> None:
+        """The store refuses more than the plan's limit; any shorter append is fine."""

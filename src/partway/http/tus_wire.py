@@ -1,0 +1,91 @@
+"""tus v1.0.0 headers: names, the capabilities announced, and parsing of the values clients
+send (Upload-Metadata, Upload-Checksum, offsets and lengths)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from email.utils import format_datetime
+
+from ..domain.digests import Digest
+from ..domain.errors import InvalidInput
+from . import params
+
+TUS_VERSION = "1.0.0"
+EXTENSIONS = (
+    "creation",
+    "creation-with-upload",
+    "creation-defer-length",
+    "termination",
+    "expiration",
+    "checksum",
+    "concatenation",
+)
+CHECKSUMS = {"sha1": 20, "sha256": 32}
+OFFSET_OCTET_STREAM = "application/offset+octet-stream"
+# Everything a browser client must be able to read or send (CORS).
+EXPOSED = (
+    "Location",
+    "Upload-Offset",
+    "Upload-Length",
+    "Upload-Metadata",
+    "Upload-Defer-Length",
+    "Upload-Concat",
+    "Upload-Expires",
+    "Upload-Complete",
+    "Upload-Limit",
+    "Upload-Draft-Interop-Version",
+    "Tus-Resumable",
+    "Tus-Version",
+    "Tus-Extension",
+    "Tus-Max-Size",
+    "Tus-Checksum-Algorithm",
+)
+
+
+def whole(raw: str | None, name: str) -> int | None:
+    if raw is None:
+        return None
+    return params.whole_number(raw, f"{name} must be a whole number of bytes")
+
+
+def parse_metadata(raw: str | None) -> dict[str, str]:
+    """`key base64value,key2,…` → {key: decoded text}; a key without a value maps to ""."""
+    found: dict[str, str] = {}
+    if not raw or not raw.strip():
+        return found
+    for item in raw.split(","):
+        key, _, value = item.strip().partition(" ")
+        if not key:
+            raise InvalidInput("Upload-Metadata has an empty key")
+        try:
+            found[key] = base64.b64decode(value.strip(), validate=True).decode()
+        except (binascii.Error, ValueError):
+            raise InvalidInput(f"Upload-Metadata value of {key!r} is not base64 text") from None
+    return found
+
+
+def format_metadata(values: dict[str, str]) -> str:
+    return ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in values.items())
+
+
+def parse_checksum(raw: str | None) -> Digest | None:
+    """`Upload-Checksum: sha1 <base64>`."""
+    if raw is None:
+        return None
+    algorithm, _, value = raw.strip().partition(" ")
+    size = CHECKSUMS.get(algorithm.lower())
+    if size is None:
+        raise InvalidInput(f"checksum algorithm {algorithm!r} is not supported")
+    try:
+        expected = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput("Upload-Checksum value is not base64") from None
+    if len(expected) != size:
+        raise InvalidInput(f"Upload-Checksum value has the wrong length for {algorithm}")
+    return Digest({algorithm.lower(): expected})
+
+
+def http_date(moment: datetime) -> str:
+    return format_datetime(moment, usegmt=True)
