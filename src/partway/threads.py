@@ -35,8 +35,10 @@ class Threads:
 
 # fdatasync, file reads and writes: may block for seconds while the disk catches up.
 DISK = Threads("disk", 16)
-# Metadata queries that do not run on the event loop (SQLite reads; every PostgreSQL query).
-SQL = Threads("sql", 8)
+# Metadata queries that do not run on the event loop: SQLite's larger reads (lookups run on the
+# loop, writes in the group-commit thread), and every PostgreSQL query, which may wait on a row
+# lock; threads start on demand, so a SQLite server rarely has more than a few.
+SQL = Threads("sql", 24)
 # Everything else (hashing, rendering metrics) runs on the loop's default executor, one such
 # set per served app (see app.py).
 OTHER_THREADS = 8
