@@ -18,6 +18,7 @@ from tests.backends import new_database
 from tests.conftest import PARTWAY, free_port, launch, start_server, stop_server
 
 from .helpers import create_session, upload_whole
+from .test_folder_copy import FILES, FOLDERS, folder, put_file
 from .webhook_receiver import SECRET, environ, events, receiver, webhook_env
 
 HOOK = "/hook"
@@ -68,6 +69,47 @@ def test_events_arrive_signed_and_shaped_like_apideck(tmp_path: Path) -> None:
     # One id per event, whatever the tries: receivers drop duplicates by it.
     ids = [r["headers"]["webhook-id"] for r in got]
     assert len(set(ids)) == len(ids)
+
+
+def test_folder_and_file_changes_and_copies_are_events(tmp_path: Path) -> None:
+    with receiver(tmp_path / "rx") as rx:
+        env = webhook_env(rx.url + HOOK)
+        env["PARTWAY_WEBHOOKS"] = env["PARTWAY_WEBHOOKS"].replace(
+            '"secret"',
+            '"events": ["file.created", "file.updated", "folder.created", '
+            '"folder.updated", "folder.deleted"], "secret"',
+        )
+        srv = start_server(tmp_path, env)
+        try:
+            with srv.client() as client:
+                top = folder(client, "top")
+                file_id = put_file(client, "a.txt", top, b"abc")
+                renamed = client.patch(f"{FILES}/{file_id}", json={"name": "b.txt"})
+                assert renamed.is_success, renamed.text
+                assert client.patch(f"{FOLDERS}/{top}", json={"name": "top2"}).is_success
+                res = client.post(
+                    f"{FOLDERS}/{top}/copy", json={"parent_folder_id": "root", "name": "copy"}
+                )
+                assert res.status_code == 200, res.text
+                empty = folder(client, "empty")
+                assert client.delete(f"{FOLDERS}/{empty}").is_success
+            got = rx.wait_for(lambda r: len(r) >= 8, HOOK)
+        finally:
+            stop_server(srv)
+    seen = [(p["event_type"].removeprefix("file-storage."), p["entity_id"]) for p in verified(got)]
+    copy_id = res.json()["data"]["id"]
+    copied_file = next(e for k, e in seen if k == "file.created" and e != file_id)
+    # Ordered per entity only: different entities are delivered concurrently.
+    per_entity: dict[str, list[str]] = defaultdict(list)
+    for kind, entity in seen:
+        per_entity[entity].append(kind)
+    assert per_entity == {
+        top: ["folder.created", "folder.updated"],
+        file_id: ["file.created", "file.updated"],
+        copy_id: ["folder.created"],
+        copied_file: ["file.created"],
+        empty: ["folder.created", "folder.deleted"],
+    }
 
 
 def test_failures_are_retried_in_order_then_dead_lettered_and_retried_by_hand(

@@ -7,7 +7,16 @@ from dataclasses import dataclass, replace
 
 from .digests import Digest
 from .errors import InvalidInput, InvalidState, NotFound, RangeNotSatisfiable
-from .events import EventSink, FileDeleted, NoEvents
+from .events import (
+    Event,
+    EventSink,
+    FileDeleted,
+    FileUpdated,
+    FolderCreated,
+    FolderDeleted,
+    FolderUpdated,
+    NoEvents,
+)
 from .models import (
     ROOT_FOLDER_ID,
     Entry,
@@ -111,7 +120,13 @@ class FileService:
         ):
             raise_name_taken(changed.name)
         changed = replace(changed, updated_at=self._clock())
-        await self._repo.update_entry(changed)
+        updated: Event = (
+            FileUpdated(entry.id, tenant, changed.updated_at)
+            if kind is EntryKind.FILE
+            else FolderUpdated(entry.id, tenant, changed.updated_at)
+        )
+        await self._repo.update_entry(changed, (updated,))
+        await self._events.publish(updated)
         return changed
 
     async def delete_file(self, tenant: Tenant, file_id: str) -> None:
@@ -157,7 +172,9 @@ class FileService:
             updated_at=now,
             description=description,
         )
-        await self._repo.insert_entry(entry)
+        created = FolderCreated(entry.id, tenant, now)
+        await self._repo.insert_entry(entry, (created,))
+        await self._events.publish(created)
         return entry
 
     async def delete_folder(self, tenant: Tenant, folder_id: str) -> None:
@@ -166,7 +183,9 @@ class FileService:
         entry = await self.get(tenant, folder_id, EntryKind.FOLDER)
         if await self._repo.has_children(tenant, entry.id):
             raise InvalidState(f"folder {folder_id!r} is not empty")
-        await self._repo.delete_entry(tenant, entry.id)
+        deleted = FolderDeleted(entry.id, tenant, self._clock())
+        await self._repo.delete_entry(tenant, entry.id, (deleted,))
+        await self._events.publish(deleted)
 
     async def upload_small(
         self,
