@@ -1,11 +1,14 @@
 """A webhook and hook receiver for the e2e tests, run as its own process:
 `python receiver.py DIR PORT`. Every request is appended to DIR/requests.jsonl (path, headers,
 body); DIR/behaviour.json, read on each request, says per path what to answer:
-{"/path": {"status": 500, "body": {...}, "delay": 2.0}}; the default is 204, empty."""
+{"/path": {"status": 500, "body": {...}, "delay": 2.0}}; the default is 204, empty. An answer
+may depend on a field of a hook's event: {"when": {"field": "name", "pattern": "\\.exe$"},
+"then": {...}, "else": {...}}."""
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 import threading
 import time
@@ -24,6 +27,12 @@ def serve(directory: Path, port: int) -> None:
             except (FileNotFoundError, json.JSONDecodeError):
                 behaviour = {}
             answer = behaviour.get(self.path, {})
+            if "when" in answer:  # {"when": {"field": f, "pattern": p}, "then": {…}, "else": {…}}
+                event = json.loads(body or b"{}").get("event", {})
+                matched = re.search(
+                    answer["when"]["pattern"], str(event.get(answer["when"]["field"]))
+                )
+                answer = answer["then"] if matched else answer.get("else", {})
             with LOCK, (directory / "requests.jsonl").open("a") as log:
                 record = {
                     "path": self.path,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from .digests import Digest
 from .errors import InvalidInput, InvalidState, NotFound, RangeNotSatisfiable
@@ -17,6 +18,7 @@ from .events import (
     FolderUpdated,
     NoEvents,
 )
+from .hooks import AccessAsk
 from .models import (
     ROOT_FOLDER_ID,
     Entry,
@@ -138,9 +140,17 @@ class FileService:
         await self._events.publish(deleted)
 
     async def download(
-        self, tenant: Tenant, file_id: str, byte_range: tuple[int | None, int | None] | None
+        self,
+        tenant: Tenant,
+        file_id: str,
+        byte_range: tuple[int | None, int | None] | None,
+        link_id: str | None = None,
     ) -> Download:
+        """`link_id`: the shared link it is read through, if any (told to the pre-access hook)."""
         entry = await self.get(tenant, file_id, EntryKind.FILE)
+        via: Literal["download", "shared_link"] = "shared_link" if link_id else "download"
+        ask = AccessAsk(tenant, entry.id, entry.name, entry.size, via, link_id)
+        await self._uploads.hooks.pre_access(ask)
         size = entry.size or 0
         start, end = resolve_range(byte_range, size)
         storage = self._uploads.storage(entry.service_id or "")
