@@ -107,3 +107,6 @@ class DeliveryQueue(Protocol):
     async def failed(self, delivery_id: int, error: str, retry_at: datetime | None) -> None: ...
 
     async def stats(self) -> QueueStats: ...
+
+    async def prune(self, before: datetime) -> int:
+        """Delete deliveries delivered before `before`; how many."""

@@ -152,6 +152,11 @@ class SqlDeliveries(SqlBase):
         statement = deliveries.update().where(deliveries.c.id == delivery_id).values(**values)
         await self._write(lambda c: c.execute(statement), small=True)
 
+    async def prune(self, before: datetime) -> int:
+        d = deliveries
+        statement = d.delete().where(d.c.state == "delivered", d.c.delivered_at < before)
+        return await self._write(lambda c: c.execute(statement).rowcount)
+
     async def stats(self) -> QueueStats:
         d = deliveries
         counts = sa.select(d.c.state, sa.func.count()).group_by(d.c.state)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
@@ -23,6 +24,10 @@ from .signing import signed_headers
 log = logging.getLogger("partway.webhooks")
 
 ENQUEUE_BATCH = 500
+# The queue's gauges need a count over the table: refreshed this often, not every round.
+STATS_SECONDS = 10.0
+# Delivered rows are kept this long (for `partway webhooks list`), then deleted.
+KEEP_DELIVERED = timedelta(days=7)
 
 
 class WebhookMetrics:
@@ -74,7 +79,8 @@ class WebhookWorker:
         self._default_service = default_service
         self._metrics = metrics
         # A lease outlives the slowest try, so no other server takes a delivery being made.
-        self._lease = timedelta(seconds=2 * timeout + 30)
+        self._lease = timedelta(seconds=2 * timeout + 5)
+        self._stats_due = 0.0
         self._client = httpx.AsyncClient(
             timeout=timeout,
             limits=httpx.Limits(max_connections=concurrency),
@@ -88,7 +94,10 @@ class WebhookWorker:
         await self._queue.enqueue(wanted_by(self._endpoints), self._window, now, ENQUEUE_BATCH)
         due = await self._queue.claim(now, self._lease, self._concurrency)
         await asyncio.gather(*(self._deliver(d) for d in due))
-        await self.refresh_metrics()
+        if time.monotonic() >= self._stats_due:
+            self._stats_due = time.monotonic() + STATS_SECONDS
+            await self._queue.prune(now - KEEP_DELIVERED)
+            await self.refresh_metrics()
         return len(due)
 
     async def run_forever(self, poll: float) -> None:
