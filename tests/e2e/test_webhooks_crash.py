@@ -8,7 +8,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from tests.conftest import free_port, launch, start_server
+from tests.conftest import free_port, launch, start_server, stop_server
 
 from .helpers import upload_whole
 from .webhook_receiver import receiver, webhook_env
@@ -66,3 +66,24 @@ def test_every_event_arrives_after_two_sigkills(tmp_path: Path) -> None:
             by_entity[found.group(1)].append(msg)
     for entity, msgs in by_entity.items():
         assert msgs == sorted(msgs), (entity, msgs)
+
+
+def test_a_backlog_built_while_the_receiver_is_down_is_delivered_when_it_returns(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    with receiver(tmp_path / "rx", port) as rx:
+        srv = start_server(tmp_path, webhook_env(f"http://127.0.0.1:{port}{HOOK}"))
+        rx.process.terminate()  # down: connections refused
+        rx.process.wait(10)
+        try:
+            with srv.client() as client:
+                for n in range(10):
+                    upload_whole(client, f"f{n}.txt", b"x")
+            time.sleep(3.0)  # tries fail meanwhile, backing off
+            with receiver(tmp_path / "rx", port) as back:
+                got = back.wait_for(lambda r: len(r) >= 20, HOOK, 30)
+        finally:
+            stop_server(srv)
+    ids = {r["headers"]["webhook-id"] for r in got}
+    assert ids == {f"msg_{n}" for n in range(1, 21)}

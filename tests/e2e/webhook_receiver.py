@@ -52,9 +52,12 @@ class Receiver:
 
 
 @contextmanager
-def receiver(directory: Path) -> Iterator[Receiver]:
+def receiver(directory: Path, port: int | None = None) -> Iterator[Receiver]:
+    """A receiver process on `port` (a free one by default); its log starts empty only when
+    it is new, so a receiver restarted on the same directory keeps what it got (readiness
+    probes are logged as /ping)."""
     directory.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     script = Path(__file__).with_name("receiver.py")
     process = subprocess.Popen([sys.executable, str(script), str(directory), str(port)])
     url = f"http://127.0.0.1:{port}"
@@ -68,7 +71,6 @@ def receiver(directory: Path) -> Iterator[Receiver]:
                 process.kill()
                 raise
             time.sleep(0.05)
-    (directory / "requests.jsonl").unlink(missing_ok=True)
     try:
         yield Receiver(directory, url, process)
     finally:
