@@ -84,6 +84,15 @@ def test_pre_create_refuses_or_changes_the_session(
         hooks.changes = CreateChanges(name="renamed.txt", part_size=1024 * 1024)
         session = await uploads.create(TENANT, SERVICE, NewSession("b.txt", "root", 3 << 20))
         assert (session.name, session.part_size) == ("renamed.txt", 1024 * 1024)
+        # A retried create (same idempotency key), renamed the same way, finds the first.
+        hooks.changes = CreateChanges(name="e.txt")
+        first = await uploads.create(
+            TENANT, SERVICE, NewSession("d.txt", "root", 1), idempotency_key="k"
+        )
+        again = await uploads.create(
+            TENANT, SERVICE, NewSession("d.txt", "root", 1), idempotency_key="k"
+        )
+        assert again.id == first.id and first.name == "e.txt"
         # A larger part size than partway's choice is not taken.
         hooks.changes = CreateChanges(part_size=64 << 20)
         session = await uploads.create(TENANT, SERVICE, NewSession("c.txt", "root", 3 << 20))

@@ -112,15 +112,17 @@ class UploadService:
         With an idempotency key, a repeated create returns the session the first one made.
         """
         req = replace(req, name=check_name(req.name))
+        # Asked before the idempotency check: a retried create, changed by the hook the same
+        # way, then matches the session the first one made.
+        ask = CreateAsk(tenant, service_id, req.name, req.parent_folder_id, req.drive_id, req.size)
+        changes = await self.hooks.pre_create(ask)
+        req = changed_request(req, changes)
         if idempotency_key is not None:
             earlier = await self._same_create(tenant, req, idempotency_key)
             if earlier is not None:
                 return earlier
         storage = self.storage(service_id)
         self.admission.check_declared_size(req.size)
-        ask = CreateAsk(tenant, service_id, req.name, req.parent_folder_id, req.drive_id, req.size)
-        changes = await self.hooks.pre_create(ask)
-        req = changed_request(req, changes)
         drive_id = await self._tree.drive_id(tenant, req.drive_id)
         await self._tree.folder(tenant, drive_id, req.parent_folder_id)
         await self._check_name_free(tenant, drive_id, req.parent_folder_id, req.name)
