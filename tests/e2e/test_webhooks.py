@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+import httpx
 from standardwebhooks.webhooks import Webhook
 
 from tests.backends import new_database
@@ -50,6 +51,9 @@ def test_events_arrive_signed_and_shaped_like_apideck(tmp_path: Path) -> None:
                 assert client.delete(f"/file-storage/upload-sessions/{session_id}").is_success
                 assert client.delete(f"/file-storage/files/{file_id}").is_success
             got = rx.wait_for(lambda r: len(r) >= 5, HOOK)
+            assert metric(srv.base_url, "partway_webhooks_delivered_total") >= 5
+            for gauge in ("queued", "dead", "oldest_pending_seconds"):
+                metric(srv.base_url, f"partway_webhooks_{gauge}")
         finally:
             stop_server(srv)
     payloads = verified(got)
@@ -125,6 +129,7 @@ def test_failures_are_retried_in_order_then_dead_lettered_and_retried_by_hand(
                 assert client.delete(f"/file-storage/files/{file_id}").is_success
             # Tried again and again until the window closes: dead letters.
             dead = {row["kind"]: row for row in _wait_listed(srv.data_dir, env, "dead", 3)}
+            assert metric(srv.base_url, 'partway_webhooks_failed_total{endpoint="main"}') >= 6
             assert dead["file.created"]["attempts"] >= 2
             assert dead["upload_session.created"]["attempts"] >= 2
             # In order per entity: the file's deletion waited until its creation was given up.
@@ -188,6 +193,14 @@ def test_two_servers_on_postgresql_deliver_each_event_once(tmp_path: Path) -> No
         per_entity[p["entity_id"]].append(p["event_type"])
     for file_id in files[:10]:
         assert per_entity[file_id] == ["file-storage.file.created", "file-storage.file.deleted"]
+
+
+def metric(base_url: str, name: str) -> float:
+    """A sample's value on the server's /metrics page (it must be there)."""
+    for line in httpx.get(base_url + "/metrics").text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"{name} is not on /metrics")
 
 
 def _cli(data_dir: Path, env: dict[str, str], *args: str) -> str:
