@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from standardwebhooks.webhooks import Webhook
 
-from tests.conftest import free_port, start_server, stop_server
+from tests.conftest import assert_clean_log, free_port, start_server, stop_server
 
 from .helpers import SESSIONS, create_session, download, finish, get_session, put_part, upload_whole
 from .test_shared_links import share
@@ -47,6 +47,7 @@ def test_hooks_refuse_and_change_creates_finishes_and_downloads(tmp_path: Path) 
                 _pre_access(rx, client)
         finally:
             stop_server(srv)
+            assert_clean_log(srv)
     # Every hook request is signed like a webhook.
     checker = Webhook(SECRET)
     for r in rx.requests():
@@ -134,6 +135,7 @@ def test_a_dead_hook_fails_open_or_closed_as_configured(tmp_path: Path) -> None:
                     assert res.headers["retry-after"]
         finally:
             stop_server(srv)
+            assert_clean_log(srv)
 
 
 def test_a_slow_hook_blocks_only_its_own_requests(tmp_path: Path) -> None:
@@ -163,3 +165,4 @@ def test_a_slow_hook_blocks_only_its_own_requests(tmp_path: Path) -> None:
                 assert all(2.0 < s < 3.5 for s in slow), slow
         finally:
             stop_server(srv)
+            assert_clean_log(srv)

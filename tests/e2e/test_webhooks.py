@@ -16,7 +16,7 @@ import httpx
 from standardwebhooks.webhooks import Webhook
 
 from tests.backends import new_database
-from tests.conftest import PARTWAY, free_port, launch, start_server, stop_server
+from tests.conftest import PARTWAY, assert_clean_log, free_port, launch, start_server, stop_server
 
 from .helpers import create_session, upload_whole
 from .test_folder_copy import FILES, FOLDERS, folder, put_file
@@ -56,6 +56,7 @@ def test_events_arrive_signed_and_shaped_like_apideck(tmp_path: Path) -> None:
                 metric(srv.base_url, f"partway_webhooks_{gauge}")
         finally:
             stop_server(srv)
+            assert_clean_log(srv)
     payloads = verified(got)
     kinds = [p["event_type"] for p in payloads]
     assert kinds.count("file-storage.upload_session.created") == 2
@@ -100,6 +101,7 @@ def test_folder_and_file_changes_and_copies_are_events(tmp_path: Path) -> None:
             got = rx.wait_for(lambda r: len(r) >= 8, HOOK)
         finally:
             stop_server(srv)
+            assert_clean_log(srv)
     seen = [(p["event_type"].removeprefix("file-storage."), p["entity_id"]) for p in verified(got)]
     copy_id = res.json()["data"]["id"]
     copied_file = next(e for k, e in seen if k == "file.created" and e != file_id)
@@ -145,6 +147,7 @@ def test_failures_are_retried_in_order_then_dead_lettered_and_retried_by_hand(
             ok = rx.wait_for(lambda r: len(delivered(r)) >= 3, HOOK)
         finally:
             stop_server(srv)
+            assert_clean_log(srv)
     assert Counter(p["event_type"] for p in verified(delivered(ok))) == {
         "file-storage.upload_session.created": 1,
         "file-storage.file.created": 1,
@@ -166,6 +169,7 @@ def test_replay_delivers_past_events_again(tmp_path: Path) -> None:
             got = rx.wait_for(lambda r: len(r) >= 4, HOOK)
         finally:
             stop_server(srv)
+            assert_clean_log(srv)
     ids = Counter(r["headers"]["webhook-id"] for r in got)
     assert sorted(ids.values()) == [2, 2]
 

@@ -8,7 +8,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from tests.conftest import free_port, launch, start_server, stop_server
+from tests.conftest import assert_clean_log, free_port, launch, start_server, stop_server
 
 from .helpers import upload_whole
 from .webhook_receiver import receiver, webhook_env
@@ -85,5 +85,6 @@ def test_a_backlog_built_while_the_receiver_is_down_is_delivered_when_it_returns
                 got = back.wait_for(lambda r: len(r) >= 20, HOOK, 30)
         finally:
             stop_server(srv)
+            assert_clean_log(srv)
     ids = {r["headers"]["webhook-id"] for r in got}
     assert ids == {f"msg_{n}" for n in range(1, 21)}
