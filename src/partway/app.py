@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -41,9 +43,11 @@ from .http import (
 from .http.observe import Observe
 from .http.pump import BodyPump, pace_for
 from .http.server import Edge, EdgeLimits
+from .metadata.deliveries import SqlDeliveries
 from .metrics import Metrics
 from .services import ServerServices, build_services, metadata_engine, open_metadata, utc_now
 from .threads import DISK, OTHER_THREADS, SQL, Threads
+from .webhooks.worker import WebhookWorker, build_worker
 
 __all__ = ["build_services", "create_app", "metadata_engine", "open_metadata", "utc_now"]
 
@@ -105,6 +109,20 @@ def build_edge(settings: Settings, metrics: Metrics, file_limit: int) -> Edge:
     return Edge(limits, pump, metrics)
 
 
+def start_webhooks(
+    settings: Settings,
+    engine: Engine,
+    clock: Clock,
+    registry: CollectorRegistry,
+    background: list[asyncio.Task[None]],
+) -> WebhookWorker | None:
+    if not settings.webhooks:
+        return None
+    worker = build_worker(settings, SqlDeliveries(engine, durable=settings.fsync), clock, registry)
+    background.append(asyncio.create_task(worker.run_forever(settings.webhook_poll_seconds)))
+    return worker
+
+
 def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
     engine = open_metadata(settings)
     services = build_services(settings, engine, clock)
@@ -135,10 +153,14 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
                 every(GAUGE_REFRESH_SECONDS, "gauge refresh", lambda: ops.refresh_gauges(services))
             ),
         ]
+        # Webhooks (issue #21): delivered from the outbox by every server; claims keep it once.
+        worker = start_webhooks(settings, engine, clock, services.metrics.registry, background)
         yield
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
+        if worker is not None:
+            await worker.close()
         await services.close()
         engine.dispose()
 

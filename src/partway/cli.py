@@ -229,6 +229,20 @@ def _admin(name: str) -> Any:
     return run
 
 
+def _with_settings(command: Any) -> Any:
+    """A command given the parsed args and settings (one of another module)."""
+
+    def run(args: argparse.Namespace) -> int:
+        return int(command(args, _settings(args)))
+
+    return run
+
+
+def _common_and_debug(parser: argparse.ArgumentParser) -> None:
+    _common(parser)
+    _debug(parser)
+
+
 def _debug(parser: argparse.ArgumentParser, default: Any = argparse.SUPPRESS) -> None:
     # SUPPRESS on subcommands: `partway --debug serve` must not be undone by serve's default.
     parser.add_argument(
@@ -296,6 +310,10 @@ def parser() -> argparse.ArgumentParser:
     config.add_argument("action", choices=["show"])
     _common(config)
     config.set_defaults(func=cmd_config_show)
+
+    from .webhooks.admin import register as register_webhooks
+
+    register_webhooks(sub, _common_and_debug, _with_settings)
 
     from .client.cli import register
 

@@ -23,6 +23,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from .endpoints import HookEndpoint, HookKind, WebhookEndpoint
+
 MIB = 1024 * 1024
 _FILE_VALUES: ContextVar[dict[str, Any] | None] = ContextVar("partway_file_values", default=None)
 
@@ -86,6 +88,19 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(None, ge=1, le=65535, description="serve /metrics there")
     shutdown_grace_seconds: float = Field(30.0, ge=0)
     cors_origins: list[str] = Field(default_factory=list)
+    # Webhooks (issue #21): endpoint name → URL, whsec_ secret, event and app filters.
+    webhooks: dict[str, WebhookEndpoint] = Field(default_factory=dict)
+    webhook_timeout_seconds: float = Field(10.0, gt=0)
+    webhook_concurrency: int = Field(8, ge=1, le=256)
+    # Failed deliveries are retried with exponential backoff (with jitter) for this long, then
+    # dead-lettered; the default covers a receiver down for a whole day.
+    webhook_retry_window_seconds: float = Field(25 * 3600, gt=0)
+    webhook_backoff_base_seconds: float = Field(5.0, gt=0)
+    webhook_backoff_max_seconds: float = Field(3600.0, gt=0)
+    webhook_poll_seconds: float = Field(1.0, gt=0)
+    # Blocking hooks: pre-create, pre-finish, pre-access → URL, secret, timeout, fail policy.
+    hooks: dict[HookKind, HookEndpoint] = Field(default_factory=dict)
+    hook_concurrency: int = Field(64, ge=1, le=1024)
 
     @classmethod
     def settings_customise_sources(
@@ -204,6 +219,8 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
 _EXPECTED_JSON = {
     "storage": 'a JSON object of service id -> storage URL, e.g. {"local": "/srv/partway"}',
     "cors_origins": 'a JSON list of origins, e.g. ["https://app.example.com"]',
+    "webhooks": 'a JSON object of name -> {"url": ..., "secret": "whsec_..."}',
+    "hooks": 'a JSON object of hook kind -> {"url": ..., "secret": "whsec_...", "fail": "open"}',
 }
 
 

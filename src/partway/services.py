@@ -35,6 +35,7 @@ from .metadata.sql import SqlRepository
 from .metrics import Metrics
 from .storage import storage_from_url
 from .storage.instrumented import InstrumentedStorage
+from .webhooks.hooks import HttpHooks
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class Services:
         for storage in self.uploads.storages().values():
             await storage.close()
         await self.locks.close()
+        await self.uploads.hooks.aclose()
         self.repo.close()
 
 
@@ -149,7 +151,10 @@ def assemble(
         finished_retention=timedelta(seconds=settings.finished_retention_seconds),
     )
     admission = Admission(repo, limits_of(settings))
-    uploads = UploadService(repo, storages, locks, policy, lifetimes, clock, admission, events)
+    hooks = HttpHooks(settings.hooks, settings.hook_concurrency) if settings.hooks else None
+    uploads = UploadService(
+        repo, storages, locks, policy, lifetimes, clock, admission, events, hooks
+    )
     grace = timedelta(seconds=settings.orphan_grace_seconds)
     return Services(
         settings=settings,

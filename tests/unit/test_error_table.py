@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from partway.domain import errors as e
+from partway.domain.hooks import HookUnavailable
 from partway.http.errors import APIDECK
 from partway.http.pump import BodyTimeout
 
@@ -24,6 +25,7 @@ def test_every_domain_error_has_an_answer_short_of_500() -> None:
             e.Busy,
             e.StorageUnavailable,
             e.InsufficientStorage,
+            HookUnavailable,  # a fail-closed hook that did not answer (issue #21)
         ), cls
 
 

@@ -11,13 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from .errors import InvalidInput, NotFound
-from .events import CopiesReclaimed, EventSink, FolderCopied, NoEvents
+from .events import (
+    CopiesReclaimed,
+    Event,
+    EventSink,
+    FileCreated,
+    FolderCopied,
+    FolderCreated,
+    NoEvents,
+)
 from .models import ROOT_FOLDER_ID, ByteRange, Entry, EntryKind, Placement, Tenant, new_id
 from .names import check_name
 from .ports import Clock, Storage
@@ -72,7 +80,7 @@ class CopyRepository(Protocol):
     async def beat(self, copy_id: str, now: datetime) -> bool:
         """Stamp the copy's heartbeat; False if it was reclaimed."""
 
-    async def publish_copy(self, publish: Publish) -> None:
+    async def publish_copy(self, publish: Publish, outbox: Sequence[Event] = ()) -> None:
         """Make the copy visible in one transaction. NameTaken on a clash in the parent,
         NotFound if the parent or drive went away or the copy was reclaimed."""
 
@@ -143,7 +151,7 @@ class FolderCopier:
             async with self._beating(pending.id):
                 await self._copy_bytes(pairs)
             where = Publish(pending.id, tenant, drive_id, parent_id, top.id, name)
-            await self._repo.publish_copy(where)
+            await self._repo.publish_copy(where, created_events(rows, tenant, self._clock()))
         except BaseException:
             # Shielded: a cancelled request still drops what it made.
             await asyncio.shield(self._drop(pending.id))
@@ -265,3 +273,13 @@ async def copy_object(storage: Storage, source_key: str, target_key: str, size: 
     at = Placement(target_key, handle, max(size, 1))  # one range from 0: on any store's grid
     written = await storage.write_range(at, 0, storage.read(source_key, 0, size), size, size)
     await storage.complete(at, [ByteRange(0, size, tag=written.tag)], size)
+
+
+def created_events(rows: Sequence[Entry], tenant: Tenant, at: datetime) -> list[Event]:
+    """file.created and folder.created for each entry a copy made, written with its publish."""
+    return [
+        FileCreated(r.id, tenant, r.size, at)
+        if r.kind is EntryKind.FILE
+        else FolderCreated(r.id, tenant, at)
+        for r in rows
+    ]

@@ -107,6 +107,56 @@ class FileDeleted(Event):
 
 
 @dataclass(frozen=True)
+class FileCreated(Event):
+    """A file made other than by finishing a session: a folder copy's (issue #21)."""
+
+    name = "file.created"
+    outbox_kind = "file.created"
+    file: str
+    tenant: Tenant
+    size: int | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class FileUpdated(Event):
+    """Renamed, moved or described."""
+
+    name = "file.updated"
+    outbox_kind = "file.updated"
+    file: str
+    tenant: Tenant
+    at: datetime
+
+
+@dataclass(frozen=True)
+class FolderCreated(Event):
+    name = "folder.created"
+    outbox_kind = "folder.created"
+    folder: str
+    tenant: Tenant
+    at: datetime
+
+
+@dataclass(frozen=True)
+class FolderUpdated(Event):
+    name = "folder.updated"
+    outbox_kind = "folder.updated"
+    folder: str
+    tenant: Tenant
+    at: datetime
+
+
+@dataclass(frozen=True)
+class FolderDeleted(Event):
+    name = "folder.deleted"
+    outbox_kind = "folder.deleted"
+    folder: str
+    tenant: Tenant
+    at: datetime
+
+
+@dataclass(frozen=True)
 class FolderCopied(Event):
     """A folder tree was copied and made visible (issue #18)."""
 
@@ -144,8 +194,8 @@ class OutboxRecord:
 
 
 def entity_of(event: Event) -> str:
-    """The id of the session or file a durable event is about."""
-    for name in ("file", "session"):
+    """The id of the session, file or folder a durable event is about."""
+    for name in ("file", "folder", "session"):
         value = getattr(event, name, None)
         if isinstance(value, str):
             return value

@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from .digests import Digest
 from .errors import InvalidInput, InvalidState, NotFound, RangeNotSatisfiable
-from .events import EventSink, FileDeleted, NoEvents
+from .events import (
+    Event,
+    EventSink,
+    FileDeleted,
+    FileUpdated,
+    FolderCreated,
+    FolderDeleted,
+    FolderUpdated,
+    NoEvents,
+)
+from .hooks import AccessAsk
 from .models import (
     ROOT_FOLDER_ID,
     Entry,
@@ -111,7 +122,13 @@ class FileService:
         ):
             raise_name_taken(changed.name)
         changed = replace(changed, updated_at=self._clock())
-        await self._repo.update_entry(changed)
+        updated: Event = (
+            FileUpdated(entry.id, tenant, changed.updated_at)
+            if kind is EntryKind.FILE
+            else FolderUpdated(entry.id, tenant, changed.updated_at)
+        )
+        await self._repo.update_entry(changed, (updated,))
+        await self._events.publish(updated)
         return changed
 
     async def delete_file(self, tenant: Tenant, file_id: str) -> None:
@@ -123,9 +140,17 @@ class FileService:
         await self._events.publish(deleted)
 
     async def download(
-        self, tenant: Tenant, file_id: str, byte_range: tuple[int | None, int | None] | None
+        self,
+        tenant: Tenant,
+        file_id: str,
+        byte_range: tuple[int | None, int | None] | None,
+        link_id: str | None = None,
     ) -> Download:
+        """`link_id`: the shared link it is read through, if any (told to the pre-access hook)."""
         entry = await self.get(tenant, file_id, EntryKind.FILE)
+        via: Literal["download", "shared_link"] = "shared_link" if link_id else "download"
+        ask = AccessAsk(tenant, entry.id, entry.name, entry.size, via, link_id)
+        await self._uploads.hooks.pre_access(ask)
         size = entry.size or 0
         start, end = resolve_range(byte_range, size)
         storage = self._uploads.storage(entry.service_id or "")
@@ -157,7 +182,9 @@ class FileService:
             updated_at=now,
             description=description,
         )
-        await self._repo.insert_entry(entry)
+        created = FolderCreated(entry.id, tenant, now)
+        await self._repo.insert_entry(entry, (created,))
+        await self._events.publish(created)
         return entry
 
     async def delete_folder(self, tenant: Tenant, folder_id: str) -> None:
@@ -166,7 +193,9 @@ class FileService:
         entry = await self.get(tenant, folder_id, EntryKind.FOLDER)
         if await self._repo.has_children(tenant, entry.id):
             raise InvalidState(f"folder {folder_id!r} is not empty")
-        await self._repo.delete_entry(tenant, entry.id)
+        deleted = FolderDeleted(entry.id, tenant, self._clock())
+        await self._repo.delete_entry(tenant, entry.id, (deleted,))
+        await self._events.publish(deleted)
 
     async def upload_small(
         self,

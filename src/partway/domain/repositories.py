@@ -126,10 +126,10 @@ class SessionRepository(Protocol):
 
 
 class EntryRepository(EntryLookup, Protocol):
-    async def insert_entry(self, entry: Entry) -> None:
+    async def insert_entry(self, entry: Entry, outbox: Sequence[Event] = ()) -> None:
         """Raises NameTaken on a name clash in the parent folder."""
 
-    async def update_entry(self, entry: Entry) -> None:
+    async def update_entry(self, entry: Entry, outbox: Sequence[Event] = ()) -> None:
         """Raises NameTaken on a name clash in the parent folder."""
 
     async def delete_entry(

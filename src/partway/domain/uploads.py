@@ -29,6 +29,14 @@ from .events import (
     SessionFinished,
     rejection_reason,
 )
+from .hooks import (
+    CreateAsk,
+    FinishAsk,
+    Hooks,
+    NoHooks,
+    changed_request,
+    hooked_part_size,
+)
 from .models import (
     ByteRange,
     Entry,
@@ -65,8 +73,10 @@ class UploadService:
         clock: Clock,
         admission: Admission | None = None,
         events: EventSink | None = None,
+        hooks: Hooks | None = None,
     ) -> None:
         self.admission = admission or Admission(repo, Limits())
+        self.hooks = hooks or NoHooks()
         self._events = events or NoEvents()
         self._repo = repo
         self._storages = storages
@@ -102,6 +112,11 @@ class UploadService:
         With an idempotency key, a repeated create returns the session the first one made.
         """
         req = replace(req, name=check_name(req.name))
+        # Asked before the idempotency check: a retried create, changed by the hook the same
+        # way, then matches the session the first one made.
+        ask = CreateAsk(tenant, service_id, req.name, req.parent_folder_id, req.drive_id, req.size)
+        changes = await self.hooks.pre_create(ask)
+        req = changed_request(req, changes)
         if idempotency_key is not None:
             earlier = await self._same_create(tenant, req, idempotency_key)
             if earlier is not None:
@@ -115,6 +130,9 @@ class UploadService:
             raise InvalidInput("the part size hint must be a positive number of bytes")
         if part_size is None:
             part_size = part_size_for(req.size, self._policy, storage.capabilities, part_size_hint)
+            part_size = hooked_part_size(
+                part_size, changes.part_size, req.size, storage.capabilities, self._policy.max_parts
+            )
         now = self._clock()
         key = new_id("obj")
         handle = await storage.begin(key)
@@ -345,6 +363,9 @@ class UploadService:
         session = await self.get(tenant, session_id, with_ranges=False)
         if session.state is SessionState.FINISHED:
             return await self._finished_file(tenant, session)
+        # Asked before the lock, so a slow hook holds nothing; a refusal leaves it open.
+        ask = FinishAsk(tenant, session.id, session.name, session.folder_id, session.size)
+        await self.hooks.pre_finish(ask)
         async with self._locks.session_exclusive(session_id):
             session = await self.get(tenant, session_id)
             if session.state is SessionState.FINISHED:

@@ -33,9 +33,10 @@ async def send_file(
     tenant: Tenant,
     entry: Entry,
     attachment: bool = True,
+    link_id: str | None = None,
 ) -> Response:
     wanted = params.byte_range(request)
-    got = await files.download(tenant, entry.id, wanted)
+    got = await files.download(tenant, entry.id, wanted, link_id)
     size = got.entry.size or 0
     disposition = "attachment" if attachment else "inline"
     headers = {

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..domain import errors as e
+from ..domain import hooks
 from .error_table import Answer, ErrorTable
 
 log = logging.getLogger("partway.http")
@@ -39,6 +40,10 @@ APIDECK = ErrorTable(
         e.PayloadTooLarge: Answer(413, "PayloadTooLargeError"),
         e.RangeNotSatisfiable: Answer(416, "RangeNotSatisfiableError"),
         e.InvalidState: Answer(422, "InvalidStateError"),
+        hooks.HookRefused: Answer(403, "ForbiddenError"),
+        hooks.HookRefusedInput: Answer(400, "RequestValidationError"),
+        hooks.HookRefusedState: Answer(422, "InvalidStateError"),
+        hooks.HookUnavailable: Answer(503, "ServiceUnavailableError", _RETRY),
         e.Busy: Answer(503, "ServiceUnavailableError", _RETRY),
         e.StorageUnavailable: Answer(503, "ServiceUnavailableError", _RETRY),
         e.InsufficientStorage: Answer(507, "InsufficientStorageError"),

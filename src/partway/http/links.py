@@ -149,11 +149,15 @@ async def _refusal(request: Request, exc: DomainError) -> Response:
 
 
 async def _deliver(request: Request, services: Services, opened: Opened, entry: Entry) -> Response:
+    attachment = request.query_params.get("download") == "1"
+    # Opened (and asked of the pre-access hook) before it counts: a refusal is no download.
+    response = await send_file(
+        request, services.files, opened.link.tenant, entry, attachment, opened.link.id
+    )
     if starts_at_zero(request):
         await services.catalog.links.count_download(opened.link)
         services.catalog.link_downloads.inc()
-    attachment = request.query_params.get("download") == "1"
-    return await send_file(request, services.files, opened.link.tenant, entry, attachment)
+    return response
 
 
 async def public_link(request: Request) -> Response:

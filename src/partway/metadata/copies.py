@@ -3,6 +3,7 @@ transaction that publishes it (domain/copies.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,12 +12,14 @@ from sqlalchemy.engine import Connection
 
 from ..domain.copies import COPY_PREFIX, PendingCopy, Publish
 from ..domain.errors import NotFound, QuotaExceeded
+from ..domain.events import Event
 from ..domain.models import DEFAULT_DRIVE_ID, ROOT_FOLDER_ID, Entry, EntryKind, Tenant
 from . import usage
 from .accounts import quota_of
 from .base import SqlBase
 from .catalog import drives
 from .copy_table import folder_copies
+from .outbox import write_outbox
 from .rows import OPEN_NAME, entry_of, entry_values, name_taken_error, tenant_of
 from .schema import entries, sessions
 
@@ -96,7 +99,7 @@ class CopyQueries(SqlBase):
         query = folder_copies.update().where(folder_copies.c.id == copy_id).values(heartbeat_at=now)
         return bool(await self._write(lambda c: c.execute(query).rowcount == 1))
 
-    async def publish_copy(self, publish: Publish) -> None:
+    async def publish_copy(self, publish: Publish, outbox: Sequence[Event] = ()) -> None:
         def work(c: Connection) -> None:
             claimed = c.execute(
                 folder_copies.delete().where(folder_copies.c.id == publish.copy_id)
@@ -115,6 +118,7 @@ class CopyQueries(SqlBase):
                 .where(entries.c.id == publish.top_id)
                 .values(parent_id=publish.parent_id)
             )
+            write_outbox(c, outbox)
 
         try:
             await self._write(work)

@@ -51,24 +51,30 @@ class EntryQueries(SqlBase):
 
         return await self._read(work, small=True)
 
-    async def insert_entry(self, entry: Entry) -> None:
+    async def insert_entry(self, entry: Entry, outbox: Sequence[Event] = ()) -> None:
         def work(c: Connection) -> None:
             c.execute(entries.insert().values(**entry_values(entry)))
             if entry.kind is EntryKind.FILE:
                 usage.adjust(c, entry.tenant, stored=entry.size or 0)
+            write_outbox(c, outbox)
 
         try:
             await self._write(work)
         except sa.exc.IntegrityError:
             raise name_taken_error(entry.name) from None
 
-    async def update_entry(self, entry: Entry) -> None:
+    async def update_entry(self, entry: Entry, outbox: Sequence[Event] = ()) -> None:
         values = entry_values(entry)
         # A file's size is fixed when it is made; its consumer's stored bytes count it so.
         del values["id"], values["size"]
         query = entries.update().where(entries.c.id == entry.id).values(**values)
+
+        def work(c: Connection) -> None:
+            c.execute(query)
+            write_outbox(c, outbox)
+
         try:
-            await self._write(lambda c: c.execute(query))
+            await self._write(work)
         except sa.exc.IntegrityError:
             raise name_taken_error(entry.name) from None
 

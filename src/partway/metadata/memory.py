@@ -294,14 +294,16 @@ class MemoryRepository:
         entry = self._entries.get(entry_id)
         return entry if entry is not None and entry.tenant == tenant else None
 
-    async def insert_entry(self, entry: Entry) -> None:
+    async def insert_entry(self, entry: Entry, outbox: Sequence[Event] = ()) -> None:
         self._check_entry_name(entry)
         self._entries[entry.id] = entry
+        self._write_outbox(outbox)
 
-    async def update_entry(self, entry: Entry) -> None:
+    async def update_entry(self, entry: Entry, outbox: Sequence[Event] = ()) -> None:
         self._check_entry_name(entry)
         # A file's size is fixed when it is made.
         self._entries[entry.id] = replace(entry, size=self._entries[entry.id].size)
+        self._write_outbox(outbox)
 
     async def delete_entry(
         self, tenant: Tenant, entry_id: str, outbox: Sequence[Event] = ()

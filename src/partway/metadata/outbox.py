@@ -13,6 +13,8 @@ from ..domain.models import Tenant
 from .base import SqlBase
 from .schema import outbox
 
+OUTBOX_ORDER_LOCK = 0x6F7574626F78  # "outbox"
+
 
 def outbox_values(event: Event) -> dict[str, object]:
     """The row of a durable event (its kind, entity, tenant, time and JSON payload)."""
@@ -31,8 +33,14 @@ def outbox_values(event: Event) -> dict[str, object]:
 
 def write_outbox(c: Connection, events: Sequence[Event]) -> None:
     """Called by a repository method inside its transaction, after its own statements."""
-    if events:
-        c.execute(outbox.insert(), [outbox_values(e) for e in events])
+    if not events:
+        return
+    if c.dialect.name == "postgresql":
+        # Ids come from a sequence, and two transactions may commit out of id order: a reader
+        # that has seen id 10 would then never see 9. Held until commit (the outbox insert is a
+        # transaction's last statement), this lock makes commit order the id order.
+        c.execute(sa.select(sa.func.pg_advisory_xact_lock(OUTBOX_ORDER_LOCK)))
+    c.execute(outbox.insert(), [outbox_values(e) for e in events])
 
 
 class OutboxQueries(SqlBase):

@@ -168,3 +168,4 @@ outbox = sa.Table(
 
 # Drives, drive groups and shared links live in a module of their own, on this MetaData.
 from . import catalog as catalog  # noqa: E402
+from . import delivery_tables as delivery_tables  # noqa: E402

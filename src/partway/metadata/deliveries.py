@@ -1,0 +1,255 @@
+"""The webhook delivery queue in SQL.
+
+Each endpoint has a cursor over the outbox; `enqueue` turns the outbox rows after it into
+deliveries under a lock of that cursor row, so several servers never make one twice. A claim
+takes due deliveries whose entity has no earlier one pending (order per entity) and leases them:
+`FOR UPDATE SKIP LOCKED` on PostgreSQL, SQLite's single write transaction elsewhere. A server
+that dies mid-delivery leaves a lease that runs out, and another server tries again
+(at least once)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from ..domain.events import OutboxRecord
+from ..domain.models import Tenant
+from ..domain.webhooks import Delivery, DeliveryRow, QueueStats, Wants
+from .base import SqlBase
+from .delivery_tables import webhook_cursors as cursors
+from .delivery_tables import webhook_deliveries as deliveries
+from .schema import outbox
+
+
+def _ensure_cursor(c: Connection, endpoint: str) -> int:
+    """The endpoint's cursor, created at 0 (a new endpoint gets the whole outbox), locked."""
+    dialect = postgresql if c.dialect.name == "postgresql" else sqlite
+    c.execute(
+        dialect.insert(cursors).values(endpoint=endpoint, last_outbox_id=0).on_conflict_do_nothing()
+    )
+    query = sa.select(cursors.c.last_outbox_id).where(cursors.c.endpoint == endpoint)
+    if c.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return int(c.execute(query).scalar_one())
+
+
+def _new_delivery(endpoint: str, row: Any, now: datetime, deadline: datetime) -> dict[str, object]:
+    """A delivery of the outbox row `row` (its id and entity_id) to `endpoint`."""
+    return {
+        "endpoint": endpoint,
+        "outbox_id": row.id,
+        "entity_id": row.entity_id,
+        "state": "pending",
+        "attempts": 0,
+        "created_at": now,
+        "next_attempt_at": now,
+        "deadline": deadline,
+    }
+
+
+class SqlDeliveries(SqlBase):
+    async def enqueue(
+        self, wanted: Mapping[str, Wants], window: timedelta, now: datetime, limit: int
+    ) -> int:
+        if not await self._news(wanted):
+            return 0
+
+        def work(c: Connection) -> int:
+            made = 0
+            for endpoint, wants in wanted.items():
+                last = _ensure_cursor(c, endpoint)
+                rows = c.execute(
+                    sa.select(outbox.c.id, outbox.c.kind, outbox.c.entity_id, outbox.c.app_id)
+                    .where(outbox.c.id > last)
+                    .order_by(outbox.c.id)
+                    .limit(limit)
+                ).all()
+                if not rows:
+                    continue
+                new = [
+                    _new_delivery(endpoint, r, now, now + window)
+                    for r in rows
+                    if wants(r.kind, r.app_id)
+                ]
+                if new:
+                    c.execute(deliveries.insert(), new)
+                c.execute(
+                    cursors.update()
+                    .where(cursors.c.endpoint == endpoint)
+                    .values(last_outbox_id=rows[-1].id)
+                )
+                made += len(new)
+            return made
+
+        return await self._write(work)
+
+    async def _news(self, wanted: Mapping[str, Wants]) -> bool:
+        """Whether the outbox has rows some endpoint has not taken: a read, so an idle server
+        polling opens no write transaction (on SQLite, a commit waiting for the disk)."""
+        behind = sa.select(sa.func.min(cursors.c.last_outbox_id), sa.func.count()).where(
+            cursors.c.endpoint.in_(list(wanted))
+        )
+        newest = sa.select(sa.func.max(outbox.c.id))
+
+        def work(c: Connection) -> bool:
+            lowest, known = c.execute(behind).one()
+            last = c.execute(newest).scalar()
+            return known < len(wanted) or (last is not None and last > lowest)
+
+        return await self._read(work, small=True)
+
+    async def claim(self, now: datetime, lease: timedelta, limit: int) -> list[Delivery]:
+        d = deliveries
+        earlier = deliveries.alias("earlier")
+        blocked = (
+            sa.exists()
+            .where(earlier.c.endpoint == d.c.endpoint)
+            .where(earlier.c.entity_id == d.c.entity_id)
+            .where(earlier.c.id < d.c.id)
+            .where(earlier.c.state == "pending")
+        )
+        due = (
+            sa.select(d.c.id)
+            .where(d.c.state == "pending", d.c.next_attempt_at <= now)
+            .where(sa.or_(d.c.claimed_until.is_(None), d.c.claimed_until < now))
+            .where(~blocked)
+            .order_by(d.c.id)
+            .limit(limit)
+        )
+
+        # A read first: an idle server polling opens no write transaction.
+        if not await self._read(lambda c: c.execute(due.limit(1)).first() is not None):
+            return []
+
+        def work(c: Connection) -> list[Delivery]:
+            query = due.with_for_update(skip_locked=True, of=d) if _pg(c) else due
+            ids = list(c.execute(query).scalars())
+            if not ids:
+                return []
+            c.execute(
+                d.update()
+                .where(d.c.id.in_(ids))
+                .values(claimed_until=now + lease, attempts=d.c.attempts + 1)
+            )
+            rows = c.execute(
+                sa.select(
+                    d.c.id, d.c.endpoint, d.c.attempts, d.c.deadline, outbox.c.id,
+                    outbox.c.kind, outbox.c.entity_id, outbox.c.app_id, outbox.c.consumer_id,
+                    outbox.c.occurred_at, outbox.c.payload,
+                )
+                .join(outbox, outbox.c.id == d.c.outbox_id)
+                .where(d.c.id.in_(ids))
+                .order_by(d.c.id)
+            ).all()  # fmt: skip
+            return [
+                Delivery(
+                    r[0], r[1], r[2], r[3],
+                    OutboxRecord(r[4], r[5], r[6], Tenant(r[7], r[8]), r[9], json.loads(r[10])),
+                )
+                for r in rows
+            ]  # fmt: skip
+
+        return await self._write(work)
+
+    async def delivered(self, delivery_id: int, now: datetime) -> None:
+        await self._settle(
+            delivery_id, state="delivered", delivered_at=now, claimed_until=None, last_error=None
+        )
+
+    async def failed(self, delivery_id: int, error: str, retry_at: datetime | None) -> None:
+        if retry_at is None:
+            await self._settle(delivery_id, state="dead", claimed_until=None, last_error=error)
+        else:
+            await self._settle(
+                delivery_id, next_attempt_at=retry_at, claimed_until=None, last_error=error
+            )
+
+    async def _settle(self, delivery_id: int, **values: object) -> None:
+        statement = deliveries.update().where(deliveries.c.id == delivery_id).values(**values)
+        await self._write(lambda c: c.execute(statement), small=True)
+
+    async def prune(self, before: datetime) -> int:
+        d = deliveries
+        statement = d.delete().where(d.c.state == "delivered", d.c.delivered_at < before)
+        return await self._write(lambda c: c.execute(statement).rowcount)
+
+    async def stats(self) -> QueueStats:
+        d = deliveries
+        counts = sa.select(d.c.state, sa.func.count()).group_by(d.c.state)
+        oldest = sa.select(sa.func.min(d.c.created_at)).where(d.c.state == "pending")
+
+        def work(c: Connection) -> QueueStats:
+            by_state = {state: int(n) for state, n in c.execute(counts)}
+            first = c.execute(oldest).scalar()
+            return QueueStats(
+                pending=by_state.get("pending", 0),
+                delivered=by_state.get("delivered", 0),
+                dead=by_state.get("dead", 0),
+                oldest_pending=first,  # min() keeps the column's type: an aware datetime
+            )
+
+        return await self._read(work)
+
+    async def listing(self, state: str | None, limit: int) -> list[DeliveryRow]:
+        d = deliveries
+        query = (
+            sa.select(
+                d.c.id, d.c.endpoint, d.c.outbox_id, outbox.c.kind, d.c.entity_id, d.c.state,
+                d.c.attempts, d.c.created_at, d.c.next_attempt_at, d.c.last_error,
+            )
+            .join(outbox, outbox.c.id == d.c.outbox_id)
+            .order_by(d.c.id.desc())
+            .limit(limit)
+        )  # fmt: skip
+        if state is not None:
+            query = query.where(d.c.state == state)
+        return await self._read(
+            lambda c: [DeliveryRow(**dict(r._mapping)) for r in c.execute(query)]
+        )
+
+    async def retry(self, ids: list[int] | None, window: timedelta, now: datetime) -> int:
+        """Dead letters (all, or those given) back to pending, with a fresh retry window."""
+        statement = (
+            deliveries.update()
+            .where(deliveries.c.state == "dead")
+            .values(state="pending", next_attempt_at=now, deadline=now + window,
+                    claimed_until=None)
+        )  # fmt: skip
+        if ids is not None:
+            statement = statement.where(deliveries.c.id.in_(ids))
+        return await self._write(lambda c: c.execute(statement).rowcount)
+
+    async def replay(
+        self, wanted: Mapping[str, Wants], first: int, last: int | None, window: timedelta,
+        now: datetime,
+    ) -> int:  # fmt: skip
+        """Deliver the outbox's events `first`..`last` again, as new deliveries."""
+        query = sa.select(outbox.c.id, outbox.c.kind, outbox.c.entity_id, outbox.c.app_id).where(
+            outbox.c.id >= first
+        )
+        if last is not None:
+            query = query.where(outbox.c.id <= last)
+
+        def work(c: Connection) -> int:
+            rows = c.execute(query.order_by(outbox.c.id)).all()
+            new = [
+                _new_delivery(endpoint, r, now, now + window)
+                for endpoint, wants in wanted.items()
+                for r in rows
+                if wants(r.kind, r.app_id)
+            ]
+            if new:
+                c.execute(deliveries.insert(), new)
+            return len(new)
+
+        return await self._write(work)
+
+
+def _pg(c: Connection) -> bool:
+    return c.dialect.name == "postgresql"

@@ -1,0 +1,1 @@
+"""Delivering events over HTTP: Standard Webhooks signatures, the webhook worker, hook calls."""

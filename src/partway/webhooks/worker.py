@@ -1,0 +1,179 @@
+"""The webhook worker of a server: moves outbox events into deliveries, claims due ones, posts
+them signed, and settles each (delivered, retry later, dead letter). Requests never wait for it:
+it runs as a background task with its own bounded concurrency and timeouts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+import httpx
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from ..config import Settings
+from ..domain.ports import Clock
+from ..domain.webhooks import Backoff, Delivery, DeliveryQueue, Wants, event_body, message_id
+from ..endpoints import WebhookEndpoint
+from ..metadata.deliveries import SqlDeliveries
+from .signing import signed_headers
+
+log = logging.getLogger("partway.webhooks")
+
+ENQUEUE_BATCH = 500
+# The queue's gauges need a count over the table: refreshed this often, not every round.
+STATS_SECONDS = 10.0
+# Delivered rows are kept this long (for `partway webhooks list`), then deleted.
+KEEP_DELIVERED = timedelta(days=7)
+
+
+class WebhookMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.queued = Gauge(
+            "partway_webhooks_queued", "Deliveries pending (to try or retry)", registry=registry
+        )
+        self.dead = Gauge("partway_webhooks_dead", "Dead-lettered deliveries", registry=registry)
+        self.oldest = Gauge(
+            "partway_webhooks_oldest_pending_seconds",
+            "Age of the oldest pending delivery",
+            registry=registry,
+        )
+        self.delivered = Counter(
+            "partway_webhooks_delivered", "Deliveries the endpoint accepted", registry=registry
+        )
+        self.failed = Counter(
+            "partway_webhooks_failed", "Delivery attempts that failed", ["endpoint"],
+            registry=registry,
+        )  # fmt: skip
+
+
+def wanted_by(endpoints: Mapping[str, WebhookEndpoint]) -> dict[str, Wants]:
+    return {name: endpoint.wants for name, endpoint in endpoints.items()}
+
+
+class WebhookWorker:
+    def __init__(
+        self,
+        queue: DeliveryQueue,
+        endpoints: Mapping[str, WebhookEndpoint],
+        *,
+        clock: Clock,
+        backoff: Backoff,
+        window: timedelta,
+        timeout: float,
+        concurrency: int,
+        default_service: str,
+        metrics: WebhookMetrics,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._queue = queue
+        self._endpoints = dict(endpoints)
+        self._clock = clock
+        self._backoff = backoff
+        self._window = window
+        self._timeout = timeout
+        self._concurrency = concurrency
+        self._default_service = default_service
+        self._metrics = metrics
+        # A lease outlives the slowest try, so no other server takes a delivery being made.
+        self._lease = timedelta(seconds=2 * timeout + 5)
+        self._stats_due = 0.0
+        self._client = httpx.AsyncClient(
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=concurrency),
+            transport=transport,
+            follow_redirects=False,  # a redirect could point anywhere: not followed
+        )
+
+    async def run_once(self) -> int:
+        """One round: enqueue new events, deliver what is due. Returns deliveries attempted."""
+        now = self._clock()
+        await self._queue.enqueue(wanted_by(self._endpoints), self._window, now, ENQUEUE_BATCH)
+        due = await self._queue.claim(now, self._lease, self._concurrency)
+        await asyncio.gather(*(self._deliver(d) for d in due))
+        if time.monotonic() >= self._stats_due:
+            self._stats_due = time.monotonic() + STATS_SECONDS
+            await self._queue.prune(now - KEEP_DELIVERED)
+            await self.refresh_metrics()
+        return len(due)
+
+    async def run_forever(self, poll: float) -> None:
+        """Busy rounds follow each other at once; an idle one waits `poll` seconds."""
+        while True:
+            try:
+                attempted = await self.run_once()
+            except Exception:
+                log.exception("webhook delivery round failed; trying again in %.1fs", poll)
+                attempted = 0
+            if not attempted:
+                await asyncio.sleep(poll)
+
+    async def refresh_metrics(self) -> None:
+        stats = await self._queue.stats()
+        self._metrics.queued.set(stats.pending)
+        self._metrics.dead.set(stats.dead)
+        age = 0.0
+        if stats.oldest_pending is not None:
+            age = max((self._clock() - stats.oldest_pending).total_seconds(), 0.0)
+        self._metrics.oldest.set(age)
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        endpoint = self._endpoints.get(delivery.endpoint)
+        if endpoint is None:  # removed from the settings since: kept, tried when it is back
+            await self._fail(delivery, "endpoint no longer configured")
+            return
+        error = await self._post(endpoint, delivery)
+        if error is None:
+            await self._queue.delivered(delivery.id, self._clock())
+            self._metrics.delivered.inc()
+        else:
+            self._metrics.failed.labels(delivery.endpoint).inc()
+            await self._fail(delivery, error)
+
+    async def _post(self, endpoint: WebhookEndpoint, delivery: Delivery) -> str | None:
+        body = json.dumps(event_body(delivery, self._default_service)).encode()
+        headers = signed_headers(endpoint.secret, message_id(delivery.record), body)
+        try:
+            response = await self._client.post(endpoint.url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            return f"{type(exc).__name__}: {exc}"[:500]
+        if 200 <= response.status_code < 300:
+            return None
+        return f"HTTP {response.status_code}"
+
+    async def _fail(self, delivery: Delivery, error: str) -> None:
+        retry_at: datetime | None = self._clock() + self._backoff.delay(delivery.attempts)
+        if retry_at is not None and retry_at > delivery.deadline:
+            retry_at = None  # that was the last try: a dead letter
+            log.warning(
+                "webhook %s to %s dead after %d tries: %s",
+                delivery.record.id, delivery.endpoint, delivery.attempts, error,
+            )  # fmt: skip
+        await self._queue.failed(delivery.id, error, retry_at)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def build_worker(
+    settings: Settings, queue: SqlDeliveries, clock: Clock, registry: CollectorRegistry,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> WebhookWorker:  # fmt: skip
+    return WebhookWorker(
+        queue,
+        settings.webhooks,
+        clock=clock,
+        backoff=Backoff(
+            timedelta(seconds=settings.webhook_backoff_base_seconds),
+            timedelta(seconds=settings.webhook_backoff_max_seconds),
+        ),
+        window=timedelta(seconds=settings.webhook_retry_window_seconds),
+        timeout=settings.webhook_timeout_seconds,
+        concurrency=settings.webhook_concurrency,
+        default_service=settings.default_service,
+        metrics=WebhookMetrics(registry),
+        transport=transport,
+    )
