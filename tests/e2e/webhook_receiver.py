@@ -40,7 +40,7 @@ class Receiver:
         return [r for r in found if path is None or r["path"] == path]
 
     def wait_for(
-        self, done: Callable[[list[dict[str, Any]]], bool], path: str, timeout: float = 20.0
+        self, done: Callable[[list[dict[str, Any]]], bool], path: str, timeout: float = 60.0
     ) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
