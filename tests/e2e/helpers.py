@@ -7,6 +7,7 @@ import hashlib
 from typing import Any
 
 import httpx
+from awscrt import checksums
 
 SESSIONS = "/file-storage/upload-sessions"
 MIB = 1024 * 1024
@@ -76,3 +77,8 @@ def upload_whole(client: httpx.Client, name: str, payload: bytes, folder: str = 
     assert res.status_code == 201, res.text
     file_id: str = res.json()["data"]["id"]
     return file_id
+
+
+def crc32c_header(data: bytes) -> str:
+    value: int = checksums.crc32c(data)
+    return "crc32c=" + base64.b64encode(value.to_bytes(4, "big")).decode()
