@@ -67,3 +67,13 @@ def test_the_hex_form_of_the_registry_is_accepted(client: httpx.Client) -> None:
     res = put_part(client, session_id, 0, b"dog", digest="crc32c=A72A4DF")
     assert res.status_code == 200, res.text
     assert client.post(f"{SESSIONS}/{session_id}/finish").status_code == 201
+
+
+def test_the_server_says_which_digests_it_takes(server: Server, client: httpx.Client) -> None:
+    # No credentials needed: a client asks before it creates anything.
+    res = httpx.options(server.base_url + SESSIONS)
+    assert res.status_code == 200
+    assert res.json()["digest_algorithms"] == ["crc32c", "sha", "sha-256"]
+    assert res.headers["want-digest"] == "crc32c;q=1, sha;q=0.9, sha-256;q=0.8"
+    created = client.post(SESSIONS, json={"name": "w.bin", "parent_folder_id": "root", "size": 1})
+    assert created.headers["want-digest"].startswith("crc32c;q=1")

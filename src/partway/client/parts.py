@@ -1,4 +1,4 @@
-"""Sending part bodies from worker threads: file → reused buffer → SHA-1 → socket.
+"""Sending part bodies from worker threads: file → reused buffer → CRC32C or SHA-1 → socket.
 
 Each part's whole journey runs in one worker thread on a blocking connection: the positioned
 read, the hash and the socket writes all release the GIL, and no byte passes through the event
@@ -18,6 +18,7 @@ import httpx
 
 from ..wire import DIGEST, SESSIONS_PATH, sha1_digest_header
 from .api import Credentials, needs_tls, raise_for_error
+from .digests import part_digest
 from .retry import RETRY_ERRORS, RetryPolicy, waiting_for
 
 SLICE = 1024 * 1024  # bodies go out in 1 MiB views: no part-sized copies
@@ -53,13 +54,26 @@ class PartSender:
         self._stopping = threading.Event()
 
     def send_from_file(
-        self, fd: int, buffer: bytearray, session_id: str, number: int, offset: int, length: int
-    ) -> None:
-        """Read part `number` (`length` bytes at `offset`) into `buffer`, hash it, send it."""
+        self,
+        fd: int,
+        buffer: bytearray,
+        session_id: str,
+        number: int,
+        offset: int,
+        length: int,
+        algorithm: str | None = "sha",
+    ) -> int | None:
+        """Read part `number` (`length` bytes at `offset`) into `buffer`, hash it with
+        `algorithm` (None: send no digest), send it; its CRC32C if that was the algorithm."""
         view = memoryview(buffer)[:length]
         if os.preadv(fd, [view], offset) != length:
             raise FileShrank("the file is shorter than when the upload began")
-        self.send(session_id, number, view, sha1_digest(view))
+        if algorithm is None:
+            self.send(session_id, number, view, None)
+            return None
+        header, crc = part_digest(algorithm, view)
+        self.send(session_id, number, view, header)
+        return crc
 
     def send(self, session_id: str, number: int, body: memoryview, digest: str | None) -> None:
         headers = {"content-type": "application/octet-stream", "content-length": str(len(body))}
