@@ -70,3 +70,14 @@ def test_known_values() -> None:
     assert crc32c(b"dog") == 0x0A72A4DF  # the IANA registry's example
     assert CRC32C.combine(crc32c(b"do"), crc32c(b"g"), 1) == 0x0A72A4DF
     assert CRC32C.combine_all([]) == 0 and CRC32C.combine(7, 0, 0) == 7
+
+
+@settings(max_examples=50)
+@given(st.lists(st.binary(min_size=0, max_size=40), min_size=1, max_size=6), st.integers(16, 60))
+def test_many_pieces_of_one_length_use_tables(tail: list[bytes], count: int) -> None:
+    # Enough pieces of one length to take the table path, between others that do not.
+    same = [bytes([i % 256]) * 37 for i in range(count)]
+    pieces = [*tail, *same, *tail]
+    data = b"".join(pieces)
+    assert CRC32C.combine_all((crc32c(p), len(p)) for p in pieces) == crc32c(data)
+    assert CRC64NVME.combine_all((crc64nvme(p), len(p)) for p in pieces) == crc64nvme(data)
