@@ -82,6 +82,39 @@ def parse_digest(header: str | None) -> Digest | None:
     return Digest(expected)
 
 
+def parse_tus_checksum(header: str | None) -> Digest | None:
+    """tus's checksum extension: `Upload-Checksum: crc32c <base64>` (or sha1, sha256), one
+    algorithm per request. For the tus front (issue #19); its names, fastest first, are
+    TUS_ALGORITHMS (the Tus-Checksum-Algorithm answer)."""
+    if header is None or not header.strip():
+        return None
+    algo, _, value = header.strip().partition(" ")
+    name = _ALGORITHMS.get(algo.lower())
+    if name is None or not value.strip():
+        raise InvalidInput(f"unsupported or malformed Upload-Checksum {header.strip()!r}")
+    return Digest({name: _decode(algo, name, value.strip())})
+
+
+def parse_structured_digest(header: str | None) -> Digest | None:
+    """RFC 9530 `Repr-Digest`/`Content-Digest`: a structured-field dictionary of byte
+    sequences, `crc32c=:<base64>:, sha-256=:<base64>:`; unknown algorithms are skipped."""
+    if header is None or not header.strip():
+        return None
+    expected: dict[str, bytes] = {}
+    for item in header.split(","):
+        algo, sep, value = item.strip().partition("=")
+        value = value.strip()
+        if not sep or len(value) < 2 or value[0] != ":" or value[-1] != ":":
+            raise InvalidInput(f"malformed digest item {item.strip()!r}: expected algo=:base64:")
+        name = _ALGORITHMS.get(algo.strip().lower())
+        if name is not None:
+            expected[name] = _decode(algo, name, value[1:-1])
+    return Digest(expected) if expected else None
+
+
+TUS_ALGORITHMS = ("crc32c", "sha1", "sha256")
+
+
 def crc32c_of(data: bytes | bytearray | memoryview, previous: int = 0) -> int:
     crc: int = checksums.crc32c(data, previous)  # any buffer, mapped pages included
     return crc
