@@ -20,6 +20,8 @@ SCAN = 8 * 1024 * 1024
 def choose(wanted: str, offered: tuple[str, ...]) -> str | None:
     """The algorithm to use: `wanted`, or with "auto" the first the server offers that this
     client computes (a server that names none takes SHA-1, as Apideck and Box do)."""
+    if wanted not in CHOICES:
+        raise ValueError(f"digest must be one of {', '.join(CHOICES)}, not {wanted!r}")
     if wanted == "none":
         return None
     if wanted != "auto":
