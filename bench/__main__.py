@@ -302,14 +302,15 @@ class Bench:
 
         self.measured(row, server, once, lambda r: self.stored_ok(server.url, key, r["file_id"]))
 
-    def uploader_row(self) -> None:
+    def uploader_row(self, digest: str = "sha1") -> None:
         """partway's own uploader as the client: its CPU per GiB (process start included)."""
+        what = {"sha1": "part + whole-file SHA-1", "crc32c": "part + whole-file CRC32C"}
         row = Row(
-            "partway's uploader (`partway upload`, process start included), P=4, part SHA-1 on, "
-            "fsync on",
+            "partway's uploader (`partway upload`, process start included), P=4, "
+            f"{what.get(digest, digest)}, fsync on",
             "partway",
         )
-        server, key, _ = self.partway_server("uploader", True)
+        server, key, _ = self.partway_server(f"uploader-{digest}", True)
         env = {
             **os.environ,
             "PARTWAY_SERVER": server.url,
@@ -336,6 +337,8 @@ class Bench:
                     "4",
                     "--state-dir",
                     str(self.work / "uploader-state"),
+                    "--digest",
+                    digest,
                 ],
                 env=env,
                 check=True,
@@ -461,7 +464,8 @@ class Bench:
                     for digests in (False, True):
                         self.partway_row(streams, digests, fsync)
             self.uploader_work_row()
-            self.uploader_row()
+            self.uploader_row("sha1")
+            self.uploader_row("crc32c")
             if self.peers:
                 self.peer_rows()
             self.interleaved()

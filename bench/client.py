@@ -22,6 +22,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
+from partway.domain.crc import CRC32C
+from partway.domain.digests import crc32c_of
+from partway.wire import crc32c_digest_header
+
 PART = 8 * 1024 * 1024
 
 
@@ -136,14 +140,25 @@ def parallel(
 
 
 class PartDigests:
-    """Each part's SHA-1 header, hashed from a read-only mapping of the source file (no copy)."""
+    """Each part's SHA-1 or CRC32C header, hashed from a read-only mapping of the source file
+    (no copy); the CRCs are kept, by offset, for the whole file's."""
 
-    def __init__(self, fd: int, size: int) -> None:
+    def __init__(self, fd: int, size: int, crc: bool = False) -> None:
         self._view = memoryview(mmap.mmap(fd, size, prot=mmap.PROT_READ)) if size else None
+        self._crc = crc
+        self.crcs: dict[int, tuple[int, int]] = {}
 
     def header(self, offset: int, length: int) -> str:
         view = self._view[offset : offset + length] if self._view is not None else b""
-        return "sha=" + base64.b64encode(hashlib.sha1(view).digest()).decode()
+        if not self._crc:
+            return "sha=" + base64.b64encode(hashlib.sha1(view).digest()).decode()
+        value = crc32c_of(view)
+        self.crcs[offset] = (value, length)
+        return crc32c_digest_header(value)
+
+    def whole_crc(self) -> str:
+        """The file's CRC32C combined from the parts' (no read)."""
+        return crc32c_digest_header(CRC32C.combine_all(v for _, v in sorted(self.crcs.items())))
 
 
 def whole_sha1(fd: int, size: int) -> str:
@@ -171,7 +186,7 @@ def upload_partway(args: argparse.Namespace, fd: int, size: int) -> dict[str, An
         conn.request("GET", f"/file-storage/upload-sessions/{sid}").ok().json()["data"]["part_size"]
     )
     count = max(1, -(-size // part_size))
-    digests = PartDigests(fd, size) if args.digests else None
+    digests = PartDigests(fd, size, args.crc) if args.digests or args.crc else None
 
     def put(c: Connection, number: int) -> None:
         offset = number * part_size
@@ -184,11 +199,14 @@ def upload_partway(args: argparse.Namespace, fd: int, size: int) -> dict[str, An
 
     whole: dict[str, str] = {}
     hashing = threading.Thread(target=lambda: whole.update(digest=whole_sha1(fd, size)))
-    if args.whole_digest:
+    sha_whole = args.whole_digest and not args.crc
+    if sha_whole:
         hashing.start()  # alongside the parts, as partway's uploader does
     parallel(count, args.parallel, args.url, headers, put)
-    if args.whole_digest:
+    if sha_whole:
         hashing.join()
+    elif args.whole_digest and digests is not None:
+        whole["digest"] = digests.whole_crc()
     began = time.perf_counter()
     finished = conn.request(
         "POST", f"/file-storage/upload-sessions/{sid}/finish", whole or None
@@ -265,6 +283,9 @@ def main() -> None:
     parser.add_argument("--digests", action="store_true")
     parser.add_argument(
         "--whole-digest", action="store_true", help="whole-file SHA-1 at finish (partway)"
+    )
+    parser.add_argument(
+        "--crc", action="store_true", help="CRC32C part digests (the whole file's combined)"
     )
     parser.add_argument("--key", default="")
     args = parser.parse_args()

@@ -40,3 +40,19 @@ def sha1_digest_header(sha1: bytes) -> str:
 
 # partway's own extension: a preferred part size, honoured within the server's limits.
 PART_SIZE_HINT = "x-partway-part-size-hint"
+
+
+# RFC 3230's Want-Digest: the server's preference among the digests it takes, fastest first.
+WANT_DIGEST = "want-digest"
+
+
+def want_digest(algorithms: tuple[str, ...]) -> str:
+    """`crc32c;q=1, sha;q=0.9, ...`: descending q-values in the order given."""
+    weights = ["1", *(f"0.{9 - i}" for i in range(8))]
+    return ", ".join(f"{name};q={q}" for name, q in zip(algorithms, weights, strict=False))
+
+
+def crc32c_digest_header(crc: int) -> str:
+    """The `digest` header value for a CRC32C: `crc32c=<base64 of 4 big-endian bytes>` (as S3
+    and GCS write it)."""
+    return "crc32c=" + base64.b64encode(crc.to_bytes(4, "big")).decode()

@@ -65,6 +65,7 @@ def a_file(name: str, size: int = 5, parent: str = "root") -> Entry:
         size=size,
         service_id="local",
         storage_key=new_id("obj"),
+        crc32c="0a72a4df",
     )
 
 
@@ -75,12 +76,13 @@ def test_ranges_are_recorded_replaced_and_forgotten_by_start(repo: Repository) -
         later = T0 + timedelta(minutes=5)
         assert await repo.record_range(s.id, ByteRange(10, 10, "a" * 40), later, later)
         assert await repo.record_range(s.id, ByteRange(0, 10, tag="t"), later, later)
-        assert await repo.record_range(s.id, ByteRange(10, 7), later, later)
+        replaced = ByteRange(10, 7, crc32c="0a72a4df")
+        assert await repo.record_range(s.id, replaced, later, later)
         got = await repo.get_session(TENANT, s.id)
         assert got is not None and got.expires_at == later
-        assert got.ranges == (ByteRange(0, 10, tag="t"), ByteRange(10, 7))
+        assert got.ranges == (ByteRange(0, 10, tag="t"), replaced)
         one = await repo.get_session(TENANT, s.id, with_ranges=False, only_range=10)
-        assert one is not None and one.ranges == (ByteRange(10, 7),)
+        assert one is not None and one.ranges == (replaced,)
         none = await repo.get_session(TENANT, s.id, with_ranges=False, only_range=20)
         assert none is not None and none.ranges == ()
         await repo.restage(s.id, "new-handle", [ByteRange(0, 10, tag="t2")])
@@ -213,6 +215,7 @@ def test_entries_are_listed_updated_and_deleted(repo: Repository) -> None:
         await repo.update_entry(renamed)
         got = await repo.get_entry(TENANT, files[0].id)
         assert got is not None and (got.name, got.size) == ("g", 3)
+        assert got.crc32c == "0a72a4df"
         with pytest.raises(NameTaken):
             await repo.update_entry(Entry(**{**files[1].__dict__, "name": "g"}))
         await repo.delete_entry(OTHER, files[1].id)  # another tenant's: nothing happens

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 from apideck_unify import Apideck
+from awscrt import checksums
 
 SESSIONS = "/file-storage/upload-sessions"
 MIB = 1024 * 1024
@@ -89,3 +90,8 @@ def python_sdk(server: Any, consumer_id: str) -> Apideck:
         server_url=server.base_url,
         retry_config=None,
     )
+
+
+def crc32c_header(data: bytes) -> str:
+    value: int = checksums.crc32c(data)
+    return "crc32c=" + base64.b64encode(value.to_bytes(4, "big")).decode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 from collections import Counter
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from awscrt import checksums
 from playwright.sync_api import Browser, Locator, Page, Route, expect
 
 from tests.conftest import Server, log_events, start_server, stop_server
@@ -199,3 +201,53 @@ def test_drag_and_drop(page: Page, server: Server) -> None:
     page.dispatch_event("#dropzone", "drop", {"dataTransfer": transfer})
     expect(upload_row(page, "dropped.txt")).to_have_attribute("data-status", "done")
     expect(page.locator("#files tbody tr", has_text="dropped.txt")).to_contain_text("13 B")
+
+
+def test_the_page_sends_crc32c_parts_and_the_combined_file_crc(
+    page: Page, server: Server, tmp_path: Path
+) -> None:
+    payload = os.urandom(2 * MIB + 77)
+    source = tmp_path / "crc.bin"
+    source.write_bytes(payload)
+    sign_in(page, server, "browser-crc")
+    digests: list[str] = []
+    page.on("request", lambda r: digests.append(r.headers.get("digest", "")))
+    page.set_input_files("#file-input", str(source))
+    row = upload_row(page, "crc.bin")
+    expect(row).to_have_attribute("data-status", "done", timeout=60_000)
+    file_id = re.search(r"file (file_[0-9a-f]+)", row.inner_text()).group(1)  # type: ignore[union-attr]
+    res = httpx.get(
+        f"{server.base_url}/file-storage/files/{file_id}", headers=server.headers("browser-crc")
+    )
+    want = crc32c_b64(payload)
+    assert res.json()["data"]["checksums"] == {"crc32c": want}
+    sent = [d for d in digests if d]
+    assert len(sent) == 4 and all(d.startswith("crc32c=") for d in sent)  # 3 parts + finish
+    assert f"crc32c={want}" in sent
+
+
+def test_the_page_crc32c_matches_the_server_library(page: Page, server: Server) -> None:
+    page.goto(server.base_url + "/")
+    data = os.urandom(100_003)
+    cuts = [0, 1, 8, 4096, 65_536, 100_003]
+    got = page.evaluate(
+        """async ([bytes, cuts]) => {
+            const m = await import("/ui/crc32c.js");
+            const all = new Uint8Array(bytes);
+            let whole = 0;
+            for (let i = 1; i < cuts.length; i++) {
+                const piece = all.subarray(cuts[i - 1], cuts[i]);
+                whole = m.crc32cCombine(whole, m.crc32c(piece), piece.length);
+            }
+            const dog = m.crc32c(new TextEncoder().encode("dog"));
+            return [m.crc32c(all), whole, m.crc32cHeader(dog)];
+        }""",
+        [list(data), cuts],
+    )
+    value: int = checksums.crc32c(data)
+    assert got == [value, value, "crc32c=CnKk3w=="]
+
+
+def crc32c_b64(data: bytes) -> str:
+    value: int = checksums.crc32c(data)
+    return base64.b64encode(value.to_bytes(4, "big")).decode()

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from awscrt import checksums
 
 from partway.client import ApiError, Credentials, RetryPolicy, UploadOptions, upload_async
 from tests.conftest import create_key, free_port, launch
@@ -75,21 +76,30 @@ def upload_all(base_url: str, creds: Credentials, files: list[Pending], state: P
 
 
 def check_parts_match_bytes(data_dir: Path) -> int:
-    """Every recorded range (and every finished file with a digest) matches the bytes on disk."""
+    """Every recorded range (and every finished file) matches the bytes on disk by the digest
+    it was sent with: the uploader's default, CRC32C, or SHA-1."""
     db = sqlite3.connect(data_dir / "partway.db")
     rows = db.execute(
-        "SELECT s.storage_key, r.start, r.size, r.sha1 FROM upload_ranges r "
+        "SELECT s.storage_key, r.start, r.size, r.sha1, r.crc32c FROM upload_ranges r "
         "JOIN upload_sessions s ON s.id = r.session_id WHERE s.state IN ('open', 'finishing')"
     ).fetchall()
-    for key, start, size, sha1 in rows:
+    for key, start, size, sha1, crc in rows:
         with (data_dir / "objects" / key).open("rb") as f:
             f.seek(start)
-            assert hashlib.sha1(f.read(size)).hexdigest() == sha1, f"{key} range at {start}"
-    for key, sha1 in db.execute("SELECT storage_key, sha1 FROM entries WHERE kind = 'file'"):
-        assert sha1 is not None
-        assert hashlib.sha1((data_dir / "objects" / key).read_bytes()).hexdigest() == sha1, key
+            assert digests_match(f.read(size), sha1, crc), f"{key} range at {start}"
+    query = "SELECT storage_key, sha1, crc32c FROM entries WHERE kind = 'file'"
+    for key, sha1, crc in db.execute(query):
+        assert digests_match((data_dir / "objects" / key).read_bytes(), sha1, crc), key
     db.close()
     return len(rows)
+
+
+def digests_match(data: bytes, sha1: str | None, crc: str | None) -> bool:
+    assert sha1 is not None or crc is not None, "a range or file without a digest"
+    crc_now: int = checksums.crc32c(data)
+    return (sha1 is None or hashlib.sha1(data).hexdigest() == sha1) and (
+        crc is None or f"{crc_now:08x}" == crc
+    )
 
 
 def test_sigkill_rounds_lose_and_corrupt_nothing(tmp_path: Path) -> None:

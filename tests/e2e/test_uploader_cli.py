@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from awscrt import checksums
 
 from tests.conftest import Server, log_events, start_server, stop_server
 
@@ -123,12 +125,34 @@ def test_sigkill_then_resume_sends_only_missing_parts(server: Server, tmp_path: 
 
     file = finish_upload(server, source, state)
     assert download_sha256(server, str(file["id"])) == expected
+    # The default digest is the server's fastest: the file's CRC32C, combined by the client
+    # from the parts' (those of the killed run CRC'd from the file), checked at finish.
+    assert file["checksums"] == {"crc32c": crc32c_b64(source.read_bytes())}
     counts = part_puts(server, session_id)
     assert sorted(counts) == list(range(SIZE // MIB))
     assert set(counts.values()) == {1}, (
         f"parts sent twice: {[n for n, c in counts.items() if c > 1]}"
     )
     assert list(state.glob("*.json")) == []
+
+
+def test_sha1_on_request_and_no_digest(server: Server, tmp_path: Path) -> None:
+    source = tmp_path / "digests.bin"
+    random_file(source, 3 * MIB + 5)
+    data = source.read_bytes()
+    sha = base64.b64encode(hashlib.sha1(data).digest()).decode()
+    for flag, want in [("sha1", {"crc32c": crc32c_b64(data), "sha": sha}), ("none", None)]:
+        proc = start_upload(server, source, tmp_path / flag, "--json", "--digest", flag)
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err + out
+        file = json.loads(out.splitlines()[-1])["file"]
+        assert file.get("checksums") == want
+        httpx.delete(f"{server.base_url}/file-storage/files/{file['id']}", headers=server.headers())
+
+
+def crc32c_b64(data: bytes) -> str:
+    value: int = checksums.crc32c(data)
+    return base64.b64encode(value.to_bytes(4, "big")).decode()
 
 
 def test_changed_file_starts_a_new_session(server: Server, tmp_path: Path) -> None:

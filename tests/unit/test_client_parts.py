@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from partway.client.digests import choose
 from partway.client.progress import BarProgress, JsonProgress, LineProgress
 from partway.client.retry import RetryPolicy, parse_retry_after
 from partway.client.state import FileIdentity, StateStore, UploadRecord
@@ -105,3 +106,13 @@ def test_renderers() -> None:
     js = io.StringIO()
     JsonProgress(js)(progress(3, 3, "done"))
     assert json.loads(js.getvalue())["parts_done"] == 3
+
+
+def test_the_digest_is_the_fastest_offered_unless_asked() -> None:
+    assert choose("auto", ("crc32c", "sha", "sha-256")) == "crc32c"
+    assert choose("auto", ("sha-256", "sha")) == "sha"
+    assert choose("auto", ()) == "sha"  # Apideck and Box name none and take SHA-1
+    assert choose("sha1", ("crc32c",)) == "sha" and choose("none", ("crc32c",)) is None
+    assert choose("crc32c", ()) == "crc32c"
+    with pytest.raises(ValueError):
+        choose("md5", ())

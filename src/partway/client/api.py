@@ -69,6 +69,8 @@ class SessionInfo:
     name: str
     expires_at: str | None
     file_id: str | None
+    # The digests the server takes, fastest first (partway's extension; others: none named).
+    digest_algorithms: tuple[str, ...] = ()
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SessionInfo:
@@ -81,6 +83,7 @@ class SessionInfo:
             name=data.get("name", ""),
             expires_at=data.get("expires_at"),
             file_id=data.get("file_id"),
+            digest_algorithms=tuple(data.get("digest_algorithms") or ()),
         )
 
 

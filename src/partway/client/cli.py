@@ -23,6 +23,7 @@ from ..failures import (
     unreachable,
 )
 from .api import ApiError, AsyncApi, Credentials
+from .digests import CHOICES
 from .output import write_line
 from .progress import MIB, BarProgress, JsonProgress, LineProgress
 from .state import StateStore, default_state_dir
@@ -148,7 +149,10 @@ def cmd_upload(args: argparse.Namespace) -> int:
     else:
         show = LineProgress()
     options = UploadOptions(
-        folder_id=args.folder, parallel=args.parallel, part_size_hint=args.part_size_hint
+        folder_id=args.folder,
+        parallel=args.parallel,
+        part_size_hint=args.part_size_hint,
+        digest=args.digest,
     )
     state = StateStore(args.state_dir)
 
@@ -247,6 +251,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     upload.add_argument("--folder", default="root", help="target folder id (default root)")
     upload.add_argument("--parallel", type=int, default=4, help="parts in flight (default 4)")
     upload.add_argument("--part-size-hint", type=int, help="preferred part size in bytes")
+    upload.add_argument(
+        "--digest",
+        choices=CHOICES,
+        default="auto",
+        help="part and whole-file digest (default auto: the fastest the server offers)",
+    )
     upload.add_argument("--state-dir", type=Path, default=default_state_dir())
     _client_args(upload)
     upload.set_defaults(func=cmd_upload)

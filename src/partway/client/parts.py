@@ -1,4 +1,4 @@
-"""Sending part bodies from worker threads: file → reused buffer → SHA-1 → socket.
+"""Sending part bodies from worker threads: file → reused buffer → CRC32C or SHA-1 → socket.
 
 Each part's whole journey runs in one worker thread on a blocking connection: the positioned
 read, the hash and the socket writes all release the GIL, and no byte passes through the event
@@ -18,13 +18,13 @@ import httpx
 
 from ..wire import DIGEST, SESSIONS_PATH, sha1_digest_header
 from .api import Credentials, needs_tls, raise_for_error
+from .digests import part_digest
+from .rawput import FileShrank, FileSpan, RawPut
+
+__all__ = ["FileShrank", "PartSender", "sha1_digest"]
 from .retry import RETRY_ERRORS, RetryPolicy, waiting_for
 
 SLICE = 1024 * 1024  # bodies go out in 1 MiB views: no part-sized copies
-
-
-class FileShrank(Exception):
-    """The file is shorter than when the upload began."""
 
 
 def sha1_digest(data: bytes | memoryview) -> str:
@@ -48,32 +48,50 @@ class PartSender:
             timeout=httpx.Timeout(60.0, connect=10.0),
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
         )
+        # Plain HTTP: bodies go out over a socket of our own (rawput.py); TLS: through httpx.
+        self._raw = None if needs_tls(base_url) else RawPut(base_url, credentials.headers())
         self._retry = retry or RetryPolicy()
         self._on_retry = on_retry
         self._stopping = threading.Event()
 
     def send_from_file(
-        self, fd: int, buffer: bytearray, session_id: str, number: int, offset: int, length: int
-    ) -> None:
-        """Read part `number` (`length` bytes at `offset`) into `buffer`, hash it, send it."""
+        self,
+        fd: int,
+        buffer: bytearray,
+        session_id: str,
+        number: int,
+        offset: int,
+        length: int,
+        algorithm: str | None = "sha",
+    ) -> int | None:
+        """Read part `number` (`length` bytes at `offset`) into `buffer`, hash it with
+        `algorithm` (None: send no digest), send it; its CRC32C if that was the algorithm."""
+        if algorithm is None and self._raw is not None:
+            # Nothing to hash: the kernel moves the bytes from the file to the socket.
+            self.send(session_id, number, FileSpan(fd, offset, length), None)
+            return None
         view = memoryview(buffer)[:length]
         if os.preadv(fd, [view], offset) != length:
             raise FileShrank("the file is shorter than when the upload began")
-        self.send(session_id, number, view, sha1_digest(view))
+        if algorithm is None:
+            self.send(session_id, number, view, None)
+            return None
+        header, crc = part_digest(algorithm, view)
+        self.send(session_id, number, view, header)
+        return crc
 
-    def send(self, session_id: str, number: int, body: memoryview, digest: str | None) -> None:
-        headers = {"content-type": "application/octet-stream", "content-length": str(len(body))}
+    def send(
+        self, session_id: str, number: int, body: memoryview | FileSpan, digest: str | None
+    ) -> None:
+        length = body.length if isinstance(body, FileSpan) else len(body)
+        headers = {"content-type": "application/octet-stream", "content-length": str(length)}
         if digest:
             headers[DIGEST] = digest
         path = f"{SESSIONS_PATH}/{session_id}"
         attempt = 0
         while True:
             try:
-                # httpx sends any bytes-like chunk; its annotation only says bytes.
-                content = cast(Iterable[bytes], _slices(body))
-                res = self._http.put(
-                    path, params={"part_number": number}, content=content, headers=headers
-                )
+                res = self._put(path, number, body, headers)
             except RETRY_ERRORS as exc:
                 wait = None if self._stopping.is_set() else self._retry.after(attempt)
                 if wait is None:
@@ -92,12 +110,25 @@ class PartSender:
                 raise InterruptedError("the upload was stopped")
             attempt += 1
 
+    def _put(
+        self, path: str, number: int, body: memoryview | FileSpan, headers: dict[str, str]
+    ) -> httpx.Response:
+        params = {"part_number": str(number)}
+        if self._raw is not None:
+            return self._raw.put(path, params, headers, body)
+        assert isinstance(body, memoryview)  # a FileSpan is only made for the raw path
+        # httpx sends any bytes-like chunk; its annotation only says bytes.
+        content = cast(Iterable[bytes], _slices(body))
+        return self._http.put(path, params=params, content=content, headers=headers)
+
     def stop(self) -> None:
         """Let parts in flight end, but retry none of them."""
         self._stopping.set()
 
     def close(self) -> None:
         self._http.close()
+        if self._raw is not None:
+            self._raw.close_all()
 
 
 def _slices(body: memoryview) -> Iterator[memoryview]:

@@ -1,4 +1,8 @@
-"""Upload one file fast and resumably: parallel parts, per-part and whole-file SHA-1 digests.
+"""Upload one file fast and resumably: parallel parts, per-part and whole-file digests.
+
+The digest is the fastest the server offers (CRC32C from partway, SHA-1 elsewhere) unless one
+is asked for. With CRC32C the whole-file digest is combined from the parts' CRCs: the file is
+read once; with SHA-1 a second reader hashes the whole file alongside the parts.
 
 Memory: each worker reuses one part-sized buffer, the whole-file hasher one 1 MiB block, so at
 most (parallel + 1) × part_size bytes of the file are in memory at once.
@@ -20,6 +24,7 @@ import httpx
 
 from ..wire import sha1_digest_header
 from .api import ApiError, AsyncApi, SessionInfo
+from .digests import choose, crc_of_range, whole_crc_header
 from .parts import FileShrank, PartSender
 from .state import FileIdentity, StateStore, UploadRecord
 
@@ -33,6 +38,7 @@ class UploadOptions:
     parallel: int = 4
     part_size_hint: int | None = None
     drive_id: str | None = None
+    digest: str = "auto"  # one of client.digests.CHOICES
 
 
 @dataclass
@@ -73,6 +79,21 @@ def _whole_file_digest(path: Path) -> str:
         while got := f.readinto(block):
             digest.update(memoryview(block)[:got])
     return sha1_digest_header(digest.digest())
+
+
+def _combined_crc(identity: FileIdentity, part_size: int, crcs: dict[int, int]) -> str:
+    """The whole file's CRC32C digest from its parts'; parts an earlier run sent are CRC'd from
+    the file here (only those)."""
+    count = part_count(identity.size, part_size)
+    sizes = [part_range(identity.size, part_size, n)[1] for n in range(count)]
+    fd = os.open(identity.path, os.O_RDONLY)
+    try:
+        for number, size in enumerate(sizes):
+            if number not in crcs:
+                crcs[number] = crc_of_range(fd, number * part_size, size)
+    finally:
+        os.close(fd)
+    return whole_crc_header(crcs, sizes)
 
 
 def _close_when_idle(threads: ThreadPoolExecutor, sender: PartSender, fd: int) -> None:
@@ -131,13 +152,23 @@ class Uploader:
         progress.event = "session"
         notify(progress)
 
-        whole = asyncio.create_task(asyncio.to_thread(_whole_file_digest, Path(identity.path)))
+        algorithm = choose(options.digest, info.digest_algorithms)
+        crcs: dict[int, int] = {}
+        whole = asyncio.create_task(
+            asyncio.to_thread(_whole_file_digest, Path(identity.path))
+            if algorithm == "sha"
+            else asyncio.sleep(0, None)
+        )
         try:
             missing = [n for n in range(progress.parts_total) if n not in have]
-            await self._send_parts(info, identity, missing, options.parallel, progress, notify)
+            await self._send_parts(
+                info, identity, missing, options.parallel, progress, notify, algorithm, crcs
+            )
             digest = await whole
         finally:
             whole.cancel()
+        if algorithm == "crc32c":
+            digest = await asyncio.to_thread(_combined_crc, identity, part_size, crcs)
         if await asyncio.to_thread(FileIdentity.of, path) != identity:
             raise FileChanged(f"{path} changed during the upload; run again to start over")
         file = await self._api.finish(info.id, digest)
@@ -255,6 +286,8 @@ class Uploader:
         parallel: int,
         progress: UploadProgress,
         notify: ProgressCallback,
+        algorithm: str | None,
+        crcs: dict[int, int],
     ) -> None:
         queue: asyncio.Queue[int] = asyncio.Queue()
         for number in missing:
@@ -272,13 +305,23 @@ class Uploader:
                 number = queue.get_nowait()
                 start, length = part_range(identity.size, info.part_size, number)
                 try:
-                    await loop.run_in_executor(
-                        threads, sender.send_from_file, fd, buffer, info.id, number, start, length
+                    crc = await loop.run_in_executor(
+                        threads,
+                        sender.send_from_file,
+                        fd,
+                        buffer,
+                        info.id,
+                        number,
+                        start,
+                        length,
+                        algorithm,
                     )
                 except FileShrank:
                     raise FileChanged(
                         f"{identity.path} is shorter than when the upload began"
                     ) from None
+                if crc is not None:
+                    crcs[number] = crc
                 progress.parts_done += 1
                 progress.done_bytes += length
                 progress.event = "part"

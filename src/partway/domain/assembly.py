@@ -7,9 +7,10 @@ import asyncio
 from dataclasses import replace
 from datetime import datetime
 
-from .digests import Digest, MultiHasher
+from .crc import CRC32C
+from .digests import Digest, MultiHasher, check
 from .errors import InvalidState
-from .models import Entry, EntryKind, UploadSession, new_id
+from .models import ByteRange, Entry, EntryKind, UploadSession, new_id
 from .policy import missing_parts
 from .ports import Storage
 
@@ -27,7 +28,20 @@ def check_complete(session: UploadSession) -> None:
     )
 
 
-def file_entry(session: UploadSession, size: int, now: datetime, digest: Digest | None) -> Entry:
+def combined_crc32c(ranges: list[ByteRange]) -> int | None:
+    """The file's CRC32C from its ranges' (in order, contiguous), or None if one has none."""
+    if any(r.crc32c is None for r in ranges):
+        return None
+    return CRC32C.combine_all((int(r.crc32c or "0", 16), r.size) for r in ranges)
+
+
+def file_entry(
+    session: UploadSession,
+    size: int,
+    now: datetime,
+    digest: Digest | None,
+    crc: int | None = None,
+) -> Entry:
     """The file a finished session becomes: same place, name and stored object."""
     entry = Entry(
         id=new_id("file"),
@@ -41,16 +55,33 @@ def file_entry(session: UploadSession, size: int, now: datetime, digest: Digest 
         size=size,
         service_id=session.service_id,
         storage_key=session.storage_key,
+        crc32c=None if crc is None else f"{crc:08x}",
     )
     if digest is None:
         return entry
     sums = {name: value.hex() for name, value in digest.expected.items()}
-    return replace(entry, sha1=sums.get("sha1"), sha256=sums.get("sha256"))
+    return replace(
+        entry,
+        sha1=sums.get("sha1"),
+        sha256=sums.get("sha256"),
+        crc32c=entry.crc32c or sums.get("crc32c"),
+    )
 
 
-async def verify_whole(storage: Storage, key: str, size: int, digest: Digest) -> None:
-    """Hash the completed object off the loop; raises DigestMismatch."""
-    hasher = MultiHasher(digest.algorithms)
+async def verify_whole(
+    storage: Storage, key: str, size: int, digest: Digest, crc: int | None = None
+) -> None:
+    """Check the assembled file against `digest`; raises DigestMismatch. A CRC32C combined from
+    the parts (`crc`) is compared without a read; any other algorithm hashes the object off the
+    loop."""
+    rest: Digest | None = digest
+    want = digest.expected.get("crc32c")
+    if want is not None and crc is not None:
+        check("crc32c", crc.to_bytes(4, "big"), want, "the assembled file")
+        rest = digest.without("crc32c")
+    if rest is None:
+        return
+    hasher = MultiHasher(rest.algorithms)
     async for block in storage.read(key, 0, size):
         await asyncio.to_thread(hasher.update, block)
-    hasher.verify(digest, "the assembled file")
+    hasher.verify(rest, "the assembled file")

@@ -58,6 +58,7 @@ class ByteRange:
     sha1: str | None = None
     sha256: str | None = None
     tag: str | None = None  # the store's receipt for the bytes (S3: the part's ETag)
+    crc32c: str | None = None  # hex; the file's CRC32C is combined from these at finish
 
     @property
     def end(self) -> int:
@@ -142,6 +143,7 @@ class Entry:
     description: str | None = None
     sha1: str | None = None
     sha256: str | None = None
+    crc32c: str | None = None  # hex, derived from the parts' CRCs at finish
 
 
 @dataclass(frozen=True)

@@ -65,13 +65,15 @@ RAW = _query("raw", {"type": "boolean"})
 FIELDS = _query("fields", {"type": "string"})
 CURSOR = _query("cursor", {"type": "string"})
 LIMIT = _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE})
-# RFC 3230 as partway documents it: one SHA-1 or SHA-256, base64 (the server also takes a
-# comma-separated list and skips algorithms it does not know).
+# RFC 3230 as partway documents it: one CRC32C, SHA-1 or SHA-256, base64 (the server also takes
+# a comma-separated list, a CRC32C in hex, and skips algorithms it does not know).
 DIGEST_HEADER = _header(
     DIGEST,
     schema={
         "type": "string",
-        "pattern": "^(sha=[A-Za-z0-9+/]{27}=|sha-256=[A-Za-z0-9+/]{43}=)$",
+        "pattern": (
+            "^(sha=[A-Za-z0-9+/]{27}=|sha-256=[A-Za-z0-9+/]{43}=|crc32c=[A-Za-z0-9+/]{6}==)$"
+        ),
     },
 )
 # The metadata of a single-request upload: a JSON object in a header.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import mimetypes
 from http import HTTPStatus
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from ..domain.digests import OFFERED
 from ..domain.exports import export_formats
 from ..domain.models import (
     ROOT_FOLDER_ID,
@@ -98,6 +100,8 @@ def _session_fields(session: UploadSession, ranges: list[tuple[int, int]]) -> di
         "parent_folder_id": session.folder_id,
         "drive_id": session.drive_id,
         "state": session.state.value,
+        # partway extension: the digest algorithms parts and finish may carry, fastest first.
+        "digest_algorithms": list(OFFERED),
     }
     if session.file_id is not None:
         data["file_id"] = session.file_id
@@ -141,7 +145,21 @@ def entry_json(entry: Entry, folders: list[Entry]) -> dict[str, Any]:
                 "permissions": {"download": True},
             }
         )
+        sums = checksums_json(entry)
+        if sums:
+            data["checksums"] = sums  # a partway extension
     return data
+
+
+def checksums_json(entry: Entry) -> dict[str, str]:
+    """The file's known digests as a `digest` header writes them (RFC 3230 names, base64), so a
+    client compares them as they are; CRC32C first, the one every finished upload may have."""
+    found = {"crc32c": entry.crc32c, "sha": entry.sha1, "sha-256": entry.sha256}
+    return {name: b64_of_hex(value) for name, value in found.items() if value}
+
+
+def b64_of_hex(value: str) -> str:
+    return base64.b64encode(bytes.fromhex(value)).decode()
 
 
 def root_folder_json() -> dict[str, Any]:

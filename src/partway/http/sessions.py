@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..domain.digests import parse_digest
+from ..domain.digests import OFFERED, parse_digest
 from ..domain.errors import InvalidInput
 from ..domain.models import NewSession
 from ..domain.rules import PartRule
-from ..wire import DIGEST, IDEMPOTENCY_KEY, PART_SIZE_HINT, SESSIONS_PATH
+from ..wire import (
+    DIGEST,
+    IDEMPOTENCY_KEY,
+    PART_SIZE_HINT,
+    SESSIONS_PATH,
+    WANT_DIGEST,
+    want_digest,
+)
 from . import params
 from .bodies import CreateUploadSession, FinishUploadSession
 from .context import caller
@@ -39,7 +46,17 @@ async def create(request: Request) -> Response:
         part_size_hint=part_size_hint,
         idempotency_key=idempotency_key,
     )
-    return envelope(request, 201, session.service_id, RESOURCE, "add", {"id": session.id})
+    res = envelope(request, 201, session.service_id, RESOURCE, "add", {"id": session.id})
+    res.headers[WANT_DIGEST] = want_digest(OFFERED)
+    return res
+
+
+async def capabilities(request: Request) -> Response:
+    """partway extension: OPTIONS on the sessions says, before any session exists and without
+    credentials, which digests parts and finish may carry (RFC 3230 Want-Digest, fastest
+    first), so a client picks its algorithm up front."""
+    headers = {"allow": "GET, POST, OPTIONS", WANT_DIGEST: want_digest(OFFERED)}
+    return JSONResponse({"digest_algorithms": list(OFFERED)}, headers=headers)
 
 
 async def list_open(request: Request) -> Response:
@@ -55,7 +72,9 @@ async def list_open(request: Request) -> Response:
 async def get(request: Request) -> Response:
     who = await caller(request)
     session = await who.services.uploads.get(who.tenant, request.path_params["id"])
-    return envelope(request, 200, session.service_id, RESOURCE, "one", session_json(session))
+    res = envelope(request, 200, session.service_id, RESOURCE, "one", session_json(session))
+    res.headers[WANT_DIGEST] = want_digest(OFFERED)
+    return res
 
 
 async def upload(request: Request) -> Response:
@@ -110,6 +129,7 @@ async def abort(request: Request) -> Response:
 routes = [
     Route(SESSIONS_PATH, create, methods=["POST"]),
     Route(SESSIONS_PATH, list_open, methods=["GET"]),
+    Route(SESSIONS_PATH, capabilities, methods=["OPTIONS"]),
     Route(SESSIONS_PATH + "/{id}", get, methods=["GET"]),
     Route(SESSIONS_PATH + "/{id}", upload, methods=["PUT"]),
     Route(SESSIONS_PATH + "/{id}", abort, methods=["DELETE"]),

@@ -60,7 +60,7 @@ def session_of(row: Row[Any], received: tuple[ByteRange, ...]) -> UploadSession:
 
 
 def range_of(row: Row[Any]) -> ByteRange:
-    return ByteRange(row.start, row.size, row.sha1, row.sha256, row.tag)
+    return ByteRange(row.start, row.size, row.sha1, row.sha256, row.tag, row.crc32c)
 
 
 def ranges_of(c: Connection, session_ids: list[str]) -> dict[str, tuple[ByteRange, ...]]:
@@ -89,6 +89,7 @@ def entry_of(row: Row[Any]) -> Entry:
         description=row.description,
         sha1=row.sha1,
         sha256=row.sha256,
+        crc32c=row.crc32c,
     )
 
 
@@ -107,6 +108,7 @@ def entry_values(entry: Entry) -> dict[str, Any]:
         "description": entry.description,
         "sha1": entry.sha1,
         "sha256": entry.sha256,
+        "crc32c": entry.crc32c,
         "created_at": entry.created_at,
         "updated_at": entry.updated_at,
     }

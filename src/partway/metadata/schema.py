@@ -97,6 +97,7 @@ ranges = sa.Table(
     sa.Column("sha256", sa.String(64), nullable=True),
     sa.Column("recorded_at", UTCDateTime(), nullable=False),
     sa.Column("tag", sa.String(255), nullable=True),
+    sa.Column("crc32c", sa.String(8), nullable=True),
 )
 
 entries = sa.Table(
@@ -115,6 +116,7 @@ entries = sa.Table(
     sa.Column("description", sa.Text(), nullable=True),
     sa.Column("sha1", sa.String(40), nullable=True),
     sa.Column("sha256", sa.String(64), nullable=True),
+    sa.Column("crc32c", sa.String(8), nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.UniqueConstraint(

@@ -44,7 +44,14 @@ _RANGES = (
 )
 # The session with its range at `start`, if recorded, in one statement (a range upload reads it
 # under its locks).
-_RANGE_COLUMNS = (ranges.c.start, ranges.c.size, ranges.c.sha1, ranges.c.sha256, ranges.c.tag)
+_RANGE_COLUMNS = (
+    ranges.c.start,
+    ranges.c.size,
+    ranges.c.sha1,
+    ranges.c.sha256,
+    ranges.c.tag,
+    ranges.c.crc32c,
+)
 _SESSION_AND_RANGE = (
     sa.select(sessions, *(c.label(f"recorded_{c.name}") for c in _RANGE_COLUMNS))
     .select_from(
@@ -73,7 +80,7 @@ _HOLD_SESSION = (
     .where(sessions.c.id == sa.bindparam("sid"))
     .with_for_update()
 )
-_RANGE_FIELDS = ("size", "sha1", "sha256", "tag", "recorded_at")
+_RANGE_FIELDS = ("size", "sha1", "sha256", "tag", "crc32c", "recorded_at")
 
 
 def _upsert_range(dialect: str) -> Any:
@@ -172,6 +179,7 @@ class SessionQueries(SqlBase):
                     row.recorded_sha1,
                     row.recorded_sha256,
                     row.recorded_tag,
+                    row.recorded_crc32c,
                 )
                 return session_of(row, (held,))
             row = c.execute(_SESSION, key).first()
@@ -272,6 +280,7 @@ class SessionQueries(SqlBase):
                     "sha1": received.sha1,
                     "sha256": received.sha256,
                     "tag": received.tag,
+                    "crc32c": received.crc32c,
                     "recorded_at": now,
                 },
             )

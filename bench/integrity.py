@@ -1,0 +1,149 @@
+"""Integrity at line rate (issue #22): the cost of part and whole-file digests, same run.
+
+python -m bench.integrity [--runs 5] [--size-mib 512]   → the "## Integrity" section of
+docs/benchmarks.md. Every row runs once a round, interleaved, so rows meet the same machine
+weather; compare rows of one report only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from . import __main__ as full
+from .measure import MB, MIB, ROOT, Row, median, run_client
+from .report import _table, machine, replace_section
+
+HEADING = "## Integrity"
+console = full.console
+
+# (row title, bench client flags, fsync)
+CLIENT_ROWS = [
+    ("partway, P=4, no digests, fsync off", [], False),
+    ("partway, P=4, part SHA-1, fsync off", ["--digests"], False),
+    ("partway, P=4, part CRC32C, fsync off", ["--crc"], False),
+    ("partway, P=4, part + whole-file CRC32C, fsync off", ["--crc", "--whole-digest"], False),
+    ("partway, P=4, part + whole-file SHA-1, fsync off", ["--digests", "--whole-digest"], False),
+    (
+        "bench client with the uploader's digests (part + whole-file CRC32C), P=4, fsync on",
+        ["--crc", "--whole-digest"],
+        True,
+    ),
+    (
+        "bench client with the uploader's digests (part + whole-file SHA-1), P=4, fsync on",
+        ["--digests", "--whole-digest"],
+        True,
+    ),
+]
+
+
+def client_row(bench: full.Bench, title: str, flags: list[str], fsync: bool) -> None:
+    row = Row(title, "partway")
+    server, key, _ = bench.partway_server(f"integrity-{len(bench.rows)}", fsync)
+    counter = iter(range(10**6))
+
+    def once() -> dict[str, Any]:
+        args = ["--parallel", "4", "--key", key, "--name", f"i{next(counter)}.bin", *flags]
+        return run_client("partway", server.url, bench.source, *args)
+
+    bench.measured(row, server, once, lambda r: bench.stored_ok(server.url, key, r["file_id"]))
+
+
+def finish_latency(bench: full.Bench, sizes: list[int]) -> list[tuple[int, str, float, float]]:
+    """Finish with a whole-file digest, by file size: CRC32C (combined) against SHA-1 (read)."""
+    found = []
+    for mib in sizes:
+        path = bench.work / f"finish-{mib}.bin"
+        full.make_source(path, mib * MIB)
+        for name, flags in [("CRC32C", ["--crc"]), ("SHA-1", ["--digests"])]:
+            server, key, _ = bench.partway_server(f"finish-{mib}-{name}", True)
+            try:
+                args = ["--parallel", "4", "--key", key, *flags, "--whole-digest"]
+                result = run_client("partway", server.url, path, *args)
+                mbps = result["bytes"] / MB / result["seconds"]
+                found.append((mib, name, result["finish_seconds"], mbps))
+            finally:
+                server.stop()
+            console.print(f"finish {mib} MiB {name}: {found[-1][2] * 1000:.1f} ms")
+        path.unlink()
+    return found
+
+
+def ratio(rows: list[Row], a: str, b: str) -> str:
+    ra = next(r for r in rows if r.name.startswith(a))
+    rb = next(r for r in rows if r.name.startswith(b))
+    return f"{ra.median / rb.median:.2f}"
+
+
+def report(bench: full.Bench, finishes: list[tuple[int, str, float, float]]) -> str:
+    rows = bench.rows
+    p4 = "partway, P=4, "
+    up = "partway's uploader (`partway upload`, process start included), P=4, "
+    bc = "bench client with the uploader's digests (part + whole-file "
+    lines = [
+        f"{HEADING} (issue #22): digests at line rate, same run",
+        "",
+        f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; machine: {machine()}",
+        f"- File: {bench.size // MIB} MiB of random bytes, 8 MiB parts; {bench.runs} run(s) a "
+        "row, interleaved (every row once a round); client and server share the 2 cores, "
+        "which other sessions were using too: compare rows of this table only.",
+        "- Client: bench/client.py (sendfile); `--crc`: part CRC32Cs from a mapping of the file "
+        "(awscrt), the whole-file CRC32C combined from them (no read); SHA-1: part SHA-1s, the "
+        "whole file's SHA-1 read alongside the parts, and the server reads the file at finish.",
+        "- Command: `python -m bench.integrity` (bench/integrity.py).",
+        "",
+        *_table(rows),
+        "",
+        "| comparison | ratio | target |",
+        "|---|---:|---:|",
+        f"| part CRC32C ÷ no digests, P=4 | {ratio(rows, p4 + 'part CRC32C', p4 + 'no')} | – |",
+        f"| part + whole-file CRC32C ÷ no digests, P=4 "
+        f"| {ratio(rows, p4 + 'part + whole-file CRC32C', p4 + 'no')} | ≥ 0.85 |",
+        f"| part SHA-1 ÷ no digests, P=4 | {ratio(rows, p4 + 'part SHA-1', p4 + 'no')} | – |",
+        f"| `partway upload` (CRC32C) ÷ bench client, same digests "
+        f"| {ratio(rows, up + 'part + whole-file CRC32C', bc + 'CRC32C')} | ≥ 0.90 |",
+        f"| `partway upload` (SHA-1) ÷ bench client, same digests "
+        f"| {ratio(rows, up + 'part + whole-file SHA-1', bc + 'SHA-1')} | – |",
+        f"| `partway upload` CRC32C ÷ `partway upload` SHA-1 "
+        f"| {ratio(rows, up + 'part + whole-file CRC32C', up + 'part + whole-file SHA-1')} | – |",
+        "",
+        "### Finish with a whole-file digest, by file size (fsync on, one upload each)",
+        "",
+        "| file | digest | finish latency | upload MB/s |",
+        "|---:|---|---:|---:|",
+        *(f"| {m} MiB | {n} | {s * 1000:.1f} ms | {v:.0f} |" for m, n, s, v in finishes),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="bench.integrity")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--size-mib", type=int, default=512)
+    parser.add_argument("--finish-sizes", default="16,256,2048")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--work", type=Path, default=ROOT / "bench" / ".work" / "integrity")
+    args = parser.parse_args()
+    args.peers, args.smoke = False, False
+    bench = full.Bench(args)
+    try:
+        for title, flags, fsync in CLIENT_ROWS:
+            client_row(bench, title, flags, fsync)
+        bench.uploader_row("crc32c")
+        bench.uploader_row("sha1")
+        bench.interleaved()
+    finally:
+        for queued in bench.pending:
+            queued.server.stop()
+    finishes = finish_latency(bench, [int(s) for s in args.finish_sizes.split(",")])
+    replace_section(args.out, HEADING, report(bench, finishes))
+    console.print(
+        f"wrote {args.out}; server CPU medians: "
+        f"{[round(median(r.server_cpu_per_gib), 2) for r in bench.rows]}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""client/rawput.py against a socket server of the test's own: answers, a connection closed
+without one (a transport error, so the retry policy applies), a file shorter than its span."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from partway.client.rawput import FileShrank, FileSpan, RawPut
+
+
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    sock = socket.create_server(("127.0.0.1", 0))
+    yield sock
+    sock.close()
+
+
+def serve_once(listener: socket.socket, answer: bytes, got: list[bytes]) -> threading.Thread:
+    def run() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data or len(data.partition(b"\r\n\r\n")[2]) < 5:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            got.append(data)
+            conn.sendall(answer)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def url(listener: socket.socket) -> str:
+    return f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+def test_a_body_from_the_file_and_the_answer(listener: socket.socket, tmp_path: Path) -> None:
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"0123456789")
+    got: list[bytes] = []
+    answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}"
+    thread = serve_once(listener, answer, got)
+    put = RawPut(url(listener), {"X-Key": "k"})
+    with path.open("rb") as f:
+        res = put.put("/p", {"part_number": "1"}, {}, FileSpan(f.fileno(), 3, 5))
+    thread.join()
+    put.close_all()
+    assert res.status_code == 200 and res.json() == {}
+    head, _, body = got[0].partition(b"\r\n\r\n")
+    assert head.startswith(b"PUT /p?part_number=1 HTTP/1.1") and b"x-key: k" in head
+    assert b"content-length: 5" in head and body == b"34567"
+
+
+def test_no_answer_is_a_transport_error(listener: socket.socket) -> None:
+    got: list[bytes] = []
+    thread = serve_once(listener, b"", got)
+    put = RawPut(url(listener), {})
+    with pytest.raises(httpx.TransportError):
+        put.put("/p", {}, {}, memoryview(b"hello"))
+    thread.join()
+    put.close_all()
+
+
+def test_a_shrunk_file_is_noticed(listener: socket.socket, tmp_path: Path) -> None:
+    path = tmp_path / "short.bin"
+    path.write_bytes(b"abc")
+    put = RawPut(url(listener), {})
+    accepted: list[socket.socket] = []
+    thread = threading.Thread(target=lambda: accepted.append(listener.accept()[0]))
+    thread.start()
+    with path.open("rb") as f, pytest.raises(FileShrank):
+        put.put("/p", {}, {}, FileSpan(f.fileno(), 0, 10))
+    thread.join()
+    accepted[0].close()
+    put.close_all()
