@@ -27,6 +27,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(_TOLERATED)
 
 
+@pytest.hookimpl(trylast=True)  # after the test's fixtures are torn down
 def pytest_runtest_teardown(item: pytest.Item) -> None:
     """Collect what an e2e test left while its tolerance still holds: a socket collected later,
     during a unit or integration test, would fail that test instead (seen in CI)."""
