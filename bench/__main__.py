@@ -32,6 +32,7 @@ from .measure import (
     MIB,
     ROOT,
     TUS_NODE,
+    Measured,
     Row,
     Server,
     Trial,
@@ -73,6 +74,7 @@ class Bench:
         self.work: Path = args.work
         self.peers: bool = args.peers
         self.smoke: bool = args.smoke
+        self.only_s3: bool = args.only_s3
         self.rows: list[Row] = []
         self.pending: list[Trial] = []
         self.log = self.work / "servers.log"
@@ -90,7 +92,7 @@ class Bench:
     def measured(
         self,
         row: Row,
-        server: Server,
+        server: Measured,
         once: Callable[[], dict[str, Any]],
         check: Callable[[dict[str, Any]], bool] | None,
     ) -> None:
@@ -211,7 +213,7 @@ class Bench:
         return server, key, data
 
     def partway_row(
-        self, streams: int, digests: bool, fsync: bool, s3: Server | None = None
+        self, streams: int, digests: bool, fsync: bool, s3: Measured | None = None
     ) -> Row:
         name = f"P{streams}-{'sha1' if digests else 'plain'}-{'fsync' if fsync else 'nofsync'}"
         title = (
@@ -222,8 +224,8 @@ class Bench:
         if s3 is not None:
             name, title = (
                 f"s3-{name}",
-                f"partway on S3 (moto) + PostgreSQL, P={streams}, "
-                + (f"part SHA-1 {'on' if digests else 'off'}"),
+                f"partway on S3 + PostgreSQL, P={streams}, "
+                f"part SHA-1 {'on' if digests else 'off'} ({bench_s3.store_kind()})",
             )
             extra = {
                 "PARTWAY_DATABASE_URL": new_database(),
@@ -258,31 +260,31 @@ class Bench:
     # S3
 
     def s3_rows(self) -> None:
-        """The store alone (parts straight into moto), then partway in front of it."""
-        row = Row("S3 server alone (moto): presigned UploadPart P=4 + complete", "ceiling")
-        moto = bench_s3.start_moto(self.log)
+        """The store alone (parts straight into it), then partway in front of the same store."""
+        store = bench_s3.start_store(self.work, self.log)
+        row = Row(
+            f"S3 server alone ({bench_s3.store_kind()}): presigned UploadPart P=4 + complete",
+            "ceiling",
+        )
         counter = iter(range(10**6))
         plan = self.work / "s3-plan.json"
 
         def once() -> dict[str, Any]:
             key = f"direct-{next(counter)}"
-            bench_s3.presigned_plan(moto.url, key, self.size, plan)
+            bench_s3.presigned_plan(store.url, key, self.size, plan)
             args = ["--parallel", "4", "--key", str(plan)]
-            return {"key": key, **run_client("s3", moto.url, self.source, *args)}
+            return {"key": key, **run_client("s3", store.url, self.source, *args)}
 
         def check(result: dict[str, Any]) -> bool:
-            return bench_s3.hash_and_delete(moto.url, result["key"]) == self.expected
+            return bench_s3.hash_and_delete(store.url, result["key"]) == self.expected
 
-        self.measured(row, moto, once, check)
-        stores = []
         try:
+            self.measured(row, store, once, check)
             for streams in (1, 4):
-                stores.append(bench_s3.start_moto(self.log))
-                self.partway_row(streams, True, False, s3=stores[-1])
+                self.partway_row(streams, True, False, s3=store)
             self.interleaved()
         finally:
-            for store in stores:
-                store.stop()
+            store.stop()
 
     def uploader_work_row(self) -> None:
         """The bench client doing the uploader's hashing (part SHA-1s, and the whole file's SHA-1
@@ -451,6 +453,11 @@ class Bench:
         return count, rate
 
     def run(self, out: Path) -> None:
+        if self.only_s3:
+            self.s3_rows()
+            write_report(out, self.rows, [], (0, 0.0), self.size, self.runs, self.smoke)
+            console.print(f"wrote {out}")
+            return
         self.ceilings()
         try:
             # One interleaved group: every row on local disk, the peers and the sinks they are
@@ -487,6 +494,7 @@ def main() -> None:
     parser.add_argument("--size-mib", type=int)
     parser.add_argument("--no-peers", dest="peers", action="store_false")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--only-s3", action="store_true", help="only the S3 rows (to a report)")
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / ".work")
     args = parser.parse_args()
     args.runs = args.runs or (1 if args.smoke else 5)

@@ -1,7 +1,8 @@
 """The metadata + storage combinations every contract test runs against, on real servers.
 
-PostgreSQL and the S3 server (moto) come from `scripts/services up`; .ci/run starts them and
-exports their addresses, and a developer's plain `pytest` starts them the same way on demand.
+PostgreSQL and the S3 server (Ceph RGW, or moto) come from `scripts/services up`; .ci/run starts
+them and exports their addresses, and a developer's plain `pytest` starts them the same way on
+demand.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from tests.system import postgres_bin
 ROOT = Path(__file__).resolve().parent.parent
 BUCKET = "partway-test"
 
-# moto takes any credentials; real ones never come near the tests.
+# The keys of the S3 user scripts/rgw makes (moto takes any); real ones never come near the tests.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "partway-test")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "partway-test")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
