@@ -1,4 +1,4 @@
-"""Every implementation of each port: storage (memory, local disk, S3), repository (memory,
+"""Every implementation of each port: storage (memory, local disk, S3, Azure), repository (memory,
 SQLite, PostgreSQL), locks (memory, file, PostgreSQL). A contract test takes one fixture and so
 runs once per implementation of that port."""
 
@@ -20,22 +20,27 @@ from partway.metadata.sql import SqlRepository
 from partway.storage.local import LocalStorage
 from partway.storage.memory import MemoryStorage
 
-from ..backends import drop_database, new_database, new_s3_url
+from ..backends import drop_database, new_azure_url, new_database, new_s3_url
 
 LOCK_TIMEOUT = 0.3
 
 
-@pytest.fixture(params=["memory", "local", "s3"])
+@pytest.fixture(params=["memory", "local", "s3", "azure"])
 def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
     if request.param == "memory":
         yield MemoryStorage()
     elif request.param == "local":
         yield LocalStorage(tmp_path, fsync=True)
-    else:
+    elif request.param == "s3":
         from partway.storage.s3 import S3Location, S3Storage
 
         # Tests close it on the loop that used it (its clients belong to that loop).
         yield S3Storage(S3Location.parse(new_s3_url()))
+    else:
+        from partway.storage.azure import AzureLocation, AzureStorage
+
+        url, env = new_azure_url()
+        yield AzureStorage(AzureLocation.parse(url, env))
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])

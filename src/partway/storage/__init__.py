@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -12,7 +13,10 @@ from .local import LocalStorage
 def storage_from_url(url: str, *, fsync: bool) -> Storage:
     """`file:///abs/dir` or a plain path → local disk; `s3://bucket/prefix?…` → S3-compatible.
 
-    S3 credentials come from the usual AWS settings (environment, ~/.aws, instance roles).
+    `azure://container/prefix[?account_url=…]` → Azure Blob Storage (block blobs).
+
+    S3 credentials come from the usual AWS settings (environment, ~/.aws, instance roles);
+    Azure's from AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT + AZURE_STORAGE_KEY.
     """
     parsed = urlparse(url)
     if parsed.scheme in ("", "file"):
@@ -24,4 +28,8 @@ def storage_from_url(url: str, *, fsync: bool) -> Storage:
         from .s3 import S3Location, S3Storage
 
         return S3Storage(S3Location.parse(url))
+    if parsed.scheme == "azure":
+        from .azure import AzureLocation, AzureStorage  # on demand, like the AWS libraries
+
+        return AzureStorage(AzureLocation.parse(url, os.environ))
     raise ValueError(f"unsupported storage URL scheme {parsed.scheme!r} in {url!r}")
