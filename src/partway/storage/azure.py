@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, quote, urlparse
 import httpx
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 from azure.storage.blob import BlobBlock, BlobSasPermissions, generate_blob_sas
-from azure.storage.blob.aio import BlobServiceClient, ContainerClient
+from azure.storage.blob.aio import BlobClient, BlobServiceClient, ContainerClient
 
 from ..domain.errors import NotFound, StorageUnavailable
 from ..domain.models import SERVER_ID, ByteRange, Placement, server_id
@@ -169,16 +169,23 @@ class AzureStorage:
     async def _container(self) -> ContainerClient:
         return (await self._clients.get()).container
 
-    def _sas_url(self, blob_url: str, name: str) -> str:
+    async def blob_client(self, key: str) -> BlobClient:
+        return (await self._container()).get_blob_client(self._blob(key))
+
+    async def block_url(self, at: Placement, block: str, ttl: timedelta) -> str:
+        """A URL that stages `block` of the object by a plain PUT, for `ttl` (a write-only
+        SAS on this one blob)."""
+        name = self._blob(at.key)
         sas = generate_blob_sas(
             self._where.account_name,
             self._where.container,
             name,
             account_key=self._where.account_key,
             permission=BlobSasPermissions(write=True),
-            expiry=datetime.now(UTC) + timedelta(seconds=SAS_SECONDS),
+            expiry=datetime.now(UTC) + ttl,
         )
-        return f"{blob_url}?{sas}"
+        blob_url = (await self.blob_client(at.key)).url
+        return f"{blob_url}?{sas}&comp=block&blockid={_wire(block)}"
 
     async def begin(self, key: str) -> str:
         handle = secrets.token_hex(8)
@@ -209,9 +216,7 @@ class AzureStorage:
         block = block_id(at.handle, part_number(at, start))
         await self._check_unfinished(at)
         clients = await self._clients.get()
-        name = self._blob(at.key)
-        blob_url = clients.container.get_blob_client(name).url
-        url = f"{self._sas_url(blob_url, name)}&comp=block&blockid={_wire(block)}"
+        url = await self.block_url(at, block, timedelta(seconds=SAS_SECONDS))
         writer = PutBlockWriter(clients.http, url, length, block)
         return await write_through(writer, source, limit, inspect, accept)
 
