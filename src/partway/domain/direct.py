@@ -43,7 +43,8 @@ class BadRanges(InvalidInput):
     """Finish refused: the store does not hold what the session expects."""
 
     def __init__(self, problems: list[str]) -> None:
-        super().__init__("the store's ranges do not match the upload: " + "; ".join(problems))
+        message = "the store's ranges do not match the upload: " + "; ".join(problems[:20])
+        super().__init__(message, {"bad_parts": problems[:1000], "bad_count": len(problems)})
         self.problems = problems
 
 
