@@ -18,6 +18,7 @@ from partway.domain.ports import Storage
 from partway.storage import direct_ranges
 from partway.storage.local import LocalStorage
 from partway.storage.memory import MemoryStorage
+from partway.storage.s3_direct import S3DirectRanges
 
 from .test_storage import begin, read, run
 
@@ -94,6 +95,9 @@ def test_a_wrong_size_a_missing_range_and_a_stray_one_are_all_reported(
 
 def test_a_ticket_expires(direct_storage: Storage) -> None:
     direct = capability(direct_storage)
+    if isinstance(direct, S3DirectRanges) and os.environ.get("PARTWAY_TEST_S3_KIND") == "moto":
+        # Found here: moto's server takes a PUT on an expired presigned URL; RGW answers 403.
+        pytest.skip("moto does not check presigned URLs' expiry")
 
     async def scenario() -> None:
         at = await begin(direct_storage)
