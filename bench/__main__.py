@@ -213,20 +213,32 @@ class Bench:
         return server, key, data
 
     def partway_row(
-        self, streams: int, digests: bool, fsync: bool, s3: Measured | None = None
+        self,
+        streams: int,
+        digests: bool,
+        fsync: bool,
+        s3: Measured | None = None,
+        direct: bool = False,
     ) -> Row:
+        """partway on local disk, or in front of the bench's S3 server `s3` (with `direct`: the
+        client PUTs the parts straight into it, over the URLs partway signs)."""
         name = f"P{streams}-{'sha1' if digests else 'plain'}-{'fsync' if fsync else 'nofsync'}"
         title = (
             f"partway, P={streams}, part SHA-1 {'on' if digests else 'off'}, "
             f"fsync {'on' if fsync else 'off'}"
         )
         extra = None
+        protocol = "partway-direct" if direct else "partway"
         if s3 is not None:
             name, title = (
                 f"s3-{name}",
                 f"partway on S3 + PostgreSQL, P={streams}, "
                 f"part SHA-1 {'on' if digests else 'off'} ({bench_s3.store_kind()})",
             )
+            if direct:
+                name = f"s3-direct-P{streams}"
+                kind = bench_s3.store_kind()
+                title = f"partway direct parts on S3 + PostgreSQL, P={streams} ({kind})"
             extra = {
                 "PARTWAY_DATABASE_URL": new_database(),
                 "PARTWAY_STORAGE": json.dumps({"s3": bench_s3.storage_url(s3.url, name)}),
@@ -239,7 +251,7 @@ class Bench:
         def once() -> dict[str, Any]:
             args = ["--parallel", str(streams), "--key", key, "--name", f"f{next(counter)}.bin"]
             return run_client(
-                "partway", server.url, self.source, *args, *(["--digests"] if digests else [])
+                protocol, server.url, self.source, *args, *(["--digests"] if digests else [])
             )
 
         self.measured(row, server, once, lambda r: self.stored_ok(server.url, key, r["file_id"]))
@@ -282,6 +294,7 @@ class Bench:
             self.measured(row, store, once, check)
             for streams in (1, 4):
                 self.partway_row(streams, True, False, s3=store)
+            self.partway_row(4, False, False, s3=store, direct=True)
             self.interleaved()
         finally:
             store.stop()
