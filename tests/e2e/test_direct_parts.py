@@ -5,8 +5,11 @@ receives none of the bytes, and its finish checks the store's account of the par
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +85,46 @@ def test_parts_go_straight_to_the_store_and_finish_checks_them(
             assert done.status_code == 201, done.text
             got = download(api, done.json()["data"]["id"])
             assert got.content == payload
+    finally:
+        stop_server(server)
+        backend.dispose()
+    assert_clean_log(server)
+
+
+@pytest.mark.parametrize("combination", ["s3+postgres", "azure+postgres"])
+def test_partway_upload_goes_direct_when_the_store_allows(tmp_path: Path, combination: str) -> None:
+    """`partway upload` asks for direct parts and sends them to the store; partway receives
+    only the create's JSON. `--no-direct` sends them through partway as before."""
+    backend = make_backend(combination, tmp_path)
+    server = start_server(tmp_path, {**backend.env(), "PARTWAY_DEFAULT_PART_SIZE": str(PART)})
+    try:
+        data = os.urandom(2 * PART + 99)
+        for extra, most in (((), 1000), (("--no-direct",), len(data) + 1000)):
+            source = tmp_path / f"up{len(extra)}.bin"  # a name of its own in the folder
+            source.write_bytes(data)
+            before = received_bytes(server.base_url)
+            env = {
+                **os.environ,
+                "PARTWAY_SERVER": server.base_url,
+                "PARTWAY_API_KEY": server.key,
+                "PARTWAY_APP_ID": server.app_id,
+                "PARTWAY_CONSUMER_ID": server.consumer_id,
+            }
+            state = tmp_path / f"state{len(extra)}"
+            args = ["upload", str(source), "--json", "--state-dir", str(state)]
+            done = subprocess.run(
+                [sys.executable, "-m", "partway", *args, *extra],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert done.returncode == 0, done.stderr
+            received = received_bytes(server.base_url) - before
+            assert (received < most) and (received >= len(data) if extra else True), received
+            file_id = json.loads(done.stdout.splitlines()[-1])["file"]["id"]
+            with server.client() as api:
+                assert download(api, file_id).content == data
     finally:
         stop_server(server)
         backend.dispose()

@@ -148,7 +148,10 @@ def cmd_upload(args: argparse.Namespace) -> int:
     else:
         show = LineProgress()
     options = UploadOptions(
-        folder_id=args.folder, parallel=args.parallel, part_size_hint=args.part_size_hint
+        folder_id=args.folder,
+        parallel=args.parallel,
+        part_size_hint=args.part_size_hint,
+        direct=args.direct,
     )
     state = StateStore(args.state_dir)
 
@@ -247,6 +250,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     upload.add_argument("--folder", default="root", help="target folder id (default root)")
     upload.add_argument("--parallel", type=int, default=4, help="parts in flight (default 4)")
     upload.add_argument("--part-size-hint", type=int, help="preferred part size in bytes")
+    upload.add_argument(
+        "--no-direct",
+        dest="direct",
+        action="store_false",
+        help="send parts through partway even when its store takes them directly (S3, Azure)",
+    )
     upload.add_argument("--state-dir", type=Path, default=default_state_dir())
     _client_args(upload)
     upload.set_defaults(func=cmd_upload)
