@@ -111,6 +111,26 @@ def test_a_ticket_expires(direct_storage: Storage) -> None:
     run(direct_storage, scenario())
 
 
+def test_a_late_put_after_discard_leaves_nothing_the_sweep_misses(
+    direct_storage: Storage,
+) -> None:
+    """S3 refuses a part of an aborted upload; Azure stages the block on a blob nobody commits,
+    which the inventory (the reaper's orphan sweep) lists and delete removes."""
+    direct = capability(direct_storage)
+
+    async def scenario() -> None:
+        at = await begin(direct_storage)
+        ticket = await direct.range_ticket(at, 0, 4, TTL)
+        await direct_storage.discard(at.key, at.handle)
+        res = await client_put(ticket.url, ticket.headers, b"late")
+        if res.is_success:
+            assert at.key in {o.key for o in await direct_storage.inventory()}
+            await direct_storage.delete(at.key)
+        assert at.key not in {o.key for o in await direct_storage.inventory()}
+
+    run(direct_storage, scenario())
+
+
 def test_stores_without_the_capability_say_so(tmp_path: Path) -> None:
     assert direct_ranges(MemoryStorage()) is None
     assert direct_ranges(LocalStorage(tmp_path, fsync=False)) is None

@@ -260,7 +260,12 @@ class AzureStorage:
         found: list[StoredObject] = []
         prefix = self._where.prefix
         with _store_errors("listing objects"):
-            async for blob in container.list_blobs(name_starts_with=prefix, include=["metadata"]):
+            # Uncommitted blobs too: blocks a client PUT over a still-valid URL after an abort
+            # (direct parts) sit on a blob of that kind, which the orphan sweep then deletes.
+            listing = container.list_blobs(
+                name_starts_with=prefix, include=["metadata", "uncommittedblobs"]
+            )
+            async for blob in listing:
                 key = blob.name.removeprefix(prefix)
                 if SERVER_ID.match(key):
                     handle = (blob.metadata or {}).get(UNFINISHED, "")
