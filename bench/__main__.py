@@ -26,6 +26,7 @@ import httpx
 from rich.console import Console
 from tests.backends import new_database
 
+from . import azure as bench_azure
 from . import s3 as bench_s3
 from .measure import (
     MB,
@@ -244,7 +245,21 @@ class Bench:
                 "PARTWAY_STORAGE": json.dumps({"s3": bench_s3.storage_url(s3.url, name)}),
                 "PARTWAY_DEFAULT_SERVICE": "s3",
             }
-        row = Row(title, "partway")
+        return self.partway_trial(
+            Row(title, "partway"), name, fsync, extra, protocol, streams, digests
+        )
+
+    def partway_trial(
+        self,
+        row: Row,
+        name: str,
+        fsync: bool,
+        extra: dict[str, str] | None,
+        protocol: str,
+        streams: int,
+        digests: bool,
+    ) -> Row:
+        """Queue `row`: the bench client uploading through a partway server of its own."""
         server, key, _ = self.partway_server(name, fsync, extra)
         counter = iter(range(10**6))
 
@@ -295,6 +310,46 @@ class Bench:
             for streams in (1, 4):
                 self.partway_row(streams, True, False, s3=store)
             self.partway_row(4, False, False, s3=store, direct=True)
+            self.interleaved()
+        finally:
+            store.stop()
+
+    def azure_rows(self) -> None:
+        """Azurite alone (blocks straight into it), then partway in front of it: proxied, and
+        with direct parts."""
+        if not bench_azure.available():
+            console.print("[yellow]no Azurite (tests/azurite: npm ci): Azure rows skipped[/]")
+            return
+        store = bench_azure.start_azurite(self.log)
+        row = Row("Azure server alone (Azurite): SAS Put Block P=4 + Put Block List", "ceiling")
+        counter = iter(range(10**6))
+        plan = self.work / "azure-plan.json"
+
+        def once() -> dict[str, Any]:
+            key = f"direct-{next(counter)}"
+            bench_azure.block_plan(store, key, self.size, plan)
+            args = ["--parallel", "4", "--key", str(plan)]
+            return {"key": key, **run_client("azure", store.url, self.source, *args)}
+
+        def check(result: dict[str, Any]) -> bool:
+            data = bench_azure.read_and_delete(store, bench_azure.result_key(result))
+            return hashlib.sha256(data).hexdigest() == self.expected
+
+        env = {"AZURE_STORAGE_CONNECTION_STRING": bench_azure.connection_string(store)}
+        try:
+            self.measured(row, store, once, check)
+            for title, protocol, digests in (
+                ("partway on Azure + PostgreSQL, P=4, part SHA-1 on", "partway", True),
+                ("partway direct parts on Azure + PostgreSQL, P=4", "partway-direct", False),
+            ):
+                name = f"azure-{protocol}"
+                extra = {
+                    **env,
+                    "PARTWAY_DATABASE_URL": new_database(),
+                    "PARTWAY_STORAGE": json.dumps({"azure": bench_azure.storage_url(name)}),
+                    "PARTWAY_DEFAULT_SERVICE": "azure",
+                }
+                self.partway_trial(Row(title, "partway"), name, False, extra, protocol, 4, digests)
             self.interleaved()
         finally:
             store.stop()
@@ -468,6 +523,7 @@ class Bench:
     def run(self, out: Path) -> None:
         if self.only_s3:
             self.s3_rows()
+            self.azure_rows()
             write_report(out, self.rows, [], (0, 0.0), self.size, self.runs, self.smoke)
             console.print(f"wrote {out}")
             return
@@ -486,6 +542,7 @@ class Bench:
                 self.peer_rows()
             self.interleaved()
             self.s3_rows()
+            self.azure_rows()
         finally:
             for queued in self.pending:  # servers of rows that never ran (a failure above)
                 queued.server.stop()
@@ -507,7 +564,9 @@ def main() -> None:
     parser.add_argument("--size-mib", type=int)
     parser.add_argument("--no-peers", dest="peers", action="store_false")
     parser.add_argument("--out", type=Path)
-    parser.add_argument("--only-s3", action="store_true", help="only the S3 rows (to a report)")
+    parser.add_argument(
+        "--only-s3", action="store_true", help="only the object-store rows (S3, Azure)"
+    )
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / ".work")
     args = parser.parse_args()
     args.runs = args.runs or (1 if args.smoke else 5)

@@ -285,9 +285,28 @@ def upload_s3(args: argparse.Namespace, fd: int, size: int) -> dict[str, Any]:
     return {}
 
 
+def upload_azure(args: argparse.Namespace, fd: int, size: int) -> dict[str, Any]:
+    """Blocks straight to an Azure server over SAS Put Block URLs, then Put Block List (all
+    listed in --key's file, made by bench/azure.py)."""
+    with open(args.key) as f:
+        plan: dict[str, Any] = json.load(f)
+    paths: list[str] = plan["parts"]
+
+    def put(c: Connection, number: int) -> None:
+        offset = number * PART
+        c.request("PUT", paths[number], file=(fd, offset, min(PART, size - offset))).ok()
+
+    parallel(len(paths), args.parallel, args.url, {}, put)
+    listed = "".join(f"<Latest>{i}</Latest>" for i in plan["ids"])
+    body = f'<?xml version="1.0" encoding="utf-8"?><BlockList>{listed}</BlockList>'.encode()
+    Connection(args.url, {}).request("PUT", plan["complete"], body=body).ok()
+    return {}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("protocol", choices=["partway", "partway-direct", "sink", "tus", "s3"])
+    protocols = ["partway", "partway-direct", "sink", "tus", "s3", "azure"]
+    parser.add_argument("protocol", choices=protocols)
     parser.add_argument("--url", required=True)
     parser.add_argument("--file", required=True)
     parser.add_argument("--name", default="bench.bin")
@@ -306,6 +325,7 @@ def main() -> None:
         "sink": upload_sink,
         "tus": upload_tus,
         "s3": upload_s3,
+        "azure": upload_azure,
     }[args.protocol]
     cpu0, t0 = cpu_seconds(), time.perf_counter()
     extra = upload(args, fd, size)

@@ -76,7 +76,17 @@ def start_store(work: Path, log: Path) -> Server | RgwStore:
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    client(store.url).create_bucket(Bucket=BUCKET)
+    s3 = client(store.url)
+    s3.create_bucket(Bucket=BUCKET)
+    # RGW makes its data pools on the first writes (a multipart one among them), which
+    # otherwise land in the first measured run.
+    upload_id = s3.create_multipart_upload(Bucket=BUCKET, Key="warm-up")["UploadId"]
+    where = {"Bucket": BUCKET, "Key": "warm-up", "UploadId": upload_id}
+    etag = s3.upload_part(**where, PartNumber=1, Body=b"x")["ETag"]
+    s3.complete_multipart_upload(
+        **where, MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]}
+    )
+    s3.delete_object(Bucket=BUCKET, Key="warm-up")
     return store
 
 
