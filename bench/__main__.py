@@ -26,12 +26,14 @@ import httpx
 from rich.console import Console
 from tests.backends import new_database
 
+from . import azure as bench_azure
 from . import s3 as bench_s3
 from .measure import (
     MB,
     MIB,
     ROOT,
     TUS_NODE,
+    Measured,
     Row,
     Server,
     Trial,
@@ -73,6 +75,7 @@ class Bench:
         self.work: Path = args.work
         self.peers: bool = args.peers
         self.smoke: bool = args.smoke
+        self.only_s3: bool = args.only_s3
         self.rows: list[Row] = []
         self.pending: list[Trial] = []
         self.log = self.work / "servers.log"
@@ -90,7 +93,7 @@ class Bench:
     def measured(
         self,
         row: Row,
-        server: Server,
+        server: Measured,
         once: Callable[[], dict[str, Any]],
         check: Callable[[dict[str, Any]], bool] | None,
     ) -> None:
@@ -211,33 +214,59 @@ class Bench:
         return server, key, data
 
     def partway_row(
-        self, streams: int, digests: bool, fsync: bool, s3: Server | None = None
+        self,
+        streams: int,
+        digests: bool,
+        fsync: bool,
+        s3: Measured | None = None,
+        direct: bool = False,
     ) -> Row:
+        """partway on local disk, or in front of the bench's S3 server `s3` (with `direct`: the
+        client PUTs the parts straight into it, over the URLs partway signs)."""
         name = f"P{streams}-{'sha1' if digests else 'plain'}-{'fsync' if fsync else 'nofsync'}"
         title = (
             f"partway, P={streams}, part SHA-1 {'on' if digests else 'off'}, "
             f"fsync {'on' if fsync else 'off'}"
         )
         extra = None
+        protocol = "partway-direct" if direct else "partway"
         if s3 is not None:
             name, title = (
                 f"s3-{name}",
-                f"partway on S3 (moto) + PostgreSQL, P={streams}, "
-                + (f"part SHA-1 {'on' if digests else 'off'}"),
+                f"partway on S3 + PostgreSQL, P={streams}, "
+                f"part SHA-1 {'on' if digests else 'off'} ({bench_s3.store_kind()})",
             )
+            if direct:
+                name = f"s3-direct-P{streams}"
+                kind = bench_s3.store_kind()
+                title = f"partway direct parts on S3 + PostgreSQL, P={streams} ({kind})"
             extra = {
                 "PARTWAY_DATABASE_URL": new_database(),
                 "PARTWAY_STORAGE": json.dumps({"s3": bench_s3.storage_url(s3.url, name)}),
                 "PARTWAY_DEFAULT_SERVICE": "s3",
             }
-        row = Row(title, "partway")
+        return self.partway_trial(
+            Row(title, "partway"), name, fsync, extra, protocol, streams, digests
+        )
+
+    def partway_trial(
+        self,
+        row: Row,
+        name: str,
+        fsync: bool,
+        extra: dict[str, str] | None,
+        protocol: str,
+        streams: int,
+        digests: bool,
+    ) -> Row:
+        """Queue `row`: the bench client uploading through a partway server of its own."""
         server, key, _ = self.partway_server(name, fsync, extra)
         counter = iter(range(10**6))
 
         def once() -> dict[str, Any]:
             args = ["--parallel", str(streams), "--key", key, "--name", f"f{next(counter)}.bin"]
             return run_client(
-                "partway", server.url, self.source, *args, *(["--digests"] if digests else [])
+                protocol, server.url, self.source, *args, *(["--digests"] if digests else [])
             )
 
         self.measured(row, server, once, lambda r: self.stored_ok(server.url, key, r["file_id"]))
@@ -258,31 +287,72 @@ class Bench:
     # S3
 
     def s3_rows(self) -> None:
-        """The store alone (parts straight into moto), then partway in front of it."""
-        row = Row("S3 server alone (moto): presigned UploadPart P=4 + complete", "ceiling")
-        moto = bench_s3.start_moto(self.log)
+        """The store alone (parts straight into it), then partway in front of the same store."""
+        store = bench_s3.start_store(self.work, self.log)
+        row = Row(
+            f"S3 server alone ({bench_s3.store_kind()}): presigned UploadPart P=4 + complete",
+            "ceiling",
+        )
         counter = iter(range(10**6))
         plan = self.work / "s3-plan.json"
 
         def once() -> dict[str, Any]:
             key = f"direct-{next(counter)}"
-            bench_s3.presigned_plan(moto.url, key, self.size, plan)
+            bench_s3.presigned_plan(store.url, key, self.size, plan)
             args = ["--parallel", "4", "--key", str(plan)]
-            return {"key": key, **run_client("s3", moto.url, self.source, *args)}
+            return {"key": key, **run_client("s3", store.url, self.source, *args)}
 
         def check(result: dict[str, Any]) -> bool:
-            return bench_s3.hash_and_delete(moto.url, result["key"]) == self.expected
+            return bench_s3.hash_and_delete(store.url, result["key"]) == self.expected
 
-        self.measured(row, moto, once, check)
-        stores = []
         try:
+            self.measured(row, store, once, check)
             for streams in (1, 4):
-                stores.append(bench_s3.start_moto(self.log))
-                self.partway_row(streams, True, False, s3=stores[-1])
+                self.partway_row(streams, True, False, s3=store)
+            self.partway_row(4, False, False, s3=store, direct=True)
             self.interleaved()
         finally:
-            for store in stores:
-                store.stop()
+            store.stop()
+
+    def azure_rows(self) -> None:
+        """Azurite alone (blocks straight into it), then partway in front of it: proxied, and
+        with direct parts."""
+        if not bench_azure.available():
+            console.print("[yellow]no Azurite (tests/azurite: npm ci): Azure rows skipped[/]")
+            return
+        store = bench_azure.start_azurite(self.log)
+        row = Row("Azure server alone (Azurite): SAS Put Block P=4 + Put Block List", "ceiling")
+        counter = iter(range(10**6))
+        plan = self.work / "azure-plan.json"
+
+        def once() -> dict[str, Any]:
+            key = f"direct-{next(counter)}"
+            bench_azure.block_plan(store, key, self.size, plan)
+            args = ["--parallel", "4", "--key", str(plan)]
+            return {"key": key, **run_client("azure", store.url, self.source, *args)}
+
+        def check(result: dict[str, Any]) -> bool:
+            data = bench_azure.read_and_delete(store, bench_azure.result_key(result))
+            return hashlib.sha256(data).hexdigest() == self.expected
+
+        env = {"AZURE_STORAGE_CONNECTION_STRING": bench_azure.connection_string(store)}
+        try:
+            self.measured(row, store, once, check)
+            for title, protocol, digests in (
+                ("partway on Azure + PostgreSQL, P=4, part SHA-1 on", "partway", True),
+                ("partway direct parts on Azure + PostgreSQL, P=4", "partway-direct", False),
+            ):
+                name = f"azure-{protocol}"
+                extra = {
+                    **env,
+                    "PARTWAY_DATABASE_URL": new_database(),
+                    "PARTWAY_STORAGE": json.dumps({"azure": bench_azure.storage_url(name)}),
+                    "PARTWAY_DEFAULT_SERVICE": "azure",
+                }
+                self.partway_trial(Row(title, "partway"), name, False, extra, protocol, 4, digests)
+            self.interleaved()
+        finally:
+            store.stop()
 
     def uploader_work_row(self) -> None:
         """The bench client doing the uploader's hashing (part SHA-1s, and the whole file's SHA-1
@@ -454,6 +524,12 @@ class Bench:
         return count, rate
 
     def run(self, out: Path) -> None:
+        if self.only_s3:
+            self.s3_rows()
+            self.azure_rows()
+            write_report(out, self.rows, [], (0, 0.0), self.size, self.runs, self.smoke)
+            console.print(f"wrote {out}")
+            return
         self.ceilings()
         try:
             # One interleaved group: every row on local disk, the peers and the sinks they are
@@ -470,6 +546,7 @@ class Bench:
                 self.peer_rows()
             self.interleaved()
             self.s3_rows()
+            self.azure_rows()
         finally:
             for queued in self.pending:  # servers of rows that never ran (a failure above)
                 queued.server.stop()
@@ -491,6 +568,9 @@ def main() -> None:
     parser.add_argument("--size-mib", type=int)
     parser.add_argument("--no-peers", dest="peers", action="store_false")
     parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--only-s3", action="store_true", help="only the object-store rows (S3, Azure)"
+    )
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / ".work")
     args = parser.parse_args()
     args.runs = args.runs or (1 if args.smoke else 5)

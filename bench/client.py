@@ -214,6 +214,36 @@ def upload_partway(args: argparse.Namespace, fd: int, size: int) -> dict[str, An
     return {"file_id": finished.json()["data"]["id"], "finish_seconds": time.perf_counter() - began}
 
 
+def upload_direct(args: argparse.Namespace, fd: int, size: int) -> dict[str, Any]:
+    """partway's direct parts: create, ask for the parts' signed URLs, PUT each straight into
+    the store, then the direct finish (partway checks the store's parts and assembles)."""
+    headers = {
+        "Authorization": f"Bearer {args.key}",
+        "x-apideck-app-id": "bench",
+        "x-apideck-consumer-id": "bench",
+    }
+    conn = Connection(args.url, headers)
+    body = json.dumps({"name": args.name, "parent_folder_id": "root", "size": size}).encode()
+    created = conn.request(
+        "POST", "/file-storage/upload-sessions", {"Content-Type": "application/json"}, body
+    ).ok()
+    sid = created.json()["data"]["id"]
+    direct = f"/file-storage/upload-sessions/{sid}/direct"
+    parts: list[dict[str, Any]] = conn.request("GET", direct).ok().json()["data"]["parts"]
+    store = urlsplit(parts[0]["url"])
+
+    def put(c: Connection, number: int) -> None:
+        part = parts[number]
+        where = urlsplit(part["url"])
+        file = (fd, part["offset"], part["size"])
+        c.request("PUT", f"{where.path}?{where.query}", part["headers"], file=file).ok()
+
+    parallel(len(parts), args.parallel, f"{store.scheme}://{store.netloc}", {}, put)
+    began = time.perf_counter()
+    finished = conn.request("POST", direct + "/finish").ok()
+    return {"file_id": finished.json()["data"]["id"], "finish_seconds": time.perf_counter() - began}
+
+
 def upload_sink(args: argparse.Namespace, fd: int, size: int) -> dict[str, Any]:
     upload = os.urandom(8).hex()
     digests = PartDigests(fd, size) if args.digests else None
@@ -273,9 +303,28 @@ def upload_s3(args: argparse.Namespace, fd: int, size: int) -> dict[str, Any]:
     return {}
 
 
+def upload_azure(args: argparse.Namespace, fd: int, size: int) -> dict[str, Any]:
+    """Blocks straight to an Azure server over SAS Put Block URLs, then Put Block List (all
+    listed in --key's file, made by bench/azure.py)."""
+    with open(args.key) as f:
+        plan: dict[str, Any] = json.load(f)
+    paths: list[str] = plan["parts"]
+
+    def put(c: Connection, number: int) -> None:
+        offset = number * PART
+        c.request("PUT", paths[number], file=(fd, offset, min(PART, size - offset))).ok()
+
+    parallel(len(paths), args.parallel, args.url, {}, put)
+    listed = "".join(f"<Latest>{i}</Latest>" for i in plan["ids"])
+    body = f'<?xml version="1.0" encoding="utf-8"?><BlockList>{listed}</BlockList>'.encode()
+    Connection(args.url, {}).request("PUT", plan["complete"], body=body).ok()
+    return {}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("protocol", choices=["partway", "sink", "tus", "s3"])
+    protocols = ["partway", "partway-direct", "sink", "tus", "s3", "azure"]
+    parser.add_argument("protocol", choices=protocols)
     parser.add_argument("--url", required=True)
     parser.add_argument("--file", required=True)
     parser.add_argument("--name", default="bench.bin")
@@ -291,9 +340,14 @@ def main() -> None:
     args = parser.parse_args()
     fd = os.open(args.file, os.O_RDONLY)
     size = os.fstat(fd).st_size
-    upload = {"partway": upload_partway, "sink": upload_sink, "tus": upload_tus, "s3": upload_s3}[
-        args.protocol
-    ]
+    upload = {
+        "partway": upload_partway,
+        "partway-direct": upload_direct,
+        "sink": upload_sink,
+        "tus": upload_tus,
+        "s3": upload_s3,
+        "azure": upload_azure,
+    }[args.protocol]
     cpu0, t0 = cpu_seconds(), time.perf_counter()
     extra = upload(args, fd, size)
     seconds = time.perf_counter() - t0

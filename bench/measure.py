@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import psutil
@@ -223,12 +223,25 @@ def wait_http(url: str, timeout: float = 30) -> None:
     raise RuntimeError(f"{url} did not answer")
 
 
+class Measured(Protocol):
+    """What a row measures: one server process (Server) or a cluster of them (bench/s3.py)."""
+
+    @property
+    def url(self) -> str: ...
+
+    def cpu(self) -> float: ...
+
+    def peak_rss(self) -> int: ...
+
+    def stop(self) -> None: ...
+
+
 @dataclass
 class Trial:
     """A row waiting for its runs: its server, one measured upload, the check of what it stored."""
 
     row: Row
-    server: Server
+    server: Measured
     once: Callable[[], dict[str, Any]]
     check: Callable[[dict[str, Any]], bool] | None
     ok: bool = True

@@ -134,7 +134,11 @@ def write_report(
     p1 = _find(rows, "partway, P=1, part SHA-1 off, fsync on")
     p1_nofsync = _find(rows, "partway, P=1, part SHA-1 off, fsync off")
     s3_alone = _find(rows, "S3 server alone")
-    s3_p4 = _find(rows, "partway on S3 (moto) + PostgreSQL, P=4")
+    s3_p4 = _find(rows, "partway on S3 + PostgreSQL, P=4")
+    s3_direct = _find(rows, "partway direct parts on S3")
+    az_alone = _find(rows, "Azure server alone")
+    az_p4 = _find(rows, "partway on Azure + PostgreSQL, P=4")
+    az_direct = _find(rows, "partway direct parts on Azure")
     peers = [r for r in rows if r.group == "peer"]
     best_peer = max(peers, key=lambda r: r.median) if peers else None
     best = best_peer.name if best_peer else "–"
@@ -163,7 +167,11 @@ def write_report(
         ),
         (f"partway P=1, fsync on ÷ best peer ({best})", p1, best_peer, "≥ 1.5"),
         ("partway P=1, fsync off ÷ best peer", p1_nofsync, best_peer, "≥ 1.5"),
-        ("partway on S3 P=4, SHA-1 on ÷ the S3 server alone P=4", s3_p4, s3_alone, "–"),
+        ("partway on S3 P=4, SHA-1 on ÷ the S3 server alone P=4", s3_p4, s3_alone, "≥ 0.85"),
+        ("partway direct parts on S3 P=4 ÷ the S3 server alone P=4", s3_direct, s3_alone, "–"),
+        ("partway direct parts on S3 P=4 ÷ proxied P=4, SHA-1 on", s3_direct, s3_p4, "–"),
+        ("partway on Azure P=4, SHA-1 on ÷ Azurite alone P=4", az_p4, az_alone, "≥ 0.85"),
+        ("partway direct parts on Azure P=4 ÷ Azurite alone P=4", az_direct, az_alone, "–"),
         (
             "partway P=4, SHA-1 off, fsync off ÷ sink via ASGI receive P=4",
             plain_nofsync,

@@ -1,23 +1,93 @@
-"""The S3 rows' store: a moto server of the bench's own, and uploads straight into it."""
+"""The S3 rows' store: a Ceph RGW cluster of the bench's own (scripts/rgw) where Ceph is
+installed, else a moto server (PARTWAY_BENCH_S3=moto forces it); and uploads straight into it."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import shutil
+import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
+import psutil
 
 from .client import PART
-from .measure import Server, start
+from .measure import Server, free_port, start
 
 BUCKET = "bench"
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
+# The keys scripts/rgw gives its S3 user; moto takes any.
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "partway-test", "AWS_SECRET_ACCESS_KEY": "partway-test"}
 os.environ.update(CREDENTIALS)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def store_kind() -> str:
+    default = "rgw" if shutil.which("radosgw") else "moto"
+    return os.environ.get("PARTWAY_BENCH_S3", default)
+
+
+@dataclass
+class RgwStore:
+    """A Ceph cluster measured as one server: CPU and peak RSS are the sums over the OSD
+    (which holds the bytes, in memory) and RGW (which speaks S3)."""
+
+    dir: Path
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _procs(self) -> list[psutil.Process]:
+        pids = [self.dir / "run" / f"{name}.pid" for name in ("osd.0", "client.rgw.gw")]
+        return [psutil.Process(int(p.read_text())) for p in pids if p.exists()]
+
+    def cpu(self) -> float:
+        return sum(float(t.user + t.system) for t in (p.cpu_times() for p in self._procs()))
+
+    def peak_rss(self) -> int:
+        total = 0
+        for proc in self._procs():
+            for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1]) * 1024
+        return total
+
+    def stop(self) -> None:
+        """Idempotent: every row on this store stops it once its round is over."""
+        if self.dir.exists():
+            subprocess.run([ROOT / "scripts" / "rgw", "down", str(self.dir)], check=True)
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def start_store(work: Path, log: Path) -> Server | RgwStore:
+    """The bench's S3 server, with its bucket made."""
+    if store_kind() == "moto":
+        return start_moto(log)
+    store = RgwStore(work / "ceph", free_port())
+    subprocess.run(
+        [ROOT / "scripts" / "rgw", "up", str(store.dir), str(store.port)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    s3 = client(store.url)
+    s3.create_bucket(Bucket=BUCKET)
+    # RGW makes its data pools on the first writes (a multipart one among them), which
+    # otherwise land in the first measured run.
+    upload_id = s3.create_multipart_upload(Bucket=BUCKET, Key="warm-up")["UploadId"]
+    where = {"Bucket": BUCKET, "Key": "warm-up", "UploadId": upload_id}
+    etag = s3.upload_part(**where, PartNumber=1, Body=b"x")["ETag"]
+    s3.complete_multipart_upload(
+        **where, MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]}
+    )
+    s3.delete_object(Bucket=BUCKET, Key="warm-up")
+    return store
 
 
 def start_moto(log: Path) -> Server:

@@ -1,11 +1,13 @@
 """The metadata + storage combinations every contract test runs against, on real servers.
 
-PostgreSQL and the S3 server (moto) come from `scripts/services up`; .ci/run starts them and
-exports their addresses, and a developer's plain `pytest` starts them the same way on demand.
+PostgreSQL and the S3 server (Ceph RGW, or moto) come from `scripts/services up`; .ci/run starts
+them and exports their addresses, and a developer's plain `pytest` starts them the same way on
+demand.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -16,13 +18,14 @@ from pathlib import Path
 
 import boto3
 import psycopg
+import pytest
 
 from tests.system import postgres_bin
 
 ROOT = Path(__file__).resolve().parent.parent
 BUCKET = "partway-test"
 
-# moto takes any credentials; real ones never come near the tests.
+# The keys of the S3 user scripts/rgw makes (moto takes any); real ones never come near the tests.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "partway-test")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "partway-test")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -60,6 +63,43 @@ def _bucket_exists(endpoint: str) -> bool:
     return BUCKET in names
 
 
+def azure_connection_string() -> str:
+    """Azurite's connection string, from `scripts/services up` (started here if nobody did);
+    skips where Azurite cannot run (no npm), unless CI requires every backend."""
+    conn = os.environ.get("PARTWAY_TEST_AZURE_CONNECTION_STRING")
+    if not conn:
+        external()  # runs `scripts/services up` when the other services are not up either
+        out = subprocess.run(
+            [ROOT / "scripts" / "services", "up"], check=True, capture_output=True, text=True
+        ).stdout
+        for line in out.splitlines():
+            if line.startswith("export PARTWAY_TEST_AZURE_CONNECTION_STRING="):
+                conn = line.split("=", 1)[1].strip("'")
+    if not conn:
+        if os.environ.get("PARTWAY_TEST_REQUIRE_ALL"):
+            raise RuntimeError("Azurite is not running (scripts/services up starts it)")
+        pytest.skip("Azurite is not available (npm missing)")
+    # The servers under test read their Azure credentials from here, like the AWS ones above.
+    os.environ["PARTWAY_TEST_AZURE_CONNECTION_STRING"] = conn
+    os.environ["AZURE_STORAGE_CONNECTION_STRING"] = conn
+    return conn
+
+
+def new_azure_url() -> tuple[str, dict[str, str]]:
+    """An Azure storage URL under a prefix of its own in the test container, and the
+    environment holding its credentials."""
+    from azure.core.exceptions import ResourceExistsError
+    from azure.storage.blob import BlobServiceClient
+
+    conn = azure_connection_string()
+    with (
+        BlobServiceClient.from_connection_string(conn) as service,
+        contextlib.suppress(ResourceExistsError),
+    ):
+        service.create_container(BUCKET)
+    return f"azure://{BUCKET}/{secrets.token_hex(6)}", {"AZURE_STORAGE_CONNECTION_STRING": conn}
+
+
 def new_database() -> str:
     """A fresh, empty PostgreSQL database; its URL."""
     pg, _ = external()
@@ -93,6 +133,16 @@ def s3_keys(url: str) -> set[str]:
     }
     uploads = client.list_multipart_uploads(Bucket=BUCKET, Prefix=prefix).get("Uploads", [])
     return found | {u["Key"].removeprefix(prefix) for u in uploads}
+
+
+def azure_keys(url: str) -> set[str]:
+    """Blobs under the URL's prefix, unfinished ones (the empty blob naming a handle) included."""
+    from azure.storage.blob import BlobServiceClient
+
+    prefix = url.removeprefix(f"azure://{BUCKET}/") + "/"
+    with BlobServiceClient.from_connection_string(azure_connection_string()) as service:
+        blobs = service.get_container_client(BUCKET).list_blobs(name_starts_with=prefix)
+        return {b.name.removeprefix(prefix) for b in blobs}
 
 
 @dataclass(frozen=True)
@@ -129,6 +179,8 @@ class Backend:
     def stored_keys(self) -> set[str]:
         if self.storage_url.startswith("s3://"):
             return s3_keys(self.storage_url)
+        if self.storage_url.startswith("azure://"):
+            return azure_keys(self.storage_url)
         return set(os.listdir(Path(self.storage_url) / "objects"))
 
     def dispose(self) -> None:
@@ -142,7 +194,9 @@ def make_backend(name: str, tmp: Path) -> Backend:
         return Backend(name, "local", data_dir, None, str(data_dir))
     if name == "s3+postgres":
         return Backend(name, "s3", data_dir, new_database(), new_s3_url())
+    if name == "azure+postgres":
+        return Backend(name, "azure", data_dir, new_database(), new_azure_url()[0])
     raise ValueError(name)
 
 
-BACKENDS = ["local+sqlite", "s3+postgres"]
+BACKENDS = ["local+sqlite", "s3+postgres", "azure+postgres"]

@@ -26,6 +26,7 @@ from .domain.errors import DomainError
 from .domain.ports import Clock
 from .http import (
     copies,
+    direct,
     drives,
     errors,
     exports,
@@ -168,6 +169,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
         Route("/", lambda request: RedirectResponse("/ui/"), methods=["GET"]),
         Mount("/ui", StaticFiles(directory=WEB_DIR, html=True), name="ui"),
         *sessions.routes,
+        *direct.routes,
         *files.routes,
         *folders.routes,
         *drives.routes,

@@ -15,6 +15,7 @@ from .config import Settings
 from .domain.admission import Admission, Limits
 from .domain.catalog import Catalog
 from .domain.copies import FolderCopier
+from .domain.direct_uploads import DirectUploads
 from .domain.drives import DriveService
 from .domain.events import EventSink
 from .domain.files import FileService
@@ -33,7 +34,7 @@ from .metadata import migrate
 from .metadata.engine import make_engine
 from .metadata.sql import SqlRepository
 from .metrics import Metrics
-from .storage import storage_from_url
+from .storage import direct_ranges, storage_from_url
 from .storage.instrumented import InstrumentedStorage
 from .webhooks.hooks import HttpHooks
 
@@ -117,6 +118,18 @@ def build_catalog(
         link_downloads=link_downloads,
         copies=FolderCopier(
             repo, repo, tree, core.uploads.storage, clock, settings.default_quota_bytes, events
+        ),
+        direct=DirectUploads(
+            core.uploads,
+            {
+                service: found
+                for service, storage in core.uploads.storages().items()
+                if (found := direct_ranges(storage)) is not None
+            },
+            repo,
+            core.locks,
+            clock,
+            timedelta(seconds=settings.session_ttl_seconds),
         ),
     )
 

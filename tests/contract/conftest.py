@@ -1,4 +1,4 @@
-"""Every implementation of each port: storage (memory, local disk, S3), repository (memory,
+"""Every implementation of each port: storage (memory, local disk, S3, Azure), repository (memory,
 SQLite, PostgreSQL), locks (memory, file, PostgreSQL). A contract test takes one fixture and so
 runs once per implementation of that port."""
 
@@ -20,22 +20,37 @@ from partway.metadata.sql import SqlRepository
 from partway.storage.local import LocalStorage
 from partway.storage.memory import MemoryStorage
 
-from ..backends import drop_database, new_database, new_s3_url
+from ..backends import drop_database, new_azure_url, new_database, new_s3_url
 
 LOCK_TIMEOUT = 0.3
 
 
-@pytest.fixture(params=["memory", "local", "s3"])
-def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
-    if request.param == "memory":
-        yield MemoryStorage()
-    elif request.param == "local":
-        yield LocalStorage(tmp_path, fsync=True)
-    else:
+def make_storage(kind: str, tmp_path: Path) -> Storage:
+    """A store of this kind; tests close it on the loop that used it (its clients belong to
+    that loop)."""
+    if kind == "memory":
+        return MemoryStorage()
+    if kind == "local":
+        return LocalStorage(tmp_path, fsync=True)
+    if kind == "s3":
         from partway.storage.s3 import S3Location, S3Storage
 
-        # Tests close it on the loop that used it (its clients belong to that loop).
-        yield S3Storage(S3Location.parse(new_s3_url()))
+        return S3Storage(S3Location.parse(new_s3_url()))
+    from partway.storage.azure import AzureLocation, AzureStorage
+
+    url, env = new_azure_url()
+    return AzureStorage(AzureLocation.parse(url, env))
+
+
+@pytest.fixture(params=["memory", "local", "s3", "azure"])
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
+    return make_storage(request.param, tmp_path)
+
+
+@pytest.fixture(params=["s3", "azure"])
+def direct_storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
+    """The stores that take ranges straight from clients (DirectRanges)."""
+    return make_storage(request.param, tmp_path)
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])

@@ -1,4 +1,4 @@
-"""The Storage contract, run on every backend (memory, local disk, S3 on moto).
+"""The Storage contract, run on every backend (memory, local disk, S3 on Ceph RGW or moto).
 
 Ranges sit on a grid of the backend's smallest part (S3: 5 MiB, so every range but the last is
 a valid multipart part); CAPABILITY_TESTS names the test exercising each declared capability,

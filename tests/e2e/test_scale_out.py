@@ -1,4 +1,5 @@
-"""Two `partway serve` processes on one PostgreSQL and one S3 store (moto), no stickiness."""
+"""Two `partway serve` processes on one PostgreSQL and one object store (S3 on Ceph RGW or moto;
+Azure Blob on Azurite), no stickiness."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.backends import make_backend
 from tests.conftest import assert_clean_log, free_port, launch, start_server, stop_server
@@ -21,8 +23,11 @@ from .helpers import MIB, create_session, finish, get_session, put_part, sha1_he
 PART = 5 * MIB
 
 
-def test_any_instance_serves_any_call_and_survives_losing_one(tmp_path: Path) -> None:
-    backend = make_backend("s3+postgres", tmp_path)
+@pytest.mark.parametrize("combination", ["s3+postgres", "azure+postgres"])
+def test_any_instance_serves_any_call_and_survives_losing_one(
+    tmp_path: Path, combination: str
+) -> None:
+    backend = make_backend(combination, tmp_path)
     env = {**backend.env(), "PARTWAY_DEFAULT_PART_SIZE": str(PART)}
     first = start_server(tmp_path, env)
     port = free_port()

@@ -279,6 +279,27 @@ class AsyncApi:
         data: dict[str, Any] = res.json()["data"]
         return data
 
+    async def direct_parts(self, session_id: str) -> list[dict[str, Any]] | None:
+        """partway extension: a signed URL per missing part for PUTs straight into the store;
+        None when the session's store takes no direct parts (local disk, an older server)."""
+        try:
+            res = await self._send("GET", f"{SESSIONS_PATH}/{session_id}/direct")
+        except ApiError as exc:
+            # 404/405: a server without the route (the session was just read, so it exists);
+            # a session that did vanish fails at the next call anyway.
+            unsupported = exc.type_name == "ConnectorOperationUnsupportedError"
+            if exc.status in (404, 405) or unsupported:
+                return None
+            raise
+        parts: list[dict[str, Any]] = res.json()["data"]["parts"]
+        return parts
+
+    async def direct_finish(self, session_id: str, digest: str | None = None) -> dict[str, Any]:
+        headers = {DIGEST: digest} if digest else None
+        path = f"{SESSIONS_PATH}/{session_id}/direct/finish"
+        data: dict[str, Any] = (await self._send("POST", path, headers=headers)).json()["data"]
+        return data
+
     async def abort(self, session_id: str) -> None:
         await self._send("DELETE", f"{SESSIONS_PATH}/{session_id}")
 

@@ -153,6 +153,7 @@ def cmd_upload(args: argparse.Namespace) -> int:
         parallel=args.parallel,
         part_size_hint=args.part_size_hint,
         digest=args.digest,
+        direct=args.direct,
     )
     state = StateStore(args.state_dir)
 
@@ -256,6 +257,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         choices=CHOICES,
         default="auto",
         help="part and whole-file digest (default auto: the fastest the server offers)",
+    )
+    upload.add_argument(
+        "--no-direct",
+        dest="direct",
+        action="store_false",
+        help="send parts through partway even when its store takes them directly (S3, Azure)",
     )
     upload.add_argument("--state-dir", type=Path, default=default_state_dir())
     _client_args(upload)

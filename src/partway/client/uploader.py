@@ -11,6 +11,7 @@ most (parallel + 1) × part_size bytes of the file are in memory at once.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import os
 import secrets
@@ -25,6 +26,7 @@ import httpx
 from ..wire import sha1_digest_header
 from .api import ApiError, AsyncApi, SessionInfo
 from .digests import choose, crc_of_range, whole_crc_header
+from .direct import DirectSender
 from .parts import FileShrank, PartSender
 from .state import FileIdentity, StateStore, UploadRecord
 
@@ -39,6 +41,8 @@ class UploadOptions:
     part_size_hint: int | None = None
     drive_id: str | None = None
     digest: str = "auto"  # one of client.digests.CHOICES
+    # Parts straight into the object store when the server offers it (S3, Azure).
+    direct: bool = True
 
 
 @dataclass
@@ -96,7 +100,9 @@ def _combined_crc(identity: FileIdentity, part_size: int, crcs: dict[int, int]) 
     return whole_crc_header(crcs, sizes)
 
 
-def _close_when_idle(threads: ThreadPoolExecutor, sender: PartSender, fd: int) -> None:
+def _close_when_idle(
+    threads: ThreadPoolExecutor, sender: PartSender | DirectSender, fd: int
+) -> None:
     threads.shutdown(wait=True)
     sender.close()
     os.close(fd)
@@ -154,6 +160,7 @@ class Uploader:
 
         algorithm = choose(options.digest, info.digest_algorithms)
         crcs: dict[int, int] = {}
+        direct = await self._api.direct_parts(info.id) if options.direct else None
         whole = asyncio.create_task(
             asyncio.to_thread(_whole_file_digest, Path(identity.path))
             if algorithm == "sha"
@@ -161,8 +168,17 @@ class Uploader:
         )
         try:
             missing = [n for n in range(progress.parts_total) if n not in have]
+            tickets = None if direct is None else {p["part_number"]: p for p in direct}
             await self._send_parts(
-                info, identity, missing, options.parallel, progress, notify, algorithm, crcs
+                info,
+                identity,
+                missing,
+                options.parallel,
+                progress,
+                notify,
+                algorithm,
+                crcs,
+                tickets,
             )
             digest = await whole
         finally:
@@ -171,7 +187,10 @@ class Uploader:
             digest = await asyncio.to_thread(_combined_crc, identity, part_size, crcs)
         if await asyncio.to_thread(FileIdentity.of, path) != identity:
             raise FileChanged(f"{path} changed during the upload; run again to start over")
-        file = await self._api.finish(info.id, digest)
+        if direct is None:
+            file = await self._api.finish(info.id, digest)
+        else:
+            file = await self._api.direct_finish(info.id, digest)
         self._forget(key)
         progress.event = "done"
         progress.detail = {"file_id": file.get("id")}
@@ -288,13 +307,20 @@ class Uploader:
         notify: ProgressCallback,
         algorithm: str | None,
         crcs: dict[int, int],
+        tickets: dict[int, dict[str, Any]] | None = None,
     ) -> None:
+        """Send the missing parts through partway, or with `tickets` (direct parts: part number
+        → signed URL) straight into the object store."""
         queue: asyncio.Queue[int] = asyncio.Queue()
         for number in missing:
             queue.put_nowait(number)
         fd = os.open(identity.path, os.O_RDONLY)
         api = self._api
-        sender = PartSender(api.base_url, api.credentials, api.retry, api.on_retry)
+        sender: PartSender | DirectSender
+        if tickets is None:
+            sender = PartSender(api.base_url, api.credentials, api.retry, api.on_retry)
+        else:
+            sender = DirectSender(api.retry, api.on_retry)
         workers = min(parallel, max(1, len(missing)))
         threads = ThreadPoolExecutor(workers, "partway-part")
         loop = asyncio.get_running_loop()
@@ -305,17 +331,23 @@ class Uploader:
                 number = queue.get_nowait()
                 start, length = part_range(identity.size, info.part_size, number)
                 try:
-                    crc = await loop.run_in_executor(
-                        threads,
-                        sender.send_from_file,
-                        fd,
-                        buffer,
-                        info.id,
-                        number,
-                        start,
-                        length,
-                        algorithm,
-                    )
+                    send: Callable[[], int | None]
+                    if isinstance(sender, DirectSender):
+                        assert tickets is not None
+                        # The store gets no CRC here: a direct part's CRC is read at finish.
+                        send = functools.partial(sender.send_from_file, fd, buffer, tickets[number])
+                    else:
+                        send = functools.partial(
+                            sender.send_from_file,
+                            fd,
+                            buffer,
+                            info.id,
+                            number,
+                            start,
+                            length,
+                            algorithm,
+                        )
+                    crc = await loop.run_in_executor(threads, send)
                 except FileShrank:
                     raise FileChanged(
                         f"{identity.path} is shorter than when the upload began"

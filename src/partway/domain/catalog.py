@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .copies import FolderCopier
+from .direct_uploads import DirectUploads
 from .drives import DriveService
 from .links import LinkService
 from .search import SearchService
@@ -28,3 +29,5 @@ class Catalog:
     # Downloads served through shared links (partway_shared_link_downloads_total).
     link_downloads: Tally
     copies: FolderCopier
+    # Parts PUT by clients straight into the object store (issue #20).
+    direct: DirectUploads

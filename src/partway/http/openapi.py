@@ -272,6 +272,13 @@ def _paths() -> Json:
                 },
             ),
         },
+        # partway extension (issue #20): parts PUT straight into the object store.
+        SESSIONS_PATH + "/{id}/direct": {
+            "get": _op("uploadSessionsDirectParts", 200, [ID, RAW, FIELDS]),
+        },
+        SESSIONS_PATH + "/{id}/direct/finish": {
+            "post": _op("uploadSessionsDirectFinish", 201, [ID, RAW, DIGEST_HEADER]),
+        },
         FILES_PATH: {
             "get": _op(
                 "filesAll",

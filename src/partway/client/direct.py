@@ -1,0 +1,78 @@
+"""Sending parts straight into the object store over the URLs partway signed (direct parts).
+
+The same journey as parts.py's (file → reused buffer → socket, in one worker thread), but to
+another host: its own connection pool, and never partway's credentials (the URL carries its
+own authorisation)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any, cast
+
+import httpx
+
+from .parts import FileShrank, _slices
+from .retry import RETRY_ERRORS, RetryPolicy, waiting_for
+
+
+class DirectSender:
+    """Thread-safe: one pool of keep-alive connections to the store for every worker thread."""
+
+    def __init__(
+        self, retry: RetryPolicy | None = None, on_retry: Callable[[str, float], None] | None = None
+    ) -> None:
+        self._http = httpx.Client(
+            timeout=httpx.Timeout(60.0, connect=10.0),
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+        )
+        self._retry = retry or RetryPolicy()
+        self._on_retry = on_retry
+        self._stopping = threading.Event()
+
+    def send_from_file(self, fd: int, buffer: bytearray, part: dict[str, Any]) -> None:
+        """Read the part's bytes into `buffer` and PUT them to its signed URL."""
+        offset, length = int(part["offset"]), int(part["size"])
+        view = memoryview(buffer)[:length]
+        if os.preadv(fd, [view], offset) != length:
+            raise FileShrank("the file is shorter than when the upload began")
+        headers = {**part.get("headers", {}), "content-length": str(length)}
+        attempt = 0
+        while True:
+            try:
+                content = cast(Iterable[bytes], _slices(view))
+                res = self._http.put(part["url"], content=content, headers=headers)
+            except RETRY_ERRORS as exc:
+                wait = None if self._stopping.is_set() else self._retry.after(attempt)
+                if wait is None:
+                    raise
+                reason = waiting_for(exc)
+            else:
+                wait = self._retry.after(attempt, res.status_code, res.headers.get("retry-after"))
+                if wait is None or self._stopping.is_set():
+                    if not res.is_success:
+                        raise DirectPartRefused(part["part_number"], res.status_code, res.text)
+                    return
+                reason = waiting_for(None, res.status_code)
+            if self._on_retry is not None:
+                tries = f"try {attempt + 2} of {self._retry.attempts}"
+                self._on_retry(f"{reason}, then part {part['part_number']} again ({tries})", wait)
+            if self._stopping.wait(wait):
+                raise InterruptedError("the upload was stopped")
+            attempt += 1
+
+    def stop(self) -> None:
+        """Let parts in flight end, but retry none of them."""
+        self._stopping.set()
+
+    def close(self) -> None:
+        self._http.close()
+
+
+class DirectPartRefused(Exception):
+    """The object store refused a part (an expired URL, say)."""
+
+    def __init__(self, number: int, status: int, body: str) -> None:
+        super().__init__(f"the object store answered {status} to part {number}: {body[:200]}")
+        self.status = status
