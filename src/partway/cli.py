@@ -110,15 +110,22 @@ def _uptime(started: float) -> str:
 def _log_stop_on_signals(started: float) -> None:
     """One line at shutdown. uvicorn handles SIGTERM/SIGINT itself, and once it has drained
     the requests in flight it restores the handlers it found and raises the signal again: that
-    lands here, which logs the stop and then lets the signal end the process as before."""
+    lands here, which logs the stop and then passes the signal on to the handler that was there
+    before (a tool's, such as coverage's, which saves its data) or lets it end the process."""
+    before = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
 
-    def stopped(signum: int, _frame: FrameType | None) -> None:
+    def stopped(signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
         log.info("partway stopped after %s (%s)", _uptime(started), name)
+        handler = before[signal.Signals(signum)]
+        if callable(handler) and handler is not signal.default_int_handler:
+            signal.signal(signum, handler)
+            handler(signum, frame)
+            return
         signal.signal(signum, signal.SIG_DFL)
         signal.raise_signal(signum)
 
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    for signum in before:
         signal.signal(signum, stopped)
 
 
