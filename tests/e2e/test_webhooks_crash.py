@@ -11,10 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
 from standardwebhooks.webhooks import Webhook
 
 from tests.conftest import Server, assert_clean_log, free_port, launch, start_server, stop_server
 
+from .test_webhooks import _cli
 from .webhook_receiver import SECRET, Receiver, receiver, webhook_env
 
 HOOK = "/hook"
@@ -22,27 +24,38 @@ FILES = 300  # one-request uploads: upload_session.created and file.created each
 CHANGED = 200  # of them renamed, then deleted: three events of a file, to be kept in order
 EVENTS = 2 * FILES + 2 * CHANGED
 FILES_PATH = "/file-storage/files"
+DOWN = 12.0
+BACKOFF_MAX = 4.0
 
 
 def make_events(srv: Server) -> dict[str, list[str]]:
     """1,000 events from 8 clients at once: each file uploaded in one request, two thirds of
     them then renamed and deleted. The kinds each file should see, in order."""
 
-    def one_file(n: int) -> tuple[str, list[str]]:
+    def made(n: int) -> dict[str, list[str]]:
         with srv.client() as client:
-            meta = json.dumps({"name": f"f{n}.txt", "parent_folder_id": "root"})
-            res = client.post(FILES_PATH, content=b"x", headers={"x-apideck-metadata": meta})
-            assert res.status_code == 201, res.text
-            file_id: str = res.json()["data"]["id"]
-            if n >= CHANGED:
-                return file_id, ["file.created"]
-            res = client.patch(f"{FILES_PATH}/{file_id}", json={"name": f"g{n}.txt"})
-            assert res.is_success, res.text
-            assert client.delete(f"{FILES_PATH}/{file_id}").is_success
-            return file_id, ["file.created", "file.updated", "file.deleted"]
+            return one_file(client, n, changed=n < CHANGED)
 
+    expected: dict[str, list[str]] = {}
     with ThreadPoolExecutor(8) as pool:
-        return dict(pool.map(one_file, range(FILES)))
+        for kinds in pool.map(made, range(FILES)):
+            expected.update(kinds)
+    return expected
+
+
+def one_file(client: httpx.Client, n: int, changed: bool) -> dict[str, list[str]]:
+    """A file uploaded in one request (upload_session.created, file.created), then if `changed`
+    renamed and deleted; its id → the kinds of its own events."""
+    meta = json.dumps({"name": f"f{n}.txt", "parent_folder_id": "root"})
+    res = client.post(FILES_PATH, content=b"x", headers={"x-apideck-metadata": meta})
+    assert res.status_code == 201, res.text
+    file_id: str = res.json()["data"]["id"]
+    if not changed:
+        return {file_id: ["file.created"]}
+    res = client.patch(f"{FILES_PATH}/{file_id}", json={"name": f"g{n}.txt"})
+    assert res.is_success, res.text
+    assert client.delete(f"{FILES_PATH}/{file_id}").is_success
+    return {file_id: ["file.created", "file.updated", "file.deleted"]}
 
 
 def distinct(rx: Receiver) -> int:
@@ -134,21 +147,51 @@ def start_third(srv: Server, tmp_path: Path, env: dict[str, str]) -> Server:
 def test_a_backlog_built_while_the_receiver_is_down_is_delivered_when_it_returns(
     tmp_path: Path,
 ) -> None:
+    """The issue's minute of downtime, scaled: what matters is the downtime against the backoff,
+    so the receiver is down for 12 s with tries backing off from 0.5 s up to 4 s (the defaults
+    are 5 s up to 1 h: a minute down means five tries, and the backlog arrives at most 80 s
+    after the receiver returns). Tries fail and back off meanwhile, requests are not held up,
+    and the backlog arrives in order per entity within the longest backoff of its return."""
     port = free_port()
+    env = webhook_env(
+        f"http://127.0.0.1:{port}{HOOK}",
+        PARTWAY_WEBHOOK_BACKOFF_BASE_SECONDS="0.5",
+        PARTWAY_WEBHOOK_BACKOFF_MAX_SECONDS=str(BACKOFF_MAX),
+    )
     with receiver(tmp_path / "rx", port) as rx:
-        srv = start_server(tmp_path, webhook_env(f"http://127.0.0.1:{port}{HOOK}"))
+        srv = start_server(tmp_path, env)
         rx.process.terminate()  # down: connections refused
         rx.process.wait(10)
+        went_down = time.monotonic()
         try:
+            expected = {}
             with srv.client() as client:
                 for n in range(10):
-                    meta = json.dumps({"name": f"f{n}.txt", "parent_folder_id": "root"})
-                    client.post(FILES_PATH, content=b"x", headers={"x-apideck-metadata": meta})
-            time.sleep(3.0)  # tries fail meanwhile, backing off
+                    started = time.monotonic()
+                    expected.update(one_file(client, n, changed=n < 5))
+                    assert time.monotonic() - started < 2.0, "a request waited for webhooks"
+            time.sleep(max(DOWN - (time.monotonic() - went_down), 0))
+            pending = json.loads(_cli(srv.data_dir, env, "webhooks", "list", "--json"))
             with receiver(tmp_path / "rx", port) as back:
-                got = back.wait_for(lambda r: len(r) >= 10, HOOK, 30)
+                returned = time.monotonic()
+                got = back.wait_for(lambda r: len(r) >= 30, HOOK, 30)
+                caught_up = time.monotonic() - returned
         finally:
             stop_server(srv)
             assert_clean_log(srv)
-    ids = {r["headers"]["webhook-id"] for r in got}
-    assert ids == {f"msg_{n}" for n in range(1, 11)}
+    # While down: only each entity's first event is tried (the rest wait behind it), and
+    # those tries back off (at a 0.1 s poll without backoff they would number over 100).
+    tried = [row for row in pending if row["attempts"] > 0]
+    assert len(tried) == 20 and all("ConnectError" in row["last_error"] for row in tried)
+    assert all(2 <= row["attempts"] <= 10 for row in tried), [r["attempts"] for r in tried]
+    assert caught_up < BACKOFF_MAX + 3.0
+    ids = [r["headers"]["webhook-id"] for r in got]
+    assert sorted(ids) == sorted(f"msg_{n}" for n in range(1, 31))  # each once
+    per_entity: dict[str, list[str]] = defaultdict(list)
+    for r in got:
+        payload = json.loads(r["body"])["payload"]
+        per_entity[payload["entity_id"]].append(payload["event_type"].removeprefix("file-storage."))
+    assert {e: kinds for e, kinds in per_entity.items() if e in expected} == expected
+    print(
+        f"\nreceiver down {DOWN:.0f} s; backlog of 30 delivered {caught_up:.1f} s after it returned"
+    )
