@@ -14,7 +14,15 @@ from typing import Any
 import httpx
 from standardwebhooks.webhooks import Webhook
 
-from tests.conftest import Server, assert_clean_log, free_port, launch, start_server, stop_server
+from tests.conftest import (
+    Server,
+    assert_clean_log,
+    free_port,
+    launch,
+    relaunch,
+    start_server,
+    stop_server,
+)
 
 from .test_webhooks import _cli
 from .webhook_receiver import SECRET, Receiver, receiver, webhook_env
@@ -98,7 +106,7 @@ def test_1000_events_arrive_after_two_sigkills_mid_delivery(tmp_path: Path) -> N
         second.kill()  # 2: mid-delivery again
         second.wait()
         at_second_kill = distinct(rx)
-        third = start_third(srv, tmp_path, env)
+        third = relaunch(srv, tmp_path / "third.log", env)
         try:
             wait_distinct(rx, EVENTS, 60)
             time.sleep(1.0)  # anything still in flight
@@ -135,13 +143,6 @@ def test_1000_events_arrive_after_two_sigkills_mid_delivery(tmp_path: Path) -> N
         f"(events sent more than once: {sum(1 for n in copies.values() if n > 1)}); "
         f"{rate(unhindered):.0f} deliveries/s after the first restart"
     )
-
-
-def start_third(srv: Server, tmp_path: Path, env: dict[str, str]) -> Server:
-    port = free_port()
-    log = tmp_path / "third.log"
-    process = launch(srv.data_dir, port, log, env)
-    return Server(f"http://127.0.0.1:{port}", srv.data_dir, process, srv.key, log=log)
 
 
 def test_a_backlog_built_while_the_receiver_is_down_is_delivered_when_it_returns(
