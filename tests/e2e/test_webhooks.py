@@ -207,6 +207,34 @@ def test_two_servers_on_postgresql_deliver_each_event_once(tmp_path: Path) -> No
         assert per_entity[file_id] == ["file-storage.file.created", "file-storage.file.deleted"]
 
 
+def test_two_servers_on_one_sqlite_data_dir_deliver_each_event_once(tmp_path: Path) -> None:
+    """Both servers take events from clients and deliver: claims on SQLite are the one write
+    transaction, so no delivery is made by both (a clean run: nobody is killed)."""
+    with receiver(tmp_path / "rx") as rx:
+        env = webhook_env(rx.url + HOOK)
+        first = start_server(tmp_path, env)
+        second = relaunch(first, tmp_path / "second.log", env)
+        try:
+            for n in range(40):  # 80 events, half made by each server
+                with (first if n % 2 else second).client() as client:
+                    upload_whole(client, f"f{n}.txt", b"x" * n)
+            got = rx.wait_for(lambda r: len(r) >= 80, HOOK)
+            time.sleep(2.0)  # a second delivery of anything would arrive meanwhile
+            got = rx.requests(HOOK)
+            split = [
+                metric(s.base_url, "partway_webhooks_delivered_total") for s in (first, second)
+            ]
+        finally:
+            for server in (first, second):
+                stop_server(server)
+                assert_clean_log(server)
+    ids = Counter(r["headers"]["webhook-id"] for r in got)
+    assert set(ids) == {f"msg_{n}" for n in range(1, 81)}
+    assert set(ids.values()) == {1}, ids.most_common(3)
+    assert sum(split) == 80
+    print(f"\ndelivered by each server: {split[0]:.0f} and {split[1]:.0f}")
+
+
 def endpoints_env(rx_url: str, *names: str) -> dict[str, str]:
     """Quick retries, and one endpoint per name at the receiver's /<name>."""
     env = webhook_env(rx_url + HOOK)
