@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from partway.domain.errors import InvalidInput
 from partway.domain.hooks import (
     AccessAsk,
     CreateAsk,
@@ -97,6 +98,41 @@ def test_pre_create_refuses_or_changes_the_session(
         hooks.changes = CreateChanges(part_size=64 << 20)
         session = await uploads.create(TENANT, SERVICE, NewSession("c.txt", "root", 3 << 20))
         assert session.part_size == 8 << 20
+
+    asyncio.run(scenario())
+
+
+def test_pre_create_metadata_replaces_the_clients_and_the_file_keeps_it(
+    services: Services, hooks: ScriptedHooks
+) -> None:
+    async def scenario() -> None:
+        uploads = services.uploads
+        client = {"filename": "m.txt", "by": "cli"}
+        kept = await uploads.create(TENANT, SERVICE, NewSession("k.txt", "root", 5, None, client))
+        assert kept.metadata == client  # no change from the hook: the client's
+        hooks.changes = CreateChanges(metadata={"scan": "pending"})
+        session = await uploads.create(
+            TENANT, SERVICE, NewSession("m.txt", "root", 5, None, client)
+        )
+        ask = hooks.asked[-1]
+        assert isinstance(ask, CreateAsk) and ask.metadata == client
+        assert session.metadata == {"scan": "pending"}
+        assert (await uploads.get(TENANT, session.id)).metadata == {"scan": "pending"}
+        await uploads.write_range(TENANT, session.id, PartRule(0, uploads.policy), one(b"hello"),
+                                  5, None)  # fmt: skip
+        entry = await uploads.finish(TENANT, session.id, None)
+        assert entry.metadata == {"scan": "pending"}
+        # A client's metadata is bounded like a name is.
+        hooks.changes = CreateChanges()
+        with pytest.raises(InvalidInput, match="space, comma"):
+            await uploads.create(TENANT, SERVICE, NewSession("n.txt", "root", 1, None, {"a b": ""}))
+        many = {f"k{n}": "v" for n in range(65)}
+        with pytest.raises(InvalidInput, match="more than 64"):
+            await uploads.create(TENANT, SERVICE, NewSession("n.txt", "root", 1, None, many))
+        with pytest.raises(InvalidInput, match="over 8192 bytes"):
+            await uploads.create(
+                TENANT, SERVICE, NewSession("n.txt", "root", 1, None, {"big": "x" * 9000})
+            )
 
     asyncio.run(scenario())
 

@@ -98,6 +98,7 @@ class UploadSession:
     idempotency_key: str | None = None
     # The store's id for the unfinished object (S3: the multipart upload id; local: empty).
     storage_handle: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)  # see NewSession
 
     def is_expired(self, now: datetime) -> bool:
         return self.expires_at <= now
@@ -144,6 +145,7 @@ class Entry:
     sha1: str | None = None
     sha256: str | None = None
     crc32c: str | None = None  # hex, derived from the parts' CRCs at finish
+    metadata: dict[str, str] = field(default_factory=dict)  # its upload session's
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,9 @@ class NewSession:
     parent_folder_id: str
     size: int | None
     drive_id: str | None = None
+    # Free-form string pairs (tus Upload-Metadata), kept with the session and its file; a
+    # pre-create hook may replace them.
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

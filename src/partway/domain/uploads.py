@@ -47,7 +47,7 @@ from .models import (
     UploadSession,
     new_id,
 )
-from .names import check_name
+from .names import check_metadata, check_name
 from .paging import DEFAULT_PAGE, After, Page, after_cursor, check_limit, cursor_after
 from .policy import PartPolicy, part_size_for, total_size
 from .ports import Clock, Locks, Source, Storage
@@ -111,10 +111,13 @@ class UploadService:
 
         With an idempotency key, a repeated create returns the session the first one made.
         """
-        req = replace(req, name=check_name(req.name))
+        req = replace(req, name=check_name(req.name), metadata=check_metadata(req.metadata))
         # Asked before the idempotency check: a retried create, changed by the hook the same
         # way, then matches the session the first one made.
-        ask = CreateAsk(tenant, service_id, req.name, req.parent_folder_id, req.drive_id, req.size)
+        ask = CreateAsk(
+            tenant, service_id, req.name, req.parent_folder_id, req.drive_id, req.size,
+            req.metadata,
+        )  # fmt: skip
         changes = await self.hooks.pre_create(ask)
         req = changed_request(req, changes)
         if idempotency_key is not None:
@@ -152,6 +155,7 @@ class UploadService:
             updated_at=now,
             expires_at=now + self._lifetimes.session_ttl,
             idempotency_key=idempotency_key,
+            metadata=req.metadata,
         )
         created = SessionCreated(session.id, tenant, service_id, session.size, now)
         try:

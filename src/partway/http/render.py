@@ -105,6 +105,8 @@ def _session_fields(session: UploadSession, ranges: list[tuple[int, int]]) -> di
     }
     if session.file_id is not None:
         data["file_id"] = session.file_id
+    if session.metadata:
+        data["metadata"] = session.metadata  # a partway extension (tus metadata, hooks)
     return data
 
 
@@ -148,6 +150,8 @@ def entry_json(entry: Entry, folders: list[Entry]) -> dict[str, Any]:
         sums = checksums_json(entry)
         if sums:
             data["checksums"] = sums  # a partway extension
+        if entry.metadata:
+            data["metadata"] = entry.metadata  # a partway extension: its upload's metadata
     return data
 
 

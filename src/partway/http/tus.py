@@ -78,7 +78,7 @@ async def create(request: Request) -> Response:
         raise OperationUnsupported("tus uploads need a store that writes in place (local disk)")
     req = new_session(metadata, size)
     if concat == "partial":
-        req = NewSession(partial_name(), ROOT_FOLDER_ID, size, req.drive_id)
+        req = NewSession(partial_name(), ROOT_FOLDER_ID, size, req.drive_id, req.metadata)
     session = await uploads.create(who.tenant, who.service_id, req)
     headers = tus_headers(Location=upload_url(request, session.id))
     headers["Upload-Expires"] = http_date(session.expires_at.astimezone(UTC))
@@ -97,7 +97,7 @@ def new_session(metadata: dict[str, str], size: int | None) -> NewSession:
     if name.startswith(PARTIAL_PREFIX):
         raise InvalidInput(f"file names starting with {PARTIAL_PREFIX!r} are reserved")
     folder = metadata.get("parent_folder_id") or ROOT_FOLDER_ID
-    return NewSession(name, folder, size, metadata.get("drive_id"))
+    return NewSession(name, folder, size, metadata.get("drive_id"), metadata)
 
 
 async def create_final(
@@ -136,7 +136,7 @@ async def head(request: Request) -> Response:
         headers["Upload-Length"] = str(offset)
     else:
         headers["Upload-Defer-Length"] = "1"
-    headers["Upload-Metadata"] = format_metadata({"filename": session.name})
+    headers["Upload-Metadata"] = format_metadata({**session.metadata, "filename": session.name})
     headers["Upload-Expires"] = http_date(session.expires_at.astimezone(UTC))
     return Response(status_code=200, headers=headers)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import sqlalchemy as sa
@@ -56,7 +57,17 @@ def session_of(row: Row[Any], received: tuple[ByteRange, ...]) -> UploadSession:
         ranges=received,
         idempotency_key=row.idempotency_key,
         storage_handle=row.storage_handle,
+        metadata=metadata_of(row.user_metadata),
     )
+
+
+def metadata_of(column: str | None) -> dict[str, str]:
+    return json.loads(column) if column else {}
+
+
+def metadata_column(values: dict[str, str]) -> str | None:
+    """NULL for none: most uploads carry none, and every session and file row has the column."""
+    return json.dumps(values, sort_keys=True) if values else None
 
 
 def range_of(row: Row[Any]) -> ByteRange:
@@ -90,6 +101,7 @@ def entry_of(row: Row[Any]) -> Entry:
         sha1=row.sha1,
         sha256=row.sha256,
         crc32c=row.crc32c,
+        metadata=metadata_of(row.user_metadata),
     )
 
 
@@ -109,6 +121,7 @@ def entry_values(entry: Entry) -> dict[str, Any]:
         "sha1": entry.sha1,
         "sha256": entry.sha256,
         "crc32c": entry.crc32c,
+        "user_metadata": metadata_column(entry.metadata),
         "created_at": entry.created_at,
         "updated_at": entry.updated_at,
     }
