@@ -27,7 +27,11 @@ def serve(directory: Path, port: int) -> None:
         disable_nagle_algorithm = True
 
         def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("content-length", "0")))
+            length = int(self.headers.get("content-length", "0"))
+            body = self.rfile.read(length)
+            if len(body) < length:  # the sender died mid-body (a SIGKILL test): no request
+                self.close_connection = True
+                return
             try:
                 behaviour = json.loads((directory / "behaviour.json").read_text())
             except (FileNotFoundError, json.JSONDecodeError):
