@@ -143,14 +143,15 @@ class WebhookWorker:
                 progressed = await self.run_once()
             except Exception:
                 log.exception("webhook delivery turn failed; trying again in %.1fs", poll)
-                progressed = 0
-            if progressed:
+                await asyncio.sleep(poll)  # not at once: the database may be down a while
                 continue
-            if self._flying and not self._finished:
+            if progressed or self._finished:  # tries that ended during the turn: settle now
+                continue
+            if self._flying:
                 await asyncio.wait(
                     list(self._flying), timeout=poll, return_when=asyncio.FIRST_COMPLETED
                 )
-            elif not self._finished:
+            else:
                 await asyncio.sleep(poll)
 
     async def refresh_metrics(self) -> None:
@@ -164,7 +165,11 @@ class WebhookWorker:
 
     async def _deliver(self, delivery: Delivery) -> None:
         endpoint = self._endpoints[delivery.endpoint]  # claims are of configured endpoints only
-        error = await self._post(endpoint, delivery)
+        try:
+            error = await self._post(endpoint, delivery)
+        except Exception as exc:  # a bug: still settled, not left claimed until its lease ends
+            log.exception("webhook %s to %s failed", delivery.record.id, delivery.endpoint)
+            error = f"{type(exc).__name__}: {exc}"[:500]
         if error is None:
             self._finished.append(Outcome(delivery.id))
             self._metrics.delivered.inc()
