@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import resource
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -124,6 +125,18 @@ def start_webhooks(
     return worker
 
 
+# The event loop's, the body pump's reactor and the SQLite group-commit writer.
+FIXED_THREADS = 3
+
+
+def resolver_threads() -> int:
+    """libuv's thread pool, which uvloop's getaddrinfo runs in (4 unless UV_THREADPOOL_SIZE)."""
+    try:
+        return max(1, int(os.environ.get("UV_THREADPOOL_SIZE", "4")))
+    except ValueError:
+        return 4
+
+
 def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
     engine = open_metadata(settings)
     services = build_services(settings, engine, clock)
@@ -136,6 +149,8 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
         for threads in (other, DISK, SQL):
             services.metrics.pool.labels(threads.name, "threads").set(threads.size)
             services.metrics.pool.labels(threads.name, "queued").set_function(threads.queued)
+        pools = settings.body_threads + other.size + DISK.size + SQL.size
+        services.metrics.threads_limit.set(pools + FIXED_THREADS + resolver_threads())
         # Bytes orphaned by a crash are swept at start (past the grace period), then the reaper
         # runs periodically; several servers may run it on one store (claims are atomic).
         background = [
