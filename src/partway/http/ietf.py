@@ -15,7 +15,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..domain import errors as e
-from ..domain.appends import AppendRule, LengthMismatch, OffsetMismatch, contiguous_end
+from ..domain.appends import (
+    AppendRule,
+    LengthMismatch,
+    OffsetMismatch,
+    contiguous_end,
+    declare_length,
+)
 from ..domain.digests import Digest
 from ..domain.models import SessionState, UploadSession
 from . import params, tus
@@ -150,6 +156,8 @@ async def append(
     """Append the body at `offset`; a complete one ends the upload and makes the file."""
     uploads = who.services.uploads
     declared = whole(request.headers.get("upload-length"), "Upload-Length")
+    if declared is not None:  # stated on an append: kept, as a tus deferred length is
+        await declare_length(uploads, who.tenant, session_id, declared)
     length = params.content_length(request)
     if complete and length is not None:
         declared = offset + length

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import datetime
 from email.utils import format_datetime
 
@@ -24,6 +25,9 @@ EXTENSIONS = (
 )
 CHECKSUMS = {"sha1": 20, "sha256": 32}
 OFFSET_OCTET_STREAM = "application/offset+octet-stream"
+# RFC 9110 media type: token "/" token, then parameters (kept as sent).
+_MEDIA_TYPE = re.compile(r"[\w!#$&^.+-]+/[\w!#$&^.+-]+(\s*;[^\x00-\x1f]*)?", re.ASCII)
+MAX_MEDIA_TYPE = 255  # the column's width
 # Everything a browser client must be able to read or send (CORS).
 EXPOSED = (
     "Location",
@@ -64,6 +68,19 @@ def parse_metadata(raw: str | None) -> dict[str, str]:
         except (binascii.Error, ValueError):
             raise InvalidInput(f"Upload-Metadata value of {key!r} is not base64 text") from None
     return found
+
+
+def file_type(metadata: dict[str, str]) -> str | None:
+    """`filetype` (what tus-js-client and Uppy send: the browser's File.type) as the file's
+    MIME type; empty or absent: None (the type is then guessed from the name)."""
+    raw = metadata.get("filetype", "").strip()
+    if not raw:
+        return None
+    if len(raw) > MAX_MEDIA_TYPE or not _MEDIA_TYPE.fullmatch(raw):
+        raise InvalidInput(
+            f"Upload-Metadata filetype {raw[:80]!r} is not a MIME type (type/subtype)"
+        )
+    return raw
 
 
 def format_metadata(values: dict[str, str]) -> str:
