@@ -201,3 +201,4 @@ def test_dashboard_upload_paused_and_resumed(page: Page, site: str, server: Serv
         entry, body = stored(client, "uppy.bin")
         assert body == payload
         assert entry["size"] == len(payload)
+        assert entry["mime_type"] == "application/x-partway-test"  # Uppy's filetype
