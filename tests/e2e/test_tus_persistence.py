@@ -125,10 +125,7 @@ def test_a_length_below_the_bytes_in_or_a_bad_filetype_is_refused(srv: Server) -
 
 def test_a_file_without_filetype_keeps_the_type_its_name_gives(srv: Server) -> None:
     with tus(srv) as client:
-        res = client.post(
-            "/uploads",
-            content=b"{}",
-            headers={**OCTETS, "Upload-Length": "2", "Upload-Metadata": metadata(filename="a.json")},
-        )
+        named = {"Upload-Length": "2", "Upload-Metadata": metadata(filename="a.json")}
+        res = client.post("/uploads", content=b"{}", headers={**OCTETS, **named})
         assert res.status_code == 201, res.text
         assert file_named(client, "a.json")["mime_type"] == "application/json"
