@@ -1,13 +1,11 @@
 """The IETF "Resumable Uploads for HTTP" draft (interop versions 6 to 8) at /uploads, over the
 same sessions and helpers as the tus front: creation with `Upload-Complete`, appends as
 `application/partial-upload`, offsets by HEAD, cancellation, the draft's problem types, and
-`Content-Digest` / `Repr-Digest` mapped onto partway's SHA digests. No 104 interim response is
-sent (the draft makes it optional)."""
+`Content-Digest` / `Repr-Digest` (crc32c, sha, sha-256) mapped onto partway's digests. No 104
+interim response is sent (the draft makes it optional)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from datetime import UTC, datetime
 
@@ -22,7 +20,7 @@ from ..domain.appends import (
     contiguous_end,
     declare_length,
 )
-from ..domain.digests import Digest
+from ..domain.digests import parse_structured_digest
 from ..domain.models import SessionState, UploadSession
 from . import params, tus
 from .context import Caller, caller
@@ -33,7 +31,6 @@ INTEROP_VERSIONS = ("6", "7", "8")
 PARTIAL_UPLOAD = "application/partial-upload"
 PROBLEM_TYPES = "https://iana.org/assignments/http-problem-types#"
 _FILENAME = re.compile(r'filename\*?=(?:UTF-8\'\')?"?([^";]+)"?', re.IGNORECASE)
-_DIGESTS = {"sha": "sha1", "sha-256": "sha256"}
 
 
 def interop_version(request: Request) -> str | None:
@@ -71,23 +68,6 @@ def complete_flag(request: Request) -> bool | None:
     if raw.strip() not in ("?0", "?1"):
         raise e.InvalidInput("Upload-Complete must be ?0 or ?1")
     return raw.strip() == "?1"
-
-
-def parse_digest_field(raw: str | None) -> Digest | None:
-    """RFC 9530 `sha-256=:<base64>:, sha=:<base64>:`; other algorithms are ignored."""
-    if raw is None:
-        return None
-    expected: dict[str, bytes] = {}
-    for item in raw.split(","):
-        key, _, value = item.strip().partition("=")
-        name = _DIGESTS.get(key.strip().lower())
-        if name is None:
-            continue
-        try:
-            expected[name] = base64.b64decode(value.strip().strip(":"), validate=True)
-        except (binascii.Error, ValueError):
-            raise e.InvalidInput(f"digest {key!r} is not :base64:") from None
-    return Digest(expected) if expected else None
 
 
 async def options(request: Request) -> Response:
@@ -162,7 +142,7 @@ async def append(
     if complete and length is not None:
         declared = offset + length
     rule = AppendRule(offset, uploads.policy.max_part_size, declared)
-    digest = parse_digest_field(request.headers.get("content-digest"))
+    digest = parse_structured_digest(request.headers.get("content-digest"))
     if length != 0:
         await tus.write_body(request, who, session_id, rule, digest)
     session = await uploads.get(who.tenant, session_id)
@@ -170,7 +150,7 @@ async def append(
     if complete:
         if session.size is not None and end != session.size:
             raise LengthMismatch(f"the upload is {session.size} bytes, {end} are in")
-        whole_digest = parse_digest_field(request.headers.get("repr-digest"))
+        whole_digest = parse_structured_digest(request.headers.get("repr-digest"))
         await uploads.finish(who.tenant, session_id, whole_digest)
     return end
 

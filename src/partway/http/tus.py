@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from ..domain.appends import AppendRule, contiguous_end, declare_length
 from ..domain.concat import PARTIAL_PREFIX, concatenate, is_partial, partial_name
-from ..domain.digests import Digest
+from ..domain.digests import TUS_ALGORITHMS, Digest, parse_tus_checksum
 from ..domain.errors import InvalidInput, OperationUnsupported
 from ..domain.models import ROOT_FOLDER_ID, NewSession, SessionState, UploadSession, new_id
 from . import params
@@ -23,14 +23,12 @@ from .context import Caller, caller
 from .socket_body import socket_body
 from .tus_errors import UnsupportedMediaType, UnsupportedVersion
 from .tus_wire import (
-    CHECKSUMS,
     EXTENSIONS,
     OFFSET_OCTET_STREAM,
     TUS_VERSION,
     file_type,
     format_metadata,
     http_date,
-    parse_checksum,
     parse_metadata,
     whole,
 )
@@ -55,7 +53,7 @@ async def options(request: Request) -> Response:
         **{
             "Tus-Version": TUS_VERSION,
             "Tus-Extension": ",".join(EXTENSIONS),
-            "Tus-Checksum-Algorithm": ",".join(CHECKSUMS),
+            "Tus-Checksum-Algorithm": ",".join(TUS_ALGORITHMS),
         }
     )
     return Response(status_code=200, headers=headers)
@@ -186,7 +184,7 @@ async def append(request: Request, who: Caller, session_id: str, offset: int) ->
     if declared is not None:
         await declare_length(uploads, who.tenant, session_id, declared)
     rule = AppendRule(offset, max_append=uploads.policy.max_part_size, declared_end=declared)
-    digest = parse_checksum(request.headers.get("upload-checksum"))
+    digest = parse_tus_checksum(request.headers.get("upload-checksum"))
     await write_body(request, who, session_id, rule, digest)
     session = await uploads.get(who.tenant, session_id)
     end = contiguous_end(session.ranges)

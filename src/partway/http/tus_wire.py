@@ -1,5 +1,6 @@
 """tus v1.0.0 headers: names, the capabilities announced, and parsing of the values clients
-send (Upload-Metadata, Upload-Checksum, offsets and lengths)."""
+send (Upload-Metadata, offsets and lengths). Upload-Checksum is parsed by
+domain/digests.py `parse_tus_checksum` (crc32c, sha1, sha256)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import re
 from datetime import datetime
 from email.utils import format_datetime
 
-from ..domain.digests import Digest
 from ..domain.errors import InvalidInput
 from . import params
 
@@ -23,7 +23,6 @@ EXTENSIONS = (
     "checksum",
     "concatenation",
 )
-CHECKSUMS = {"sha1": 20, "sha256": 32}
 OFFSET_OCTET_STREAM = "application/offset+octet-stream"
 # RFC 9110 media type: token "/" token, then parameters (kept as sent).
 _MEDIA_TYPE = re.compile(r"[\w!#$&^.+-]+/[\w!#$&^.+-]+(\s*;[^\x00-\x1f]*)?", re.ASCII)
@@ -85,23 +84,6 @@ def file_type(metadata: dict[str, str]) -> str | None:
 
 def format_metadata(values: dict[str, str]) -> str:
     return ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in values.items())
-
-
-def parse_checksum(raw: str | None) -> Digest | None:
-    """`Upload-Checksum: sha1 <base64>`."""
-    if raw is None:
-        return None
-    algorithm, _, value = raw.strip().partition(" ")
-    size = CHECKSUMS.get(algorithm.lower())
-    if size is None:
-        raise InvalidInput(f"checksum algorithm {algorithm!r} is not supported")
-    try:
-        expected = base64.b64decode(value.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidInput("Upload-Checksum value is not base64") from None
-    if len(expected) != size:
-        raise InvalidInput(f"Upload-Checksum value has the wrong length for {algorithm}")
-    return Digest({algorithm.lower(): expected})
 
 
 def http_date(moment: datetime) -> str:
