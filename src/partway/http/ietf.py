@@ -1,8 +1,9 @@
 """The IETF "Resumable Uploads for HTTP" draft (interop versions 6 to 8) at /uploads, over the
 same sessions and helpers as the tus front: creation with `Upload-Complete`, appends as
 `application/partial-upload`, offsets by HEAD, cancellation, the draft's problem types, and
-`Content-Digest` / `Repr-Digest` (crc32c, sha, sha-256) mapped onto partway's digests. No 104
-interim response is sent (the draft makes it optional)."""
+`Content-Digest` / `Repr-Digest` (crc32c, sha, sha-256) mapped onto partway's digests. A create
+answers `104 Upload Resumption Supported` with the upload's URL before its body is read, where
+the HTTP protocol can send it (http/interim.py)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from ..domain.digests import parse_structured_digest
 from ..domain.models import SessionState, UploadSession
 from . import params, tus
 from .context import Caller, caller
+from .interim import send_interim
 from .tus_errors import TUS, UnsupportedMediaType
 from .tus_wire import parse_metadata, whole
 
@@ -94,6 +96,10 @@ async def create(request: Request) -> Response:
         raise e.OperationUnsupported("resumable uploads need a store that writes in place")
     session = await uploads.create(who.tenant, who.service_id, tus.new_session(metadata, size))
     url = tus.upload_url(request, session.id)
+    # Before the body is read: a client cut off mid-body knows where to resume.
+    version = interop_version(request) or INTEROP_VERSIONS[-1]
+    resumption = {"Location": url, "Upload-Draft-Interop-Version": version}
+    send_interim(request, 104, "Upload Resumption Supported", resumption)
     offset = 0
     if length or complete:
         offset = await append(request, who, session.id, 0, complete)
