@@ -21,6 +21,7 @@ from ..domain.models import ROOT_FOLDER_ID, NewSession, SessionState, UploadSess
 from . import params
 from .context import Caller, caller
 from .socket_body import socket_body
+from .supersede import sole_append, stop_older
 from .tus_errors import UnsupportedMediaType, UnsupportedVersion
 from .tus_wire import (
     EXTENSIONS,
@@ -134,6 +135,7 @@ def upload_url(request: Request, session_id: str) -> str:
 
 async def head(request: Request) -> Response:
     who = await caller(request)
+    await stop_older(request.path_params["id"])  # else the offset may move after this answer
     session = await who.services.uploads.get(who.tenant, request.path_params["id"])
     offset = await offset_of(who, session)
     headers = tus_headers(**{"Upload-Offset": str(offset)})
@@ -208,15 +210,16 @@ async def write_body(
         return not direct.client_gone
 
     try:
-        await who.services.uploads.write_range(
-            who.tenant,
-            session_id,
-            rule,
-            direct or params.body_stream(request),
-            params.content_length(request),
-            digest,
-            still_connected,
-        )
+        async with sole_append(session_id, direct):
+            await who.services.uploads.write_range(
+                who.tenant,
+                session_id,
+                rule,
+                direct or params.body_stream(request),
+                params.content_length(request),
+                digest,
+                still_connected,
+            )
     finally:
         if direct is not None:
             direct.settle()
