@@ -98,6 +98,10 @@ class UploadSession:
     idempotency_key: str | None = None
     # The store's id for the unfinished object (S3: the multipart upload id; local: empty).
     storage_handle: str = ""
+    # What the client said of the file at create: its MIME type (tus `filetype`), and the
+    # protocol's own metadata pairs, kept to be given back (tus HEAD sends Upload-Metadata).
+    mime_type: str | None = None
+    client_metadata: tuple[tuple[str, str], ...] = ()
 
     def is_expired(self, now: datetime) -> bool:
         return self.expires_at <= now
@@ -144,6 +148,7 @@ class Entry:
     sha1: str | None = None
     sha256: str | None = None
     crc32c: str | None = None  # hex, derived from the parts' CRCs at finish
+    mime_type: str | None = None  # as the uploader said; None: guessed from the name
 
 
 @dataclass(frozen=True)
@@ -159,6 +164,8 @@ class NewSession:
     parent_folder_id: str
     size: int | None
     drive_id: str | None = None
+    mime_type: str | None = None
+    client_metadata: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -152,6 +152,8 @@ class UploadService:
             updated_at=now,
             expires_at=now + self._lifetimes.session_ttl,
             idempotency_key=idempotency_key,
+            mime_type=req.mime_type,
+            client_metadata=req.client_metadata,
         )
         created = SessionCreated(session.id, tenant, service_id, session.size, now)
         try:
@@ -230,6 +232,11 @@ class UploadService:
         if expired:  # a finished session past its retention
             raise NotFound(f"upload session {session_id!r} not found")
         return session
+
+    async def record_size(self, session: UploadSession, size: int) -> bool:
+        """Give an open session of unknown size its size (see appends.declare_length, which
+        decides whether it may); False if a concurrent request gave it one first."""
+        return await self._repo.declare_size(session.id, size, self._clock())
 
     async def list_open(
         self, tenant: Tenant, cursor: str | None = None, limit: int = DEFAULT_PAGE

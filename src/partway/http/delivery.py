@@ -3,19 +3,19 @@ credential-free shared-link and signed-URL downloads alike."""
 
 from __future__ import annotations
 
-import mimetypes
 from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from ..domain.exports import media_type_of
 from ..domain.files import FileService
 from ..domain.models import Entry, Tenant
 from . import params
 
 
 def media_type(entry: Entry) -> str:
-    return mimetypes.guess_type(entry.name)[0] or "application/octet-stream"
+    return media_type_of(entry)
 
 
 def starts_at_zero(request: Request) -> bool:

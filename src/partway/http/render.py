@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import mimetypes
 from http import HTTPStatus
 from typing import Any
 
@@ -11,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from ..domain.digests import OFFERED
-from ..domain.exports import export_formats
+from ..domain.exports import export_formats, media_type_of
 from ..domain.models import (
     ROOT_FOLDER_ID,
     Drive,
@@ -137,7 +136,7 @@ def entry_json(entry: Entry, folders: list[Entry]) -> dict[str, Any]:
     if entry.kind is EntryKind.FILE:
         data.update(
             {
-                "mime_type": mimetypes.guess_type(entry.name)[0] or "application/octet-stream",
+                "mime_type": media_type_of(entry),
                 "size": entry.size,
                 "downloadable": True,
                 "exportable": False,

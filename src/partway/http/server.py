@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
@@ -32,6 +32,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 
 from ..metrics import Metrics
 from .errors import error_body
+from .interim import INTERIM_EXTENSION, InterimSender, interim_head
 from .pump import BodyPump, Pace
 from .socket_body import BODY_EXTENSION, SocketBody
 
@@ -287,11 +288,12 @@ class EdgeProtocol(HttpToolsProtocol):
             cycle.keep_alive = False
         cycle.transport = _HeadHeld(self.transport, cycle, self.close_lingering)  # type: ignore[assignment]
         cycle.send = _closing_if_unread(cycle, cycle.send)  # type: ignore[method-assign,assignment]
+        extensions: dict[str, Any] = self.scope.setdefault("extensions", {})
+        extensions[INTERIM_EXTENSION] = _interim_sender(cycle)
         if self.scheme != "http" or chunked or not length:
             return  # TLS (the bytes on the socket are not the body), chunked, or no body
         limits = self.edge.limits
         self._socket_body = SocketBody(self, cycle, length, self.edge.pump, limits.pace)
-        extensions: dict[str, Any] = self.scope.setdefault("extensions", {})
         extensions[BODY_EXTENSION] = self._socket_body
 
     def on_body(self, body: bytes) -> None:
@@ -355,6 +357,18 @@ def _closing_if_unread(
         await send(message)
 
     return send_closing
+
+
+def _interim_sender(cycle: RequestResponseCycle) -> InterimSender:
+    """Writes a 1xx response for the request's route (http/interim.py) while its final
+    response has not started; written directly, not through _HeadHeld, which would hold it."""
+
+    def send(status: int, reason: str, headers: Mapping[str, str]) -> None:
+        transport: asyncio.Transport = getattr(cycle.transport, "_transport", cycle.transport)
+        if 100 <= status < 200 and not cycle.response_started and not transport.is_closing():
+            transport.write(interim_head(status, reason, headers))
+
+    return send
 
 
 class _HeadHeld:

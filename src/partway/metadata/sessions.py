@@ -23,6 +23,7 @@ from .rows import (
     ACTIVE,
     OPEN_NAME,
     entry_values,
+    metadata_text,
     name_taken_error,
     ranges_of,
     session_of,
@@ -112,6 +113,8 @@ def _session_values(session: UploadSession) -> dict[str, Any]:
         "expires_at": session.expires_at,
         "idempotency_key": session.idempotency_key,
         "storage_handle": session.storage_handle,
+        "mime_type": session.mime_type,
+        "client_metadata": metadata_text(session.client_metadata),
     }
 
 
