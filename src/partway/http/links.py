@@ -120,17 +120,24 @@ async def delete_link(request: Request) -> Response:
 
 
 def offered_password(request: Request) -> str | None:
-    """From partway's header, or HTTP Basic (any user name): a browser asks for it itself."""
+    """From partway's header, or HTTP Basic (any user name): a browser asks for it itself.
+    Both carry UTF-8; a value that is not UTF-8 (or Basic that is not base64) is no password."""
     if request.headers.get(PASSWORD_HEADER):
-        return request.headers[PASSWORD_HEADER]
-    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "basic":
-        return None
+        # Header values arrive as latin-1 (ASGI): their bytes are the client's UTF-8.
+        raw = request.headers[PASSWORD_HEADER].encode("latin-1")
+    else:
+        scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            # ValueError: a str holding non-ASCII characters is no base64 at all.
+            raw = base64.b64decode(encoded, validate=True).partition(b":")[2]
+        except (binascii.Error, ValueError):
+            return None
     try:
-        decoded = base64.b64decode(encoded, validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
+        return raw.decode() or None
+    except UnicodeDecodeError:
         return None
-    return decoded.partition(":")[2] or None
 
 
 async def _opened(request: Request) -> tuple[Services, Opened]:
