@@ -23,7 +23,13 @@ import httpx
 import psutil
 import pytest
 
-from tests.conftest import Server, assert_clean_log, start_server, stop_server
+from tests.conftest import (
+    Server,
+    assert_clean_log,
+    start_server,
+    stop_server,
+    wait_for_log_event,
+)
 from tests.system import missing
 
 from .helpers import MIB, assert_error, upload_whole
@@ -420,6 +426,41 @@ def test_a_revoked_link_refuses_the_next_request_and_range(
         assert owner.delete(f"{LINKS}/{link_id}").status_code == 200
         assert_error(public("GET", url, headers={"range": "bytes=4096-"}), 404)
     assert public("HEAD", url).status_code == 404
+
+
+@pytest.mark.edge_protocol  # uvicorn's stock protocol cannot end a response early cleanly
+@pytest.mark.parametrize("how", ["revoked", "expired"])
+def test_a_download_in_flight_stops_when_its_link_does(
+    server: Server, owner: httpx.Client, how: str
+) -> None:
+    """A client reading slowly keeps nothing it was not allowed: a second after the link is
+    deleted (or set to expire) the connection is closed, short of the file's end."""
+    size = 24 * MIB
+    file_id = upload_whole(owner, f"in-flight-{how}.bin", bytes(size))
+    link_id, url = share(owner, file_id)
+    path = "/" + url.split("/", 3)[3]
+    host, port = server.base_url.removeprefix("http://").split(":")
+    mark = server.log.stat().st_size
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect((host, int(port)))
+        sock.settimeout(30)
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        got = len(sock.recv(65536))
+        if how == "revoked":
+            assert owner.delete(f"{LINKS}/{link_id}").status_code == 200
+        else:
+            past = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+            res = owner.patch(f"{LINKS}/{link_id}", json={"target_id": file_id, "expires_at": past})
+            assert res.status_code == 200, res.text
+        time.sleep(1.5)
+        while chunk := sock.recv(1 << 20):
+            got += len(chunk)
+    assert got < size // 2, got  # what was in the socket buffers, not the file
+    line = wait_for_log_event(server, lambda e: e.get("path") == path and e["status"] == 200)
+    assert line["bytes_out"] < size // 2
+    text = server.log.read_bytes()[mark:].decode(errors="replace")
+    assert "Traceback" not in text and '"level": "error"' not in text, text[-2000:]
 
 
 # -- many slow link downloads at once -----------------------------------------------------------

@@ -235,6 +235,13 @@ class LinkService:
         """The entry a credential-free URL names; the caller checks that URL's signature."""
         return await self._repo.entry_by_id(entry_id)
 
+    async def still_open(self, link: SharedLink) -> bool:
+        """Whether a download begun through `link` may go on: the link was not deleted and has
+        not expired since (its download limit is not asked: the download counted already)."""
+        now = self._clock()
+        current = await self._repo.link_by_id(link.id)
+        return current is not None and (current.expires_at is None or current.expires_at > now)
+
     async def count_download(self, link: SharedLink) -> None:
         if not await self._repo.count_download(link.id, self._clock()):
             raise LinkRefused("this link has expired or reached its download limit")

@@ -22,6 +22,7 @@ from ..wire import MAX_PAGE, SHARED_LINKS_PATH, format_time
 from . import params
 from .catalog_bodies import SharedLinkBody
 from .context import caller, services_of
+from .cutoff import while_allowed
 from .delivery import send_file, starts_at_zero
 from .errors import domain_error
 from .passthrough import link_extensions
@@ -164,7 +165,9 @@ async def _deliver(request: Request, services: Services, opened: Opened, entry: 
     if starts_at_zero(request):
         await services.catalog.links.count_download(opened.link)
         services.catalog.link_downloads.inc()
-    return response
+    # Revoked, deleted or expired meanwhile: the download stops too (a used-up limit does not
+    # stop the download that used it up).
+    return while_allowed(request, response, lambda: services.catalog.links.still_open(opened.link))
 
 
 async def public_link(request: Request) -> Response:
