@@ -158,6 +158,7 @@ def test_malformed_tokens_open_nothing(shared: tuple[str, str], public: Send) ->
     assert public("HEAD", f"{base}/{token[:-2]}").status_code == 404
 
 
+@pytest.mark.edge_protocol  # the Apideck body on a refused head is partway's protocol's
 def test_a_token_of_megabytes_is_refused_at_the_edge(
     server: Server, shared: tuple[str, str]
 ) -> None:
