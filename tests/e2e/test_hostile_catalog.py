@@ -396,6 +396,20 @@ def test_concurrent_downloads_of_a_link_limited_to_one(owner: httpx.Client) -> N
     assert owner.get(f"{LINKS}/{link_id}").json()["data"]["downloads"] == 1
 
 
+def test_ranges_do_not_stretch_a_download_limit(owner: httpx.Client, public: Send) -> None:
+    """Ranges not from byte 0 went uncounted (a player seeking): `bytes=1-` any number of times,
+    then `bytes=0-0`, gave a link limited to 1 download the whole file again and again."""
+    file_id = upload_whole(owner, "stretch.bin", PAYLOAD)
+    link_id, url = share(owner, file_id, pass_through=limited(2))
+    for _ in range(2):
+        res = httpx.get(url, headers={"range": "bytes=1-"})
+        assert res.status_code == 200 and res.content == PAYLOAD
+        assert res.headers["accept-ranges"] == "none"
+    assert_error(public("GET", url, headers={"range": "bytes=1-"}), 410, "GoneError")
+    assert_error(public("GET", url, headers={"range": "bytes=0-0"}), 410, "GoneError")
+    assert owner.get(f"{LINKS}/{link_id}").json()["data"]["downloads"] == 2
+
+
 def test_expiry_edges(owner: httpx.Client, api: Send, public: Send) -> None:
     file_id = upload_whole(owner, "expiry-edge.txt", b"edge")
     now = datetime.now(UTC)

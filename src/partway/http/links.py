@@ -158,11 +158,14 @@ async def _refusal(request: Request, exc: DomainError) -> Response:
 
 async def _deliver(request: Request, services: Services, opened: Opened, entry: Entry) -> Response:
     attachment = request.query_params.get("download") == "1"
+    # A link with a download limit takes no Range: ranges not from byte 0 are not counted (a
+    # player seeking), so through them a limit of 1 gave the whole file any number of times.
+    ranges = opened.link.max_downloads is None
     # Opened (and asked of the pre-access hook) before it counts: a refusal is no download.
     response = await send_file(
-        request, services.files, opened.link.tenant, entry, attachment, opened.link.id
+        request, services.files, opened.link.tenant, entry, attachment, opened.link.id, ranges
     )
-    if starts_at_zero(request):
+    if starts_at_zero(request, ranges):
         await services.catalog.links.count_download(opened.link)
         services.catalog.link_downloads.inc()
     # Revoked, deleted or expired meanwhile: the download stops too (a used-up limit does not
