@@ -760,6 +760,28 @@ def test_drive_abuse(server: Server, owner: httpx.Client, api: Send) -> None:
     assert owner.get(f"{DRIVES}/{drive_id}").status_code == 200
 
 
+def test_free_text_is_bounded(owner: httpx.Client, api: Send) -> None:
+    """Descriptions are sent back in every listing: 1 MiB each was stored, and a page of 200
+    drives was a 200 MiB answer."""
+    long, longest = "d" * 4097, "d" * 4096
+    drive = owner.post(DRIVES, json={"name": "bounded", "description": longest})
+    assert drive.status_code == 201, drive.text
+    drive_path = f"{DRIVES}/{drive.json()['data']['id']}"
+    file_id = upload_whole(owner, "bounded.txt", b"b")
+    groups = "/file-storage/drive-groups"
+    for method, url, body in (
+        ("POST", DRIVES, {"name": "too-long", "description": long}),
+        ("PATCH", drive_path, {"description": long}),
+        ("POST", groups, {"name": "g", "description": long}),
+        ("POST", groups, {"name": "g", "display_name": "g" * 1025}),
+        ("POST", FOLDERS, {"name": "f", "parent_folder_id": "root", "description": long}),
+        ("PATCH", f"{FILES}/{file_id}", {"description": long}),
+    ):
+        res = api(method, url, json=body)
+        message = assert_error(res, 400, "RequestValidationError")["message"]
+        assert "description" in message or "display_name" in message, message
+
+
 def test_export_in_an_unlisted_format(owner: httpx.Client, api: Send) -> None:
     file_id = upload_whole(owner, "export-hostile.md", b"# x")
     for fmt in ("pdf", "application/pdf", "", "..", "x" * 3000, "text/markdown;q=1", "*/*", "é"):
