@@ -216,6 +216,26 @@ def test_another_tenants_tag_opens_nothing(
     assert_error(public("GET", f"{their_file}/files/x"), 404)
 
 
+def test_a_folder_link_opens_its_own_files_only(
+    server: Server, owner: httpx.Client, public: Send
+) -> None:
+    folder = make_folder(owner, "linked-folder")
+    inner = make_folder(owner, "inner", folder)
+    upload_whole(owner, "<b>x<b>.txt", b"i", inner)
+    outside = upload_whole(owner, "outside-folder.txt", b"o")
+    _, url = share(owner, folder)
+    page = httpx.get(url)
+    assert page.status_code == 200 and "<b>x<b>" not in page.text  # names are escaped
+    assert "&lt;b&gt;x&lt;b&gt;.txt" in page.text
+    with server.client("hostile-other") as other:
+        theirs = upload_whole(other, "theirs-in-folder.txt", b"t")
+    for below in (outside, theirs, inner, folder, "%2e%2e", "file_" + "0" * 24):
+        assert_error(public("GET", f"{url}/files/{below}"), 404, "EntityNotFoundError")
+    for cursor_text in ("%%%", cursor("o:1"), cursor("n:")):
+        res = public("GET", url, params={"cursor": cursor_text})
+        assert_error(res, 400, "RequestValidationError")
+
+
 # -- passwords: wrong, huge, empty, non-ASCII; guesses never stall the server -------------------
 
 
