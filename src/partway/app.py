@@ -45,6 +45,7 @@ from .http import (
 from .http.observe import Observe
 from .http.pump import BodyPump, pace_for
 from .http.server import Edge, EdgeLimits
+from .http.text_guard import RefuseNul
 from .metadata.deliveries import SqlDeliveries
 from .metrics import Metrics
 from .services import ServerServices, build_services, metadata_engine, open_metadata, utc_now
@@ -210,6 +211,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
                 expose_headers=["request-id", "content-range", *tus_wire.EXPOSED],
             )
         )
+    middleware.append(Middleware(RefuseNul))  # innermost: its 400 is logged and CORS-headed
     app = Starlette(
         routes=routes,
         middleware=middleware,

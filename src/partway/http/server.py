@@ -31,6 +31,7 @@ import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from ..metrics import Metrics
+from .cutoff import ABORT_EXTENSION
 from .errors import error_body
 from .interim import INTERIM_EXTENSION, InterimSender, interim_head
 from .pump import BodyPump, Pace
@@ -290,6 +291,7 @@ class EdgeProtocol(HttpToolsProtocol):
         cycle.send = _closing_if_unread(cycle, cycle.send)  # type: ignore[method-assign,assignment]
         extensions: dict[str, Any] = self.scope.setdefault("extensions", {})
         extensions[INTERIM_EXTENSION] = _interim_sender(cycle)
+        extensions[ABORT_EXTENSION] = _aborter(cycle, self.transport)
         if self.scheme != "http" or chunked or not length:
             return  # TLS (the bytes on the socket are not the body), chunked, or no body
         limits = self.edge.limits
@@ -412,6 +414,17 @@ class _HeadHeld:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
+
+
+def _aborter(cycle: RequestResponseCycle, transport: asyncio.Transport) -> Callable[[], None]:
+    """The cutoff.py extension: close now; a disconnected cycle sends and logs nothing more."""
+
+    def abort() -> None:
+        cycle.disconnected = True
+        cycle.keep_alive = False
+        transport.close()
+
+    return abort
 
 
 def _cancel(timer: asyncio.TimerHandle | None) -> None:
