@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import resource
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -44,6 +45,7 @@ from .http import (
 from .http.observe import Observe
 from .http.pump import BodyPump, pace_for
 from .http.server import Edge, EdgeLimits
+from .http.text_guard import RefuseNul
 from .metadata.deliveries import SqlDeliveries
 from .metrics import Metrics
 from .services import ServerServices, build_services, metadata_engine, open_metadata, utc_now
@@ -125,6 +127,18 @@ async def start_webhooks(
     return worker
 
 
+# The event loop's, the body pump's reactor and the SQLite group-commit writer.
+FIXED_THREADS = 3
+
+
+def resolver_threads() -> int:
+    """libuv's thread pool, which uvloop's getaddrinfo runs in (4 unless UV_THREADPOOL_SIZE)."""
+    try:
+        return max(1, int(os.environ.get("UV_THREADPOOL_SIZE", "4")))
+    except ValueError:
+        return 4
+
+
 def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
     engine = open_metadata(settings)
     services = build_services(settings, engine, clock)
@@ -137,6 +151,8 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
         for threads in (other, DISK, SQL):
             services.metrics.pool.labels(threads.name, "threads").set(threads.size)
             services.metrics.pool.labels(threads.name, "queued").set_function(threads.queued)
+        pools = settings.body_threads + other.size + DISK.size + SQL.size
+        services.metrics.threads_limit.set(pools + FIXED_THREADS + resolver_threads())
         # Bytes orphaned by a crash are swept at start (past the grace period), then the reaper
         # runs periodically; several servers may run it on one store (claims are atomic).
         background = [
@@ -198,6 +214,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
                 expose_headers=["request-id", "content-range", *tus_wire.EXPOSED],
             )
         )
+    middleware.append(Middleware(RefuseNul))  # innermost: its 400 is logged and CORS-headed
     app = Starlette(
         routes=routes,
         middleware=middleware,

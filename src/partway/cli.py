@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from .env_names import other_names
 from .failures import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -334,11 +335,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .config import unknown_variables
-
     args = parser().parse_args(argv)
-    for warning in unknown_variables(os.environ):
-        print(f"partway: warning: {warning}", file=sys.stderr)
+    if other_names(os.environ):  # else the settings model (pydantic) need not be imported
+        from .config import unknown_variables
+
+        for warning in unknown_variables(os.environ):
+            print(f"partway: warning: {warning}", file=sys.stderr)
     try:
         code: int = args.func(args)
     except KeyboardInterrupt:

@@ -24,6 +24,7 @@ from pydantic_settings import (
 )
 
 from .endpoints import HookEndpoint, HookKind, WebhookEndpoint
+from .env_names import CLIENT_VARIABLES, TOOLING_VARIABLES, other_names
 
 MIB = 1024 * 1024
 _FILE_VALUES: ContextVar[dict[str, Any] | None] = ContextVar("partway_file_values", default=None)
@@ -186,15 +187,6 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         _FILE_VALUES.reset(token)
 
 
-# Variables read by the client commands and by the project's own scripts and tests, not settings.
-CLIENT_VARIABLES = frozenset(
-    {"PARTWAY_SERVER", "PARTWAY_API_KEY", "PARTWAY_APP_ID", "PARTWAY_CONSUMER_ID",
-     "PARTWAY_SERVICE_ID"}
-)  # fmt: skip
-TOOLING_PREFIXES = ("PARTWAY_TEST_", "PARTWAY_FUZZ_", "PARTWAY_BENCH_")
-TOOLING_VARIABLES = frozenset({"PARTWAY_SERVICES_DIR", "PARTWAY_PG_PORT", "PARTWAY_S3_PORT"})
-
-
 def env_name(field: str) -> str:
     return "PARTWAY_" + field.upper()
 
@@ -204,10 +196,8 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     each with the closest known name when there is one."""
     known = {env_name(f) for f in Settings.model_fields} | CLIENT_VARIABLES | TOOLING_VARIABLES
     warnings = []
-    for name in sorted(environ):
-        if not name.startswith("PARTWAY_") or name in known:
-            continue
-        if name.startswith(TOOLING_PREFIXES):
+    for name in sorted(other_names(environ)):
+        if name in known:
             continue
         close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.75)
         hint = f" (did you mean {close[0]}?)" if close else ""

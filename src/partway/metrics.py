@@ -101,6 +101,12 @@ class Metrics:
             ["state"],
             registry=r,
         )
+        self.threads_limit = Gauge(
+            "partway_threads_limit",
+            "The most threads this process can run, whatever its load: every pool's size, the "
+            "event loop, the body reactor, the SQLite writer and libuv's resolver pool",
+            registry=r,
+        )
         self.pool = Gauge(
             "partway_thread_pool",
             "Worker pools: body (moves bytes) and io (metadata, fsync, hashing): threads, busy "

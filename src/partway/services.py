@@ -36,6 +36,7 @@ from .metadata.sql import SqlRepository
 from .metrics import Metrics
 from .storage import direct_ranges, storage_from_url
 from .storage.instrumented import InstrumentedStorage
+from .threads import KDF
 from .webhooks.hooks import HttpHooks
 
 
@@ -112,7 +113,7 @@ def build_catalog(
     tree = core.files.tree
     return Catalog(
         drives=DriveService(repo, clock),
-        links=LinkService(repo, repo, signer, clock),
+        links=LinkService(repo, repo, signer, clock, KDF.run),
         search=SearchService(repo, repo, tree, clock),
         signer=signer,
         link_downloads=link_downloads,

@@ -39,6 +39,10 @@ DISK = Threads("disk", 16)
 # loop, writes in the group-commit thread), and every PostgreSQL query, which may wait on a row
 # lock; threads start on demand, so a SQLite server rarely has more than a few.
 SQL = Threads("sql", 24)
+# Shared-link password checks (scrypt, ~40 ms of CPU and 16 MiB each): on the event loop, 100
+# wrong guesses at once stalled every other request for 11 s (measured). Two threads, one per
+# core of the smallest host: a flood of guesses queues behind itself and slows nothing else.
+KDF = Threads("kdf", 2)
 # Everything else (hashing, rendering metrics) runs on the loop's default executor, one such
 # set per served app (see app.py).
 OTHER_THREADS = 8

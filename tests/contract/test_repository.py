@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -195,6 +196,32 @@ def test_expiry_is_claimed_once_and_rows_are_purged(repo: Repository) -> None:
         assert await repo.purge_sessions(late + timedelta(hours=2), timedelta(hours=1)) == 1
         assert await repo.get_session(TENANT, s.id) is None
         await repo.ping()
+
+    go(scenario())
+
+
+def test_a_size_declared_later_is_kept_once_and_reserved(repo: Repository) -> None:
+    async def scenario() -> None:
+        said = (("filename", "d.csv"), ("filetype", "text/csv"))
+        s = a_session("d.csv", size=None, mime_type="text/csv", client_metadata=said)
+        assert await repo.insert_session(s, OPEN) is None
+        assert await repo.record_range(s.id, ByteRange(0, 30), T0, T0)
+        assert await repo.usage(TENANT) == 30  # of unknown size: what it holds
+        later = T0 + timedelta(minutes=1)
+        assert await repo.declare_size(s.id, 80, later)
+        assert not await repo.declare_size(s.id, 90, later)  # once
+        got = await repo.get_session(TENANT, s.id)
+        assert got is not None and got.size == 80
+        assert (got.mime_type, got.client_metadata) == ("text/csv", said)
+        assert await repo.usage(TENANT) == 80  # now its whole size
+        assert await repo.record_range(s.id, ByteRange(30, 50), later, later)
+        assert await repo.usage(TENANT) == 80
+        typed = replace(a_file("d.csv", size=80), mime_type="text/csv")
+        await repo.complete_session(s.id, typed, later)
+        assert await repo.usage(TENANT) == 80  # stored, no longer reserved
+        entry = await repo.get_entry(TENANT, typed.id)
+        assert entry is not None and entry.mime_type == "text/csv"
+        assert not await repo.declare_size(s.id, 80, later)  # finished
 
     go(scenario())
 

@@ -9,8 +9,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from partway.domain.appends import AppendRule, LengthMismatch, OffsetMismatch, contiguous_end
-from partway.domain.errors import OperationUnsupported, PayloadTooLarge
+from partway.domain.appends import (
+    AppendRule,
+    LengthMismatch,
+    OffsetMismatch,
+    contiguous_end,
+    declare_length,
+)
+from partway.domain.errors import OperationUnsupported, PayloadTooLarge, QuotaExceeded
 from partway.domain.models import ByteRange, NewSession, Tenant
 from partway.domain.policy import StorageCapabilities
 from partway.services import Services
@@ -85,5 +91,44 @@ def test_a_grid_only_store_refuses_appends() -> None:
         session = await services.uploads.create(TENANT, SERVICE, NewSession("g.bin", "root", 4))
         with pytest.raises(OperationUnsupported):
             await append(services, session.id, AppendRule(0, 100), b"1234")
+
+    asyncio.run(scenario())
+
+
+def test_a_stated_length_is_kept_once() -> None:
+    services = services_on(True)
+
+    async def scenario() -> None:
+        uploads = services.uploads
+        session = await uploads.create(TENANT, SERVICE, NewSession("d.bin", "root", None))
+        await append(services, session.id, AppendRule(0, 100), b"12345")
+        with pytest.raises(LengthMismatch):  # fewer than the bytes already in
+            await declare_length(uploads, TENANT, session.id, 4)
+        assert (await declare_length(uploads, TENANT, session.id, 9)).size == 9
+        assert (await declare_length(uploads, TENANT, session.id, 9)).size == 9  # again: fine
+        with pytest.raises(LengthMismatch):
+            await declare_length(uploads, TENANT, session.id, 10)
+        # Later appends need not state it: the kept length bounds them and ends the upload.
+        with pytest.raises(PayloadTooLarge):
+            await append(services, session.id, AppendRule(5, 100), b"67890")
+        await append(services, session.id, AppendRule(5, 100), b"6789")
+        entry = await uploads.finish(TENANT, session.id, None)
+        assert entry.size == 9
+
+    asyncio.run(scenario())
+
+
+def test_a_stated_length_counts_against_the_quota() -> None:
+    services = fake_services(lambda: datetime(2026, 1, 1, tzinfo=UTC), default_quota_bytes=100)
+
+    async def scenario() -> None:
+        uploads = services.uploads
+        session = await uploads.create(TENANT, SERVICE, NewSession("q.bin", "root", None))
+        await append(services, session.id, AppendRule(0, 100), b"x" * 10)
+        with pytest.raises(QuotaExceeded):
+            await declare_length(uploads, TENANT, session.id, 101)
+        assert (await uploads.get(TENANT, session.id)).size is None
+        await declare_length(uploads, TENANT, session.id, 100)
+        assert await uploads.admission.standing(TENANT) == (100, 100)
 
     asyncio.run(scenario())

@@ -102,37 +102,31 @@ def test_pre_create_refuses_or_changes_the_session(
     asyncio.run(scenario())
 
 
-def test_pre_create_metadata_replaces_the_clients_and_the_file_keeps_it(
-    services: Services, hooks: ScriptedHooks
-) -> None:
+def test_pre_create_metadata_replaces_the_clients(services: Services, hooks: ScriptedHooks) -> None:
     async def scenario() -> None:
         uploads = services.uploads
-        client = {"filename": "m.txt", "by": "cli"}
-        kept = await uploads.create(TENANT, SERVICE, NewSession("k.txt", "root", 5, None, client))
-        assert kept.metadata == client  # no change from the hook: the client's
+        sent = (("filename", "m.txt"), ("by", "cli"))
+        kept = await uploads.create(
+            TENANT, SERVICE, NewSession("k.txt", "root", 5, client_metadata=sent)
+        )
+        assert kept.client_metadata == sent  # no change from the hook: the client's
         hooks.changes = CreateChanges(metadata={"scan": "pending"})
         session = await uploads.create(
-            TENANT, SERVICE, NewSession("m.txt", "root", 5, None, client)
+            TENANT, SERVICE, NewSession("m.txt", "root", 5, client_metadata=sent)
         )
         ask = hooks.asked[-1]
-        assert isinstance(ask, CreateAsk) and ask.metadata == client
-        assert session.metadata == {"scan": "pending"}
-        assert (await uploads.get(TENANT, session.id)).metadata == {"scan": "pending"}
-        await uploads.write_range(TENANT, session.id, PartRule(0, uploads.policy), one(b"hello"),
-                                  5, None)  # fmt: skip
-        entry = await uploads.finish(TENANT, session.id, None)
-        assert entry.metadata == {"scan": "pending"}
-        # A client's metadata is bounded like a name is.
-        hooks.changes = CreateChanges()
-        with pytest.raises(InvalidInput, match="space, comma"):
-            await uploads.create(TENANT, SERVICE, NewSession("n.txt", "root", 1, None, {"a b": ""}))
-        many = {f"k{n}": "v" for n in range(65)}
-        with pytest.raises(InvalidInput, match="more than 64"):
-            await uploads.create(TENANT, SERVICE, NewSession("n.txt", "root", 1, None, many))
-        with pytest.raises(InvalidInput, match="over 8192 bytes"):
-            await uploads.create(
-                TENANT, SERVICE, NewSession("n.txt", "root", 1, None, {"big": "x" * 9000})
-            )
+        assert isinstance(ask, CreateAsk) and ask.metadata == dict(sent)
+        assert session.client_metadata == (("scan", "pending"),)
+        assert (await uploads.get(TENANT, session.id)).client_metadata == (("scan", "pending"),)
+        # A hook's metadata is bounded: one-token keys (tus), 64 of them, 8 KiB in all.
+        for bad, why in (
+            ({"a b": ""}, "space, comma"),
+            ({f"k{n}": "v" for n in range(65)}, "more than 64"),
+            ({"big": "x" * 9000}, "over 8192 bytes"),
+        ):
+            hooks.changes = CreateChanges(metadata=bad)
+            with pytest.raises(InvalidInput, match=why):
+                await uploads.create(TENANT, SERVICE, NewSession("n.txt", "root", 1))
 
     asyncio.run(scenario())
 

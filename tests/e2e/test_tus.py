@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from awscrt import checksums
 
 from tests.conftest import Server, start_server, stop_server
 from tests.e2e.helpers import download
@@ -268,3 +269,21 @@ def test_a_silent_patch_body_is_cut_with_408_and_the_offset_stays(tmp_path: Path
             assert stored(client, "silent.bin") == payload
     finally:
         stop_server(srv)
+
+
+def test_crc32c_checksums(server: Server, client: httpx.Client) -> None:
+    """`Upload-Checksum: crc32c` (offered first: the fastest) checked like sha1."""
+    algorithms = httpx.options(server.base_url + "/uploads").headers["tus-checksum-algorithm"]
+    assert algorithms.split(",") == ["crc32c", "sha1", "sha256"]
+    url = create(client, "crc.bin", **{"Upload-Length": "8"})
+    crc = base64.b64encode(checksums.crc32c(b"1234").to_bytes(4, "big")).decode()
+    res = append(client, url, 0, b"1235", **{"Upload-Checksum": f"crc32c {crc}"})
+    assert res.status_code == 460, res.text
+    assert client.head(url).headers["upload-offset"] == "0"
+    assert (
+        append(client, url, 0, b"1234", **{"Upload-Checksum": f"CRC32C {crc}"}).status_code == 204
+    )
+    res = append(client, url, 4, b"5678", **{"Upload-Checksum": "crc32c not-base64!"})
+    assert res.status_code == 400, res.text
+    assert append(client, url, 4, b"5678").status_code == 204
+    assert stored(client, "crc.bin") == b"12345678"

@@ -6,11 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .errors import InvalidInput, InvalidState, OperationUnsupported, PayloadTooLarge
-from .models import ByteRange, UploadSession
+from .models import ByteRange, SessionState, UploadSession
 from .policy import StorageCapabilities
 from .rules import RangePlan
+
+if TYPE_CHECKING:
+    from .models import Tenant
+    from .uploads import UploadService
 
 
 class OffsetMismatch(InvalidState):
@@ -99,3 +104,27 @@ class AppendRule:
 
     def accept(self, session: UploadSession, received: int) -> None:
         """The store refuses more than the plan's limit; any shorter append is fine."""
+
+
+async def declare_length(
+    uploads: UploadService, tenant: Tenant, session_id: str, size: int
+) -> UploadSession:
+    """A deferred length, stated by a request after create: kept with the session once (tus
+    lets it be sent once; later requests, a restarted server and HEAD then know it). The same
+    length again is a no-op; another, or one below the bytes already in, is refused."""
+    session = await uploads.get(tenant, session_id)
+    while session.size is None:
+        held = contiguous_end(session.ranges)
+        if size < held:
+            raise LengthMismatch(f"the upload already holds {held} bytes, more than {size}")
+        uploads.admission.check_declared_size(size)
+        # From now on it reserves the whole length, not only what it holds: check the quota.
+        await uploads.admission.check_range(session, held, size - held, "the stated length")
+        if await uploads.record_size(session, size):
+            return await uploads.get(tenant, session_id)
+        session = await uploads.get(tenant, session_id)  # raced, or no longer open
+        if session.state is not SessionState.OPEN:
+            raise InvalidState(f"upload {session_id!r} is {session.state.value}")
+    if session.size != size:
+        raise LengthMismatch(f"the upload's length is {session.size}, the request says {size}")
+    return session

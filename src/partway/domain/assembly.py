@@ -56,7 +56,7 @@ def file_entry(
         service_id=session.service_id,
         storage_key=session.storage_key,
         crc32c=None if crc is None else f"{crc:08x}",
-        metadata=session.metadata,
+        mime_type=session.mime_type,
     )
     if digest is None:
         return entry

@@ -5,6 +5,7 @@ the final session one after another at their offsets, and removed once it is a f
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from .appends import AppendRule, contiguous_end
 from .errors import InvalidState
@@ -48,7 +49,7 @@ async def concatenate(
     """The final upload, finished into its file, of the pieces' bytes in the order given."""
     pieces = await ready_pieces(uploads, tenant, piece_ids)
     total = sum(p.size or 0 for p in pieces)
-    final = NewSession(final.name, final.parent_folder_id, total, final.drive_id)
+    final = replace(final, size=total)
     session = await uploads.create(tenant, service_id, final)
     offset = 0
     for piece in pieces:

@@ -13,7 +13,8 @@ DEFAULT_TYPE = "application/octet-stream"
 
 
 def media_type_of(entry: Entry) -> str:
-    return mimetypes.guess_type(entry.name)[0] or DEFAULT_TYPE
+    """The type the uploader gave the file (tus `filetype`), else the one its name suggests."""
+    return entry.mime_type or mimetypes.guess_type(entry.name)[0] or DEFAULT_TYPE
 
 
 def export_formats(entry: Entry) -> list[str]:

@@ -39,7 +39,8 @@ class CreateAsk:
     parent_folder_id: str
     drive_id: str | None
     size: int | None
-    metadata: dict[str, str] = field(default_factory=dict)  # the client's (tus Upload-Metadata)
+    # The client's metadata pairs (tus Upload-Metadata); none from the Apideck front.
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,9 @@ def changed_request(req: NewSession, changes: CreateChanges) -> NewSession:
         req,
         name=check_name(changes.name) if changes.name is not None else req.name,
         parent_folder_id=changes.parent_folder_id or req.parent_folder_id,
-        metadata=check_metadata(changes.metadata) if changes.metadata is not None else req.metadata,
+        client_metadata=req.client_metadata
+        if changes.metadata is None
+        else tuple(check_metadata(changes.metadata).items()),
     )
 
 

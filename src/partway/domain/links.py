@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Protocol
+from typing import ParamSpec, Protocol, TypeVar
 
 from .errors import InvalidInput, LinkRefused, NotFound, PasswordRequired
 from .models import ROOT_FOLDER_ID, SERVER_ID, Entry, EntryKind, Tenant, new_id
@@ -20,6 +21,9 @@ from .paging import Page, check_limit, cursor_offset, offset_cursor
 from .ports import Clock
 from .repositories import EntryRepository
 from .signing import Signer, new_salt
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 PURPOSE = "shared-link"
 # scrypt at n=2**14, r=8: ~16 MiB and ~40 ms per check (a guess costs the guesser as much).
@@ -67,6 +71,17 @@ class Opened:
     target: Entry
 
 
+class Offload(Protocol):
+    """Where CPU-heavy work runs instead of the event loop (the server: a bounded thread set)."""
+
+    async def __call__(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T: ...
+
+
+async def inline(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+    """No offloading: for tests and tools that serve no other requests meanwhile."""
+    return fn(*args, **kwargs)
+
+
 class LinkRepository(Protocol):
     async def insert_link(self, link: SharedLink) -> None: ...
 
@@ -106,12 +121,18 @@ def password_matches(stored: str, password: str) -> bool:
 
 class LinkService:
     def __init__(
-        self, repo: LinkRepository, entries: EntryRepository, signer: Signer, clock: Clock
+        self,
+        repo: LinkRepository,
+        entries: EntryRepository,
+        signer: Signer,
+        clock: Clock,
+        kdf: Offload = inline,
     ) -> None:
         self._repo = repo
         self._entries = entries
         self._signer = signer
         self._clock = clock
+        self._kdf = kdf
 
     def token(self, link: SharedLink) -> str:
         return f"{link.id}.{self._signer.sign(PURPOSE, link.id, link.salt)}"
@@ -130,15 +151,21 @@ class LinkService:
         entry = await self.target(tenant, spec.target_id)
         now = self._clock()
         link = SharedLink(new_id("lnk"), tenant, entry.id, new_salt(), now, now)
-        link = self._apply(link, replace(spec, set_scope=True), now)
+        link = self._apply(link, replace(spec, set_scope=True), now, await self._hashed(spec))
         await self._repo.insert_link(link)
         return link, entry
 
-    def _apply(self, link: SharedLink, spec: LinkSpec, now: datetime) -> SharedLink:
+    async def _hashed(self, spec: LinkSpec) -> str | None:
+        if not (spec.set_password and spec.password):
+            return None
+        return await self._kdf(hash_password, spec.password)
+
+    def _apply(
+        self, link: SharedLink, spec: LinkSpec, now: datetime, hashed: str | None
+    ) -> SharedLink:
         if spec.set_scope:
             link = replace(link, scope=spec.scope)
         if spec.set_password:
-            hashed = hash_password(spec.password) if spec.password else None
             link = replace(link, password_hash=hashed)
         if spec.set_expires_at:
             if spec.expires_at is not None and spec.expires_at.tzinfo is None:
@@ -171,7 +198,7 @@ class LinkService:
         if spec.target_id is not None and spec.target_id != link.target_id:
             entry = await self.target(tenant, spec.target_id)
             link = replace(link, target_id=entry.id)
-        link = self._apply(link, spec, self._clock())
+        link = self._apply(link, spec, self._clock(), await self._hashed(spec))
         await self._repo.update_link(link)
         return link, entry
 
@@ -191,18 +218,29 @@ class LinkService:
             raise unknown
         if not link.live(self._clock()):
             raise LinkRefused("this link has expired or reached its download limit")
-        if link.password_hash is not None and not (
-            password and password_matches(link.password_hash, password)
-        ):
+        if link.password_hash is not None and not await self._password_ok(link, password):
             raise PasswordRequired("this link needs its password")
         target = await self._entries.get_entry(link.tenant, link.target_id)
         if target is None:
             raise unknown
         return Opened(link, target)
 
+    async def _password_ok(self, link: SharedLink, password: str | None) -> bool:
+        stored = link.password_hash
+        if stored is None or not password:
+            return False
+        return await self._kdf(password_matches, stored, password)
+
     async def entry_anywhere(self, entry_id: str) -> Entry | None:
         """The entry a credential-free URL names; the caller checks that URL's signature."""
         return await self._repo.entry_by_id(entry_id)
+
+    async def still_open(self, link: SharedLink) -> bool:
+        """Whether a download begun through `link` may go on: the link was not deleted and has
+        not expired since (its download limit is not asked: the download counted already)."""
+        now = self._clock()
+        current = await self._repo.link_by_id(link.id)
+        return current is not None and (current.expires_at is None or current.expires_at > now)
 
     async def count_download(self, link: SharedLink) -> None:
         if not await self._repo.count_download(link.id, self._clock()):

@@ -98,7 +98,10 @@ class UploadSession:
     idempotency_key: str | None = None
     # The store's id for the unfinished object (S3: the multipart upload id; local: empty).
     storage_handle: str = ""
-    metadata: dict[str, str] = field(default_factory=dict)  # see NewSession
+    # What the client said of the file at create: its MIME type (tus `filetype`), and the
+    # protocol's own metadata pairs, kept to be given back (tus HEAD sends Upload-Metadata).
+    mime_type: str | None = None
+    client_metadata: tuple[tuple[str, str], ...] = ()
 
     def is_expired(self, now: datetime) -> bool:
         return self.expires_at <= now
@@ -145,7 +148,7 @@ class Entry:
     sha1: str | None = None
     sha256: str | None = None
     crc32c: str | None = None  # hex, derived from the parts' CRCs at finish
-    metadata: dict[str, str] = field(default_factory=dict)  # its upload session's
+    mime_type: str | None = None  # as the uploader said; None: guessed from the name
 
 
 @dataclass(frozen=True)
@@ -161,9 +164,8 @@ class NewSession:
     parent_folder_id: str
     size: int | None
     drive_id: str | None = None
-    # Free-form string pairs (tus Upload-Metadata), kept with the session and its file; a
-    # pre-create hook may replace them.
-    metadata: dict[str, str] = field(default_factory=dict)
+    mime_type: str | None = None
+    client_metadata: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,8 @@ def _decode(cursor: str, kind: str) -> str:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidInput(_FOREIGN) from None
     found, _, value = raw.partition(":")
-    if found != kind:
+    # A NUL is in nothing this server issues, and PostgreSQL refuses it in any text (a 500).
+    if found != kind or "\x00" in value:
         raise InvalidInput(_FOREIGN)
     return value
 

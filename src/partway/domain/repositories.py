@@ -104,6 +104,10 @@ class SessionRepository(Protocol):
         """Record a range (replacing one at the same start) if the session is still open;
         False otherwise."""
 
+    async def declare_size(self, session_id: str, size: int, now: datetime) -> bool:
+        """Give an open session of unknown size its size (it then reserves all of it); False
+        if it has one already or is no longer open."""
+
     async def restage(self, session_id: str, handle: str, ranges: list[ByteRange]) -> None:
         """The store re-created the session's unfinished object: new handle, new receipts."""
 

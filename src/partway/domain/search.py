@@ -74,7 +74,8 @@ def cursor_name(cursor: str | None) -> tuple[str, str] | None:
         raise InvalidInput(_FOREIGN) from None
     kind, _, rest = raw.partition(":")
     entry_id, _, name = rest.partition(":")
-    if kind != "n" or not entry_id:
+    # No name or id holds a NUL (PostgreSQL refuses one in any text: a forged cursor was a 500).
+    if kind != "n" or not entry_id or "\x00" in raw:
         raise InvalidInput(_FOREIGN)
     return name, entry_id
 

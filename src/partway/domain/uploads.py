@@ -47,7 +47,7 @@ from .models import (
     UploadSession,
     new_id,
 )
-from .names import check_metadata, check_name
+from .names import check_name
 from .paging import DEFAULT_PAGE, After, Page, after_cursor, check_limit, cursor_after
 from .policy import PartPolicy, part_size_for, total_size
 from .ports import Clock, Locks, Source, Storage
@@ -111,12 +111,12 @@ class UploadService:
 
         With an idempotency key, a repeated create returns the session the first one made.
         """
-        req = replace(req, name=check_name(req.name), metadata=check_metadata(req.metadata))
+        req = replace(req, name=check_name(req.name))
         # Asked before the idempotency check: a retried create, changed by the hook the same
         # way, then matches the session the first one made.
         ask = CreateAsk(
             tenant, service_id, req.name, req.parent_folder_id, req.drive_id, req.size,
-            req.metadata,
+            dict(req.client_metadata),
         )  # fmt: skip
         changes = await self.hooks.pre_create(ask)
         req = changed_request(req, changes)
@@ -155,7 +155,8 @@ class UploadService:
             updated_at=now,
             expires_at=now + self._lifetimes.session_ttl,
             idempotency_key=idempotency_key,
-            metadata=req.metadata,
+            mime_type=req.mime_type,
+            client_metadata=req.client_metadata,
         )
         created = SessionCreated(session.id, tenant, service_id, session.size, now)
         try:
@@ -234,6 +235,11 @@ class UploadService:
         if expired:  # a finished session past its retention
             raise NotFound(f"upload session {session_id!r} not found")
         return session
+
+    async def record_size(self, session: UploadSession, size: int) -> bool:
+        """Give an open session of unknown size its size (see appends.declare_length, which
+        decides whether it may); False if a concurrent request gave it one first."""
+        return await self._repo.declare_size(session.id, size, self._clock())
 
     async def list_open(
         self, tenant: Tenant, cursor: str | None = None, limit: int = DEFAULT_PAGE

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
 
 MAX_SIZE = 2**62
+# Free text the server stores and sends back in every listing: unbounded, one body could store
+# ~1 MiB on each drive, and a page of 200 drives was then a 200 MiB answer built in memory.
+MAX_DESCRIPTION = 4096
+MAX_LABEL = 1024  # as names (domain/names.py)
+Description = Annotated[StrictStr, Field(max_length=MAX_DESCRIPTION)]
+Label = Annotated[StrictStr, Field(max_length=MAX_LABEL)]
 
 
 class Strict(BaseModel):
@@ -48,13 +54,13 @@ class CreateFile(Strict):
     name: StrictStr
     parent_folder_id: StrictStr
     drive_id: StrictStr | None = None
-    description: StrictStr | None = None
+    description: Description | None = None
     pass_through: list[PassThrough] | None = None
 
 
 class UpdateEntry(Strict):
     name: StrictStr | None = None
-    description: StrictStr | None = None
+    description: Description | None = None
     parent_folder_id: StrictStr | None = None
     pass_through: list[PassThrough] | None = None
 
@@ -62,6 +68,6 @@ class UpdateEntry(Strict):
 class CreateFolder(Strict):
     name: StrictStr
     parent_folder_id: StrictStr
-    description: StrictStr | None = None
+    description: Description | None = None
     drive_id: StrictStr | None = None
     pass_through: list[PassThrough] | None = None

@@ -7,32 +7,32 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, StrictInt, StrictStr
 
-from .bodies import PassThrough, Strict
+from .bodies import Description, Label, PassThrough, Strict
 
 
 class CreateDrive(Strict):
     name: StrictStr
-    description: StrictStr | None = None
+    description: Description | None = None
     pass_through: list[PassThrough] | None = None
 
 
 class UpdateDrive(Strict):
     name: StrictStr | None = None
-    description: StrictStr | None = None
+    description: Description | None = None
     pass_through: list[PassThrough] | None = None
 
 
 class CreateDriveGroup(Strict):
     name: StrictStr
-    display_name: StrictStr | None = None
-    description: StrictStr | None = None
+    display_name: Label | None = None
+    description: Description | None = None
     pass_through: list[PassThrough] | None = None
 
 
 class UpdateDriveGroup(Strict):
     name: StrictStr | None = None
-    display_name: StrictStr | None = None
-    description: StrictStr | None = None
+    display_name: Label | None = None
+    description: Description | None = None
     pass_through: list[PassThrough] | None = None
 
 

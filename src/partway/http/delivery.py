@@ -3,27 +3,27 @@ credential-free shared-link and signed-URL downloads alike."""
 
 from __future__ import annotations
 
-import mimetypes
 from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from ..domain.exports import media_type_of
 from ..domain.files import FileService
 from ..domain.models import Entry, Tenant
 from . import params
 
 
 def media_type(entry: Entry) -> str:
-    return mimetypes.guess_type(entry.name)[0] or "application/octet-stream"
+    return media_type_of(entry)
 
 
-def starts_at_zero(request: Request) -> bool:
+def starts_at_zero(request: Request, ranges: bool = True) -> bool:
     """A GET of the file from its first byte: what counts as one download of it (a player
-    fetching later ranges of a video does not count again)."""
+    fetching later ranges of a video does not count again). With `ranges` off, every GET."""
     if request.method != "GET":
         return False
-    wanted = params.byte_range(request)
+    wanted = params.byte_range(request) if ranges else None
     return wanted is None or wanted[0] == 0
 
 
@@ -34,14 +34,16 @@ async def send_file(
     entry: Entry,
     attachment: bool = True,
     link_id: str | None = None,
+    ranges: bool = True,
 ) -> Response:
-    wanted = params.byte_range(request)
+    """`ranges` off: any Range is ignored and the whole file sent (Accept-Ranges: none)."""
+    wanted = params.byte_range(request) if ranges else None
     got = await files.download(tenant, entry.id, wanted, link_id)
     size = got.entry.size or 0
     disposition = "attachment" if attachment else "inline"
     headers = {
         "Content-Length": str(got.end - got.start),
-        "Accept-Ranges": "bytes",
+        "Accept-Ranges": "bytes" if ranges else "none",
         "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(got.entry.name)}",
         "Cache-Control": "no-store",
         # Uploaded HTML must not run as this server's origin (the browser page keeps its key

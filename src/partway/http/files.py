@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import mimetypes
 from typing import Any
 from urllib.parse import quote
 
@@ -12,6 +11,7 @@ from starlette.routing import Route
 
 from ..domain.digests import parse_digest
 from ..domain.errors import InvalidInput
+from ..domain.exports import media_type_of
 from ..domain.files import Listing
 from ..domain.models import EntryKind, EntryPatch, NewSession, Tenant
 from ..wire import DIGEST, FILES_PATH, FOLLOW_REDIRECTS, METADATA
@@ -97,7 +97,7 @@ async def download(request: Request) -> Response:
     if request.headers.get("range") and params.byte_range(request) is not None:
         status = 206
         headers["Content-Range"] = f"bytes {got.start}-{got.end - 1}/{size}"
-    media = mimetypes.guess_type(got.entry.name)[0] or "application/octet-stream"
+    media = media_type_of(got.entry)
     return StreamingResponse(got.chunks, status_code=status, headers=headers, media_type=media)
 
 

@@ -1,13 +1,12 @@
 """The IETF "Resumable Uploads for HTTP" draft (interop versions 6 to 8) at /uploads, over the
 same sessions and helpers as the tus front: creation with `Upload-Complete`, appends as
 `application/partial-upload`, offsets by HEAD, cancellation, the draft's problem types, and
-`Content-Digest` / `Repr-Digest` mapped onto partway's SHA digests. No 104 interim response is
-sent (the draft makes it optional)."""
+`Content-Digest` / `Repr-Digest` (crc32c, sha, sha-256) mapped onto partway's digests. A create
+answers `104 Upload Resumption Supported` with the upload's URL before its body is read, where
+the HTTP protocol can send it (http/interim.py)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from datetime import UTC, datetime
 
@@ -15,11 +14,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..domain import errors as e
-from ..domain.appends import AppendRule, LengthMismatch, OffsetMismatch, contiguous_end
-from ..domain.digests import Digest
+from ..domain.appends import (
+    AppendRule,
+    LengthMismatch,
+    OffsetMismatch,
+    contiguous_end,
+    declare_length,
+)
+from ..domain.digests import parse_structured_digest
 from ..domain.models import SessionState, UploadSession
 from . import params, tus
 from .context import Caller, caller
+from .interim import send_interim
+from .supersede import stop_older
 from .tus_errors import TUS, UnsupportedMediaType
 from .tus_wire import parse_metadata, whole
 
@@ -27,7 +34,6 @@ INTEROP_VERSIONS = ("6", "7", "8")
 PARTIAL_UPLOAD = "application/partial-upload"
 PROBLEM_TYPES = "https://iana.org/assignments/http-problem-types#"
 _FILENAME = re.compile(r'filename\*?=(?:UTF-8\'\')?"?([^";]+)"?', re.IGNORECASE)
-_DIGESTS = {"sha": "sha1", "sha-256": "sha256"}
 
 
 def interop_version(request: Request) -> str | None:
@@ -67,23 +73,6 @@ def complete_flag(request: Request) -> bool | None:
     return raw.strip() == "?1"
 
 
-def parse_digest_field(raw: str | None) -> Digest | None:
-    """RFC 9530 `sha-256=:<base64>:, sha=:<base64>:`; other algorithms are ignored."""
-    if raw is None:
-        return None
-    expected: dict[str, bytes] = {}
-    for item in raw.split(","):
-        key, _, value = item.strip().partition("=")
-        name = _DIGESTS.get(key.strip().lower())
-        if name is None:
-            continue
-        try:
-            expected[name] = base64.b64decode(value.strip().strip(":"), validate=True)
-        except (binascii.Error, ValueError):
-            raise e.InvalidInput(f"digest {key!r} is not :base64:") from None
-    return Digest(expected) if expected else None
-
-
 async def options(request: Request) -> Response:
     return Response(status_code=200, headers=base_headers(request))
 
@@ -108,6 +97,10 @@ async def create(request: Request) -> Response:
         raise e.OperationUnsupported("resumable uploads need a store that writes in place")
     session = await uploads.create(who.tenant, who.service_id, tus.new_session(metadata, size))
     url = tus.upload_url(request, session.id)
+    # Before the body is read: a client cut off mid-body knows where to resume.
+    version = interop_version(request) or INTEROP_VERSIONS[-1]
+    resumption = {"Location": url, "Upload-Draft-Interop-Version": version}
+    send_interim(request, 104, "Upload Resumption Supported", resumption)
     offset = 0
     if length or complete:
         offset = await append(request, who, session.id, 0, complete)
@@ -118,6 +111,7 @@ async def create(request: Request) -> Response:
 
 async def head(request: Request) -> Response:
     who = await caller(request)
+    await stop_older(request.path_params["id"])  # else the offset may move after this answer
     session = await who.services.uploads.get(who.tenant, request.path_params["id"])
     finished = session.state is SessionState.FINISHED
     offset = await tus.offset_of(who, session) if finished else contiguous_end(session.ranges)
@@ -150,11 +144,13 @@ async def append(
     """Append the body at `offset`; a complete one ends the upload and makes the file."""
     uploads = who.services.uploads
     declared = whole(request.headers.get("upload-length"), "Upload-Length")
+    if declared is not None:  # stated on an append: kept, as a tus deferred length is
+        await declare_length(uploads, who.tenant, session_id, declared)
     length = params.content_length(request)
     if complete and length is not None:
         declared = offset + length
     rule = AppendRule(offset, uploads.policy.max_part_size, declared)
-    digest = parse_digest_field(request.headers.get("content-digest"))
+    digest = parse_structured_digest(request.headers.get("content-digest"))
     if length != 0:
         await tus.write_body(request, who, session_id, rule, digest)
     session = await uploads.get(who.tenant, session_id)
@@ -162,7 +158,7 @@ async def append(
     if complete:
         if session.size is not None and end != session.size:
             raise LengthMismatch(f"the upload is {session.size} bytes, {end} are in")
-        whole_digest = parse_digest_field(request.headers.get("repr-digest"))
+        whole_digest = parse_structured_digest(request.headers.get("repr-digest"))
         await uploads.finish(who.tenant, session_id, whole_digest)
     return end
 

@@ -3,7 +3,8 @@
 json.loads recurses once per level of nesting (RecursionError near 1,000 levels, and a body of
 100,000 `[` is 100 KB), and it turns the escape of half a UTF-16 pair (`"\\ud800"`) into a str
 that no encoder (UTF-8, the SQL driver, the JSON of the reply) can write. Both are refused here,
-before anything reaches a model.
+before anything reaches a model; so is NUL (`"\\u0000"`), which PostgreSQL refuses in any text
+(a 500 from the driver) and SQLite cuts a string at.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ _STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
 _CHUNK = 4096  # brackets per step of the scan, so a deep prefix is refused without reading on
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_NUL = re.compile("\x00")
+_NUL_ESCAPE = "\\u0000"
 
 
 def load(raw: bytes | str, what: str) -> object:
@@ -35,12 +38,16 @@ def load(raw: bytes | str, what: str) -> object:
     except ValueError:
         raise InvalidInput(f"{what} is not valid JSON") from None
     if _SURROGATE.search(text) or _SURROGATE_ESCAPE.search(text):
-        where = _lone_surrogate_in(data)
+        where = _found_in(data, _SURROGATE)
         if where is not None:
             raise InvalidInput(
                 f"{what} is invalid: {where}: a lone UTF-16 surrogate (\\ud800-\\udfff) "
                 "is not Unicode text"
             )
+    if _NUL_ESCAPE in text:  # a raw NUL is no valid JSON: only its escape gets this far
+        where = _found_in(data, _NUL)
+        if where is not None:
+            raise InvalidInput(f"{what} is invalid: {where}: a NUL character (\\u0000) is not text")
     return data
 
 
@@ -69,13 +76,13 @@ def _deeper_than(text: str, limit: int) -> bool:
     return False
 
 
-def _lone_surrogate_in(data: object, path: str = "body") -> str | None:
-    """Where in `data` (a parsed JSON value) a string or key holds a lone surrogate, if anywhere.
+def _found_in(data: object, pattern: re.Pattern[str], path: str = "body") -> str | None:
+    """Where in `data` (a parsed JSON value) a string or key holds `pattern`, if anywhere.
 
     Recursive: call it only on values within MAX_DEPTH.
     """
     if isinstance(data, str):
-        return path if _SURROGATE.search(data) else None
+        return path if pattern.search(data) else None
     if isinstance(data, dict):
         items = list(data.items())
     elif isinstance(data, list):
@@ -83,9 +90,9 @@ def _lone_surrogate_in(data: object, path: str = "body") -> str | None:
     else:
         return None
     for key, value in items:
-        if isinstance(key, str) and _SURROGATE.search(key):
+        if isinstance(key, str) and pattern.search(key):
             return f"a key in {path}"
-        found = _lone_surrogate_in(value, str(key) if path == "body" else f"{path}.{key}")
+        found = _found_in(value, pattern, str(key) if path == "body" else f"{path}.{key}")
         if found is not None:
             return found
     return None

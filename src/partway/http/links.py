@@ -22,6 +22,7 @@ from ..wire import MAX_PAGE, SHARED_LINKS_PATH, format_time
 from . import params
 from .catalog_bodies import SharedLinkBody
 from .context import caller, services_of
+from .cutoff import while_allowed
 from .delivery import send_file, starts_at_zero
 from .errors import domain_error
 from .passthrough import link_extensions
@@ -120,17 +121,24 @@ async def delete_link(request: Request) -> Response:
 
 
 def offered_password(request: Request) -> str | None:
-    """From partway's header, or HTTP Basic (any user name): a browser asks for it itself."""
+    """From partway's header, or HTTP Basic (any user name): a browser asks for it itself.
+    Both carry UTF-8; a value that is not UTF-8 (or Basic that is not base64) is no password."""
     if request.headers.get(PASSWORD_HEADER):
-        return request.headers[PASSWORD_HEADER]
-    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "basic":
-        return None
+        # Header values arrive as latin-1 (ASGI): their bytes are the client's UTF-8.
+        raw = request.headers[PASSWORD_HEADER].encode("latin-1")
+    else:
+        scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            # ValueError: a str holding non-ASCII characters is no base64 at all.
+            raw = base64.b64decode(encoded, validate=True).partition(b":")[2]
+        except (binascii.Error, ValueError):
+            return None
     try:
-        decoded = base64.b64decode(encoded, validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
+        return raw.decode() or None
+    except UnicodeDecodeError:
         return None
-    return decoded.partition(":")[2] or None
 
 
 async def _opened(request: Request) -> tuple[Services, Opened]:
@@ -150,14 +158,19 @@ async def _refusal(request: Request, exc: DomainError) -> Response:
 
 async def _deliver(request: Request, services: Services, opened: Opened, entry: Entry) -> Response:
     attachment = request.query_params.get("download") == "1"
+    # A link with a download limit takes no Range: ranges not from byte 0 are not counted (a
+    # player seeking), so through them a limit of 1 gave the whole file any number of times.
+    ranges = opened.link.max_downloads is None
     # Opened (and asked of the pre-access hook) before it counts: a refusal is no download.
     response = await send_file(
-        request, services.files, opened.link.tenant, entry, attachment, opened.link.id
+        request, services.files, opened.link.tenant, entry, attachment, opened.link.id, ranges
     )
-    if starts_at_zero(request):
+    if starts_at_zero(request, ranges):
         await services.catalog.links.count_download(opened.link)
         services.catalog.link_downloads.inc()
-    return response
+    # Revoked, deleted or expired meanwhile: the download stops too (a used-up limit does not
+    # stop the download that used it up).
+    return while_allowed(request, response, lambda: services.catalog.links.still_open(opened.link))
 
 
 async def public_link(request: Request) -> Response:

@@ -75,11 +75,15 @@ def content_length(request: Request) -> int | None:
 
 
 def byte_range(request: Request) -> tuple[int | None, int | None] | None:
-    """A single `bytes=` range; anything else is ignored and the whole file is sent (RFC 9110)."""
-    header = request.headers.get("range")
-    if header is None:
+    """A single `bytes=` range; anything else is ignored and the whole file is sent (RFC 9110).
+
+    Also ignored: a Range sent twice (which one a proxy saw is anyone's guess), and any Range
+    with If-Range: partway issues no ETag or Last-Modified, so no If-Range can match, and a
+    client splicing a range onto bytes it holds must get the whole file (RFC 9110 §13.1.5)."""
+    headers = request.headers.getlist("range")
+    if len(headers) != 1 or "if-range" in request.headers:
         return None
-    match = _RANGE.match(header.strip())
+    match = _RANGE.match(headers[0].strip())
     if match is None or (not match.group(1) and not match.group(2)):
         return None
     first = _position(match.group(1))

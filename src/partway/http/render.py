@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import mimetypes
 from http import HTTPStatus
 from typing import Any
 
@@ -11,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from ..domain.digests import OFFERED
-from ..domain.exports import export_formats
+from ..domain.exports import export_formats, media_type_of
 from ..domain.models import (
     ROOT_FOLDER_ID,
     Drive,
@@ -105,8 +104,9 @@ def _session_fields(session: UploadSession, ranges: list[tuple[int, int]]) -> di
     }
     if session.file_id is not None:
         data["file_id"] = session.file_id
-    if session.metadata:
-        data["metadata"] = session.metadata  # a partway extension (tus metadata, hooks)
+    if session.client_metadata:
+        # A partway extension: the pairs a tus client sent, or a pre-create hook set.
+        data["metadata"] = dict(session.client_metadata)
     return data
 
 
@@ -139,7 +139,7 @@ def entry_json(entry: Entry, folders: list[Entry]) -> dict[str, Any]:
     if entry.kind is EntryKind.FILE:
         data.update(
             {
-                "mime_type": mimetypes.guess_type(entry.name)[0] or "application/octet-stream",
+                "mime_type": media_type_of(entry),
                 "size": entry.size,
                 "downloadable": True,
                 "exportable": False,
@@ -150,8 +150,6 @@ def entry_json(entry: Entry, folders: list[Entry]) -> dict[str, Any]:
         sums = checksums_json(entry)
         if sums:
             data["checksums"] = sums  # a partway extension
-        if entry.metadata:
-            data["metadata"] = entry.metadata  # a partway extension: its upload's metadata
     return data
 
 

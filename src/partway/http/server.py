@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
@@ -31,7 +31,9 @@ import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from ..metrics import Metrics
+from .cutoff import ABORT_EXTENSION
 from .errors import error_body
+from .interim import INTERIM_EXTENSION, InterimSender, interim_head
 from .pump import BodyPump, Pace
 from .socket_body import BODY_EXTENSION, SocketBody
 
@@ -287,11 +289,13 @@ class EdgeProtocol(HttpToolsProtocol):
             cycle.keep_alive = False
         cycle.transport = _HeadHeld(self.transport, cycle, self.close_lingering)  # type: ignore[assignment]
         cycle.send = _closing_if_unread(cycle, cycle.send)  # type: ignore[method-assign,assignment]
+        extensions: dict[str, Any] = self.scope.setdefault("extensions", {})
+        extensions[INTERIM_EXTENSION] = _interim_sender(cycle)
+        extensions[ABORT_EXTENSION] = _aborter(cycle, self.transport)
         if self.scheme != "http" or chunked or not length:
             return  # TLS (the bytes on the socket are not the body), chunked, or no body
         limits = self.edge.limits
         self._socket_body = SocketBody(self, cycle, length, self.edge.pump, limits.pace)
-        extensions: dict[str, Any] = self.scope.setdefault("extensions", {})
         extensions[BODY_EXTENSION] = self._socket_body
 
     def on_body(self, body: bytes) -> None:
@@ -357,6 +361,18 @@ def _closing_if_unread(
     return send_closing
 
 
+def _interim_sender(cycle: RequestResponseCycle) -> InterimSender:
+    """Writes a 1xx response for the request's route (http/interim.py) while its final
+    response has not started; written directly, not through _HeadHeld, which would hold it."""
+
+    def send(status: int, reason: str, headers: Mapping[str, str]) -> None:
+        transport: asyncio.Transport = getattr(cycle.transport, "_transport", cycle.transport)
+        if 100 <= status < 200 and not cycle.response_started and not transport.is_closing():
+            transport.write(interim_head(status, reason, headers))
+
+    return send
+
+
 class _HeadHeld:
     """A request's view of the connection's transport that holds the response head until the
     first body write, so both leave in one send: on loopback a send costs the sender ~40 µs of
@@ -398,6 +414,17 @@ class _HeadHeld:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
+
+
+def _aborter(cycle: RequestResponseCycle, transport: asyncio.Transport) -> Callable[[], None]:
+    """The cutoff.py extension: close now; a disconnected cycle sends and logs nothing more."""
+
+    def abort() -> None:
+        cycle.disconnected = True
+        cycle.keep_alive = False
+        transport.close()
+
+    return abort
 
 
 def _cancel(timer: asyncio.TimerHandle | None) -> None:

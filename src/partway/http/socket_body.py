@@ -76,6 +76,16 @@ class SocketBody:
     def client_gone(self) -> bool:
         return self._cycle.disconnected
 
+    def stop(self) -> None:
+        """End this body from outside (http/supersede.py: a newer request for the same upload):
+        the connection is shut down, so the pump finds the client gone and the request ends as
+        a disconnect does."""
+        with (
+            contextlib.suppress(OSError),
+            socket.socket(fileno=os.dup(self._protocol.socket_fd)) as conn,
+        ):
+            conn.shutdown(socket.SHUT_RDWR)
+
     def _take(self) -> None:
         cycle = self._cycle
         if cycle.disconnected or self._settled:

@@ -6,29 +6,30 @@ lands."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..domain.appends import AppendRule, contiguous_end
+from ..domain.appends import AppendRule, contiguous_end, declare_length
 from ..domain.concat import PARTIAL_PREFIX, concatenate, is_partial, partial_name
-from ..domain.digests import Digest
+from ..domain.digests import TUS_ALGORITHMS, Digest, parse_tus_checksum
 from ..domain.errors import InvalidInput, OperationUnsupported
 from ..domain.models import ROOT_FOLDER_ID, NewSession, SessionState, UploadSession, new_id
 from . import params
 from .context import Caller, caller
 from .socket_body import socket_body
+from .supersede import sole_append, stop_older
 from .tus_errors import UnsupportedMediaType, UnsupportedVersion
 from .tus_wire import (
-    CHECKSUMS,
     EXTENSIONS,
     OFFSET_OCTET_STREAM,
     TUS_VERSION,
+    file_type,
     format_metadata,
     http_date,
-    parse_checksum,
     parse_metadata,
     whole,
 )
@@ -53,7 +54,7 @@ async def options(request: Request) -> Response:
         **{
             "Tus-Version": TUS_VERSION,
             "Tus-Extension": ",".join(EXTENSIONS),
-            "Tus-Checksum-Algorithm": ",".join(CHECKSUMS),
+            "Tus-Checksum-Algorithm": ",".join(TUS_ALGORITHMS),
         }
     )
     return Response(status_code=200, headers=headers)
@@ -78,7 +79,7 @@ async def create(request: Request) -> Response:
         raise OperationUnsupported("tus uploads need a store that writes in place (local disk)")
     req = new_session(metadata, size)
     if concat == "partial":
-        req = NewSession(partial_name(), ROOT_FOLDER_ID, size, req.drive_id, req.metadata)
+        req = replace(req, name=partial_name(), parent_folder_id=ROOT_FOLDER_ID)
     session = await uploads.create(who.tenant, who.service_id, req)
     headers = tus_headers(Location=upload_url(request, session.id))
     headers["Upload-Expires"] = http_date(session.expires_at.astimezone(UTC))
@@ -97,7 +98,14 @@ def new_session(metadata: dict[str, str], size: int | None) -> NewSession:
     if name.startswith(PARTIAL_PREFIX):
         raise InvalidInput(f"file names starting with {PARTIAL_PREFIX!r} are reserved")
     folder = metadata.get("parent_folder_id") or ROOT_FOLDER_ID
-    return NewSession(name, folder, size, metadata.get("drive_id"), metadata)
+    return NewSession(
+        name,
+        folder,
+        size,
+        metadata.get("drive_id"),
+        mime_type=file_type(metadata),
+        client_metadata=tuple(metadata.items()),
+    )
 
 
 async def create_final(
@@ -127,6 +135,7 @@ def upload_url(request: Request, session_id: str) -> str:
 
 async def head(request: Request) -> Response:
     who = await caller(request)
+    await stop_older(request.path_params["id"])  # else the offset may move after this answer
     session = await who.services.uploads.get(who.tenant, request.path_params["id"])
     offset = await offset_of(who, session)
     headers = tus_headers(**{"Upload-Offset": str(offset)})
@@ -136,7 +145,9 @@ async def head(request: Request) -> Response:
         headers["Upload-Length"] = str(offset)
     else:
         headers["Upload-Defer-Length"] = "1"
-    headers["Upload-Metadata"] = format_metadata({**session.metadata, "filename": session.name})
+    sent = dict(session.client_metadata)
+    if sent or not is_partial(session):  # the pairs sent at create (none before 0013: the name)
+        headers["Upload-Metadata"] = format_metadata(sent or {"filename": session.name})
     headers["Upload-Expires"] = http_date(session.expires_at.astimezone(UTC))
     return Response(status_code=200, headers=headers)
 
@@ -171,12 +182,11 @@ async def append(request: Request, who: Caller, session_id: str, offset: int) ->
     """Append the request's body at `offset`; returns the new offset, the upload finished into
     its file if that was its last byte."""
     uploads = who.services.uploads
-    rule = AppendRule(
-        offset,
-        max_append=uploads.policy.max_part_size,
-        declared_end=whole(request.headers.get("upload-length"), "Upload-Length"),
-    )
-    digest = parse_checksum(request.headers.get("upload-checksum"))
+    declared = whole(request.headers.get("upload-length"), "Upload-Length")
+    if declared is not None:
+        await declare_length(uploads, who.tenant, session_id, declared)
+    rule = AppendRule(offset, max_append=uploads.policy.max_part_size, declared_end=declared)
+    digest = parse_tus_checksum(request.headers.get("upload-checksum"))
     await write_body(request, who, session_id, rule, digest)
     session = await uploads.get(who.tenant, session_id)
     end = contiguous_end(session.ranges)
@@ -200,15 +210,16 @@ async def write_body(
         return not direct.client_gone
 
     try:
-        await who.services.uploads.write_range(
-            who.tenant,
-            session_id,
-            rule,
-            direct or params.body_stream(request),
-            params.content_length(request),
-            digest,
-            still_connected,
-        )
+        async with sole_append(session_id, direct):
+            await who.services.uploads.write_range(
+                who.tenant,
+                session_id,
+                rule,
+                direct or params.body_stream(request),
+                params.content_length(request),
+                digest,
+                still_connected,
+            )
     finally:
         if direct is not None:
             direct.settle()

@@ -1,14 +1,15 @@
 """tus v1.0.0 headers: names, the capabilities announced, and parsing of the values clients
-send (Upload-Metadata, Upload-Checksum, offsets and lengths)."""
+send (Upload-Metadata, offsets and lengths). Upload-Checksum is parsed by
+domain/digests.py `parse_tus_checksum` (crc32c, sha1, sha256)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import datetime
 from email.utils import format_datetime
 
-from ..domain.digests import Digest
 from ..domain.errors import InvalidInput
 from . import params
 
@@ -22,8 +23,10 @@ EXTENSIONS = (
     "checksum",
     "concatenation",
 )
-CHECKSUMS = {"sha1": 20, "sha256": 32}
 OFFSET_OCTET_STREAM = "application/offset+octet-stream"
+# RFC 9110 media type: token "/" token, then parameters (kept as sent).
+_MEDIA_TYPE = re.compile(r"[\w!#$&^.+-]+/[\w!#$&^.+-]+(\s*;[^\x00-\x1f]*)?", re.ASCII)
+MAX_MEDIA_TYPE = 255  # the column's width
 # Everything a browser client must be able to read or send (CORS).
 EXPOSED = (
     "Location",
@@ -66,25 +69,21 @@ def parse_metadata(raw: str | None) -> dict[str, str]:
     return found
 
 
+def file_type(metadata: dict[str, str]) -> str | None:
+    """`filetype` (what tus-js-client and Uppy send: the browser's File.type) as the file's
+    MIME type; empty or absent: None (the type is then guessed from the name)."""
+    raw = metadata.get("filetype", "").strip()
+    if not raw:
+        return None
+    if len(raw) > MAX_MEDIA_TYPE or not _MEDIA_TYPE.fullmatch(raw):
+        raise InvalidInput(
+            f"Upload-Metadata filetype {raw[:80]!r} is not a MIME type (type/subtype)"
+        )
+    return raw
+
+
 def format_metadata(values: dict[str, str]) -> str:
     return ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in values.items())
-
-
-def parse_checksum(raw: str | None) -> Digest | None:
-    """`Upload-Checksum: sha1 <base64>`."""
-    if raw is None:
-        return None
-    algorithm, _, value = raw.strip().partition(" ")
-    size = CHECKSUMS.get(algorithm.lower())
-    if size is None:
-        raise InvalidInput(f"checksum algorithm {algorithm!r} is not supported")
-    try:
-        expected = base64.b64decode(value.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidInput("Upload-Checksum value is not base64") from None
-    if len(expected) != size:
-        raise InvalidInput(f"Upload-Checksum value has the wrong length for {algorithm}")
-    return Digest({algorithm.lower(): expected})
 
 
 def http_date(moment: datetime) -> str:

@@ -11,6 +11,7 @@ from ..domain.drives import Contents, DriveGroup, DriveRecord
 from ..domain.models import Tenant
 from .base import SqlBase
 from .catalog import drive_groups, drives
+from .drive_hold import lock_drive
 from .rows import ACTIVE, tenant_of
 from .schema import entries, sessions
 
@@ -83,6 +84,7 @@ class DriveQueries(SqlBase):
 
     async def delete_drive_if_empty(self, tenant: Tenant, drive_id: str) -> Contents | None:
         def work(c: Connection) -> Contents | None:
+            lock_drive(c, tenant, drive_id)
             held = c.execute(
                 sa.select(sa.func.count())
                 .select_from(entries)

@@ -11,6 +11,7 @@ from ..domain.events import Event
 from ..domain.models import Entry, EntryKind, Tenant
 from . import usage
 from .base import SqlBase
+from .drive_hold import hold_drive
 from .outbox import write_outbox
 from .rows import ACTIVE, OPEN_NAME, entry_of, entry_values, name_taken_error, tenant_of
 from .schema import entries, sessions
@@ -53,6 +54,7 @@ class EntryQueries(SqlBase):
 
     async def insert_entry(self, entry: Entry, outbox: Sequence[Event] = ()) -> None:
         def work(c: Connection) -> None:
+            hold_drive(c, entry.tenant, entry.drive_id)
             c.execute(entries.insert().values(**entry_values(entry)))
             if entry.kind is EntryKind.FILE:
                 usage.adjust(c, entry.tenant, stored=entry.size or 0)

@@ -192,6 +192,13 @@ class MemoryRepository:
         self._ranges[session_id][received.start] = received
         return True
 
+    async def declare_size(self, session_id: str, size: int, now: datetime) -> bool:
+        session = self._sessions.get(session_id)
+        if session is None or session.state is not SessionState.OPEN or session.size is not None:
+            return False
+        self._sessions[session_id] = replace(session, size=size, updated_at=now)
+        return True
+
     async def restage(self, session_id: str, handle: str, ranges: list[ByteRange]) -> None:
         self._sessions[session_id] = replace(self._sessions[session_id], storage_handle=handle)
         held = self._ranges[session_id]

@@ -57,17 +57,20 @@ def session_of(row: Row[Any], received: tuple[ByteRange, ...]) -> UploadSession:
         ranges=received,
         idempotency_key=row.idempotency_key,
         storage_handle=row.storage_handle,
-        metadata=metadata_of(row.user_metadata),
+        mime_type=row.mime_type,
+        client_metadata=metadata_of(row.client_metadata),
     )
 
 
-def metadata_of(column: str | None) -> dict[str, str]:
-    return json.loads(column) if column else {}
+def metadata_of(stored: str | None) -> tuple[tuple[str, str], ...]:
+    """The client's metadata pairs, kept as a JSON object (in the order sent)."""
+    if not stored:
+        return ()
+    return tuple((str(k), str(v)) for k, v in json.loads(stored).items())
 
 
-def metadata_column(values: dict[str, str]) -> str | None:
-    """NULL for none: most uploads carry none, and every session and file row has the column."""
-    return json.dumps(values, sort_keys=True) if values else None
+def metadata_text(pairs: tuple[tuple[str, str], ...]) -> str | None:
+    return json.dumps(dict(pairs), ensure_ascii=False) if pairs else None
 
 
 def range_of(row: Row[Any]) -> ByteRange:
@@ -101,7 +104,7 @@ def entry_of(row: Row[Any]) -> Entry:
         sha1=row.sha1,
         sha256=row.sha256,
         crc32c=row.crc32c,
-        metadata=metadata_of(row.user_metadata),
+        mime_type=row.mime_type,
     )
 
 
@@ -121,7 +124,7 @@ def entry_values(entry: Entry) -> dict[str, Any]:
         "sha1": entry.sha1,
         "sha256": entry.sha256,
         "crc32c": entry.crc32c,
-        "user_metadata": metadata_column(entry.metadata),
+        "mime_type": entry.mime_type,
         "created_at": entry.created_at,
         "updated_at": entry.updated_at,
     }

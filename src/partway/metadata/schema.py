@@ -55,7 +55,9 @@ sessions = sa.Table(
     sa.Column("expires_at", UTCDateTime(), nullable=False),
     sa.Column("idempotency_key", sa.String(255), nullable=True),
     sa.Column("storage_handle", sa.String(1024), nullable=False, server_default=""),
-    sa.Column("user_metadata", sa.Text(), nullable=True),  # JSON string pairs, NULL if none
+    # What the client said of the file (tus `filetype`, Upload-Metadata as a JSON object).
+    sa.Column("mime_type", sa.String(255), nullable=True),
+    sa.Column("client_metadata", sa.Text(), nullable=True),
     sa.Index("ix_upload_sessions_expires_at", "expires_at"),
     # A page of a consumer's sessions, oldest first, starts at its cursor: no sort of them all.
     sa.Index("ix_upload_sessions_tenant_created", "app_id", "consumer_id", "created_at", "id"),
@@ -120,7 +122,7 @@ entries = sa.Table(
     sa.Column("crc32c", sa.String(8), nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
-    sa.Column("user_metadata", sa.Text(), nullable=True),  # its upload session's
+    sa.Column("mime_type", sa.String(255), nullable=True),  # None: guessed from the name
     sa.UniqueConstraint(
         "app_id", "consumer_id", "drive_id", "parent_id", "name", name="uq_entries_name"
     ),

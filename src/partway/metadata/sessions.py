@@ -18,12 +18,13 @@ from ..domain.repositories import OpenLimits, Standing
 from . import usage
 from .accounts import quota_of
 from .base import SqlBase
+from .drive_hold import hold_drive
 from .outbox import write_outbox
 from .rows import (
     ACTIVE,
     OPEN_NAME,
     entry_values,
-    metadata_column,
+    metadata_text,
     name_taken_error,
     ranges_of,
     session_of,
@@ -113,7 +114,8 @@ def _session_values(session: UploadSession) -> dict[str, Any]:
         "expires_at": session.expires_at,
         "idempotency_key": session.idempotency_key,
         "storage_handle": session.storage_handle,
-        "user_metadata": metadata_column(session.metadata),
+        "mime_type": session.mime_type,
+        "client_metadata": metadata_text(session.client_metadata),
     }
 
 
@@ -147,6 +149,7 @@ class SessionQueries(SqlBase):
         self, session: UploadSession, limits: OpenLimits, outbox: Sequence[Event] = ()
     ) -> Standing | None:
         def work(c: Connection) -> None:
+            hold_drive(c, session.tenant, session.drive_id)
             c.execute(sessions.insert().values(**_session_values(session)))
             _admit(c, session, limits)  # after the row: see usage.py on lock order
             write_outbox(c, outbox)
@@ -320,6 +323,7 @@ class SessionQueries(SqlBase):
         self, session_id: str, entry: Entry, expires_at: datetime, outbox: Sequence[Event] = ()
     ) -> None:
         def work(c: Connection) -> None:
+            hold_drive(c, entry.tenant, entry.drive_id)
             session = c.execute(_HOLD_SESSION, {"sid": session_id}).first()
             c.execute(
                 sessions.update()

@@ -6,6 +6,7 @@ from .accounts import AccountQueries
 from .copies import CopyQueries
 from .drives import DriveQueries
 from .entries import EntryQueries
+from .lengths import LengthQueries
 from .links import LinkQueries
 from .outbox import OutboxQueries
 from .search import SearchQueries
@@ -15,6 +16,7 @@ from .sessions import SessionQueries
 class SqlRepository(
     AccountQueries,
     SessionQueries,
+    LengthQueries,
     EntryQueries,
     OutboxQueries,
     DriveQueries,
