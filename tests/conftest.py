@@ -95,6 +95,13 @@ def start_server(tmp: Path, extra_env: dict[str, str] | None = None) -> Server:
     return Server(f"http://127.0.0.1:{port}", data_dir, process, key, log=log)
 
 
+def relaunch(server: Server, log: Path, extra_env: dict[str, str] | None = None) -> Server:
+    """Another `partway serve` on the server's data directory (and keys), on a port of its own."""
+    port = free_port()
+    process = launch(server.data_dir, port, log, extra_env)
+    return Server(f"http://127.0.0.1:{port}", server.data_dir, process, server.key, log=log)
+
+
 def stop_server(server: Server) -> None:
     server.process.terminate()
     try:

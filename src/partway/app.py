@@ -112,7 +112,7 @@ def build_edge(settings: Settings, metrics: Metrics, file_limit: int) -> Edge:
     return Edge(limits, pump, metrics)
 
 
-def start_webhooks(
+async def start_webhooks(
     settings: Settings,
     engine: Engine,
     clock: Clock,
@@ -122,6 +122,7 @@ def start_webhooks(
     if not settings.webhooks:
         return None
     worker = build_worker(settings, SqlDeliveries(engine, durable=settings.fsync), clock, registry)
+    await worker.start()  # before the first request: see WebhookWorker.start
     background.append(asyncio.create_task(worker.run_forever(settings.webhook_poll_seconds)))
     return worker
 
@@ -171,7 +172,9 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
             ),
         ]
         # Webhooks (issue #21): delivered from the outbox by every server; claims keep it once.
-        worker = start_webhooks(settings, engine, clock, services.metrics.registry, background)
+        worker = await start_webhooks(
+            settings, engine, clock, services.metrics.registry, background
+        )
         yield
         for task in background:
             task.cancel()

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from partway.domain.errors import InvalidInput
 from partway.domain.hooks import (
     AccessAsk,
     CreateAsk,
@@ -97,6 +98,35 @@ def test_pre_create_refuses_or_changes_the_session(
         hooks.changes = CreateChanges(part_size=64 << 20)
         session = await uploads.create(TENANT, SERVICE, NewSession("c.txt", "root", 3 << 20))
         assert session.part_size == 8 << 20
+
+    asyncio.run(scenario())
+
+
+def test_pre_create_metadata_replaces_the_clients(services: Services, hooks: ScriptedHooks) -> None:
+    async def scenario() -> None:
+        uploads = services.uploads
+        sent = (("filename", "m.txt"), ("by", "cli"))
+        kept = await uploads.create(
+            TENANT, SERVICE, NewSession("k.txt", "root", 5, client_metadata=sent)
+        )
+        assert kept.client_metadata == sent  # no change from the hook: the client's
+        hooks.changes = CreateChanges(metadata={"scan": "pending"})
+        session = await uploads.create(
+            TENANT, SERVICE, NewSession("m.txt", "root", 5, client_metadata=sent)
+        )
+        ask = hooks.asked[-1]
+        assert isinstance(ask, CreateAsk) and ask.metadata == dict(sent)
+        assert session.client_metadata == (("scan", "pending"),)
+        assert (await uploads.get(TENANT, session.id)).client_metadata == (("scan", "pending"),)
+        # A hook's metadata is bounded: one-token keys (tus), 64 of them, 8 KiB in all.
+        for bad, why in (
+            ({"a b": ""}, "space, comma"),
+            ({f"k{n}": "v" for n in range(65)}, "more than 64"),
+            ({"big": "x" * 9000}, "over 8192 bytes"),
+        ):
+            hooks.changes = CreateChanges(metadata=bad)
+            with pytest.raises(InvalidInput, match=why):
+                await uploads.create(TENANT, SERVICE, NewSession("n.txt", "root", 1))
 
     asyncio.run(scenario())
 

@@ -4,6 +4,7 @@ dead or slow, and the fail policy decides."""
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -13,6 +14,7 @@ from typing import Any
 import httpx
 from standardwebhooks.webhooks import Webhook
 
+from partway.http.tus_wire import parse_metadata
 from tests.conftest import assert_clean_log, free_port, start_server, stop_server
 
 from .helpers import SESSIONS, create_session, download, finish, get_session, put_part, upload_whole
@@ -43,6 +45,7 @@ def test_hooks_refuse_and_change_creates_finishes_and_downloads(tmp_path: Path) 
         try:
             with srv.client() as client:
                 _pre_create(rx, client)
+                _pre_create_metadata(rx, client)
                 _pre_finish(rx, client)
                 _pre_access(rx, client)
         finally:
@@ -80,6 +83,40 @@ def _pre_create(rx: Receiver, client: httpx.Client) -> None:
     session = get_session(client, session_id)
     assert session["name"] == "renamed.txt" and session["part_size"] == 1024 * 1024
     rx.behave({})
+
+
+def _pre_create_metadata(rx: Receiver, client: httpx.Client) -> None:
+    # The hook sees the client's metadata (tus Upload-Metadata) and sets its own, which the
+    # session keeps and shows (tus HEAD, and the session's `metadata`).
+    tagged = {"department": "legal", "scan": "pending"}
+    rx.behave({"/pre-create": {"status": 200, "body": {"changes": {"metadata": tagged}}}})
+    session_id = create_session(client, "contract.pdf", 5)
+    assert get_session(client, session_id)["metadata"] == tagged
+    assert put_part(client, session_id, 0, b"hello").status_code == 200
+    assert finish(client, session_id).status_code == 201
+    tus = {"Tus-Resumable": "1.0.0"}
+    res = client.post(
+        "/uploads",
+        headers={
+            **tus,
+            "Upload-Length": "3",
+            "Upload-Metadata": tus_pairs(filename="t.txt", by="cli"),
+        },
+    )
+    assert res.status_code == 201, res.text
+    asked = json.loads(rx.requests("/pre-create")[-1]["body"])["event"]
+    assert asked["metadata"] == {"filename": "t.txt", "by": "cli"}
+    head = client.head(res.headers["location"], headers=tus)
+    assert parse_metadata(head.headers["upload-metadata"]) == tagged
+    # Metadata no client could send (a key with a space) is a broken hook: fail closed, 503.
+    rx.behave({"/pre-create": {"status": 200, "body": {"changes": {"metadata": {"a b": "c"}}}}})
+    res = client.post(SESSIONS, json={"name": "x.txt", "parent_folder_id": "root", "size": 1})
+    assert res.status_code == 503, res.text
+    rx.behave({})
+
+
+def tus_pairs(**values: str) -> str:
+    return ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in values.items())
 
 
 def _pre_finish(rx: Receiver, client: httpx.Client) -> None:

@@ -16,7 +16,15 @@ import httpx
 from standardwebhooks.webhooks import Webhook
 
 from tests.backends import new_database
-from tests.conftest import PARTWAY, assert_clean_log, free_port, launch, start_server, stop_server
+from tests.conftest import (
+    PARTWAY,
+    assert_clean_log,
+    free_port,
+    launch,
+    relaunch,
+    start_server,
+    stop_server,
+)
 
 from .helpers import create_session, upload_whole
 from .test_folder_copy import FILES, FOLDERS, folder, put_file
@@ -197,6 +205,77 @@ def test_two_servers_on_postgresql_deliver_each_event_once(tmp_path: Path) -> No
         per_entity[p["entity_id"]].append(p["event_type"])
     for file_id in files[:10]:
         assert per_entity[file_id] == ["file-storage.file.created", "file-storage.file.deleted"]
+
+
+def test_two_servers_on_one_sqlite_data_dir_deliver_each_event_once(tmp_path: Path) -> None:
+    """Both servers take events from clients and deliver: claims on SQLite are the one write
+    transaction, so no delivery is made by both (a clean run: nobody is killed)."""
+    with receiver(tmp_path / "rx") as rx:
+        env = webhook_env(rx.url + HOOK)
+        first = start_server(tmp_path, env)
+        second = relaunch(first, tmp_path / "second.log", env)
+        try:
+            for n in range(40):  # 80 events, half made by each server
+                with (first if n % 2 else second).client() as client:
+                    upload_whole(client, f"f{n}.txt", b"x" * n)
+            got = rx.wait_for(lambda r: len(r) >= 80, HOOK)
+            time.sleep(2.0)  # a second delivery of anything would arrive meanwhile
+            got = rx.requests(HOOK)
+            split = [
+                metric(s.base_url, "partway_webhooks_delivered_total") for s in (first, second)
+            ]
+        finally:
+            for server in (first, second):
+                stop_server(server)
+                assert_clean_log(server)
+    ids = Counter(r["headers"]["webhook-id"] for r in got)
+    assert set(ids) == {f"msg_{n}" for n in range(1, 81)}
+    assert set(ids.values()) == {1}, ids.most_common(3)
+    assert sum(split) == 80
+    print(f"\ndelivered by each server: {split[0]:.0f} and {split[1]:.0f}")
+
+
+def endpoints_env(rx_url: str, *names: str) -> dict[str, str]:
+    """Quick retries, and one endpoint per name at the receiver's /<name>."""
+    env = webhook_env(rx_url + HOOK)
+    urls = {name: {"url": f"{rx_url}/{name}", "secret": SECRET} for name in names}
+    return {**env, "PARTWAY_WEBHOOKS": json.dumps(urls)}
+
+
+def test_a_new_endpoint_starts_at_the_end_and_a_removed_one_is_stopped(tmp_path: Path) -> None:
+    with receiver(tmp_path / "rx") as rx:
+        rx.behave({"/gone": {"status": 503}})  # never accepts: retried while configured
+        env = endpoints_env(rx.url, "main", "gone")
+        srv = start_server(tmp_path, env)
+        try:
+            with srv.client() as client:
+                upload_whole(client, "a.txt", b"a")  # events 1 and 2
+            rx.wait_for(lambda r: len(r) >= 2, "/main")
+            rx.wait_for(lambda r: len(r) >= 2, "/gone")
+        finally:
+            stop_server(srv)
+        # "gone" is taken out of the settings and "late" is added.
+        env = endpoints_env(rx.url, "main", "late")
+        again = relaunch(srv, tmp_path / "again.log", env)
+        tries_to_gone = len(rx.requests("/gone"))
+        try:
+            dead = _cli(srv.data_dir, env, "webhooks", "list", "--state", "dead", "--json")
+            with again.client() as client:
+                upload_whole(client, "b.txt", b"b")  # events 3 and 4
+            late = rx.wait_for(lambda r: len(r) >= 2, "/late")
+            rx.wait_for(lambda r: len(r) >= 4, "/main")
+            time.sleep(1.0)  # time for more tries, were any to be made
+        finally:
+            stop_server(again)
+            assert_clean_log(again)
+    # The new endpoint is told what happened since it was added, not the history.
+    assert sorted(r["headers"]["webhook-id"] for r in late) == ["msg_3", "msg_4"]
+    assert len(rx.requests("/late")) == 2
+    # The removed endpoint's deliveries stopped: dead letters, and no more tries.
+    stopped = [row for row in json.loads(dead) if row["endpoint"] == "gone"]
+    assert len(stopped) == 2
+    assert all(row["last_error"] == "endpoint removed from the settings" for row in stopped)
+    assert len(rx.requests("/gone")) == tries_to_gone
 
 
 def metric(base_url: str, name: str) -> float:

@@ -6,12 +6,12 @@ like any other, so each front's error table decides how the client sees it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 from .errors import DomainError, InvalidInput, InvalidState
 from .models import NewSession, Tenant
-from .names import check_name
+from .names import check_metadata, check_name
 from .policy import StorageCapabilities
 
 
@@ -39,6 +39,8 @@ class CreateAsk:
     parent_folder_id: str
     drive_id: str | None
     size: int | None
+    # The client's metadata pairs (tus Upload-Metadata); none from the Apideck front.
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class CreateChanges:
     name: str | None = None
     parent_folder_id: str | None = None
     part_size: int | None = None
+    metadata: dict[str, str] | None = None  # replaces the client's, whole
 
 
 @dataclass(frozen=True)
@@ -95,11 +98,15 @@ class NoHooks:
 
 
 def changed_request(req: NewSession, changes: CreateChanges) -> NewSession:
-    """The create as the pre-create hook changed it (the name checked like a client's)."""
+    """The create as the pre-create hook changed it (name and metadata checked like a
+    client's)."""
     return replace(
         req,
         name=check_name(changes.name) if changes.name is not None else req.name,
         parent_folder_id=changes.parent_folder_id or req.parent_folder_id,
+        client_metadata=req.client_metadata
+        if changes.metadata is None
+        else tuple(check_metadata(changes.metadata).items()),
     )
 
 

@@ -40,3 +40,25 @@ def check_name(name: str, what: str = "name") -> str:
     if len(name.encode("utf-8")) > MAX_NAME_BYTES:
         raise InvalidInput(f"{what} is longer than {MAX_NAME_BYTES} bytes")
     return name
+
+
+# Metadata rides in every session and file row and answer: bounded like a tus server's header.
+MAX_METADATA_PAIRS = 64
+MAX_METADATA_BYTES = 8192
+
+
+def check_metadata(values: dict[str, str]) -> dict[str, str]:
+    """Upload metadata as kept: string pairs, non-empty keys, bounded in count and size."""
+    if len(values) > MAX_METADATA_PAIRS:
+        raise InvalidInput(f"metadata has more than {MAX_METADATA_PAIRS} keys")
+    size = 0
+    for key, value in values.items():
+        if not isinstance(key, str) or not isinstance(value, str) or not key:
+            raise InvalidInput("metadata must map non-empty keys to strings")
+        if any(c.isspace() or c == "," or not c.isprintable() for c in key):
+            # tus sends them as `key base64,key base64`: a key is one token.
+            raise InvalidInput(f"metadata key {key!r} has a space, comma or control character")
+        size += len(key.encode("utf-8", "replace")) + len(value.encode("utf-8", "replace"))
+    if size > MAX_METADATA_BYTES:
+        raise InvalidInput(f"metadata is over {MAX_METADATA_BYTES} bytes")
+    return dict(values)

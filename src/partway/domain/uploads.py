@@ -114,7 +114,10 @@ class UploadService:
         req = replace(req, name=check_name(req.name))
         # Asked before the idempotency check: a retried create, changed by the hook the same
         # way, then matches the session the first one made.
-        ask = CreateAsk(tenant, service_id, req.name, req.parent_folder_id, req.drive_id, req.size)
+        ask = CreateAsk(
+            tenant, service_id, req.name, req.parent_folder_id, req.drive_id, req.size,
+            dict(req.client_metadata),
+        )  # fmt: skip
         changes = await self.hooks.pre_create(ask)
         req = changed_request(req, changes)
         if idempotency_key is not None:

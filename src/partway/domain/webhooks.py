@@ -4,7 +4,7 @@ event), when a failed delivery is tried again, and the queue port the worker nee
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -92,19 +92,33 @@ class Backoff:
         return ceiling * (0.5 + 0.5 * self.jitter())
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """How a try of a delivery ended: delivered (no error), to retry at `retry_at`, or dead
+    (an error and no retry time)."""
+
+    delivery_id: int
+    error: str | None = None
+    retry_at: datetime | None = None
+
+
 class DeliveryQueue(Protocol):
     """Deliveries in the metadata store; claims are exclusive across processes."""
+
+    async def register(self, endpoints: Sequence[str]) -> int:
+        """Start the cursors of new endpoints at the current end of the outbox; stop the
+        pending deliveries of endpoints no longer configured (dead letters). How many stopped."""
 
     async def enqueue(
         self, wanted: Mapping[str, Wants], window: timedelta, now: datetime, limit: int
     ) -> int:
         """Turn outbox events after each endpoint's cursor into deliveries; how many."""
 
-    async def claim(self, now: datetime, lease: timedelta, limit: int) -> list[Delivery]: ...
-
-    async def delivered(self, delivery_id: int, now: datetime) -> None: ...
-
-    async def failed(self, delivery_id: int, error: str, retry_at: datetime | None) -> None: ...
+    async def turn(
+        self, finished: Sequence[Outcome], now: datetime, lease: timedelta, slots: Mapping[str, int]
+    ) -> list[Delivery]:
+        """Settle the finished tries and claim up to `slots[endpoint]` due deliveries of each
+        endpoint, in one write."""
 
     async def stats(self) -> QueueStats: ...
 

@@ -104,6 +104,9 @@ def _session_fields(session: UploadSession, ranges: list[tuple[int, int]]) -> di
     }
     if session.file_id is not None:
         data["file_id"] = session.file_id
+    if session.client_metadata:
+        # A partway extension: the pairs a tus client sent, or a pre-create hook set.
+        data["metadata"] = dict(session.client_metadata)
     return data
 
 

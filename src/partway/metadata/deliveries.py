@@ -5,12 +5,17 @@ deliveries under a lock of that cursor row, so several servers never make one tw
 takes due deliveries whose entity has no earlier one pending (order per entity) and leases them:
 `FOR UPDATE SKIP LOCKED` on PostgreSQL, SQLite's single write transaction elsewhere. A server
 that dies mid-delivery leaves a lease that runs out, and another server tries again
-(at least once)."""
+(at least once). A worker settles the tries that ended and claims the next ones in one write
+(`turn`): on SQLite each write is a commit waiting for the disk, so one per delivery (as first
+built) capped delivery at a few per second under load.
+
+All servers are assumed to have the same endpoints configured: `register`, at a server's start,
+stops (dead-letters) the pending deliveries of endpoints not in its settings."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,18 +25,27 @@ from sqlalchemy.engine import Connection
 
 from ..domain.events import OutboxRecord
 from ..domain.models import Tenant
-from ..domain.webhooks import Delivery, DeliveryRow, QueueStats, Wants
+from ..domain.webhooks import Delivery, DeliveryRow, Outcome, QueueStats, Wants
 from .base import SqlBase
 from .delivery_tables import webhook_cursors as cursors
 from .delivery_tables import webhook_deliveries as deliveries
 from .schema import outbox
 
+# The last error of the pending deliveries of an endpoint taken out of the settings.
+REMOVED = "endpoint removed from the settings"
+
 
 def _ensure_cursor(c: Connection, endpoint: str) -> int:
-    """The endpoint's cursor, created at 0 (a new endpoint gets the whole outbox), locked."""
+    """The endpoint's cursor, locked; a new endpoint's starts at the current end of the outbox
+    (it is told what happens from now on, not the whole history: `partway webhooks replay`
+    sends past events on purpose). On PostgreSQL ids commit in id order (outbox.py), so every
+    event committed later has a larger id than the end read here."""
     dialect = postgresql if c.dialect.name == "postgresql" else sqlite
+    end = sa.select(sa.func.coalesce(sa.func.max(outbox.c.id), 0)).scalar_subquery()
     c.execute(
-        dialect.insert(cursors).values(endpoint=endpoint, last_outbox_id=0).on_conflict_do_nothing()
+        dialect.insert(cursors)
+        .values(endpoint=endpoint, last_outbox_id=end)
+        .on_conflict_do_nothing()
     )
     query = sa.select(cursors.c.last_outbox_id).where(cursors.c.endpoint == endpoint)
     if c.dialect.name == "postgresql":
@@ -104,75 +118,45 @@ class SqlDeliveries(SqlBase):
 
         return await self._read(work, small=True)
 
-    async def claim(self, now: datetime, lease: timedelta, limit: int) -> list[Delivery]:
+    async def register(self, endpoints: Sequence[str]) -> int:
         d = deliveries
-        earlier = deliveries.alias("earlier")
-        blocked = (
-            sa.exists()
-            .where(earlier.c.endpoint == d.c.endpoint)
-            .where(earlier.c.entity_id == d.c.entity_id)
-            .where(earlier.c.id < d.c.id)
-            .where(earlier.c.state == "pending")
+        stop = (
+            d.update()
+            .where(d.c.state == "pending", d.c.endpoint.not_in(list(endpoints)))
+            .values(state="dead", claimed_until=None, last_error=REMOVED)
         )
-        due = (
-            sa.select(d.c.id)
-            .where(d.c.state == "pending", d.c.next_attempt_at <= now)
-            .where(sa.or_(d.c.claimed_until.is_(None), d.c.claimed_until < now))
-            .where(~blocked)
-            .order_by(d.c.id)
-            .limit(limit)
-        )
+        # A removed endpoint's cursor goes too: added again, it starts at the end like any new one.
+        forget = cursors.delete().where(cursors.c.endpoint.not_in(list(endpoints)))
 
-        # A read first: an idle server polling opens no write transaction.
-        if not await self._read(lambda c: c.execute(due.limit(1)).first() is not None):
-            return []
-
-        def work(c: Connection) -> list[Delivery]:
-            query = due.with_for_update(skip_locked=True, of=d) if _pg(c) else due
-            ids = list(c.execute(query).scalars())
-            if not ids:
-                return []
-            c.execute(
-                d.update()
-                .where(d.c.id.in_(ids))
-                .values(claimed_until=now + lease, attempts=d.c.attempts + 1)
-            )
-            rows = c.execute(
-                sa.select(
-                    d.c.id, d.c.endpoint, d.c.attempts, d.c.deadline, outbox.c.id,
-                    outbox.c.kind, outbox.c.entity_id, outbox.c.app_id, outbox.c.consumer_id,
-                    outbox.c.occurred_at, outbox.c.payload,
-                )
-                .join(outbox, outbox.c.id == d.c.outbox_id)
-                .where(d.c.id.in_(ids))
-                .order_by(d.c.id)
-            ).all()  # fmt: skip
-            return [
-                Delivery(
-                    r[0], r[1], r[2], r[3],
-                    OutboxRecord(r[4], r[5], r[6], Tenant(r[7], r[8]), r[9], json.loads(r[10])),
-                )
-                for r in rows
-            ]  # fmt: skip
+        def work(c: Connection) -> int:
+            for endpoint in endpoints:
+                _ensure_cursor(c, endpoint)
+            c.execute(forget)
+            return int(c.execute(stop).rowcount)
 
         return await self._write(work)
 
-    async def delivered(self, delivery_id: int, now: datetime) -> None:
-        await self._settle(
-            delivery_id, state="delivered", delivered_at=now, claimed_until=None, last_error=None
-        )
+    async def turn(
+        self, finished: Sequence[Outcome], now: datetime, lease: timedelta, slots: Mapping[str, int]
+    ) -> list[Delivery]:
+        wanted = {endpoint: n for endpoint, n in slots.items() if n > 0}
+        # A read first: an idle server polling opens no write transaction.
+        if not finished and not await self._read(lambda c: _any_due(c, now, wanted)):
+            return []
 
-    async def failed(self, delivery_id: int, error: str, retry_at: datetime | None) -> None:
-        if retry_at is None:
-            await self._settle(delivery_id, state="dead", claimed_until=None, last_error=error)
-        else:
-            await self._settle(
-                delivery_id, next_attempt_at=retry_at, claimed_until=None, last_error=error
+        def work(c: Connection) -> list[Delivery]:
+            _settle(c, finished, now)
+            ids = [i for endpoint, n in wanted.items() for i in _due_ids(c, now, endpoint, n)]
+            if not ids:
+                return []
+            c.execute(
+                deliveries.update()
+                .where(deliveries.c.id.in_(ids))
+                .values(claimed_until=now + lease, attempts=deliveries.c.attempts + 1)
             )
+            return _claimed(c, ids)
 
-    async def _settle(self, delivery_id: int, **values: object) -> None:
-        statement = deliveries.update().where(deliveries.c.id == delivery_id).values(**values)
-        await self._write(lambda c: c.execute(statement), small=True)
+        return await self._write(work)
 
     async def prune(self, before: datetime) -> int:
         d = deliveries
@@ -253,3 +237,77 @@ class SqlDeliveries(SqlBase):
 
 def _pg(c: Connection) -> bool:
     return c.dialect.name == "postgresql"
+
+
+def _due(now: datetime, endpoint: str) -> sa.Select[Any]:
+    """Due deliveries of `endpoint` not being tried and with no earlier one of their entity
+    pending (in order per entity), oldest first."""
+    d = deliveries
+    earlier = deliveries.alias("earlier")
+    blocked = (
+        sa.exists()
+        .where(earlier.c.endpoint == d.c.endpoint)
+        .where(earlier.c.entity_id == d.c.entity_id)
+        .where(earlier.c.id < d.c.id)
+        .where(earlier.c.state == "pending")
+    )
+    return (
+        sa.select(d.c.id)
+        .where(d.c.endpoint == endpoint, d.c.state == "pending", d.c.next_attempt_at <= now)
+        .where(sa.or_(d.c.claimed_until.is_(None), d.c.claimed_until < now))
+        .where(~blocked)
+        .order_by(d.c.id)
+    )
+
+
+def _any_due(c: Connection, now: datetime, slots: Mapping[str, int]) -> bool:
+    return any(c.execute(_due(now, e).limit(1)).first() is not None for e in slots)
+
+
+def _due_ids(c: Connection, now: datetime, endpoint: str, limit: int) -> list[int]:
+    query = _due(now, endpoint).limit(limit)
+    if _pg(c):
+        query = query.with_for_update(skip_locked=True, of=deliveries)
+    return [int(i) for i in c.execute(query).scalars()]
+
+
+def _settle(c: Connection, finished: Sequence[Outcome], now: datetime) -> None:
+    """Delivered tries in one statement; each failure with its own retry time."""
+    d = deliveries
+    delivered = [o.delivery_id for o in finished if o.error is None]
+    if delivered:
+        c.execute(
+            d.update()
+            .where(d.c.id.in_(delivered))
+            .values(state="delivered", delivered_at=now, claimed_until=None, last_error=None)
+        )
+    for o in finished:
+        if o.error is None:
+            continue
+        values: dict[str, object] = {"claimed_until": None, "last_error": o.error}
+        if o.retry_at is None:
+            values["state"] = "dead"
+        else:
+            values["next_attempt_at"] = o.retry_at
+        c.execute(d.update().where(d.c.id == o.delivery_id).values(**values))
+
+
+def _claimed(c: Connection, ids: list[int]) -> list[Delivery]:
+    d = deliveries
+    rows = c.execute(
+        sa.select(
+            d.c.id, d.c.endpoint, d.c.attempts, d.c.deadline, outbox.c.id,
+            outbox.c.kind, outbox.c.entity_id, outbox.c.app_id, outbox.c.consumer_id,
+            outbox.c.occurred_at, outbox.c.payload,
+        )
+        .join(outbox, outbox.c.id == d.c.outbox_id)
+        .where(d.c.id.in_(ids))
+        .order_by(d.c.id)
+    ).all()  # fmt: skip
+    return [
+        Delivery(
+            r[0], r[1], r[2], r[3],
+            OutboxRecord(r[4], r[5], r[6], Tenant(r[7], r[8]), r[9], json.loads(r[10])),
+        )
+        for r in rows
+    ]  # fmt: skip

@@ -2,7 +2,8 @@
 
 The hook answers 2xx with an optional JSON verdict:
   {"allow": false, "status": 403, "message": "shown to the client"}
-  {"allow": true, "changes": {"name": …, "parent_folder_id": …, "part_size": …}}  (pre-create)
+  {"allow": true, "changes": {"name": …, "parent_folder_id": …, "part_size": …,
+                              "metadata": {"key": "value", …}}}  (pre-create)
 An empty body means allow. Anything else (no answer within the timeout, a non-2xx status, a
 body that is not such JSON) is a failure, and the hook's `fail` policy decides: "open" lets the
 action go ahead, "closed" refuses it with 503. Each kind has its own concurrency limit, and the
@@ -21,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from ..domain.errors import InvalidInput
 from ..domain.hooks import (
     AccessAsk,
     CreateAsk,
@@ -31,6 +33,7 @@ from ..domain.hooks import (
     HookRefusedState,
     HookUnavailable,
 )
+from ..domain.names import check_metadata
 from ..endpoints import HookEndpoint, HookKind
 from .signing import signed_headers
 
@@ -59,10 +62,18 @@ class HttpHooks:
         changes = verdict.get("changes") or {}
         if not isinstance(changes, dict):
             return CreateChanges()
+        metadata = _pairs_or_none(changes.get("metadata"))
+        if metadata is not None:
+            try:
+                metadata = check_metadata(metadata)
+            except InvalidInput as exc:  # the hook's fault, not the client's: its fail policy
+                self._failed("pre-create", f"metadata: {exc}")
+                metadata = None
         return CreateChanges(
             name=_str_or_none(changes.get("name")),
             parent_folder_id=_str_or_none(changes.get("parent_folder_id")),
             part_size=_int_or_none(changes.get("part_size")),
+            metadata=metadata,
         )
 
     async def pre_finish(self, ask: FinishAsk) -> None:
@@ -84,15 +95,20 @@ class HttpHooks:
                 async with self._slots[kind]:
                     verdict = await self._post(endpoint, kind, event)
         except (TimeoutError, _Failed, httpx.HTTPError) as exc:
-            log.warning("%s hook failed (%s); failing %s", kind, exc or "timeout", endpoint.fail)
-            if endpoint.fail == "closed":
-                raise HookUnavailable(f"the {kind} hook is unavailable; try again later") from None
+            self._failed(kind, str(exc) or "timeout")
             return {}
         if verdict.get("allow", True) is False:
             status = verdict.get("status")
             message = str(verdict.get("message") or f"refused by the {kind} hook")
             raise REFUSALS.get(status if isinstance(status, int) else 403, HookRefused)(message)
         return verdict
+
+    def _failed(self, kind: HookKind, reason: str) -> None:
+        """A hook that gave no usable answer: refuses (fail closed) or lets it go (open)."""
+        endpoint = self._endpoints[kind]
+        log.warning("%s hook failed (%s); failing %s", kind, reason, endpoint.fail)
+        if endpoint.fail == "closed":
+            raise HookUnavailable(f"the {kind} hook is unavailable; try again later")
 
     async def _post(
         self, endpoint: HookEndpoint, kind: HookKind, event: dict[str, object]
@@ -121,6 +137,15 @@ def _fields(ask: CreateAsk | FinishAsk | AccessAsk) -> dict[str, object]:
 
 def _str_or_none(value: object) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def _pairs_or_none(value: object) -> dict[str, str] | None:
+    """A JSON object of strings (checked for size by the core), else None: no change."""
+    if not isinstance(value, dict):
+        return None
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        return None
+    return dict(value)
 
 
 def _int_or_none(value: object) -> int | None:
