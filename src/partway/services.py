@@ -127,9 +127,11 @@ def build_catalog(
                 if (found := direct_ranges(storage)) is not None
             },
             repo,
+            repo,
             core.locks,
             clock,
             timedelta(seconds=settings.session_ttl_seconds),
+            settings.direct_services,
         ),
     )
 

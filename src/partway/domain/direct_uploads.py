@@ -1,19 +1,30 @@
 """Sessions whose parts the client PUTs straight into the object store (partway extension).
 
-partway hands out a signed URL per missing part and, at finish, takes the store's own account
-of what arrived (ListParts, the block list) instead of bytes it never saw: each range is checked
-against the part the session expects (start, size, receipt if the client reported one), counted
-against the tenant's quota like a proxied part, and recorded; then the ordinary finish assembles
-the file. Parts may be mixed: those partway received itself are already recorded and skipped."""
+A session is direct if its create asked for it, or if its service makes direct the default
+(a server setting). partway hands out a signed URL per part it still needs and, at finish,
+takes the store's own account of what arrived (ListParts, the block list) instead of bytes it
+never saw: each range is checked against the part the session expects (start, size, and the
+checksums the client claimed when it asked for the URL), counted against the tenant's quota like
+a proxied part, and recorded; then the ordinary finish assembles the file. Parts may be mixed:
+those partway received itself (an SDK that knows nothing of direct mode) are already recorded
+and skipped."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import timedelta
 
-from .direct import DirectRanges, RangeTicket, verified_ranges
+from .digests import Digest
+from .direct import (
+    ClaimRepository,
+    DirectRanges,
+    PartClaim,
+    RangeTicket,
+    claim_problem,
+    verified_ranges,
+)
 from .errors import InvalidInput, OperationUnsupported
-from .models import ByteRange, Tenant, UploadSession
+from .models import ByteRange, Entry, SessionState, Tenant, UploadSession
 from .policy import missing_parts
 from .ports import Clock, Locks
 from .repositories import UploadRepository
@@ -35,26 +46,46 @@ class DirectUploads:
         uploads: UploadService,
         direct: Mapping[str, DirectRanges],
         repo: UploadRepository,
+        claims: ClaimRepository,
         locks: Locks,
         clock: Clock,
         session_ttl: timedelta,
+        default_services: Collection[str] = (),
     ) -> None:
         self._uploads = uploads
         self._direct = direct
         self._repo = repo
+        self._claims = claims
         self._locks = locks
         self._clock = clock
         self._session_ttl = session_ttl
+        if unable := sorted(set(default_services) - set(direct)):
+            raise ValueError(
+                f"direct parts cannot be the default of {', '.join(unable)}: "
+                "its store takes no direct parts"
+            )
+        self._defaults = frozenset(default_services)
 
     def offered(self, service_id: str) -> bool:
         return service_id in self._direct
 
+    def mode_for(self, service_id: str, asked: bool | None) -> bool:
+        """Whether a new session of the service is direct: as asked, else the service's default."""
+        if asked is None:
+            return service_id in self._defaults
+        if asked and not self.offered(service_id):
+            raise OperationUnsupported(
+                f"service {service_id!r} stores on a backend that takes no direct parts"
+            )
+        return asked
+
     async def _session(self, tenant: Tenant, session_id: str) -> tuple[UploadSession, DirectRanges]:
         session = await self._uploads.get(tenant, session_id)
         store = self._direct.get(session.service_id)
-        if store is None:
+        if not session.direct or store is None:
             raise OperationUnsupported(
-                f"service {session.service_id!r} stores on a backend that takes no direct parts"
+                f"session {session_id} takes its parts through partway: direct part URLs are "
+                "only for sessions created in direct mode"
             )
         if session.size is None:
             raise InvalidInput("direct parts need a session created with its size")
@@ -63,12 +94,64 @@ class DirectUploads:
     async def tickets(
         self, tenant: Tenant, session_id: str, ttl: timedelta = TICKET_TTL
     ) -> list[tuple[int, RangeTicket]]:
-        """(part number, signed URL) for every part the session still lacks."""
+        """(part number, signed URL) for every part the session still lacks: neither received
+        by partway nor already in the store as expected (so a resumed upload sends only those)."""
         session, store = await self._session(tenant, session_id)
+        return await self.tickets_of(session, store, ttl)
+
+    async def session_tickets(
+        self, session: UploadSession, ttl: timedelta = TICKET_TTL
+    ) -> list[tuple[int, RangeTicket]] | None:
+        """The tickets of a session the caller has read, or None if it is not direct."""
+        store = self._direct.get(session.service_id)
+        if not session.direct or store is None or session.size is None:
+            return None
+        return await self.tickets_of(session, store, ttl)
+
+    async def tickets_of(
+        self, session: UploadSession, store: DirectRanges, ttl: timedelta
+    ) -> list[tuple[int, RangeTicket]]:
+        missing = missing_parts(session)
+        if not missing:
+            return []
+        held = {r.start: r for r in await store.stored_ranges(session.placement)}
+        claims = await self._claims.part_claims(session.id)
         found = []
-        for number in missing_parts(session):
+        for number in missing:
             part = part_range(session, number)
+            got = held.get(part.start)
+            if (
+                got is not None
+                and got.size == part.size
+                and not claim_problem(claims.get(part.start), got)
+            ):
+                continue
             ticket = await store.range_ticket(session.placement, part.start, part.size, ttl)
+            found.append((number, ticket))
+        return found
+
+    async def claimed_tickets(
+        self,
+        tenant: Tenant,
+        session_id: str,
+        claims: Sequence[tuple[int, PartClaim]],
+        ttl: timedelta = TICKET_TTL,
+    ) -> list[tuple[int, RangeTicket]]:
+        """Signed URLs for the parts numbered in `claims`, each bound to what its client says
+        it will hold (recorded for finish), whether or not the store holds the part already."""
+        session, store = await self._session(tenant, session_id)
+        assert session.size is not None
+        count = len(range(0, session.size, session.part_size))
+        bound = []
+        for number, claim in claims:
+            if not 0 <= number < count:
+                raise InvalidInput(f"part {number} is not a part of this upload (0 to {count - 1})")
+            bound.append(PartClaim(number * session.part_size, claim.md5, claim.crc32c))
+        await self._claims.claim_parts(session.id, bound)
+        found = []
+        for (number, _), claim in zip(claims, bound, strict=True):
+            part = part_range(session, number)
+            ticket = await store.range_ticket(session.placement, part.start, part.size, ttl, claim)
             found.append((number, ticket))
         return found
 
@@ -89,10 +172,19 @@ class DirectUploads:
                 for part in (part_range(session, n) for n in missing_parts(session))
                 if part.start in held
             ]
-            ranges = verified_ranges(expected, stored)
+            claims = await self._claims.part_claims(session.id)
+            ranges = verified_ranges(expected, stored, claims)
             for part in ranges:
                 label = f"part {part.start // session.part_size}"
                 await self._uploads.admission.check_range(session, part.start, part.size, label)
             now = self._clock()
             for part in ranges:
                 await self._repo.record_range(session.id, part, now, now + self._session_ttl)
+
+    async def finish(self, tenant: Tenant, session_id: str, digest: Digest | None) -> Entry:
+        """Any session's finish: a direct one first adopts what its client stored."""
+        session = await self._uploads.get(tenant, session_id, with_ranges=False)
+        # A finished session's finish is answered again as it was; its store holds no parts.
+        if session.direct and session.state is SessionState.OPEN:
+            await self.adopt(tenant, session_id)
+        return await self._uploads.finish(tenant, session_id, digest)

@@ -98,6 +98,8 @@ class UploadSession:
     idempotency_key: str | None = None
     # The store's id for the unfinished object (S3: the multipart upload id; local: empty).
     storage_handle: str = ""
+    # Created for direct parts (partway extension): the client PUTs them into the store itself.
+    direct: bool = False
 
     def is_expired(self, now: datetime) -> bool:
         return self.expires_at <= now

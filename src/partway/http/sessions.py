@@ -15,12 +15,15 @@ from ..wire import (
     IDEMPOTENCY_KEY,
     PART_SIZE_HINT,
     SESSIONS_PATH,
+    UPLOAD_MODE,
+    UPLOAD_MODES,
     WANT_DIGEST,
     want_digest,
 )
 from . import params
 from .bodies import CreateUploadSession, FinishUploadSession
 from .context import caller
+from .direct import ticket_json
 from .render import entry_json, envelope, page_envelope, session_json, summary_json
 from .socket_body import socket_body
 
@@ -39,16 +42,28 @@ async def create(request: Request) -> Response:
     idempotency_key = request.headers.get(IDEMPOTENCY_KEY)
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
         raise InvalidInput(f"{IDEMPOTENCY_KEY} must be 1 to 255 characters")
+    direct = who.services.catalog.direct.mode_for(who.service_id, upload_mode(request))
     session = await who.services.uploads.create(
         who.tenant,
         who.service_id,
         req,
         part_size_hint=part_size_hint,
         idempotency_key=idempotency_key,
+        direct=direct,
     )
     res = envelope(request, 201, session.service_id, RESOURCE, "add", {"id": session.id})
     res.headers[WANT_DIGEST] = want_digest(OFFERED)
     return res
+
+
+def upload_mode(request: Request) -> bool | None:
+    """The create's choice of direct parts (True), proxied ones (False), or none (None)."""
+    mode = request.headers.get(UPLOAD_MODE)
+    if mode is None:
+        return None
+    if mode.strip().lower() not in UPLOAD_MODES:
+        raise InvalidInput(f"{UPLOAD_MODE} must be one of: {', '.join(UPLOAD_MODES)}")
+    return UPLOAD_MODES[mode.strip().lower()]
 
 
 async def capabilities(request: Request) -> Response:
@@ -72,7 +87,12 @@ async def list_open(request: Request) -> Response:
 async def get(request: Request) -> Response:
     who = await caller(request)
     session = await who.services.uploads.get(who.tenant, request.path_params["id"])
-    res = envelope(request, 200, session.service_id, RESOURCE, "one", session_json(session))
+    data = session_json(session)
+    # partway extension: a direct session's GET carries the signed URL of each part it lacks.
+    tickets = await who.services.catalog.direct.session_tickets(session)
+    if tickets is not None:
+        data["direct_parts"] = [ticket_json(number, ticket) for number, ticket in tickets]
+    res = envelope(request, 200, session.service_id, RESOURCE, "one", data)
     res.headers[WANT_DIGEST] = want_digest(OFFERED)
     return res
 
@@ -113,7 +133,8 @@ async def finish(request: Request) -> Response:
     if params.content_length(request) or request.headers.get("transfer-encoding"):
         await params.json_body(request, FinishUploadSession)
     digest = parse_digest(request.headers.get(DIGEST))
-    entry = await who.services.uploads.finish(who.tenant, request.path_params["id"], digest)
+    finishing = who.services.catalog.direct.finish  # a direct session's parts are adopted first
+    entry = await finishing(who.tenant, request.path_params["id"], digest)
     folders = await who.services.files.tree.ancestors(who.tenant, entry)
     service = entry.service_id or who.service_id
     return envelope(request, 201, service, "Files", "finish", entry_json(entry, folders))

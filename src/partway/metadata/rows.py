@@ -56,6 +56,7 @@ def session_of(row: Row[Any], received: tuple[ByteRange, ...]) -> UploadSession:
         ranges=received,
         idempotency_key=row.idempotency_key,
         storage_handle=row.storage_handle,
+        direct=row.direct,
     )
 
 

@@ -112,6 +112,7 @@ def _session_values(session: UploadSession) -> dict[str, Any]:
         "expires_at": session.expires_at,
         "idempotency_key": session.idempotency_key,
         "storage_handle": session.storage_handle,
+        "direct": session.direct,
     }
 
 
