@@ -5,6 +5,7 @@ store's account of the parts."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -16,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from awscrt import checksums
 
 from tests.backends import BUCKET, Backend, make_backend, s3_client
 from tests.conftest import assert_clean_log, start_server, stop_server
@@ -169,3 +171,132 @@ def test_a_store_without_direct_parts_says_so(tmp_path: Path) -> None:
             assert "ConnectorOperationUnsupportedError" in res.text
     finally:
         stop_server(server)
+
+
+def b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+def test_direct_mode_is_chosen_at_create_or_by_the_services_default(tmp_path: Path) -> None:
+    """PARTWAY_DIRECT_SERVICES makes direct the default; the create's header overrides it. Only
+    direct sessions hand out URLs; an SDK that knows nothing of direct mode still uploads to a
+    direct session through partway, and its plain finish works."""
+    backend = make_backend("s3+postgres", tmp_path)
+    env = {
+        **backend.env(),
+        "PARTWAY_DEFAULT_PART_SIZE": str(PART),
+        "PARTWAY_DIRECT_SERVICES": '["s3"]',
+    }
+    server = start_server(tmp_path, env)
+    try:
+        with server.client() as api:
+            payload = os.urandom(PART + 10)
+            by_default = create_session(api, "default.bin", len(payload))
+            got = api.get(f"{SESSIONS}/{by_default}").json()["data"]
+            assert got["upload_mode"] == "direct"
+            # The session's GET carries a signed URL per part still needed.
+            assert [p["part_number"] for p in got["direct_parts"]] == [0, 1]
+            assert all("X-Amz-Signature=" in p["url"] for p in got["direct_parts"])
+            # Mixed: part 0 through partway (as the Apideck SDK sends it), part 1 direct.
+            res = api.put(
+                f"{SESSIONS}/{by_default}", params={"part_number": 0}, content=payload[:PART]
+            )
+            assert res.status_code == 200, res.text
+            left = api.get(f"{SESSIONS}/{by_default}").json()["data"]["direct_parts"]
+            assert [p["part_number"] for p in left] == [1]
+            put_direct(left[0], payload[PART:])
+            done = api.post(f"{SESSIONS}/{by_default}/finish")  # the plain, SDK finish
+            assert done.status_code == 201, done.text
+            assert download(api, done.json()["data"]["id"]).content == payload
+
+            proxied = create_session(
+                api, "proxied.bin", 10, headers={"x-partway-upload-mode": "proxied"}
+            )
+            got = api.get(f"{SESSIONS}/{proxied}").json()["data"]
+            assert got["upload_mode"] == "proxied" and "direct_parts" not in got
+            for refused in (
+                api.get(f"{SESSIONS}/{proxied}/direct"),
+                api.post(f"{SESSIONS}/{proxied}/direct", json={"parts": [{"part_number": 0}]}),
+            ):
+                assert refused.status_code == 400, refused.text
+                body = refused.json()
+                assert body["type_name"] == "ConnectorOperationUnsupportedError"
+                assert "created in direct mode" in body["message"]
+
+            res = api.post(
+                SESSIONS,
+                json={"name": "x.bin", "parent_folder_id": "root", "size": 1},
+                headers={"x-partway-upload-mode": "sideways"},
+            )
+            assert res.status_code == 400, res.text
+            assert "x-partway-upload-mode must be one of: direct, proxied" in res.text
+    finally:
+        stop_server(server)
+        backend.dispose()
+    assert_clean_log(server)
+
+
+def test_a_claimed_checksum_is_bound_into_the_url_and_checked_at_finish(tmp_path: Path) -> None:
+    """On S3 a part's claimed MD5 is a signed Content-MD5 of its URL: the store refuses other
+    bytes itself. A part written behind partway's back with other bytes of the right size
+    makes finish refuse, naming it; GET …/direct then asks for it again."""
+    backend = make_backend("s3+postgres", tmp_path)
+    server = start_server(tmp_path, {**backend.env(), "PARTWAY_DEFAULT_PART_SIZE": str(PART)})
+    try:
+        with server.client() as api:
+            payload = os.urandom(2 * PART + 3)
+            session_id = create_session(api, "claimed.bin", len(payload), headers=DIRECT)
+            pieces = [payload[:PART], payload[PART : 2 * PART], payload[2 * PART :]]
+            claims = [
+                {
+                    "part_number": n,
+                    "md5": b64(hashlib.md5(piece).digest()),
+                    "crc32c": b64(checksums.crc32c(piece).to_bytes(4, "big")),
+                }
+                for n, piece in enumerate(pieces)
+            ]
+            res = api.post(f"{SESSIONS}/{session_id}/direct", json={"parts": claims})
+            assert res.status_code == 200, res.text
+            parts = res.json()["data"]["parts"]
+            assert [p["headers"] for p in parts] == [{"content-md5": c["md5"]} for c in claims]
+            assert all("content-md5" in p["url"].lower() for p in parts)  # a signed header
+            # Other bytes of the right size: the store checks the MD5 and refuses them.
+            other = os.urandom(PART)
+            res = httpx.put(parts[0]["url"], content=other, headers=parts[0]["headers"])
+            assert res.status_code == 400 and "BadDigest" in res.text, res.text
+            # Without the header the signature does not match.
+            assert httpx.put(parts[0]["url"], content=pieces[0]).status_code == 403
+            for part, piece in zip(parts, pieces, strict=True):
+                put_direct(part, piece)
+            assert tickets(api, session_id) == []  # the store holds every part as claimed
+
+            tamper_part(backend, 2, other)  # part 1, same size, other bytes
+            refused = api.post(f"{SESSIONS}/{session_id}/finish")
+            assert refused.status_code == 400, refused.text
+            bad = refused.json()["detail"]["bad_parts"]
+            want = hashlib.md5(pieces[1]).hexdigest()
+            assert bad == [
+                f"range at {PART}: stored MD5 {hashlib.md5(other).hexdigest()} is not the "
+                f"{want} claimed"
+            ]
+            again = tickets(api, session_id)
+            assert [p["part_number"] for p in again] == [1]
+            put_direct(again[0], pieces[1])
+            done = api.post(f"{SESSIONS}/{session_id}/finish")
+            assert done.status_code == 201, done.text
+            assert download(api, done.json()["data"]["id"]).content == payload
+
+            for body, problem in (
+                ({"parts": [{"part_number": 0, "md5": "not base64!"}]}, "md5 must be the base64"),
+                ({"parts": [{"part_number": 0, "crc32c": b64(b"12345")}]}, "crc32c must be"),
+                ({"parts": [{"part_number": 3}]}, "part 3 is not a part of this upload"),
+                ({"parts": []}, "parts"),
+            ):
+                fresh = create_session(api, f"v{len(problem)}.bin", 10, headers=DIRECT)
+                res = api.post(f"{SESSIONS}/{fresh}/direct", json=body)
+                assert res.status_code == 400, res.text
+                assert problem in res.json()["message"], res.text
+    finally:
+        stop_server(server)
+        backend.dispose()
+    assert_clean_log(server)
