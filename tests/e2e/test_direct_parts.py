@@ -25,7 +25,7 @@ from awscrt import checksums
 from tests.backends import BUCKET, Backend, make_backend, s3_client
 from tests.conftest import assert_clean_log, log_events, start_server, stop_server
 
-from .helpers import MIB, create_session, download
+from .helpers import MIB, create_session, download, get_session
 
 PART = 5 * MIB
 SESSIONS = "/file-storage/upload-sessions"
@@ -172,6 +172,9 @@ def test_a_store_without_direct_parts_says_so(tmp_path: Path) -> None:
             )
             assert res.status_code == 400, res.text
             assert "ConnectorOperationUnsupportedError" in res.text
+            # `auto`: direct wherever the store can, so here proxied.
+            auto = create_session(api, "auto.bin", 9, headers={"x-partway-upload-mode": "auto"})
+            assert get_session(api, auto)["upload_mode"] == "proxied"
             session_id = create_session(api, "local.bin", 10)
             res = api.get(f"{SESSIONS}/{session_id}/direct")
             assert res.status_code == 400, res.text
@@ -236,7 +239,7 @@ def test_direct_mode_is_chosen_at_create_or_by_the_services_default(tmp_path: Pa
                 headers={"x-partway-upload-mode": "sideways"},
             )
             assert res.status_code == 400, res.text
-            assert "x-partway-upload-mode must be one of: direct, proxied" in res.text
+            assert "x-partway-upload-mode must be one of: direct, proxied, auto" in res.text
     finally:
         stop_server(server)
         backend.dispose()

@@ -298,25 +298,16 @@ class Uploader:
         self, name: str, identity: FileIdentity, options: UploadOptions, idempotency_key: str
     ) -> str:
         """A session in direct mode if asked and the service's store takes direct parts, else
-        proxied (a store without them refuses direct mode; an older server ignores it)."""
-        create = functools.partial(
-            self._api.create_session,
+        proxied (an older server ignores the mode: proxied too)."""
+        return await self._api.create_session(
             name,
             options.folder_id,
             identity.size,
             options.drive_id,
             options.part_size_hint,
             idempotency_key,
+            upload_mode="auto" if options.direct else "proxied",
         )
-        if not options.direct:
-            return await create(upload_mode="proxied")
-        try:
-            return await create(upload_mode="direct")
-        except ApiError as exc:
-            # Refused before anything was made, so the same idempotency key is free.
-            if exc.type_name != "ConnectorOperationUnsupportedError":
-                raise
-        return await create(upload_mode="proxied")
 
     async def _save(self, key: str, record: UploadRecord) -> None:
         if self._state is not None:

@@ -69,15 +69,18 @@ class DirectUploads:
     def offered(self, service_id: str) -> bool:
         return service_id in self._direct
 
-    def mode_for(self, service_id: str, asked: bool | None) -> bool:
-        """Whether a new session of the service is direct: as asked, else the service's default."""
+    def mode_for(self, service_id: str, asked: str | None) -> bool:
+        """Whether a new session of the service is direct: `direct` (refused where the store
+        cannot), `proxied`, `auto` (direct wherever the store can), or None: the default."""
         if asked is None:
             return service_id in self._defaults
-        if asked and not self.offered(service_id):
+        if asked == "auto":
+            return self.offered(service_id)
+        if asked == "direct" and not self.offered(service_id):
             raise OperationUnsupported(
                 f"service {service_id!r} stores on a backend that takes no direct parts"
             )
-        return asked
+        return asked == "direct"
 
     async def _session(self, tenant: Tenant, session_id: str) -> tuple[UploadSession, DirectRanges]:
         session = await self._uploads.get(tenant, session_id)

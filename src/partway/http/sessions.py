@@ -56,14 +56,14 @@ async def create(request: Request) -> Response:
     return res
 
 
-def upload_mode(request: Request) -> bool | None:
-    """The create's choice of direct parts (True), proxied ones (False), or none (None)."""
+def upload_mode(request: Request) -> str | None:
+    """The create's choice of where parts go (wire.UPLOAD_MODES), or None."""
     mode = request.headers.get(UPLOAD_MODE)
     if mode is None:
         return None
     if mode.strip().lower() not in UPLOAD_MODES:
         raise InvalidInput(f"{UPLOAD_MODE} must be one of: {', '.join(UPLOAD_MODES)}")
-    return UPLOAD_MODES[mode.strip().lower()]
+    return mode.strip().lower()
 
 
 async def capabilities(request: Request) -> Response:
