@@ -62,7 +62,7 @@ class DirectUploads:
         if unable := sorted(set(default_services) - set(direct)):
             raise ValueError(
                 f"direct parts cannot be the default of {', '.join(unable)}: "
-                "its store takes no direct parts"
+                "no such service, or its store takes no direct parts"
             )
         self._defaults = frozenset(default_services)
 
