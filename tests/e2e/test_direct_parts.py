@@ -161,26 +161,59 @@ def test_partway_upload_goes_direct_when_the_store_allows(tmp_path: Path, combin
     assert_clean_log(server)
 
 
-def test_a_store_without_direct_parts_says_so(tmp_path: Path) -> None:
-    server = start_server(tmp_path)
+def test_local_disk_direct_parts_go_through_urls_partway_signs_and_serves(
+    tmp_path: Path,
+) -> None:
+    """On local disk a direct session's part URLs are partway's own: HMAC-signed, expiring
+    capabilities that need no credentials and write one part of one session; a claimed CRC32C
+    is checked as the bytes arrive. `auto` stays proxied there (no bytes would bypass partway),
+    and a proxied session refuses the direct routes."""
+    server = start_server(tmp_path, {"PARTWAY_DEFAULT_PART_SIZE": str(MIB)})
     try:
         with server.client() as api:
-            res = api.post(
-                SESSIONS,
-                json={"name": "l.bin", "parent_folder_id": "root", "size": 9},
-                headers=DIRECT,
-            )
-            assert res.status_code == 400, res.text
-            assert "ConnectorOperationUnsupportedError" in res.text
-            # `auto`: direct wherever the store can, so here proxied.
             auto = create_session(api, "auto.bin", 9, headers={"x-partway-upload-mode": "auto"})
             assert get_session(api, auto)["upload_mode"] == "proxied"
-            session_id = create_session(api, "local.bin", 10)
-            res = api.get(f"{SESSIONS}/{session_id}/direct")
+            res = api.get(f"{SESSIONS}/{auto}/direct")
             assert res.status_code == 400, res.text
             assert "ConnectorOperationUnsupportedError" in res.text
+
+            payload = os.urandom(2 * MIB + 5)
+            session_id = create_session(api, "local.bin", len(payload), headers=DIRECT)
+            parts = get_session(api, session_id)["direct_parts"]
+            assert [p["part_number"] for p in parts] == [0, 1, 2]
+            assert all(p["url"].startswith(server.base_url + "/signed/parts/") for p in parts)
+            pieces = [payload[p["offset"] : p["offset"] + p["size"]] for p in parts]
+
+            # No credentials: the URL is the capability. A forged or re-targeted one is not.
+            forged = parts[0]["url"].replace("signature=", "signature=x")
+            assert httpx.put(forged, content=pieces[0]).status_code == 404
+            other_part = parts[0]["url"].replace(f"/{session_id}/0?", f"/{session_id}/1?")
+            assert httpx.put(other_part, content=pieces[1]).status_code == 404
+            stretched = re.sub(
+                r"expires=(\d+)", lambda m: f"expires={int(m[1]) + 3600}", parts[0]["url"]
+            )
+            assert httpx.put(stretched, content=pieces[0]).status_code == 404
+            put_direct(parts[0], pieces[0])
+            put_direct(parts[2], pieces[2])
+
+            crc = b64(checksums.crc32c(pieces[1]).to_bytes(4, "big"))
+            res = api.post(
+                f"{SESSIONS}/{session_id}/direct",
+                json={"parts": [{"part_number": 1, "crc32c": crc}]},
+            )
+            assert res.status_code == 200, res.text
+            (bound,) = res.json()["data"]["parts"]
+            wrong = httpx.put(bound["url"], content=os.urandom(MIB))
+            assert wrong.status_code == 400 and "digest" in wrong.text.lower(), wrong.text
+            assert [p["part_number"] for p in tickets(api, session_id)] == [1]
+            put_direct(bound, pieces[1])
+            assert tickets(api, session_id) == []
+            done = api.post(f"{SESSIONS}/{session_id}/finish")
+            assert done.status_code == 201, done.text
+            assert download(api, done.json()["data"]["id"]).content == payload
     finally:
         stop_server(server)
+    assert_clean_log(server)
 
 
 def b64(raw: bytes) -> str:

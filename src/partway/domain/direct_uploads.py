@@ -23,11 +23,12 @@ from .direct import (
     claim_problem,
     verified_ranges,
 )
-from .errors import InvalidInput, OperationUnsupported
+from .errors import InvalidInput, NotFound, OperationUnsupported
 from .models import ByteRange, Entry, SessionState, Tenant, UploadSession
 from .policy import missing_parts
 from .ports import Clock, Locks
 from .repositories import UploadRepository
+from .signed_parts import SignedParts
 from .uploads import UploadService
 
 TICKET_TTL = timedelta(hours=1)
@@ -51,7 +52,11 @@ class DirectUploads:
         clock: Clock,
         session_ttl: timedelta,
         default_services: Collection[str] = (),
+        served: SignedParts | None = None,
+        served_services: Collection[str] = (),
     ) -> None:
+        """`direct`: the stores clients PUT into themselves; `served_services`: those whose
+        part URLs partway serves itself (`served`, local disk), in direct mode only when asked."""
         self._uploads = uploads
         self._direct = direct
         self._repo = repo
@@ -59,33 +64,49 @@ class DirectUploads:
         self._locks = locks
         self._clock = clock
         self._session_ttl = session_ttl
-        if unable := sorted(set(default_services) - set(direct)):
+        self._served = served
+        self._served_services = frozenset(served_services) if served is not None else frozenset()
+        if unable := sorted(set(default_services) - set(direct) - self._served_services):
             raise ValueError(
                 f"direct parts cannot be the default of {', '.join(unable)}: "
                 "no such service, or its store takes no direct parts"
             )
         self._defaults = frozenset(default_services)
 
+    @property
+    def served(self) -> SignedParts:
+        """The part URLs partway serves itself (NotFound where it serves none)."""
+        if self._served is None:
+            raise NotFound("this part URL is not valid")
+        return self._served
+
     def offered(self, service_id: str) -> bool:
+        """Whether the service's store takes parts that bypass partway."""
         return service_id in self._direct
+
+    def _takes_direct(self, service_id: str) -> bool:
+        return service_id in self._direct or service_id in self._served_services
 
     def mode_for(self, service_id: str, asked: str | None) -> bool:
         """Whether a new session of the service is direct: `direct` (refused where the store
         cannot), `proxied`, `auto` (direct wherever the store can), or None: the default."""
         if asked is None:
             return service_id in self._defaults
-        if asked == "auto":
+        if asked == "auto":  # where the bytes would bypass partway, not through its own URLs
             return self.offered(service_id)
-        if asked == "direct" and not self.offered(service_id):
+        if asked == "direct" and not self._takes_direct(service_id):
             raise OperationUnsupported(
                 f"service {service_id!r} stores on a backend that takes no direct parts"
             )
         return asked == "direct"
 
-    async def _session(self, tenant: Tenant, session_id: str) -> tuple[UploadSession, DirectRanges]:
+    async def _session(
+        self, tenant: Tenant, session_id: str
+    ) -> tuple[UploadSession, DirectRanges | None]:
+        """The direct session and its store's DirectRanges (None: partway serves its URLs)."""
         session = await self._uploads.get(tenant, session_id)
         store = self._direct.get(session.service_id)
-        if not session.direct or store is None:
+        if not session.direct or not self._takes_direct(session.service_id):
             raise OperationUnsupported(
                 f"session {session_id} takes its parts through partway: direct part URLs are "
                 "only for sessions created in direct mode"
@@ -107,17 +128,35 @@ class DirectUploads:
     ) -> list[tuple[int, RangeTicket]] | None:
         """The tickets of a session the caller has read, or None if it is not direct."""
         store = self._direct.get(session.service_id)
-        if not session.direct or store is None or session.size is None:
+        if not session.direct or not self._takes_direct(session.service_id):
+            return None
+        if session.size is None:
             return None
         return await self.tickets_of(session, store, ttl)
 
+    async def _ticket(
+        self,
+        session: UploadSession,
+        store: DirectRanges | None,
+        number: int,
+        ttl: timedelta,
+        claim: PartClaim | None = None,
+    ) -> RangeTicket:
+        part = part_range(session, number)
+        if store is None:
+            assert self._served is not None
+            return self._served.ticket(session, number, part, ttl, claim)
+        return await store.range_ticket(session.placement, part.start, part.size, ttl, claim)
+
     async def tickets_of(
-        self, session: UploadSession, store: DirectRanges, ttl: timedelta
+        self, session: UploadSession, store: DirectRanges | None, ttl: timedelta
     ) -> list[tuple[int, RangeTicket]]:
         missing = missing_parts(session)
         if not missing:
             return []
-        held = {r.start: r for r in await store.stored_ranges(session.placement)}
+        # Parts partway serves are recorded as they arrive: the store holds no others.
+        stored = [] if store is None else await store.stored_ranges(session.placement)
+        held = {r.start: r for r in stored}
         claims = await self._claims.part_claims(session.id)
         found = []
         for number in missing:
@@ -129,8 +168,7 @@ class DirectUploads:
                 and not claim_problem(claims.get(part.start), got)
             ):
                 continue
-            ticket = await store.range_ticket(session.placement, part.start, part.size, ttl)
-            found.append((number, ticket))
+            found.append((number, await self._ticket(session, store, number, ttl)))
         return found
 
     async def claimed_tickets(
@@ -153,17 +191,17 @@ class DirectUploads:
         await self._claims.claim_parts(session.id, bound)
         found = []
         for (number, _), claim in zip(claims, bound, strict=True):
-            part = part_range(session, number)
-            ticket = await store.range_ticket(session.placement, part.start, part.size, ttl, claim)
-            found.append((number, ticket))
+            found.append((number, await self._ticket(session, store, number, ttl, claim)))
         return found
 
     async def adopt(self, tenant: Tenant, session_id: str) -> None:
         """Record the parts the client stored directly, after checking each of them; refuses
         (BadRanges) with every wrong part listed, recording none."""
-        await self._session(tenant, session_id)
+        if (await self._session(tenant, session_id))[1] is None:
+            return  # partway served the URLs: every part was recorded as it arrived
         async with self._locks.session_exclusive(session_id):
             session, store = await self._session(tenant, session_id)
+            assert store is not None
             recorded = {r.start for r in session.ranges}
             stored = [
                 r for r in await store.stored_ranges(session.placement) if r.start not in recorded
@@ -188,6 +226,10 @@ class DirectUploads:
         """Any session's finish: a direct one first adopts what its client stored."""
         session = await self._uploads.get(tenant, session_id, with_ranges=False)
         # A finished session's finish is answered again as it was; its store holds no parts.
-        if session.direct and session.state is SessionState.OPEN:
+        if (
+            session.direct
+            and session.state is SessionState.OPEN
+            and self.offered(session.service_id)
+        ):
             await self.adopt(tenant, session_id)
         return await self._uploads.finish(tenant, session_id, digest)

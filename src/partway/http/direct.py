@@ -30,13 +30,17 @@ from .render import entry_json, envelope
 RESOURCE = "UploadSessions"
 
 
-def ticket_json(number: int, ticket: RangeTicket) -> dict[str, Any]:
+def ticket_json(request: Request, number: int, ticket: RangeTicket) -> dict[str, Any]:
+    # A URL partway serves itself is relative to the address the client reached it at.
+    url = ticket.url
+    if url.startswith("/"):
+        url = str(request.base_url).rstrip("/") + url
     return {
         "part_number": number,
         "offset": ticket.start,
         "size": ticket.size,
         "method": "PUT",
-        "url": ticket.url,
+        "url": url,
         "headers": ticket.headers,
         "expires_at": ticket.expires.isoformat(),
     }
@@ -65,7 +69,7 @@ async def tickets(request: Request) -> Response:
     who = await caller(request)
     session_id = request.path_params["id"]
     found = await who.services.catalog.direct.tickets(who.tenant, session_id)
-    data = {"id": session_id, "parts": [ticket_json(n, t) for n, t in found]}
+    data = {"id": session_id, "parts": [ticket_json(request, n, t) for n, t in found]}
     return envelope(request, 200, who.service_id, RESOURCE, "one", data)
 
 
@@ -75,7 +79,7 @@ async def claimed_tickets(request: Request) -> Response:
     body = await params.json_body(request, DirectPartsRequest)
     claims = [_claim(part) for part in body.parts]
     found = await who.services.catalog.direct.claimed_tickets(who.tenant, session_id, claims)
-    data = {"id": session_id, "parts": [ticket_json(n, t) for n, t in found]}
+    data = {"id": session_id, "parts": [ticket_json(request, n, t) for n, t in found]}
     return envelope(request, 200, who.service_id, RESOURCE, "one", data)
 
 

@@ -6,10 +6,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..domain.digests import OFFERED, parse_digest
+from ..domain.digests import OFFERED, Digest, parse_digest
 from ..domain.errors import InvalidInput
-from ..domain.models import NewSession
+from ..domain.models import NewSession, Tenant, UploadSession
 from ..domain.rules import PartRule
+from ..domain.uploads import UploadService
 from ..wire import (
     DIGEST,
     IDEMPOTENCY_KEY,
@@ -91,7 +92,7 @@ async def get(request: Request) -> Response:
     # partway extension: a direct session's GET carries the signed URL of each part it lacks.
     tickets = await who.services.catalog.direct.session_tickets(session)
     if tickets is not None:
-        data["direct_parts"] = [ticket_json(number, ticket) for number, ticket in tickets]
+        data["direct_parts"] = [ticket_json(request, n, ticket) for n, ticket in tickets]
     res = envelope(request, 200, session.service_id, RESOURCE, "one", data)
     res.headers[WANT_DIGEST] = want_digest(OFFERED)
     return res
@@ -100,8 +101,25 @@ async def get(request: Request) -> Response:
 async def upload(request: Request) -> Response:
     who = await caller(request)
     number = params.part_number(request)
-    length = params.content_length(request)
     digest = parse_digest(request.headers.get(DIGEST))
+    uploads = who.services.uploads
+    session = await write_part(
+        request, uploads, who.tenant, request.path_params["id"], number, digest
+    )
+    return envelope(request, 200, session.service_id, RESOURCE, "upload", {"id": session.id})
+
+
+async def write_part(
+    request: Request,
+    uploads: UploadService,
+    tenant: Tenant,
+    session_id: str,
+    number: int,
+    digest: Digest | None,
+) -> UploadSession:
+    """Part `number`'s bytes from the request body, read from the socket where the fast path
+    offers it; the caller has established `tenant`."""
+    length = params.content_length(request)
     direct = socket_body(request.scope)
 
     async def still_connected() -> bool:
@@ -112,10 +130,9 @@ async def upload(request: Request) -> Response:
 
     # A body cut off (BodyTimeout, ClientDisconnect) is answered by the app's handlers.
     try:
-        uploads = who.services.uploads
-        session = await uploads.write_range(
-            who.tenant,
-            request.path_params["id"],
+        return await uploads.write_range(
+            tenant,
+            session_id,
             PartRule(number, uploads.policy),
             direct or params.body_stream(request),
             length,
@@ -125,7 +142,6 @@ async def upload(request: Request) -> Response:
     finally:
         if direct is not None:
             direct.settle()
-    return envelope(request, 200, session.service_id, RESOURCE, "upload", {"id": session.id})
 
 
 async def finish(request: Request) -> Response:
