@@ -252,6 +252,16 @@ def test_direct_mode_is_chosen_at_create_or_by_the_services_default(tmp_path: Pa
             assert done.status_code == 201, done.text
             assert download(api, done.json()["data"]["id"]).content == payload
 
+            # The default needs a declared size (an SDK may create without one): proxied then.
+            unsized = create_session(api, "unsized.bin", None)
+            assert get_session(api, unsized)["upload_mode"] == "proxied"
+            res = api.post(
+                SESSIONS,
+                json={"name": "u.bin", "parent_folder_id": "root", "size": None},
+                headers=DIRECT,
+            )
+            assert res.status_code == 400, res.text
+            assert "direct parts need a session created with its size" in res.text
             proxied = create_session(
                 api, "proxied.bin", 10, headers={"x-partway-upload-mode": "proxied"}
             )

@@ -87,13 +87,16 @@ class DirectUploads:
     def _takes_direct(self, service_id: str) -> bool:
         return service_id in self._direct or service_id in self._served_services
 
-    def mode_for(self, service_id: str, asked: str | None) -> bool:
+    def mode_for(self, service_id: str, asked: str | None, size_known: bool = True) -> bool:
         """Whether a new session of the service is direct: `direct` (refused where the store
-        cannot), `proxied`, `auto` (direct wherever the store can), or None: the default."""
+        cannot), `proxied`, `auto` (direct wherever the store can), or None: the default.
+        Direct parts are laid out by the declared size: without one, only `direct` insists."""
         if asked is None:
-            return service_id in self._defaults
+            return size_known and service_id in self._defaults
         if asked == "auto":  # where the bytes would bypass partway, not through its own URLs
-            return self.offered(service_id)
+            return size_known and self.offered(service_id)
+        if asked == "direct" and not size_known:
+            raise InvalidInput("direct parts need a session created with its size")
         if asked == "direct" and not self._takes_direct(service_id):
             raise OperationUnsupported(
                 f"service {service_id!r} stores on a backend that takes no direct parts"

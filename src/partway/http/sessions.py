@@ -43,7 +43,8 @@ async def create(request: Request) -> Response:
     idempotency_key = request.headers.get(IDEMPOTENCY_KEY)
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
         raise InvalidInput(f"{IDEMPOTENCY_KEY} must be 1 to 255 characters")
-    direct = who.services.catalog.direct.mode_for(who.service_id, upload_mode(request))
+    mode = upload_mode(request)
+    direct = who.services.catalog.direct.mode_for(who.service_id, mode, body.size is not None)
     session = await who.services.uploads.create(
         who.tenant,
         who.service_id,
