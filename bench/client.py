@@ -224,9 +224,8 @@ def upload_direct(args: argparse.Namespace, fd: int, size: int) -> dict[str, Any
     }
     conn = Connection(args.url, headers)
     body = json.dumps({"name": args.name, "parent_folder_id": "root", "size": size}).encode()
-    created = conn.request(
-        "POST", "/file-storage/upload-sessions", {"Content-Type": "application/json"}, body
-    ).ok()
+    create_headers = {"Content-Type": "application/json", "x-partway-upload-mode": "direct"}
+    created = conn.request("POST", "/file-storage/upload-sessions", create_headers, body).ok()
     sid = created.json()["data"]["id"]
     direct = f"/file-storage/upload-sessions/{sid}/direct"
     parts: list[dict[str, Any]] = conn.request("GET", direct).ok().json()["data"]["parts"]

@@ -40,6 +40,7 @@ from .http import (
     search,
     sessions,
     signed,
+    signed_parts,
     tus_wire,
 )
 from .http.observe import Observe
@@ -195,6 +196,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
         *links.routes,
         *search.routes,
         *signed.routes,
+        *signed_parts.routes,
         *exports.routes,
         *copies.routes,
         *resumable.routes,

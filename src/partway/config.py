@@ -51,6 +51,9 @@ class Settings(BaseSettings):
         default_factory=dict, description="service id → storage URL; default: local → data_dir"
     )
     default_service: str = "local"
+    # Services whose sessions are direct (parts PUT straight into the store) unless a create
+    # asks otherwise; each must store on a backend that takes direct parts.
+    direct_services: list[str] = Field(default_factory=list)
     default_part_size: int = Field(8 * MIB, ge=1)
     max_part_size: int = Field(100 * MIB, ge=1)
     max_parts: int = Field(10_000, ge=1)
@@ -208,6 +211,7 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
 # What a value that needs more than a scalar must look like, for the error message.
 _EXPECTED_JSON = {
     "storage": 'a JSON object of service id -> storage URL, e.g. {"local": "/srv/partway"}',
+    "direct_services": 'a JSON list of service ids, e.g. ["s3"]',
     "cors_origins": 'a JSON list of origins, e.g. ["https://app.example.com"]',
     "webhooks": 'a JSON object of name -> {"url": ..., "secret": "whsec_..."}',
     "hooks": 'a JSON object of hook kind -> {"url": ..., "secret": "whsec_...", "fail": "open"}',

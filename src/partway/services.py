@@ -26,6 +26,7 @@ from .domain.ports import Clock, Locks, Storage
 from .domain.reaper import Reaper
 from .domain.repositories import Repository
 from .domain.search import SearchService
+from .domain.signed_parts import SignedParts
 from .domain.signing import Signer
 from .domain.uploads import Lifetimes, UploadService
 from .events import Fanout, LogSink
@@ -111,6 +112,11 @@ def build_catalog(
         registry=core.metrics.registry,
     )
     tree = core.files.tree
+    direct = {
+        service: found
+        for service, storage in core.uploads.storages().items()
+        if (found := direct_ranges(storage)) is not None
+    }
     return Catalog(
         drives=DriveService(repo, clock),
         links=LinkService(repo, repo, signer, clock, KDF.run),
@@ -122,15 +128,16 @@ def build_catalog(
         ),
         direct=DirectUploads(
             core.uploads,
-            {
-                service: found
-                for service, storage in core.uploads.storages().items()
-                if (found := direct_ranges(storage)) is not None
-            },
+            direct,
+            repo,
             repo,
             core.locks,
             clock,
             timedelta(seconds=settings.session_ttl_seconds),
+            settings.direct_services,
+            # Stores clients cannot reach (local disk): partway serves their part URLs itself.
+            SignedParts(signer, clock),
+            [service for service in core.uploads.storages() if service not in direct],
         ),
     )
 

@@ -41,6 +41,14 @@ def sha1_digest_header(sha1: bytes) -> str:
 # partway's own extension: a preferred part size, honoured within the server's limits.
 PART_SIZE_HINT = "x-partway-part-size-hint"
 
+# partway's own extension on create: `direct` (the client PUTs parts straight into the store,
+# over URLs the session's GET hands out; refused where the store cannot take them), `proxied`
+# (through partway, as Apideck's API does) or `auto` (direct wherever the store can); without
+# it, the service's default (PARTWAY_DIRECT_SERVICES). A header, not a body field: the create
+# body is `additionalProperties: false`, and every Apideck SDK can add a header.
+UPLOAD_MODE = "x-partway-upload-mode"
+UPLOAD_MODES = ("direct", "proxied", "auto")
+
 
 # RFC 3230's Want-Digest: the server's preference among the digests it takes, fastest first.
 WANT_DIGEST = "want-digest"

@@ -20,6 +20,7 @@ from ..wire import (
     PART_SIZE_HINT,
     SERVICE_ID,
     SESSIONS_PATH,
+    UPLOAD_MODE,
 )
 from .retry import RETRY_ERRORS, RetryPolicy, never_sent, never_works, waiting_for
 
@@ -71,6 +72,8 @@ class SessionInfo:
     file_id: str | None
     # The digests the server takes, fastest first (partway's extension; others: none named).
     digest_algorithms: tuple[str, ...] = ()
+    # Whether its parts go straight into the store (partway's extension; others: proxied).
+    direct: bool = False
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SessionInfo:
@@ -84,6 +87,7 @@ class SessionInfo:
             expires_at=data.get("expires_at"),
             file_id=data.get("file_id"),
             digest_algorithms=tuple(data.get("digest_algorithms") or ()),
+            direct=data.get("upload_mode") == "direct",
         )
 
 
@@ -221,6 +225,7 @@ class AsyncApi:
         drive_id: str | None = None,
         part_size_hint: int | None = None,
         idempotency_key: str | None = None,
+        upload_mode: str | None = None,
     ) -> str:
         body: dict[str, Any] = {"name": name, "parent_folder_id": folder_id, "size": size}
         if drive_id:
@@ -229,6 +234,8 @@ class AsyncApi:
         headers = {IDEMPOTENCY_KEY: idempotency_key or secrets.token_hex(16)}
         if part_size_hint:
             headers[PART_SIZE_HINT] = str(part_size_hint)
+        if upload_mode:
+            headers[UPLOAD_MODE] = upload_mode
         res = await self._send("POST", SESSIONS_PATH, json=body, headers=headers)
         session_id: str = res.json()["data"]["id"]
         return session_id
@@ -291,6 +298,16 @@ class AsyncApi:
             if exc.status in (404, 405) or unsupported:
                 return None
             raise
+        parts: list[dict[str, Any]] = res.json()["data"]["parts"]
+        return parts
+
+    async def claimed_direct_parts(
+        self, session_id: str, claims: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """partway extension: signed URLs for the parts named in `claims` (`part_number`, and
+        `md5`/`crc32c` in base64), each bound to what the part will hold."""
+        path = f"{SESSIONS_PATH}/{session_id}/direct"
+        res = await self._send("POST", path, json={"parts": claims})
         parts: list[dict[str, Any]] = res.json()["data"]["parts"]
         return parts
 

@@ -6,15 +6,30 @@ own authorisation)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, cast
 
 import httpx
 
+from ..domain.digests import crc32c_of
 from .parts import FileShrank, _slices
 from .retry import RETRY_ERRORS, RetryPolicy, waiting_for
+
+
+@dataclass(frozen=True)
+class PartRead:
+    view: memoryview
+    md5: str  # base64, as the claim and Content-MD5 carry it
+    crc: int
+
+    def claim(self, number: int) -> dict[str, Any]:
+        crc = base64.b64encode(self.crc.to_bytes(4, "big")).decode()
+        return {"part_number": number, "md5": self.md5, "crc32c": crc}
 
 
 class DirectSender:
@@ -31,12 +46,20 @@ class DirectSender:
         self._on_retry = on_retry
         self._stopping = threading.Event()
 
-    def send_from_file(self, fd: int, buffer: bytearray, part: dict[str, Any]) -> None:
-        """Read the part's bytes into `buffer` and PUT them to its signed URL."""
-        offset, length = int(part["offset"]), int(part["size"])
+    @staticmethod
+    def read_part(fd: int, buffer: bytearray, offset: int, length: int) -> PartRead:
+        """Read a part's bytes into `buffer` and checksum them: the MD5 the store is made to
+        check on arrival (bound into the URL), the CRC32C for the whole file's digest."""
         view = memoryview(buffer)[:length]
         if os.preadv(fd, [view], offset) != length:
             raise FileShrank("the file is shorter than when the upload began")
+        md5 = base64.b64encode(hashlib.md5(view, usedforsecurity=False).digest()).decode()
+        crc = crc32c_of(view)
+        return PartRead(view, md5, crc)
+
+    def send(self, view: memoryview, part: dict[str, Any]) -> None:
+        """PUT the part's bytes (read by read_part) to its signed URL."""
+        length = len(view)
         headers = {**part.get("headers", {}), "content-length": str(length)}
         attempt = 0
         while True:

@@ -26,7 +26,7 @@ import httpx
 from ..wire import sha1_digest_header
 from .api import ApiError, AsyncApi, SessionInfo
 from .digests import choose, crc_of_range, whole_crc_header
-from .direct import DirectSender
+from .direct import DirectSender, PartRead
 from .parts import FileShrank, PartSender
 from .state import FileIdentity, StateStore, UploadRecord
 
@@ -100,6 +100,11 @@ def _combined_crc(identity: FileIdentity, part_size: int, crcs: dict[int, int]) 
     return whole_crc_header(crcs, sizes)
 
 
+def _sent_direct(sender: DirectSender, got: PartRead, ticket: dict[str, Any]) -> int:
+    sender.send(got.view, ticket)
+    return got.crc
+
+
 def _close_when_idle(
     threads: ThreadPoolExecutor, sender: PartSender | DirectSender, fd: int
 ) -> None:
@@ -144,15 +149,22 @@ class Uploader:
             info = found
             if info.success and info.file_id:
                 return await self._finished_earlier(key, info.file_id)
-            progress.resumed_parts = len(info.uploaded_parts)
         else:
             info = await self._start(key, identity, name, options, found)
-            progress.resumed_parts = len(info.uploaded_parts)
 
         size, part_size = identity.size, info.part_size
+        count = part_count(size, part_size)
+        # A direct session's parts still needed are what the server says (it asks the store,
+        # so a resumed upload sends only those); None: a proxied session, or an older server.
+        needed = await self._api.direct_parts(info.id) if info.direct and options.direct else None
+        direct = needed is not None
+        if needed is not None:
+            have = set(range(count)) - {int(p["part_number"]) for p in needed}
+        else:
+            have = set(info.uploaded_parts)
+        progress.resumed_parts = len(have)
         progress.session_id = info.id
-        progress.parts_total = part_count(size, part_size)
-        have = set(info.uploaded_parts)
+        progress.parts_total = count
         progress.parts_done = len(have)
         progress.done_bytes = sum(part_range(size, part_size, n)[1] for n in have)
         progress.event = "session"
@@ -160,15 +172,13 @@ class Uploader:
 
         algorithm = choose(options.digest, info.digest_algorithms)
         crcs: dict[int, int] = {}
-        direct = await self._api.direct_parts(info.id) if options.direct else None
         whole = asyncio.create_task(
             asyncio.to_thread(_whole_file_digest, Path(identity.path))
             if algorithm == "sha"
             else asyncio.sleep(0, None)
         )
         try:
-            missing = [n for n in range(progress.parts_total) if n not in have]
-            tickets = None if direct is None else {p["part_number"]: p for p in direct}
+            missing = [n for n in range(count) if n not in have]
             await self._send_parts(
                 info,
                 identity,
@@ -178,7 +188,7 @@ class Uploader:
                 notify,
                 algorithm,
                 crcs,
-                tickets,
+                direct,
             )
             digest = await whole
         finally:
@@ -187,10 +197,8 @@ class Uploader:
             digest = await asyncio.to_thread(_combined_crc, identity, part_size, crcs)
         if await asyncio.to_thread(FileIdentity.of, path) != identity:
             raise FileChanged(f"{path} changed during the upload; run again to start over")
-        if direct is None:
-            file = await self._api.finish(info.id, digest)
-        else:
-            file = await self._api.direct_finish(info.id, digest)
+        # A direct session's finish checks the store's parts before assembling them.
+        file = await self._api.finish(info.id, digest)
         self._forget(key)
         progress.event = "done"
         progress.detail = {"file_id": file.get("id")}
@@ -274,14 +282,7 @@ class Uploader:
             await self._save(key, record)
         deliveries = self._api.deliveries
         try:
-            session_id = await self._api.create_session(
-                name,
-                options.folder_id,
-                identity.size,
-                options.drive_id,
-                options.part_size_hint,
-                record.idempotency_key,
-            )
+            session_id = await self._create(name, identity, options, record.idempotency_key)
         except (ApiError, httpx.TransportError) as exc:
             # Refused (4xx), or no try of it can have reached the server: no session exists,
             # so a record would only make the next run look for one. A 5xx or a try whose
@@ -292,6 +293,21 @@ class Uploader:
             raise
         await self._save(key, replace(record, session_id=session_id))
         return await self._api.get_session(session_id)
+
+    async def _create(
+        self, name: str, identity: FileIdentity, options: UploadOptions, idempotency_key: str
+    ) -> str:
+        """A session in direct mode if asked and the service's store takes direct parts, else
+        proxied (an older server ignores the mode: proxied too)."""
+        return await self._api.create_session(
+            name,
+            options.folder_id,
+            identity.size,
+            options.drive_id,
+            options.part_size_hint,
+            idempotency_key,
+            upload_mode="auto" if options.direct else "proxied",
+        )
 
     async def _save(self, key: str, record: UploadRecord) -> None:
         if self._state is not None:
@@ -307,20 +323,20 @@ class Uploader:
         notify: ProgressCallback,
         algorithm: str | None,
         crcs: dict[int, int],
-        tickets: dict[int, dict[str, Any]] | None = None,
+        direct: bool = False,
     ) -> None:
-        """Send the missing parts through partway, or with `tickets` (direct parts: part number
-        → signed URL) straight into the object store."""
+        """Send the missing parts through partway, or (direct) straight into the object store,
+        each over a URL signed for its size and MD5."""
         queue: asyncio.Queue[int] = asyncio.Queue()
         for number in missing:
             queue.put_nowait(number)
         fd = os.open(identity.path, os.O_RDONLY)
         api = self._api
         sender: PartSender | DirectSender
-        if tickets is None:
-            sender = PartSender(api.base_url, api.credentials, api.retry, api.on_retry)
-        else:
+        if direct:
             sender = DirectSender(api.retry, api.on_retry)
+        else:
+            sender = PartSender(api.base_url, api.credentials, api.retry, api.on_retry)
         workers = min(parallel, max(1, len(missing)))
         threads = ThreadPoolExecutor(workers, "partway-part")
         loop = asyncio.get_running_loop()
@@ -333,9 +349,11 @@ class Uploader:
                 try:
                     send: Callable[[], int | None]
                     if isinstance(sender, DirectSender):
-                        assert tickets is not None
-                        # The store gets no CRC here: a direct part's CRC is read at finish.
-                        send = functools.partial(sender.send_from_file, fd, buffer, tickets[number])
+                        read = sender.read_part
+                        got = await loop.run_in_executor(threads, read, fd, buffer, start, length)
+                        claims = [got.claim(number)]
+                        (ticket,) = await api.claimed_direct_parts(info.id, claims)
+                        send = functools.partial(_sent_direct, sender, got, ticket)
                     else:
                         send = functools.partial(
                             sender.send_from_file,

@@ -102,6 +102,8 @@ class UploadSession:
     # protocol's own metadata pairs, kept to be given back (tus HEAD sends Upload-Metadata).
     mime_type: str | None = None
     client_metadata: tuple[tuple[str, str], ...] = ()
+    # Created for direct parts (partway extension): the client PUTs them into the store itself.
+    direct: bool = False
 
     def is_expired(self, now: datetime) -> bool:
         return self.expires_at <= now

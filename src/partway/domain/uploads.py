@@ -106,8 +106,10 @@ class UploadService:
         part_size: int | None = None,
         part_size_hint: int | None = None,
         idempotency_key: str | None = None,
+        direct: bool = False,
     ) -> UploadSession:
-        """A new session; `part_size` forces one (internal use), `part_size_hint` suggests one.
+        """A new session; `part_size` forces one (internal use), `part_size_hint` suggests one;
+        `direct` makes its parts go straight into the store (domain/direct_uploads.py).
 
         With an idempotency key, a repeated create returns the session the first one made.
         """
@@ -157,6 +159,7 @@ class UploadService:
             idempotency_key=idempotency_key,
             mime_type=req.mime_type,
             client_metadata=req.client_metadata,
+            direct=direct,
         )
         created = SessionCreated(session.id, tenant, service_id, session.size, now)
         try:

@@ -71,3 +71,15 @@ class CreateFolder(Strict):
     description: Description | None = None
     drive_id: StrictStr | None = None
     pass_through: list[PassThrough] | None = None
+
+
+class PartChecksums(Strict):
+    """partway extension: what a direct part will hold (base64, as HTTP digests carry them)."""
+
+    part_number: StrictInt = Field(ge=0, le=10_000)
+    md5: StrictStr | None = None
+    crc32c: StrictStr | None = None
+
+
+class DirectPartsRequest(Strict):
+    parts: list[PartChecksums] = Field(min_length=1, max_length=1000)

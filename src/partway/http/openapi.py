@@ -30,11 +30,14 @@ from ..wire import (
     PART_SIZE_HINT,
     SERVICE_ID,
     SESSIONS_PATH,
+    UPLOAD_MODE,
+    UPLOAD_MODES,
 )
 from .bodies import (
     CreateFile,
     CreateFolder,
     CreateUploadSession,
+    DirectPartsRequest,
     FinishUploadSession,
     UpdateEntry,
 )
@@ -47,6 +50,7 @@ MODELS: list[type[BaseModel]] = [
     CreateFolder,
     UpdateEntry,
     CreateFile,
+    DirectPartsRequest,
 ]
 
 
@@ -94,6 +98,7 @@ IDEMPOTENCY_HEADER = _header(
 PART_SIZE_HINT_HEADER = _header(
     PART_SIZE_HINT, schema={"type": "string", "pattern": "^[1-9][0-9]{0,17}$"}
 )
+UPLOAD_MODE_HEADER = _header(UPLOAD_MODE, schema={"type": "string", "enum": list(UPLOAD_MODES)})
 RANGE_HEADER = _header(
     "range", schema={"type": "string", "pattern": "^bytes=[0-9]{0,20}-[0-9]{0,20}$"}
 )
@@ -217,7 +222,7 @@ def _paths() -> Json:
             "post": _op(
                 "uploadSessionsAdd",
                 201,
-                [RAW, IDEMPOTENCY_HEADER, PART_SIZE_HINT_HEADER],
+                [RAW, IDEMPOTENCY_HEADER, PART_SIZE_HINT_HEADER, UPLOAD_MODE_HEADER],
                 _json_body(
                     CreateUploadSession,
                     examples={
@@ -275,6 +280,9 @@ def _paths() -> Json:
         # partway extension (issue #20): parts PUT straight into the object store.
         SESSIONS_PATH + "/{id}/direct": {
             "get": _op("uploadSessionsDirectParts", 200, [ID, RAW, FIELDS]),
+            "post": _op(
+                "uploadSessionsDirectClaimedParts", 200, [ID, RAW], _json_body(DirectPartsRequest)
+            ),
         },
         SESSIONS_PATH + "/{id}/direct/finish": {
             "post": _op("uploadSessionsDirectFinish", 201, [ID, RAW, DIGEST_HEADER]),

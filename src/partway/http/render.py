@@ -99,6 +99,8 @@ def _session_fields(session: UploadSession, ranges: list[tuple[int, int]]) -> di
         "parent_folder_id": session.folder_id,
         "drive_id": session.drive_id,
         "state": session.state.value,
+        # partway extension: where the parts go (domain/direct_uploads.py).
+        "upload_mode": "direct" if session.direct else "proxied",
         # partway extension: the digest algorithms parts and finish may carry, fastest first.
         "digest_algorithms": list(OFFERED),
     }

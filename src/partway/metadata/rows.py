@@ -59,6 +59,7 @@ def session_of(row: Row[Any], received: tuple[ByteRange, ...]) -> UploadSession:
         storage_handle=row.storage_handle,
         mime_type=row.mime_type,
         client_metadata=metadata_of(row.client_metadata),
+        direct=row.direct,
     )
 
 

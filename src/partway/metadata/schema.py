@@ -58,6 +58,7 @@ sessions = sa.Table(
     # What the client said of the file (tus `filetype`, Upload-Metadata as a JSON object).
     sa.Column("mime_type", sa.String(255), nullable=True),
     sa.Column("client_metadata", sa.Text(), nullable=True),
+    sa.Column("direct", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Index("ix_upload_sessions_expires_at", "expires_at"),
     # A page of a consumer's sessions, oldest first, starts at its cursor: no sort of them all.
     sa.Index("ix_upload_sessions_tenant_created", "app_id", "consumer_id", "created_at", "id"),
@@ -100,6 +101,22 @@ ranges = sa.Table(
     sa.Column("sha256", sa.String(64), nullable=True),
     sa.Column("recorded_at", UTCDateTime(), nullable=False),
     sa.Column("tag", sa.String(255), nullable=True),
+    sa.Column("crc32c", sa.String(8), nullable=True),
+)
+
+# What a client of a direct session said a part would hold when it asked for its URL (hex MD5
+# and CRC32C): finish checks the store's account of the part against it.
+direct_claims = sa.Table(
+    "direct_claims",
+    metadata,
+    sa.Column(
+        "session_id",
+        sa.String(64),
+        sa.ForeignKey("upload_sessions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("start", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("md5", sa.String(32), nullable=True),
     sa.Column("crc32c", sa.String(8), nullable=True),
 )
 

@@ -116,6 +116,7 @@ def _session_values(session: UploadSession) -> dict[str, Any]:
         "storage_handle": session.storage_handle,
         "mime_type": session.mime_type,
         "client_metadata": metadata_text(session.client_metadata),
+        "direct": session.direct,
     }
 
 

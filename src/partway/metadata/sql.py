@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .accounts import AccountQueries
+from .claims import ClaimQueries
 from .copies import CopyQueries
 from .drives import DriveQueries
 from .entries import EntryQueries
@@ -23,6 +24,7 @@ class SqlRepository(
     LinkQueries,
     SearchQueries,
     CopyQueries,
+    ClaimQueries,
 ):
     """The metadata repository for SQLite and PostgreSQL: every repository protocol of
     domain/repositories.py, and the drive, link, search and folder-copy ones of issue #18."""

@@ -1,11 +1,16 @@
 """Direct ranges on Azure Blob: SAS Put Block URLs for clients, the block list to check what
-they staged. A companion of AzureStorage that shares its clients (one set per event loop)."""
+they staged. A companion of AzureStorage that shares its clients (one set per event loop).
+
+A claimed MD5 goes into the ticket's headers as Content-MD5, which Put Block checks against the
+bytes; a SAS signs no request headers, so unlike S3 a client could leave it out, and the block
+list reports no checksum for finish to compare."""
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
 
-from ..domain.direct import RangeTicket
+from ..domain.direct import PartClaim, RangeTicket
 from ..domain.models import ByteRange, Placement
 from .azure import AzureStorage, _store_errors, block_id
 from .s3 import part_number
@@ -16,10 +21,13 @@ class AzureDirectRanges:
         self._storage = storage
 
     async def range_ticket(
-        self, at: Placement, start: int, size: int, ttl: timedelta
+        self, at: Placement, start: int, size: int, ttl: timedelta, claim: PartClaim | None = None
     ) -> RangeTicket:
         url = await self._storage.block_url(at, block_id(at.handle, part_number(at, start)), ttl)
-        return RangeTicket(start, size, url, {}, datetime.now(UTC) + ttl)
+        headers = {}
+        if claim is not None and claim.md5 is not None:
+            headers["content-md5"] = base64.b64encode(bytes.fromhex(claim.md5)).decode()
+        return RangeTicket(start, size, url, headers, datetime.now(UTC) + ttl)
 
     async def stored_ranges(self, at: Placement) -> list[ByteRange]:
         """Blocks of this handle, staged or committed (after a reopen the old ones count)."""
