@@ -7,6 +7,7 @@ from .claims import ClaimQueries
 from .copies import CopyQueries
 from .drives import DriveQueries
 from .entries import EntryQueries
+from .layouts import LayoutQueries
 from .links import LinkQueries
 from .outbox import OutboxQueries
 from .search import SearchQueries
@@ -23,6 +24,7 @@ class SqlRepository(
     SearchQueries,
     CopyQueries,
     ClaimQueries,
+    LayoutQueries,
 ):
     """The metadata repository for SQLite and PostgreSQL: every repository protocol of
     domain/repositories.py, and the drive, link, search and folder-copy ones of issue #18."""
