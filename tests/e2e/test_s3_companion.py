@@ -233,7 +233,7 @@ def test_another_tenant_sees_no_upload(server: Server, api: httpx.Client) -> Non
 def test_every_route_needs_credentials(server: Server) -> None:
     upload_id = "ses_whatever"
     key = {"key": upload_id}
-    calls = [
+    calls: list[tuple[str, str, dict[str, Any]]] = [
         ("POST", MULTIPART, {"json": {"filename": "a.bin"}}),
         ("GET", f"{MULTIPART}/{upload_id}/1", {"params": key}),
         ("GET", f"{MULTIPART}/{upload_id}", {"params": key}),
