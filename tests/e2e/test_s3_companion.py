@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -16,7 +17,7 @@ import httpx
 import pytest
 
 from tests.backends import BUCKET, new_s3_url, s3_client
-from tests.conftest import Server, assert_clean_log, start_server, stop_server
+from tests.conftest import PARTWAY, Server, assert_clean_log, start_server, stop_server
 
 from .helpers import MIB, assert_error, download
 
@@ -310,6 +311,25 @@ def test_companion_grant_acts_for_its_tenant_only(server: Server, api: httpx.Cli
         assert_error(res, 401, "UnauthorizedError")
     for ttl in (0, 10 * 86400, "long"):
         assert_error(api.post("/companion/grants", json={"expires_in": ttl}), 400)
+    # A grant is a credential: the request log names its route, never the grant itself.
+    assert tag not in server.log.read_text()
+    assert f"/companion/{{grant}}{MULTIPART}" in server.log.read_text()
+
+
+def test_complete_counts_the_upload_against_the_quota(server: Server) -> None:
+    """The plugin never declares a size, so nothing was reserved: complete checks the parts'
+    total against the consumer's quota and refuses, leaving the upload open."""
+    quota = [*PARTWAY, "quota", "set", "--app-id", server.app_id, "--consumer-id", "tight"]
+    env = {**os.environ, "PARTWAY_DATA_DIR": str(server.data_dir)}
+    subprocess.run([*quota, "--bytes", str(PART)], check=True, capture_output=True, env=env)
+    with server.client("tight") as tight:
+        upload_id = create(tight, "big.bin")
+        parts = upload_parts(tight, upload_id, [os.urandom(PART), b"one byte too many"])
+        assert_error(complete(tight, upload_id, parts), 402, "RequestLimitError")
+        listed = tight.get(f"{MULTIPART}/{upload_id}", params={"key": upload_id})
+        assert [p["PartNumber"] for p in listed.json()] == [1, 2]
+        res = tight.delete(f"{MULTIPART}/{upload_id}", params={"key": upload_id})
+        assert res.status_code == 200
 
 
 def test_part_url_expiry_is_signed(api: httpx.Client) -> None:
