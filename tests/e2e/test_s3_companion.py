@@ -20,6 +20,7 @@ from tests.backends import BUCKET, new_s3_url, s3_client
 from tests.conftest import PARTWAY, Server, assert_clean_log, start_server, stop_server
 
 from .helpers import MIB, assert_error, download
+from .helpers import put_part as apideck_put_part
 
 PART = 5 * MIB
 MULTIPART = "/s3/multipart"
@@ -343,3 +344,17 @@ def test_part_url_expiry_is_signed(api: httpx.Client) -> None:
     later = url.replace("X-Amz-Expires=3600", "X-Amz-Expires=999999")
     assert httpx.put(later, content=b"no").status_code == 403
     assert httpx.put(url, content=b"ok").is_success
+
+
+def test_parts_partway_received_itself_keep_their_grid(api: httpx.Client) -> None:
+    """An S3 upload is a session of the Apideck API too: once partway has recorded a part of
+    it (sent through partway), complete cannot re-lay it out from the store and says so."""
+    upload_id = create(api, "mixed.bin")
+    proxied = apideck_put_part(api, upload_id, 0, os.urandom(1000))
+    assert proxied.status_code == 200, proxied.text
+    parts = [
+        {"PartNumber": p["PartNumber"], "ETag": p["ETag"]}
+        for p in api.get(f"{MULTIPART}/{upload_id}", params={"key": upload_id}).json()
+    ]
+    body = assert_error(complete(api, upload_id, parts), 422, "InvalidStateError")
+    assert "received itself" in body["message"]
