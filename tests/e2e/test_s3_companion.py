@@ -10,14 +10,22 @@ import json
 import os
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
-from tests.backends import BUCKET, new_s3_url, s3_client
-from tests.conftest import PARTWAY, Server, assert_clean_log, start_server, stop_server
+from tests.backends import BUCKET, drop_database, new_database, new_s3_url, s3_client
+from tests.conftest import (
+    PARTWAY,
+    Server,
+    assert_clean_log,
+    launch,
+    start_server,
+    stop_server,
+)
 
 from .helpers import MIB, assert_error, download
 from .helpers import put_part as apideck_put_part
@@ -32,10 +40,25 @@ def storage_url() -> str:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, storage_url: str) -> Iterator[Server]:
+def database_url() -> Iterator[str]:
+    """PostgreSQL, as several servers on one S3 store would share it (the browser test of
+    tests/e2e/test_uppy_s3.py runs on SQLite)."""
+    url = new_database()
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture(scope="module")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, storage_url: str, database_url: str
+) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("s3-companion")
     stores = {"s3": storage_url, "disk": str(tmp / "disk")}
-    env = {"PARTWAY_STORAGE": json.dumps(stores), "PARTWAY_DEFAULT_SERVICE": "s3"}
+    env = {
+        "PARTWAY_STORAGE": json.dumps(stores),
+        "PARTWAY_DEFAULT_SERVICE": "s3",
+        "PARTWAY_DATABASE_URL": database_url,
+    }
     srv = start_server(tmp, env)
     yield srv
     stop_server(srv)
@@ -302,12 +325,13 @@ def test_companion_grant_acts_for_its_tenant_only(server: Server, api: httpx.Cli
         res = httpx.get(f"{endpoint}{MULTIPART}/{theirs}", params={"key": theirs})
         assert_error(res, 404, "EntityNotFoundError")
         # A grant edited to name consumer-2 is no grant.
-        expires, app, _, service, tag = endpoint.rsplit("/", 1)[1].split(".")
-        forged = ".".join([expires, app, "Y29uc3VtZXItMg", service, tag])
+        expires, app, consumer, service, key_hash, tag = endpoint.rsplit("/", 1)[1].split(".")
+        forged = ".".join([expires, app, "Y29uc3VtZXItMg", service, key_hash, tag])
         base = endpoint.rsplit("/", 1)[0]
         res = httpx.get(f"{base}/{forged}{MULTIPART}/{theirs}", params={"key": theirs})
         assert_error(res, 401, "UnauthorizedError")
-    for token in ("nope", "1.a.b.c.d", f"{int(expires) + 1}.{app}.{_}.{service}.{tag}"):
+    later = f"{int(expires) + 1}.{app}.{consumer}.{service}.{key_hash}.{tag}"
+    for token in ("nope", "1.a.b.c.d.e", later, f"{expires}.{app}.!.{service}.{key_hash}.{tag}"):
         res = httpx.post(f"{base}/{token}{MULTIPART}", json={"filename": "x.bin"})
         assert_error(res, 401, "UnauthorizedError")
     for ttl in (0, 10 * 86400, "long"):
@@ -317,11 +341,12 @@ def test_companion_grant_acts_for_its_tenant_only(server: Server, api: httpx.Cli
     assert f"/companion/{{grant}}{MULTIPART}" in server.log.read_text()
 
 
-def test_complete_counts_the_upload_against_the_quota(server: Server) -> None:
+def test_complete_counts_the_upload_against_the_quota(server: Server, database_url: str) -> None:
     """The plugin never declares a size, so nothing was reserved: complete checks the parts'
     total against the consumer's quota and refuses, leaving the upload open."""
     quota = [*PARTWAY, "quota", "set", "--app-id", server.app_id, "--consumer-id", "tight"]
     env = {**os.environ, "PARTWAY_DATA_DIR": str(server.data_dir)}
+    env["PARTWAY_DATABASE_URL"] = database_url
     subprocess.run([*quota, "--bytes", str(PART)], check=True, capture_output=True, env=env)
     with server.client("tight") as tight:
         upload_id = create(tight, "big.bin")
@@ -358,3 +383,30 @@ def test_parts_partway_received_itself_keep_their_grid(api: httpx.Client) -> Non
     ]
     body = assert_error(complete(api, upload_id, parts), 422, "InvalidStateError")
     assert "received itself" in body["message"]
+
+
+def test_a_grant_ends_with_its_key(tmp_path: Path, storage_url: str) -> None:
+    """Revoking the key a grant was made with ends the grant (on a fresh server: a running one
+    remembers a key's app for up to 30 s)."""
+    env = {"PARTWAY_STORAGE": json.dumps({"s3": storage_url}), "PARTWAY_DEFAULT_SERVICE": "s3"}
+    server = start_server(tmp_path, env)
+    try:
+        with server.client() as api:
+            endpoint = grant(api)
+        assert httpx.post(endpoint + MULTIPART, json={"filename": "a.bin"}).status_code == 200
+    finally:
+        stop_server(server)
+    admin = {**os.environ, "PARTWAY_DATA_DIR": str(server.data_dir)}
+    listed = subprocess.run(
+        [*PARTWAY, "keys", "list", "--json"], env=admin, check=True, capture_output=True
+    )
+    (key,) = json.loads(listed.stdout)
+    subprocess.run([*PARTWAY, "keys", "revoke", key["id"]], env=admin, check=True)
+    port = int(server.base_url.rsplit(":", 1)[1])
+    server.process = launch(server.data_dir, port, server.log, env)
+    try:
+        res = httpx.post(endpoint + MULTIPART, json={"filename": "b.bin"})
+        assert "revoked" in assert_error(res, 401, "UnauthorizedError")["message"]
+    finally:
+        stop_server(server)
+    assert_clean_log(server)

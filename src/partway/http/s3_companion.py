@@ -15,7 +15,8 @@ Authentication. These routes take the Apideck key and tenancy headers like every
 The 6.x plugin sends none (its Companion client calls plain `fetch(companionEndpoint + path)`),
 so an authenticated `POST /companion/grants` hands out a companion endpoint for the plugin,
 `/companion/{grant}`, under which the same routes answer for that tenant and service until the
-grant expires: an HMAC-signed, expiring capability, like the signed download URLs."""
+grant expires or the key it was made with is revoked: an HMAC-signed, expiring capability, like
+the signed download URLs."""
 
 from __future__ import annotations
 
@@ -30,11 +31,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..domain.errors import InvalidInput, NotFound, OperationUnsupported, Unauthorized
+from ..domain.keys import hash_key
 from ..domain.models import Tenant
 from ..wire import format_time
 from . import params
 from .bodies import Strict
-from .context import Caller, caller, services_of
+from .context import Caller, bearer_token, caller, services_of
 
 PURPOSE = "s3-companion"
 GRANT_TTL = timedelta(hours=1)
@@ -77,36 +79,41 @@ async def grant(request: Request) -> Response:
     who = await caller(request)
     body = await params.json_body(request, GrantRequest)
     expires = int(datetime.now(UTC).timestamp()) + body.expires_in
-    fields = (who.tenant.app_id, who.tenant.consumer_id, who.service_id, str(expires))
+    # The key's hash binds the grant to the key: revoking the key ends the grant too.
+    key_hash = hash_key(bearer_token(request.headers.get("authorization")) or "")
+    fields = (who.tenant.app_id, who.tenant.consumer_id, who.service_id, key_hash, str(expires))
     tag = who.services.catalog.signer.sign(PURPOSE, *fields)
-    token = ".".join([str(expires), *(_b64(f) for f in fields[:3]), tag])
+    token = ".".join([str(expires), *(_b64(f) for f in fields[:3]), key_hash, tag])
     base = str(request.base_url).rstrip("/")
     at = format_time(datetime.fromtimestamp(expires, UTC))
     return JSONResponse({"companion_endpoint": f"{base}/companion/{token}", "expires_at": at})
 
 
-def _granted(request: Request, token: str) -> Caller:
+async def _granted(request: Request, token: str) -> Caller:
     services = services_of(request)
     refused = Unauthorized("this companion endpoint is not valid")
     pieces = token.split(".")
-    if len(pieces) != 5 or not pieces[0].isdigit() or len(pieces[0]) > 12:
+    if len(pieces) != 6 or not pieces[0].isdigit() or len(pieces[0]) > 12:
         raise refused
+    expires, key_hash, tag = pieces[0], pieces[4], pieces[5]
     try:
         app_id, consumer_id, service_id = (_unb64(p) for p in pieces[1:4])
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise refused from None
-    fields = (app_id, consumer_id, service_id, pieces[0])
-    if not services.catalog.signer.verify(pieces[4], PURPOSE, *fields):
+    fields = (app_id, consumer_id, service_id, key_hash, expires)
+    if not services.catalog.signer.verify(tag, PURPOSE, *fields):
         raise refused
-    if int(pieces[0]) <= datetime.now(UTC).timestamp():
+    if int(expires) <= datetime.now(UTC).timestamp():
         raise Unauthorized("this companion endpoint has expired: ask for a new one")
+    if await services.keys.app_of_key_hash(key_hash) != app_id:
+        raise Unauthorized("the API key this companion endpoint was made with is revoked")
     services.uploads.storage(service_id)
     return Caller(services, Tenant(app_id=app_id, consumer_id=consumer_id), service_id)
 
 
 async def _who(request: Request) -> Caller:
     token = request.path_params.get("grant")
-    return await caller(request) if token is None else _granted(request, token)
+    return await caller(request) if token is None else await _granted(request, token)
 
 
 def _upload_id(request: Request) -> str:
