@@ -2,8 +2,10 @@
 tests/uppy-s3/package-lock.json) in headless Chromium, uploading through the Dashboard's own
 button: the plugin calls a real `partway serve`'s /s3/multipart routes from another origin
 (CORS) and PUTs each part straight into Ceph RGW (or moto) over the URLs partway presigns,
-reading their ETags through the bucket's CORS rules. The page is tests/uppy-s3/page.js, bundled
-by the locked esbuild; the bytes are read back through the Apideck API."""
+reading their ETags through the bucket's CORS rules; paused and resumed, it asks for the
+store's parts and sends only the rest; on local disk it reports the refusal. The page is
+tests/uppy-s3/page.js, bundled by the locked esbuild; the bytes are read back through the
+Apideck API."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -144,15 +147,29 @@ def events(page: Page, kind: str) -> list[dict[str, Any]]:
     return found
 
 
-def wait_for_end(page: Page, timeout: float = 90.0) -> None:
-    """Poll while Playwright delivers the page's events (a sync Playwright client delivers
-    them only inside its own calls, so no time.sleep here)."""
+def wait_until(page: Page, check: Any, what: str, timeout: float = 90.0) -> Any:
+    """Poll `check` while Playwright delivers the page's events (a sync Playwright client
+    delivers them only inside its own calls, so no time.sleep here)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if events(page, "success") or events(page, "error"):
-            return
-        page.wait_for_timeout(100)
-    raise AssertionError("timed out waiting for the upload's end")
+        found = check()
+        if found:
+            return found
+        page.wait_for_timeout(50)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def wait_for_end(page: Page) -> None:
+    wait_until(page, lambda: events(page, "success") or events(page, "error"), "the upload's end")
+
+
+def throttle(page: Page, bytes_per_s: int) -> None:
+    """Chromium's uplink held to this rate (DevTools network emulation), so a pause lands
+    mid-upload."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    conditions = {"offline": False, "latency": 0, "downloadThroughput": -1}
+    cdp.send("Network.emulateNetworkConditions", {**conditions, "uploadThroughput": bytes_per_s})
 
 
 def received_bytes(base_url: str) -> float:
@@ -221,3 +238,37 @@ def test_a_store_without_presigned_parts_fails_the_upload_clearly(
     with server.client() as api:
         res = api.get("/file-storage/upload-sessions", headers={"x-apideck-service-id": "disk"})
     assert res.status_code == 200 and res.json()["data"] == [], res.text
+
+
+def test_paused_and_resumed_from_the_stores_list_of_parts(
+    page: Page, site: str, server: Server
+) -> None:
+    """Resumed, the plugin asks partway which parts the store holds (ListParts) and sends only
+    the others."""
+    payload = os.urandom(3 * 5 * MIB + 99)
+    sent: list[Request] = []
+    page.on("request", lambda r: sent.append(r) if r.method != "OPTIONS" else None)
+    open_uppy(page, site, companion_endpoint(server, "s3"), "root")
+    throttle(page, 4 * MIB)
+    add_file(page, "paused.bin", payload)
+    page.click(".uppy-StatusBar-actionBtn--upload")
+    wait_until(page, lambda: events(page, "part"), "the first part")
+    toggle = page.locator('.uppy-StatusBar [data-cy="togglePauseResume"]')
+    toggle.click()
+    wait_until(page, lambda: toggle.get_attribute("title") == "Resume", "the Resume button")
+    page.wait_for_timeout(500)
+    done_before = {p["number"] for p in events(page, "part")}
+    assert 1 in done_before and len(done_before) < 4
+    toggle.click()
+    wait_for_end(page)
+    assert events(page, "error") == []
+
+    lists = [r for r in sent if r.method == "GET" and re.search(r"/s3/multipart/[^/?]+\?", r.url)]
+    assert len(lists) == 1  # asked the store once, on resume
+    put_numbers = [
+        parse_qs(urlsplit(r.url).query)["partNumber"][0] for r in sent if r.method == "PUT"
+    ]
+    assert put_numbers.count("1") == 1  # part 1 never sent again
+    file_id = events(page, "success")[0]["url"].rsplit("/", 1)[1]
+    with server.client() as api:
+        assert download(api, file_id).content == payload
