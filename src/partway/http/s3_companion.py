@@ -128,8 +128,9 @@ def _upload_id(request: Request) -> str:
     return upload_id
 
 
-def _folder(metadata: dict[str, Any], name: str, default: str | None) -> str | None:
-    value = metadata.get(name, default)
+def _meta_text(metadata: dict[str, Any], name: str) -> str | None:
+    """A metadata field partway reads (the plugin sends every meta field of the file)."""
+    value = metadata.get(name)
     if value is not None and (not isinstance(value, str) or not value):
         raise InvalidInput(f"metadata.{name} must be a non-empty string")
     return value
@@ -138,9 +139,8 @@ def _folder(metadata: dict[str, Any], name: str, default: str | None) -> str | N
 async def create(request: Request) -> Response:
     who = await _who(request)
     body = await params.json_body(request, CreateMultipart)
-    folder = _folder(body.metadata, "parent_folder_id", "root")
-    drive = _folder(body.metadata, "drive_id", None)
-    assert folder is not None
+    folder = _meta_text(body.metadata, "parent_folder_id") or "root"
+    drive = _meta_text(body.metadata, "drive_id")
     session = await who.services.catalog.companion.create(
         who.tenant, who.service_id, body.filename, folder, drive
     )
