@@ -14,6 +14,7 @@ from . import secret_key
 from .config import Settings
 from .domain.admission import Admission, Limits
 from .domain.catalog import Catalog
+from .domain.companion import CompanionUploads
 from .domain.copies import FolderCopier
 from .domain.direct_uploads import DirectUploads
 from .domain.drives import DriveService
@@ -38,6 +39,7 @@ from .metrics import Metrics
 from .storage import direct_ranges, storage_from_url
 from .storage.instrumented import InstrumentedStorage
 from .threads import KDF
+from .storage.s3_parts import part_signers
 from .webhooks.hooks import HttpHooks
 
 
@@ -117,6 +119,19 @@ def build_catalog(
         for service, storage in core.uploads.storages().items()
         if (found := direct_ranges(storage)) is not None
     }
+    direct_uploads = DirectUploads(
+        core.uploads,
+        direct,
+        repo,
+        repo,
+        core.locks,
+        clock,
+        timedelta(seconds=settings.session_ttl_seconds),
+        settings.direct_services,
+        # Stores clients cannot reach (local disk): partway serves their part URLs itself.
+        SignedParts(signer, clock),
+        [service for service in core.uploads.storages() if service not in direct],
+    )
     return Catalog(
         drives=DriveService(repo, clock),
         links=LinkService(repo, repo, signer, clock, KDF.run),
@@ -126,19 +141,8 @@ def build_catalog(
         copies=FolderCopier(
             repo, repo, tree, core.uploads.storage, clock, settings.default_quota_bytes, events
         ),
-        direct=DirectUploads(
-            core.uploads,
-            direct,
-            repo,
-            repo,
-            core.locks,
-            clock,
-            timedelta(seconds=settings.session_ttl_seconds),
-            settings.direct_services,
-            # Stores clients cannot reach (local disk): partway serves their part URLs itself.
-            SignedParts(signer, clock),
-            [service for service in core.uploads.storages() if service not in direct],
-        ),
+        direct=direct_uploads,
+        companion=CompanionUploads(core.uploads, direct_uploads, part_signers(core.uploads), repo),
     )
 
 

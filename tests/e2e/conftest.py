@@ -45,6 +45,7 @@ PROTOCOL_NEUTRAL = frozenset(
         "test_sessions_list.py",
         "test_two_instances.py",
         "test_uppy.py",
+        "test_uppy_s3.py",
         "test_tus_js.py",
         "test_webhooks.py",
         "test_webhooks_crash.py",

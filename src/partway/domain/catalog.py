@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from .companion import CompanionUploads
 from .copies import FolderCopier
 from .direct_uploads import DirectUploads
 from .drives import DriveService
@@ -31,3 +32,5 @@ class Catalog:
     copies: FolderCopier
     # Parts PUT by clients straight into the object store (issue #20).
     direct: DirectUploads
+    # Uppy's S3 plugin over direct sessions (issue #20).
+    companion: CompanionUploads

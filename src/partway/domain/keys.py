@@ -53,6 +53,11 @@ class KeyService:
             raise MissingHeader("Missing Header: x-apideck-consumer-id")
         return Tenant(app_id=app_id, consumer_id=consumer_id)
 
+    async def app_of_key_hash(self, key_hash: str) -> str | None:
+        """The app of a key known by its hash, None once revoked: a capability minted under a
+        key (http/s3_companion.py's grants) ends with it."""
+        return await self._app_for(key_hash)
+
     async def _app_for(self, key_hash: str) -> str | None:
         now = time.monotonic()
         cached = self._known.get(key_hash)

@@ -8,6 +8,7 @@ from .copies import CopyQueries
 from .drives import DriveQueries
 from .entries import EntryQueries
 from .lengths import LengthQueries
+from .layouts import LayoutQueries
 from .links import LinkQueries
 from .outbox import OutboxQueries
 from .search import SearchQueries
@@ -25,6 +26,7 @@ class SqlRepository(
     SearchQueries,
     CopyQueries,
     ClaimQueries,
+    LayoutQueries,
 ):
     """The metadata repository for SQLite and PostgreSQL: every repository protocol of
     domain/repositories.py, and the drive, link, search and folder-copy ones of issue #18."""

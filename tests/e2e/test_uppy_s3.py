@@ -1,0 +1,274 @@
+"""Uppy (`@uppy/core`, `@uppy/dashboard`, `@uppy/aws-s3` in Companion mode, pinned in
+tests/uppy-s3/package-lock.json) in headless Chromium, uploading through the Dashboard's own
+button: the plugin calls a real `partway serve`'s /s3/multipart routes from another origin
+(CORS) and PUTs each part straight into Ceph RGW (or moto) over the URLs partway presigns,
+reading their ETags through the bucket's CORS rules; paused and resumed, it asks for the
+store's parts and sends only the rest; on local disk it reports the refusal. The page is
+tests/uppy-s3/page.js, bundled by the locked esbuild; the bytes are read back through the
+Apideck API."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, Request
+
+from tests.backends import BUCKET, new_s3_url, s3_client
+from tests.conftest import Server, assert_clean_log, start_server, stop_server
+from tests.system import program
+
+from .helpers import MIB, download
+
+UPPY = Path(__file__).resolve().parent.parent / "uppy-s3"
+CSS = ("@uppy/core/dist/style.min.css", "@uppy/dashboard/dist/style.min.css")
+
+
+def bundle(out: Path) -> str:
+    """tests/uppy-s3/page.js and the Uppy packages as one script (installed once: .ci/run does
+    `npm ci` up front)."""
+    npm = program("npm", "npm")
+    if not (UPPY / "node_modules" / "@uppy" / "aws-s3").is_dir():
+        subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund"], cwd=UPPY, check=True, capture_output=True
+        )
+    target = out / "uppy-s3-page.js"
+    esbuild = str(UPPY / "node_modules/.bin/esbuild")
+    command = [esbuild, "page.js", "--bundle", "--format=iife", f"--outfile={target}"]
+    subprocess.run(command, cwd=UPPY, check=True, capture_output=True)
+    return target.read_text()
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """No access lines on the test's output."""
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The test page, served by a real server on loopback from another origin than partway's
+    and the store's, so every call the plugin makes is cross-origin."""
+    root = tmp_path_factory.mktemp("uppy-s3-site")
+    script = bundle(root)
+    css = "".join((UPPY / "node_modules" / name).read_text() for name in CSS)
+    html = f'<!doctype html><style>{css}</style><div id="uppy"></div><script>{script}</script>'
+    (root / "uppy.html").write_text(html)
+    handler = functools.partial(QuietHandler, directory=str(root))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://localhost:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join()
+
+
+@pytest.fixture(scope="module")
+def bucket_cors(site: str) -> Iterator[None]:
+    """What an operator sets on the bucket for browsers to PUT parts into it: the page's
+    origin, PUT, and the ETag header exposed (the plugin reads each part's ETag)."""
+    store = s3_client(new_s3_url().split("endpoint_url=", 1)[1])
+    rule = {
+        "AllowedOrigins": [site],
+        "AllowedMethods": ["PUT"],
+        "AllowedHeaders": ["*"],
+        "ExposeHeaders": ["ETag"],
+        "MaxAgeSeconds": 60,
+    }
+    store.put_bucket_cors(Bucket=BUCKET, CORSConfiguration={"CORSRules": [rule]})
+    yield
+    store.delete_bucket_cors(Bucket=BUCKET)
+
+
+@pytest.fixture(scope="module")
+def server(
+    site: str, bucket_cors: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    tmp = tmp_path_factory.mktemp("uppy-s3")
+    env = {
+        "PARTWAY_CORS_ORIGINS": json.dumps([site]),
+        "PARTWAY_STORAGE": json.dumps({"s3": new_s3_url(), "disk": str(tmp / "disk")}),
+        "PARTWAY_DEFAULT_SERVICE": "s3",
+    }
+    srv = start_server(tmp, env)
+    yield srv
+    stop_server(srv)
+    assert_clean_log(srv)
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+def companion_endpoint(server: Server, service: str) -> str:
+    """What the app's backend asks partway for, with the tenant's credentials, and hands to
+    the page (which never sees the API key)."""
+    res = httpx.post(
+        server.base_url + "/companion/grants",
+        headers=server.headers(**{"x-apideck-service-id": service}),
+        json={"expires_in": 600},
+    )
+    assert res.status_code == 200, res.text
+    endpoint: str = res.json()["companion_endpoint"]
+    return endpoint
+
+
+def open_uppy(page: Page, site: str, endpoint: str, folder_id: str) -> None:
+    page.goto(site + "/uppy.html")
+    config = {"companionEndpoint": endpoint, "folderId": folder_id}
+    page.evaluate("config => window.startUppy(config)", config)
+
+
+def add_file(page: Page, name: str, payload: bytes) -> None:
+    picker = page.locator('input.uppy-Dashboard-input[name="files[]"]').first
+    picker.set_input_files({"name": name, "mimeType": "application/x-test", "buffer": payload})
+
+
+def events(page: Page, kind: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = page.evaluate(
+        "kind => window.uppyEvents.filter(e => e.kind === kind)", kind
+    )
+    return found
+
+
+def wait_until(page: Page, check: Any, what: str, timeout: float = 90.0) -> Any:
+    """Poll `check` while Playwright delivers the page's events (a sync Playwright client
+    delivers them only inside its own calls, so no time.sleep here)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        page.wait_for_timeout(50)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def wait_for_end(page: Page) -> None:
+    wait_until(page, lambda: events(page, "success") or events(page, "error"), "the upload's end")
+
+
+def throttle(page: Page, bytes_per_s: int) -> None:
+    """Chromium's uplink held to this rate (DevTools network emulation), so a pause lands
+    mid-upload."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    conditions = {"offline": False, "latency": 0, "downloadThroughput": -1}
+    cdp.send("Network.emulateNetworkConditions", {**conditions, "uploadThroughput": bytes_per_s})
+
+
+def received_bytes(base_url: str) -> float:
+    """partway's own counter of request body bytes."""
+    text = httpx.get(base_url + "/metrics").text
+    found = re.search(r"^partway_http_received_bytes_total (\S+)$", text, re.MULTILINE)
+    assert found is not None
+    return float(found.group(1))
+
+
+def make_folder(server: Server, name: str) -> str:
+    with server.client() as api:
+        res = api.post("/file-storage/folders", json={"name": name, "parent_folder_id": "root"})
+    assert res.status_code == 201, res.text
+    folder_id: str = res.json()["data"]["id"]
+    return folder_id
+
+
+def test_dashboard_uploads_parts_straight_into_the_store(
+    page: Page, site: str, server: Server
+) -> None:
+    folder = make_folder(server, "from-uppy")
+    payload = os.urandom(12 * MIB + 321)  # parts of 5, 5 and 2 MiB: Uppy's own choice
+    store = os.environ["PARTWAY_TEST_S3_ENDPOINT"]
+    sent: list[Request] = []
+    page.on("request", lambda r: sent.append(r) if r.method != "OPTIONS" else None)
+    open_uppy(page, site, companion_endpoint(server, "s3"), folder)
+    before = received_bytes(server.base_url)
+    add_file(page, "uppy-s3.bin", payload)
+    page.click(".uppy-StatusBar-actionBtn--upload")
+    wait_for_end(page)
+    assert events(page, "error") == []
+
+    puts = [r for r in sent if r.method == "PUT"]
+    assert len(puts) == 3 and all(r.url.startswith(store + "/") for r in puts)
+    assert [p["number"] for p in events(page, "part")] == [1, 2, 3]
+    to_partway = [r for r in sent if r.url.startswith(server.base_url)]
+    assert [r.method for r in to_partway] == ["POST", "GET", "GET", "GET", "POST"]
+    # Only the create's and the complete's small JSON bodies reached partway.
+    assert received_bytes(server.base_url) - before < 4096
+
+    (success,) = events(page, "success")
+    file_id = success["url"].rsplit("/", 1)[1]
+    assert success["url"] == f"{server.base_url}/file-storage/files/{file_id}"
+    with server.client() as api:
+        assert download(api, file_id).content == payload
+        entry = api.get(f"/file-storage/files/{file_id}").json()["data"]
+    assert entry["path"] == "/from-uppy/uppy-s3.bin" and entry["size"] == len(payload)
+
+
+def test_a_store_without_presigned_parts_fails_the_upload_clearly(
+    page: Page, site: str, server: Server
+) -> None:
+    """Local disk signs no part URLs: the create is refused (400), which Uppy reports as the
+    file's error, and nothing is left open."""
+    refusals: list[int] = []
+    page.on("response", lambda r: refusals.append(r.status) if "/s3/" in r.url else None)
+    open_uppy(page, site, companion_endpoint(server, "disk"), "root")
+    add_file(page, "local.bin", os.urandom(MIB))
+    page.click(".uppy-StatusBar-actionBtn--upload")
+    wait_for_end(page)
+    assert events(page, "success") == []
+    (error,) = events(page, "error")
+    assert "Companion request failed" in error["message"]
+    assert refusals == [400]
+    with server.client() as api:
+        res = api.get("/file-storage/upload-sessions", headers={"x-apideck-service-id": "disk"})
+    assert res.status_code == 200 and res.json()["data"] == [], res.text
+
+
+def test_paused_and_resumed_from_the_stores_list_of_parts(
+    page: Page, site: str, server: Server
+) -> None:
+    """Resumed, the plugin asks partway which parts the store holds (ListParts) and sends only
+    the others."""
+    payload = os.urandom(3 * 5 * MIB + 99)
+    sent: list[Request] = []
+    page.on("request", lambda r: sent.append(r) if r.method != "OPTIONS" else None)
+    open_uppy(page, site, companion_endpoint(server, "s3"), "root")
+    throttle(page, 4 * MIB)
+    add_file(page, "paused.bin", payload)
+    page.click(".uppy-StatusBar-actionBtn--upload")
+    wait_until(page, lambda: events(page, "part"), "the first part")
+    toggle = page.locator('.uppy-StatusBar [data-cy="togglePauseResume"]')
+    toggle.click()
+    wait_until(page, lambda: toggle.get_attribute("title") == "Resume", "the Resume button")
+    page.wait_for_timeout(500)
+    done_before = {p["number"] for p in events(page, "part")}
+    assert 1 in done_before and len(done_before) < 4
+    toggle.click()
+    wait_for_end(page)
+    assert events(page, "error") == []
+
+    lists = [r for r in sent if r.method == "GET" and re.search(r"/s3/multipart/[^/?]+\?", r.url)]
+    assert len(lists) == 1  # asked the store once, on resume
+    put_numbers = [
+        parse_qs(urlsplit(r.url).query)["partNumber"][0] for r in sent if r.method == "PUT"
+    ]
+    assert put_numbers.count("1") == 1  # part 1 never sent again
+    file_id = events(page, "success")[0]["url"].rsplit("/", 1)[1]
+    with server.client() as api:
+        assert download(api, file_id).content == payload
