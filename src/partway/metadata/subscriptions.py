@@ -73,7 +73,7 @@ class SqlSubscriptions(SqlBase):
 
     async def sealed(self) -> list[SealedSubscription]:
         """Every subscription with its sealed secret: what a server delivers to."""
-        query = sa.select(*_LISTED, subscriptions.c.sealed_secret)
+        query = sa.select(*_LISTED, subscriptions.c.sealed_secret).order_by(subscriptions.c.id)
         return await self._read(
             lambda c: [SealedSubscription(_subscription(r), bytes(r[5])) for r in c.execute(query)],
             small=True,
