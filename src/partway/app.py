@@ -49,6 +49,7 @@ from .http.pump import BodyPump, pace_for
 from .http.server import Edge, EdgeLimits
 from .http.text_guard import RefuseNul
 from .metadata.deliveries import SqlDeliveries
+from .metadata.subscriptions import SqlSubscriptions
 from .metrics import Metrics
 from .services import ServerServices, build_services, metadata_engine, open_metadata, utc_now
 from .threads import DISK, OTHER_THREADS, SQL, Threads
@@ -120,10 +121,12 @@ async def start_webhooks(
     clock: Clock,
     registry: CollectorRegistry,
     background: list[asyncio.Task[None]],
-) -> WebhookWorker | None:
-    if not settings.webhooks:
-        return None
-    worker = build_worker(settings, SqlDeliveries(engine, durable=settings.fsync), clock, registry)
+) -> WebhookWorker:
+    # Always: an app may subscribe while the server runs (`partway webhooks subscribe`).
+    worker = build_worker(
+        settings, SqlDeliveries(engine, durable=settings.fsync), clock, registry,
+        SqlSubscriptions(engine, durable=settings.fsync),
+    )  # fmt: skip
     await worker.start()  # before the first request: see WebhookWorker.start
     background.append(asyncio.create_task(worker.run_forever(settings.webhook_poll_seconds)))
     return worker
@@ -181,8 +184,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
-        if worker is not None:
-            await worker.close()
+        await worker.close()
         await services.close()
         engine.dispose()
 

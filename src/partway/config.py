@@ -23,10 +23,14 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from .domain.subscriptions import PREFIX as SUBSCRIPTION_PREFIX
 from .endpoints import HookEndpoint, HookKind, WebhookEndpoint
 from .env_names import CLIENT_VARIABLES, TOOLING_VARIABLES, other_names
+from .webhooks.addresses import UrlPolicy
 
 MIB = 1024 * 1024
+Scheme = Literal["http", "https"]
+_HTTPS_ONLY: list[Scheme] = ["https"]
 _FILE_VALUES: ContextVar[dict[str, Any] | None] = ContextVar("partway_file_values", default=None)
 
 
@@ -102,6 +106,10 @@ class Settings(BaseSettings):
     webhook_backoff_base_seconds: float = Field(5.0, gt=0)
     webhook_backoff_max_seconds: float = Field(3600.0, gt=0)
     webhook_poll_seconds: float = Field(1.0, gt=0)
+    # Subscriptions (`partway webhooks subscribe`) carry a tenant's URL: only these schemes, and
+    # hosts and networks (webhooks/addresses.py); non-public addresses only when listed.
+    webhook_allowed_schemes: list[Scheme] = Field(default_factory=lambda: _HTTPS_ONLY.copy())
+    webhook_allowed_hosts: list[str] = Field(default_factory=list)
     # Blocking hooks: pre-create, pre-finish, pre-access → URL, secret, timeout, fail policy.
     hooks: dict[HookKind, HookEndpoint] = Field(default_factory=dict)
     hook_concurrency: int = Field(64, ge=1, le=1024)
@@ -125,6 +133,27 @@ class Settings(BaseSettings):
                 f"storage services ({', '.join(sorted(self.storage))})"
             )
         return self
+
+    @field_validator("webhooks")
+    @classmethod
+    def _names_not_of_subscriptions(
+        cls, value: dict[str, WebhookEndpoint]
+    ) -> dict[str, WebhookEndpoint]:
+        # A subscription's deliveries are queued under its id: a configured endpoint of that
+        # name would share (and dead-letter) them.
+        for name in value:
+            if name.startswith(SUBSCRIPTION_PREFIX):
+                raise ValueError(f"endpoint name {name!r} may not start with {SUBSCRIPTION_PREFIX}")
+        return value
+
+    @field_validator("webhook_allowed_hosts")
+    @classmethod
+    def _hosts_parse(cls, value: list[str]) -> list[str]:
+        UrlPolicy.parse([], value)
+        return value
+
+    def url_policy(self) -> UrlPolicy:
+        return UrlPolicy.parse(self.webhook_allowed_schemes, self.webhook_allowed_hosts)
 
     @field_validator("log_level", "log_format", "http_protocol", mode="before")
     @classmethod
@@ -214,6 +243,8 @@ _EXPECTED_JSON = {
     "direct_services": 'a JSON list of service ids, e.g. ["s3"]',
     "cors_origins": 'a JSON list of origins, e.g. ["https://app.example.com"]',
     "webhooks": 'a JSON object of name -> {"url": ..., "secret": "whsec_..."}',
+    "webhook_allowed_schemes": 'a JSON list, e.g. ["https"]',
+    "webhook_allowed_hosts": 'a JSON list, e.g. ["*.example.com", "10.1.2.0/24"]',
     "hooks": 'a JSON object of hook kind -> {"url": ..., "secret": "whsec_...", "fail": "open"}',
 }
 

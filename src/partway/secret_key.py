@@ -13,16 +13,17 @@ from .domain.signing import SECRET_BYTES
 FILE_NAME = "signing.key"
 
 
-def load_or_create(data_dir: Path) -> bytes:
-    path = data_dir / FILE_NAME
+def load_or_create(data_dir: Path, name: str = FILE_NAME, size: int = SECRET_BYTES) -> bytes:
+    """The key in `data_dir / name`, made of `size` random bytes (mode 0600) if there is none."""
+    path = data_dir / name
     data_dir.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         # Written whole under a temporary name, then linked into place: two servers starting at
         # once agree on whichever link came first, and neither reads a half-written file.
-        temporary = data_dir / f".{FILE_NAME}.{os.getpid()}"
+        temporary = data_dir / f".{name}.{os.getpid()}"
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            os.write(fd, os.urandom(SECRET_BYTES))
+            os.write(fd, os.urandom(size))
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -30,6 +31,6 @@ def load_or_create(data_dir: Path) -> bytes:
             os.link(temporary, path)
         temporary.unlink()
     secret = path.read_bytes()
-    if len(secret) < SECRET_BYTES:
-        raise SystemExit(f"{path} is shorter than {SECRET_BYTES} bytes; remove it to make anew")
+    if len(secret) < size:
+        raise SystemExit(f"{path} is shorter than {size} bytes; remove it to make anew")
     return secret

@@ -10,7 +10,8 @@ that dies mid-delivery leaves a lease that runs out, and another server tries ag
 built) capped delivery at a few per second under load.
 
 All servers are assumed to have the same endpoints configured: `register`, at a server's start,
-stops (dead-letters) the pending deliveries of endpoints not in its settings."""
+stops (dead-letters) the pending deliveries of endpoints not in its settings. Subscriptions
+(metadata/subscriptions.py) are rows instead: their cursors are made and removed with them."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from sqlalchemy.engine import Connection
 
 from ..domain.events import OutboxRecord
 from ..domain.models import Tenant
+from ..domain.subscriptions import PREFIX, is_subscription
 from ..domain.webhooks import Delivery, DeliveryRow, Outcome, QueueStats, Wants
 from .base import SqlBase
 from .delivery_tables import webhook_cursors as cursors
@@ -35,11 +37,11 @@ from .schema import outbox
 REMOVED = "endpoint removed from the settings"
 
 
-def _ensure_cursor(c: Connection, endpoint: str) -> int:
-    """The endpoint's cursor, locked; a new endpoint's starts at the current end of the outbox
-    (it is told what happens from now on, not the whole history: `partway webhooks replay`
-    sends past events on purpose). On PostgreSQL ids commit in id order (outbox.py), so every
-    event committed later has a larger id than the end read here."""
+def start_cursor(c: Connection, endpoint: str) -> None:
+    """A new endpoint's cursor starts at the current end of the outbox (it is told what happens
+    from now on, not the whole history: `partway webhooks replay` sends past events on purpose).
+    On PostgreSQL ids commit in id order (outbox.py), so every event committed later has a
+    larger id than the end read here. An existing cursor is left as it is."""
     dialect = postgresql if c.dialect.name == "postgresql" else sqlite
     end = sa.select(sa.func.coalesce(sa.func.max(outbox.c.id), 0)).scalar_subquery()
     c.execute(
@@ -47,10 +49,19 @@ def _ensure_cursor(c: Connection, endpoint: str) -> int:
         .values(endpoint=endpoint, last_outbox_id=end)
         .on_conflict_do_nothing()
     )
+
+
+def _ensure_cursor(c: Connection, endpoint: str) -> int | None:
+    """The endpoint's cursor, locked. A configured endpoint's is made on first use; a
+    subscription's only when it is made (`SqlSubscriptions.add`), so a server that has not yet
+    seen an unsubscribe (its cursor deleted) makes no more deliveries for it: None."""
+    if not is_subscription(endpoint):
+        start_cursor(c, endpoint)
     query = sa.select(cursors.c.last_outbox_id).where(cursors.c.endpoint == endpoint)
     if c.dialect.name == "postgresql":
         query = query.with_for_update()
-    return int(c.execute(query).scalar_one())
+    last = c.execute(query).scalar()
+    return None if last is None else int(last)
 
 
 def _new_delivery(endpoint: str, row: Any, now: datetime, deadline: datetime) -> dict[str, object]:
@@ -78,6 +89,8 @@ class SqlDeliveries(SqlBase):
             made = 0
             for endpoint, wants in wanted.items():
                 last = _ensure_cursor(c, endpoint)
+                if last is None:
+                    continue
                 rows = c.execute(
                     sa.select(outbox.c.id, outbox.c.kind, outbox.c.entity_id, outbox.c.app_id)
                     .where(outbox.c.id > last)
@@ -112,6 +125,8 @@ class SqlDeliveries(SqlBase):
         newest = sa.select(sa.func.max(outbox.c.id))
 
         def work(c: Connection) -> bool:
+            if not wanted:  # no endpoint configured nor subscribed
+                return False
             lowest, known = c.execute(behind).one()
             last = c.execute(newest).scalar()
             return known < len(wanted) or (last is not None and last > lowest)
@@ -120,17 +135,22 @@ class SqlDeliveries(SqlBase):
 
     async def register(self, endpoints: Sequence[str]) -> int:
         d = deliveries
+        # Subscriptions are not settings: they end with `unsubscribe`, not with a server's start.
+        configured = sa.not_(d.c.endpoint.startswith(PREFIX, autoescape=True))
         stop = (
             d.update()
-            .where(d.c.state == "pending", d.c.endpoint.not_in(list(endpoints)))
+            .where(d.c.state == "pending", d.c.endpoint.not_in(list(endpoints)), configured)
             .values(state="dead", claimed_until=None, last_error=REMOVED)
         )
         # A removed endpoint's cursor goes too: added again, it starts at the end like any new one.
-        forget = cursors.delete().where(cursors.c.endpoint.not_in(list(endpoints)))
+        forget = cursors.delete().where(
+            cursors.c.endpoint.not_in(list(endpoints)),
+            sa.not_(cursors.c.endpoint.startswith(PREFIX, autoescape=True)),
+        )
 
         def work(c: Connection) -> int:
             for endpoint in endpoints:
-                _ensure_cursor(c, endpoint)
+                start_cursor(c, endpoint)
             c.execute(forget)
             return int(c.execute(stop).rowcount)
 

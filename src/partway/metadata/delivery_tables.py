@@ -1,5 +1,6 @@
-"""Tables of webhook delivery (issue #21): a cursor per endpoint over the outbox, and one row
-per (endpoint, event) to deliver. Neither holds a URL or a secret: those are settings."""
+"""Tables of webhook delivery (issue #21): a cursor per endpoint over the outbox, one row
+per (endpoint, event) to deliver, and the apps' subscriptions. Configured endpoints' URLs and
+secrets are settings, never rows; a subscription's secret is stored sealed."""
 
 from __future__ import annotations
 
@@ -40,4 +41,19 @@ webhook_deliveries = sa.Table(
     sa.Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
     # In order per entity: a delivery waits while an earlier one of its entity is pending.
     sa.Index("ix_webhook_deliveries_entity", "endpoint", "entity_id", "id"),
+)
+
+# An app's own endpoints (`partway webhooks subscribe`): the URL, the kinds wanted (a JSON list,
+# empty for all) and the signing secret sealed with the data dir's key (webhooks/sealing.py),
+# never in plaintext. Their cursors and deliveries are named by the subscription's id.
+webhook_subscriptions = sa.Table(
+    "webhook_subscriptions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("app_id", sa.String(255), nullable=False),
+    sa.Column("url", sa.Text(), nullable=False),
+    sa.Column("events", sa.Text(), nullable=False),
+    sa.Column("sealed_secret", sa.LargeBinary(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_webhook_subscriptions_app", "app_id"),
 )

@@ -64,7 +64,9 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
 
 def register(sub: Any, common: Any, admin: Any) -> None:
     """The `webhooks` command and its subcommands, on cli.py's parser."""
-    hooks = sub.add_parser("webhooks", help="list, retry or replay webhook deliveries")
+    hooks = sub.add_parser(
+        "webhooks", help="list, retry or replay webhook deliveries; apps' subscriptions"
+    )
     hooks_sub = hooks.add_subparsers(dest="webhooks_command", required=True)
     listing = hooks_sub.add_parser("list", help="deliveries, newest first")
     listing.add_argument("--state", choices=["pending", "delivered", "dead"])
@@ -79,3 +81,6 @@ def register(sub: Any, common: Any, admin: Any) -> None:
     for parser, run in ((listing, cmd_list), (retry, cmd_retry), (replay, cmd_replay)):
         common(parser)
         parser.set_defaults(func=admin(run))
+    from .subscribe_cli import register as register_subscriptions
+
+    register_subscriptions(hooks_sub, common, admin)

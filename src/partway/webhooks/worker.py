@@ -4,7 +4,10 @@ it runs as a background task with its own bounded concurrency and timeouts.
 
 Tries run as tasks, up to `concurrency` per endpoint, so a slow or dead endpoint holds only its
 own slots. The loop does not wait for a whole batch: whenever tries end it settles them and
-claims as many due deliveries as slots are free, both in one write (`DeliveryQueue.turn`)."""
+claims as many due deliveries as slots are free, both in one write (`DeliveryQueue.turn`).
+
+Its endpoints are the configured ones and the apps' subscriptions (subscribed.py), re-read every
+few seconds; a subscription's address is checked before every try (addresses.py)."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from ..config import Settings
 from ..domain.ports import Clock
+from ..domain.subscriptions import is_subscription
 from ..domain.webhooks import (
     Backoff,
     Delivery,
@@ -31,7 +35,11 @@ from ..domain.webhooks import (
 )
 from ..endpoints import WebhookEndpoint
 from ..metadata.deliveries import SqlDeliveries
+from ..metadata.subscriptions import SqlSubscriptions
+from .addresses import RefusedUrl, UrlPolicy, check_for_delivery
+from .sealing import Sealer
 from .signing import signed_headers
+from .subscribed import Subscribed
 
 log = logging.getLogger("partway.webhooks")
 
@@ -80,9 +88,14 @@ class WebhookWorker:
         default_service: str,
         metrics: WebhookMetrics,
         transport: httpx.AsyncBaseTransport | None = None,
+        subscribed: Subscribed | None = None,
+        policy: UrlPolicy | None = None,
     ) -> None:
         self._queue = queue
-        self._endpoints = dict(endpoints)
+        self._configured = dict(endpoints)
+        self._endpoints = dict(endpoints)  # the configured ones and the current subscriptions
+        self._subscribed = subscribed
+        self._policy = policy or UrlPolicy.parse(["https"], [])
         self._clock = clock
         self._backoff = backoff
         self._window = window
@@ -98,8 +111,10 @@ class WebhookWorker:
         # The transport itself, not a client over it: a try needs no cookies, auth flow or
         # redirects (one could point anywhere: never followed), and the client's layers were
         # ~20 % of the CPU of a delivery (py-spy).
+        # No cap on the pool: tries are already capped per endpoint, and subscriptions come
+        # and go while it lives.
         self._transport = transport or httpx.AsyncHTTPTransport(
-            limits=httpx.Limits(max_connections=concurrency * max(len(endpoints), 1))
+            limits=httpx.Limits(max_connections=None)
         )
         self._timeouts = httpx.Timeout(timeout).as_dict()
 
@@ -114,16 +129,20 @@ class WebhookWorker:
         """One turn: enqueue new events, settle tries that ended, start due ones as slots
         allow. Returns how many tries were settled or started."""
         now = self._clock()
+        if self._subscribed is not None:
+            self._endpoints = {**self._configured, **await self._subscribed.current()}
         await self._queue.enqueue(wanted_by(self._endpoints), self._window, now, ENQUEUE_BATCH)
         finished = list(self._finished)
         slots = dict.fromkeys(self._endpoints, self._concurrency)
         for name in self._flying.values():
-            slots[name] -= 1
+            if name in slots:  # not a subscription removed since
+                slots[name] -= 1
         due = await self._queue.turn(finished, now, self._lease, slots)
         # Settled: kept until then, so a failed turn settles them the next time.
         del self._finished[: len(finished)]
         for delivery in due:
-            task = asyncio.create_task(self._deliver(delivery))
+            endpoint = self._endpoints[delivery.endpoint]  # claimed: one of the current ones
+            task = asyncio.create_task(self._deliver(delivery, endpoint))
             self._flying[task] = delivery.endpoint
             task.add_done_callback(self._landed)
         if time.monotonic() >= self._stats_due:
@@ -163,8 +182,7 @@ class WebhookWorker:
             age = max((self._clock() - stats.oldest_pending).total_seconds(), 0.0)
         self._metrics.oldest.set(age)
 
-    async def _deliver(self, delivery: Delivery) -> None:
-        endpoint = self._endpoints[delivery.endpoint]  # claims are of configured endpoints only
+    async def _deliver(self, delivery: Delivery, endpoint: WebhookEndpoint) -> None:
         try:
             error = await self._post(endpoint, delivery)
         except Exception as exc:  # a bug: still settled, not left claimed until its lease ends
@@ -180,10 +198,20 @@ class WebhookWorker:
     async def _post(self, endpoint: WebhookEndpoint, delivery: Delivery) -> str | None:
         body = json.dumps(event_body(delivery, self._default_service)).encode()
         headers = signed_headers(endpoint.secret, message_id(delivery.record), body)
-        request = httpx.Request(
-            "POST", endpoint.url, content=body, headers=headers,
-            extensions={"timeout": self._timeouts},
-        )  # fmt: skip
+        url = httpx.URL(endpoint.url)
+        extensions: dict[str, object] = {"timeout": self._timeouts}
+        if is_subscription(delivery.endpoint):
+            # A tenant's URL: connect to the address checked now, not to a second lookup
+            # that could answer otherwise; the host still names the site (Host, TLS SNI and
+            # certificate check).
+            try:
+                address = await check_for_delivery(self._policy, endpoint.url)
+            except RefusedUrl as exc:
+                return f"refused: {exc}"
+            headers["host"] = url.netloc.decode("ascii")
+            extensions["sni_hostname"] = url.host
+            url = url.copy_with(host=str(address))
+        request = httpx.Request("POST", url, content=body, headers=headers, extensions=extensions)
         try:
             response = await self._transport.handle_async_request(request)
             try:
@@ -216,8 +244,9 @@ class WebhookWorker:
 
 def build_worker(
     settings: Settings, queue: SqlDeliveries, clock: Clock, registry: CollectorRegistry,
-    transport: httpx.AsyncBaseTransport | None = None,
+    subscriptions: SqlSubscriptions, transport: httpx.AsyncBaseTransport | None = None,
 ) -> WebhookWorker:  # fmt: skip
+    subscribed = Subscribed(subscriptions, Sealer.of_data_dir(settings.data_dir))
     return WebhookWorker(
         queue,
         settings.webhooks,
@@ -232,4 +261,6 @@ def build_worker(
         default_service=settings.default_service,
         metrics=WebhookMetrics(registry),
         transport=transport,
+        subscribed=subscribed,
+        policy=settings.url_policy(),
     )
