@@ -38,8 +38,8 @@ from .metadata.sql import SqlRepository
 from .metrics import Metrics
 from .storage import direct_ranges, storage_from_url
 from .storage.instrumented import InstrumentedStorage
-from .threads import KDF
 from .storage.s3_parts import part_signers
+from .threads import KDF
 from .webhooks.hooks import HttpHooks
 
 

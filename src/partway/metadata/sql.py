@@ -7,8 +7,8 @@ from .claims import ClaimQueries
 from .copies import CopyQueries
 from .drives import DriveQueries
 from .entries import EntryQueries
-from .lengths import LengthQueries
 from .layouts import LayoutQueries
+from .lengths import LengthQueries
 from .links import LinkQueries
 from .outbox import OutboxQueries
 from .search import SearchQueries
