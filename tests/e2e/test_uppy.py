@@ -5,14 +5,10 @@ bundled by the locked esbuild; the bytes are read back through the Apideck API."
 
 from __future__ import annotations
 
-import functools
 import json
 import os
-import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -22,62 +18,20 @@ from playwright.sync_api import Browser, Page, Request
 
 from tests.conftest import Server, start_server, stop_server
 from tests.e2e.helpers import MIB, download
-from tests.system import program
+from tests.e2e.npm_pages import uppy_site
 
 UPPY = Path(__file__).resolve().parent.parent / "uppy"
-CSS = ("@uppy/core/dist/style.min.css", "@uppy/dashboard/dist/style.min.css")
 # Upload throughput Chromium is held to (DevTools network emulation), so that a pause lands
 # mid-upload: the 6 MiB below take ~3 s at this rate.
 THROTTLE_BYTES_PER_S = 2 * MIB
 
 
-def bundle(out: Path) -> str:
-    """tests/uppy/page.js and the Uppy packages as one script (installed once: .ci/run does
-    `npm ci` up front)."""
-    npm = program("npm", "npm")
-    if not (UPPY / "node_modules" / "@uppy" / "tus").is_dir():
-        subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund"], cwd=UPPY, check=True, capture_output=True
-        )
-    target = out / "uppy-page.js"
-    subprocess.run(
-        [
-            str(UPPY / "node_modules/.bin/esbuild"),
-            "page.js",
-            "--bundle",
-            "--format=iife",
-            f"--outfile={target}",
-        ],
-        cwd=UPPY,
-        check=True,
-        capture_output=True,
-    )
-    return target.read_text()
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The test page, served from another origin than partway's (so the uploads are
-    cross-origin: CORS) by a real server on loopback (a page Playwright answers itself counts
-    as public to Chromium, which then refuses its requests to loopback)."""
-    root = tmp_path_factory.mktemp("uppy-site")
-    script = bundle(root)
-    css = "".join((UPPY / "node_modules" / name).read_text() for name in CSS)
-    html = f'<!doctype html><style>{css}</style><div id="uppy"></div><script>{script}</script>'
-    (root / "uppy.html").write_text(html)
-    handler = functools.partial(QuietHandler, directory=str(root))
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://localhost:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
-
-
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        """No access lines on the test's output."""
+    cross-origin: CORS)."""
+    with uppy_site(UPPY, "@uppy/tus", tmp_path_factory.mktemp("uppy-site")) as origin:
+        yield origin
 
 
 @pytest.fixture(scope="module")

@@ -9,15 +9,11 @@ Apideck API."""
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
-import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -28,51 +24,19 @@ from playwright.sync_api import Browser, Page, Request
 
 from tests.backends import BUCKET, new_s3_url, s3_client
 from tests.conftest import Server, assert_clean_log, start_server, stop_server
-from tests.system import program
 
 from .helpers import MIB, download
+from .npm_pages import uppy_site
 
 UPPY = Path(__file__).resolve().parent.parent / "uppy-s3"
-CSS = ("@uppy/core/dist/style.min.css", "@uppy/dashboard/dist/style.min.css")
-
-
-def bundle(out: Path) -> str:
-    """tests/uppy-s3/page.js and the Uppy packages as one script (installed once: .ci/run does
-    `npm ci` up front)."""
-    npm = program("npm", "npm")
-    if not (UPPY / "node_modules" / "@uppy" / "aws-s3").is_dir():
-        subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund"], cwd=UPPY, check=True, capture_output=True
-        )
-    target = out / "uppy-s3-page.js"
-    esbuild = str(UPPY / "node_modules/.bin/esbuild")
-    command = [esbuild, "page.js", "--bundle", "--format=iife", f"--outfile={target}"]
-    subprocess.run(command, cwd=UPPY, check=True, capture_output=True)
-    return target.read_text()
-
-
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        """No access lines on the test's output."""
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The test page, served by a real server on loopback from another origin than partway's
-    and the store's, so every call the plugin makes is cross-origin."""
-    root = tmp_path_factory.mktemp("uppy-s3-site")
-    script = bundle(root)
-    css = "".join((UPPY / "node_modules" / name).read_text() for name in CSS)
-    html = f'<!doctype html><style>{css}</style><div id="uppy"></div><script>{script}</script>'
-    (root / "uppy.html").write_text(html)
-    handler = functools.partial(QuietHandler, directory=str(root))
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://localhost:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
+    """The test page, served from another origin than partway's and the store's, so every call
+    the plugin makes is cross-origin."""
+    with uppy_site(UPPY, "@uppy/aws-s3", tmp_path_factory.mktemp("uppy-s3-site")) as origin:
+        yield origin
 
 
 @pytest.fixture(scope="module")
