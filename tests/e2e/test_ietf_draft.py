@@ -15,7 +15,7 @@ import pytest
 from awscrt import checksums
 
 from tests.conftest import Server
-from tests.e2e.helpers import download
+from tests.e2e.tus_helpers import stored
 
 PARTIAL = {"Content-Type": "application/partial-upload"}
 
@@ -25,15 +25,6 @@ def client(request: pytest.FixtureRequest, server: Server) -> Iterator[httpx.Cli
     with server.client() as c:
         c.headers["Upload-Draft-Interop-Version"] = request.param
         yield c
-
-
-def stored(client: httpx.Client, name: str) -> bytes:
-    res = client.get("/file-storage/files", params={"filter[folder_id]": "root", "limit": 200})
-    ids = [f["id"] for f in res.json()["data"] if f["name"] == name]
-    assert len(ids) == 1, res.json()["data"]
-    got = download(client, ids[0])
-    assert got.status_code == 200, got.text
-    return got.content
 
 
 def digest_field(algorithm: str, data: bytes) -> str:

@@ -19,15 +19,9 @@ import pytest
 from awscrt import checksums
 
 from tests.conftest import Server, start_server, stop_server
-from tests.e2e.helpers import download
+from tests.e2e.tus_helpers import OCTETS, TUS, append, metadata, stored
 
-TUS = {"Tus-Resumable": "1.0.0"}
-OCTETS = {"Content-Type": "application/offset+octet-stream"}
 MIB = 1024 * 1024
-
-
-def metadata(**values: str) -> str:
-    return ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in values.items())
 
 
 @pytest.fixture
@@ -43,29 +37,6 @@ def create(client: httpx.Client, name: str, **headers: str) -> str:
     location: str = res.headers["location"]
     assert location.startswith(str(client.base_url).rstrip("/") + "/uploads/ses_")
     return location
-
-
-def append(
-    client: httpx.Client, url: str, offset: int, body: bytes, **headers: str
-) -> httpx.Response:
-    return client.patch(
-        url, content=body, headers={**OCTETS, "Upload-Offset": str(offset), **headers}
-    )
-
-
-def file_named(client: httpx.Client, name: str) -> dict[str, object]:
-    res = client.get("/file-storage/files", params={"filter[folder_id]": "root", "limit": 200})
-    assert res.status_code == 200, res.text
-    found = [f for f in res.json()["data"] if f["name"] == name]
-    assert len(found) == 1, res.json()["data"]
-    entry: dict[str, object] = found[0]
-    return entry
-
-
-def stored(client: httpx.Client, name: str) -> bytes:
-    res = download(client, str(file_named(client, name)["id"]))
-    assert res.status_code == 200, res.text
-    return res.content
 
 
 def test_options_announces_every_extension_with_200(server: Server) -> None:

@@ -11,11 +11,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.conftest import Server
-from tests.e2e.helpers import download
+from tests.e2e.tus_helpers import stored
 
 TUS_JS = Path(__file__).resolve().parent.parent / "tus-js"
 MIB = 1024 * 1024
@@ -55,16 +54,6 @@ def drive(server: Server, tmp: Path, scenario: str, payload: bytes, name: str) -
     assert run.returncode == 0, run.stderr[-3000:]
     result: dict[str, Any] = json.loads(run.stdout.strip().splitlines()[-1])
     return result
-
-
-def stored(client: httpx.Client, name: str) -> bytes:
-    res = client.get("/file-storage/files", params={"filter[folder_id]": "root", "limit": 200})
-    assert res.status_code == 200, res.text
-    ids = [f["id"] for f in res.json()["data"] if f["name"] == name]
-    assert len(ids) == 1
-    got = download(client, ids[0])
-    assert got.status_code == 200, got.text
-    return got.content
 
 
 def test_upload(server: Server, tmp_path: Path) -> None:

@@ -14,13 +14,7 @@ import pytest
 
 from tests.conftest import Server, launch, start_server, stop_server
 from tests.e2e.helpers import download
-
-TUS = {"Tus-Resumable": "1.0.0"}
-OCTETS = {"Content-Type": "application/offset+octet-stream"}
-
-
-def metadata(**values: str) -> str:
-    return ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in values.items())
+from tests.e2e.tus_helpers import OCTETS, TUS, append, file_named, metadata
 
 
 def decoded(header: str) -> dict[str, str]:
@@ -45,23 +39,6 @@ def tus(srv: Server) -> httpx.Client:
     client = srv.client()
     client.headers.update(TUS)
     return client
-
-
-def append(
-    client: httpx.Client, url: str, offset: int, body: bytes, **headers: str
-) -> httpx.Response:
-    return client.patch(
-        url, content=body, headers={**OCTETS, "Upload-Offset": str(offset), **headers}
-    )
-
-
-def file_named(client: httpx.Client, name: str) -> dict[str, object]:
-    res = client.get("/file-storage/files", params={"filter[folder_id]": "root", "limit": 200})
-    assert res.status_code == 200, res.text
-    found = [f for f in res.json()["data"] if f["name"] == name]
-    assert len(found) == 1, res.json()["data"]
-    entry: dict[str, object] = found[0]
-    return entry
 
 
 def test_metadata_type_and_deferred_length_survive_a_restart(srv: Server) -> None:

@@ -18,10 +18,9 @@ import pytest
 from tests.conftest import Server, start_server, stop_server
 from tests.e2e.helpers import download
 from tests.e2e.raw import Raw, request_head
+from tests.e2e.tus_helpers import OCTETS, TUS
 
 pytestmark = pytest.mark.edge_protocol
-TUS = {"Tus-Resumable": "1.0.0"}
-OCTETS = {"Content-Type": "application/offset+octet-stream"}
 
 
 @pytest.fixture

@@ -9,33 +9,17 @@ import asyncio
 import io
 import os
 from pathlib import Path
-from typing import Any
 
-import httpx
 from tusclient.client import TusClient
 from tusclient.storage.filestorage import FileStorage
 
 from tests.conftest import Server, launch, start_server, stop_server
-from tests.e2e.helpers import MIB, download
+from tests.e2e.helpers import MIB
+from tests.e2e.tus_helpers import stored
 
 
 def tus_client(server: Server) -> TusClient:
     return TusClient(server.base_url + "/uploads", headers=server.headers())
-
-
-def file_named(client: httpx.Client, name: str) -> dict[str, Any]:
-    res = client.get("/file-storage/files", params={"filter[folder_id]": "root", "limit": 200})
-    assert res.status_code == 200, res.text
-    found = [f for f in res.json()["data"] if f["name"] == name]
-    assert len(found) == 1, res.json()["data"]
-    entry: dict[str, Any] = found[0]
-    return entry
-
-
-def stored(client: httpx.Client, name: str) -> bytes:
-    got = download(client, str(file_named(client, name)["id"]))
-    assert got.status_code == 200, got.text
-    return got.content
 
 
 def test_chunked_upload_with_checksums(server: Server) -> None:
