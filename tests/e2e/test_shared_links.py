@@ -185,6 +185,19 @@ def test_the_database_holds_no_working_token(server: Server, client: httpx.Clien
     assert tag.encode() not in stored
 
 
+def test_the_request_log_holds_no_working_token(
+    server: Server, client: httpx.Client, anonymous: httpx.Client
+) -> None:
+    """A token is a credential: whoever reads the server's log must not be able to use it."""
+    file_id = upload_whole(client, "logged.txt", b"logged")
+    _, url = share(client, file_id)
+    assert anonymous.get(url).status_code == 200
+    tag = url.rpartition(".")[2]
+    log = server.log.read_text()
+    assert tag not in log
+    assert "/s/{token}" in log
+
+
 def test_chromium_opens_a_shared_link(client: httpx.Client) -> None:
     from playwright.sync_api import sync_playwright
 

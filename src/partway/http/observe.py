@@ -103,9 +103,9 @@ class Observe:
         )
 
 
-# Path parameters that are capabilities (the companion grants of http/s3_companion.py): whoever
-# reads the log must not be able to use them.
-SECRET_PATH_PARAMS = ("grant",)
+# Path parameters that are capabilities (the companion grants of http/s3_companion.py, shared
+# links' tokens): whoever reads the log must not be able to use them.
+SECRET_PATH_PARAMS = ("grant", "token")
 
 
 def logged_path(scope: Scope) -> str:
