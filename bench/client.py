@@ -259,10 +259,19 @@ def upload_sink(args: argparse.Namespace, fd: int, size: int) -> dict[str, Any]:
 
 
 def upload_tus(args: argparse.Namespace, fd: int, size: int) -> dict[str, Any]:
-    conn = Connection(args.url, {"Tus-Resumable": "1.0.0"})
+    """tus v1: POST with Upload-Length, then a PATCH per 8 MiB. With --key (partway's
+    /uploads), the Apideck credentials go along, as a tus client's `headers` option sends them."""
+    headers = {"Tus-Resumable": "1.0.0"}
+    if args.key:
+        headers |= {
+            "Authorization": f"Bearer {args.key}",
+            "x-apideck-app-id": "bench",
+            "x-apideck-consumer-id": "bench",
+        }
+    conn = Connection(args.url, headers)
     meta = "filename " + base64.b64encode(args.name.encode()).decode()
     created = conn.request(
-        "POST", "/files/", {"Upload-Length": str(size), "Upload-Metadata": meta}
+        "POST", args.tus_path, {"Upload-Length": str(size), "Upload-Metadata": meta}
     ).ok()
     location = urlsplit(created.headers["location"]).path
     offset = 0
@@ -336,6 +345,7 @@ def main() -> None:
         "--crc", action="store_true", help="CRC32C part digests (the whole file's combined)"
     )
     parser.add_argument("--key", default="")
+    parser.add_argument("--tus-path", default="/files/", help="tus: the creation URL's path")
     args = parser.parse_args()
     fd = os.open(args.file, os.O_RDONLY)
     size = os.fstat(fd).st_size

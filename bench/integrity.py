@@ -126,7 +126,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / ".work" / "integrity")
     args = parser.parse_args()
-    args.peers, args.smoke = False, False
+    args.peers, args.smoke, args.only_s3 = False, False, False
     bench = full.Bench(args)
     try:
         for title, flags, fsync in CLIENT_ROWS:
