@@ -2,8 +2,9 @@
 bench, the same client and file, P=1.
 
 python -m bench.fronts [--runs 5] [--size-mib 512]   → the "## tus front" section of
-docs/benchmarks.md (the peers are those `bench/run` installs: run it once first). Rows run interleaved (every row once a round); compare rows of one report
-only. The peers' file stores do not fsync, so partway runs with fsync off here too.
+docs/benchmarks.md (the peers are those `bench/run` installs: run it once first). Rows run
+interleaved (every row once a round); compare rows of one report only. The peers' file stores
+do not fsync, so partway runs with fsync off here too.
 """
 
 from __future__ import annotations
