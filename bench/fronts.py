@@ -18,9 +18,9 @@ import httpx
 
 from . import __main__ as full
 from .measure import MIB, ROOT, Row, run_client
-from .report import _table, machine, replace_section
+from .report import FRONTS_HEADING, _table, machine, replace_section
 
-HEADING = "## tus front"
+HEADING = FRONTS_HEADING
 console = full.console
 TUS_ROW = "partway's tus endpoint (/uploads), P=1, fsync off"
 

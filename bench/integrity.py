@@ -14,9 +14,9 @@ from typing import Any
 
 from . import __main__ as full
 from .measure import MB, MIB, ROOT, Row, median, run_client
-from .report import _table, machine, replace_section
+from .report import INTEGRITY_HEADING, _table, machine, replace_section
 
-HEADING = "## Integrity"
+HEADING = INTEGRITY_HEADING
 console = full.console
 
 # (row title, bench client flags, fsync)

@@ -38,6 +38,8 @@ def machine() -> str:
 SLOW_HEADING = "## Many slow clients"
 SPREAD_HEADING = "## Spread of the ratio"
 COPY_HEADING = "## Folder copy"
+INTEGRITY_HEADING = "## Integrity"
+FRONTS_HEADING = "## tus front"
 
 
 def replace_section(out: Path, heading: str, text: str) -> None:
@@ -231,9 +233,10 @@ def write_report(
         f"SQLite: **{trips[1]:.0f} round trips/s**.",
         "",
     ]
-    # The spread (bench/spread.py), many-slow-clients (bench/slow.py) and folder-copy
-    # (bench/folder_copy.py) sections are runs of their own: kept as they stand.
-    headings = (SPREAD_HEADING, SLOW_HEADING, COPY_HEADING)
+    # The spread (bench/spread.py), many-slow-clients (bench/slow.py), folder-copy
+    # (bench/folder_copy.py), integrity (bench/integrity.py) and tus-front (bench/fronts.py)
+    # sections are runs of their own: kept as they stand.
+    headings = (SPREAD_HEADING, SLOW_HEADING, COPY_HEADING, INTEGRITY_HEADING, FRONTS_HEADING)
     kept = "".join(kept_section(out, heading) for heading in headings)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + ("\n" + kept if kept else ""))
