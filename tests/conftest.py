@@ -128,13 +128,14 @@ def log_events(srv: Server) -> list[dict[str, Any]]:
 
 
 def wait_for_log_event(
-    srv: Server, wanted: Callable[[dict[str, Any]], bool], timeout: float = 5.0
+    srv: Server, wanted: Callable[[dict[str, Any]], bool], timeout: float = 5.0, skip: int = 0
 ) -> dict[str, Any]:
-    """The first log event `wanted` accepts, waiting for it: a request's log line is written
-    after its response has been sent, so a client can read the log before it is there."""
+    """The first log event `wanted` accepts, past the first `skip` events, waiting for it: a
+    request's log line is written after its response has been sent, so a client can read the
+    log before it is there."""
     deadline = time.monotonic() + timeout
     while True:
-        found = next((e for e in log_events(srv) if wanted(e)), None)
+        found = next((e for e in log_events(srv)[skip:] if wanted(e)), None)
         if found is not None:
             return found
         if time.monotonic() > deadline:
