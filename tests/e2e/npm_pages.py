@@ -10,10 +10,13 @@ import contextlib
 import functools
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from playwright.sync_api import Page
 
 from tests.system import program
 
@@ -58,3 +61,15 @@ def uppy_site(project: Path, installed: str, root: Path) -> Iterator[str]:
         httpd.shutdown()
         httpd.server_close()
         thread.join()
+
+
+def wait_until(page: Page, check: Any, what: str, timeout: float = 30.0) -> Any:
+    """Poll `check` while Playwright delivers the page's events (a sync Playwright client
+    delivers them only inside its own calls, so no time.sleep here)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        page.wait_for_timeout(50)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from playwright.sync_api import Browser, Page, Request
 
 from tests.conftest import Server, start_server, stop_server
 from tests.e2e.helpers import MIB, download
-from tests.e2e.npm_pages import uppy_site
+from tests.e2e.npm_pages import uppy_site, wait_until
 
 UPPY = Path(__file__).resolve().parent.parent / "uppy"
 # Upload throughput Chromium is held to (DevTools network emulation), so that a pause lands
@@ -89,18 +88,6 @@ def durable_end(client: httpx.Client, session_id: str) -> int:
     first, _, last = ranges.split(",")[0].partition("-")
     assert first == "0", ranges
     return int(last) + 1
-
-
-def wait_until(page: Page, check: Any, what: str, timeout: float = 30.0) -> Any:
-    """Poll `check` while Playwright delivers the page's events (a sync Playwright client
-    only delivers them inside its own calls, so no time.sleep here)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        page.wait_for_timeout(50)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def stored(client: httpx.Client, name: str) -> tuple[dict[str, Any], bytes]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from tests.backends import BUCKET, new_s3_url, s3_client
 from tests.conftest import Server, assert_clean_log, start_server, stop_server
 
 from .helpers import MIB, download
-from .npm_pages import uppy_site
+from .npm_pages import uppy_site, wait_until
 
 UPPY = Path(__file__).resolve().parent.parent / "uppy-s3"
 
@@ -111,20 +110,13 @@ def events(page: Page, kind: str) -> list[dict[str, Any]]:
     return found
 
 
-def wait_until(page: Page, check: Any, what: str, timeout: float = 90.0) -> Any:
-    """Poll `check` while Playwright delivers the page's events (a sync Playwright client
-    delivers them only inside its own calls, so no time.sleep here)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        page.wait_for_timeout(50)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def wait_for_end(page: Page) -> None:
-    wait_until(page, lambda: events(page, "success") or events(page, "error"), "the upload's end")
+    wait_until(
+        page,
+        lambda: events(page, "success") or events(page, "error"),
+        "the upload's end",
+        timeout=90.0,
+    )
 
 
 def throttle(page: Page, bytes_per_s: int) -> None:
@@ -216,10 +208,12 @@ def test_paused_and_resumed_from_the_stores_list_of_parts(
     throttle(page, 4 * MIB)
     add_file(page, "paused.bin", payload)
     page.click(".uppy-StatusBar-actionBtn--upload")
-    wait_until(page, lambda: events(page, "part"), "the first part")
+    wait_until(page, lambda: events(page, "part"), "the first part", timeout=90.0)
     toggle = page.locator('.uppy-StatusBar [data-cy="togglePauseResume"]')
     toggle.click()
-    wait_until(page, lambda: toggle.get_attribute("title") == "Resume", "the Resume button")
+    wait_until(
+        page, lambda: toggle.get_attribute("title") == "Resume", "the Resume button", timeout=90.0
+    )
     page.wait_for_timeout(500)
     done_before = {p["number"] for p in events(page, "part")}
     assert 1 in done_before and len(done_before) < 4
