@@ -94,7 +94,8 @@ def start_partway(
     env = {
         "PARTWAY_DATA_DIR": str(data),
         "PARTWAY_FSYNC": "true" if fsync else "false",
-        "PARTWAY_LOG_LEVEL": "warning",
+        # BENCH_PARTWAY_LOG_LEVEL=info: the request log (queued_ms and all) in the run's log.
+        "PARTWAY_LOG_LEVEL": os.environ.get("BENCH_PARTWAY_LOG_LEVEL", "warning"),
         "PARTWAY_MAX_OPEN_SESSIONS": "100000",
         **(extra or {}),
     }

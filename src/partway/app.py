@@ -22,6 +22,7 @@ from starlette.responses import RedirectResponse
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from . import fair_share
 from .config import Settings
 from .domain.errors import DomainError
 from .domain.ports import Clock
@@ -209,7 +210,12 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
     ]
     if settings.metrics_port is None:
         routes += ops.metrics_routes
-    middleware = [Middleware(Observe, metrics=services.metrics)]
+    gate = fair_share.Gate(settings.max_active_requests)
+    slots = services.metrics.request_slots
+    slots.labels("slots").set(gate.slots)
+    slots.labels("active").set_function(lambda: gate.active)
+    slots.labels("waiting").set_function(lambda: gate.waiting)
+    middleware = [Middleware(Observe, metrics=services.metrics, gate=gate)]
     if settings.cors_origins:
         middleware.append(
             Middleware(

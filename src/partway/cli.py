@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from .config import Settings
 
 log = logging.getLogger("partway")
-GIL_SWITCH_SECONDS = 0.0005
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -82,6 +81,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from .app import create_app
     from .logs import setup_logging
+    from .runtime import tune_for_serving
 
     settings = _settings(args, host=args.host, port=args.port)
     setup_logging(settings.log_level, settings.log_format)
@@ -91,11 +91,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .admin import check_data_dir
 
     check_data_dir(settings)
-    # The event loop gives up the GIL at every SQLite call and socket send; with body threads
-    # busy, taking it back waited up to the 5 ms default each time, and API requests that make
-    # a dozen such calls took seconds under load (py-spy: the loop in pthread_cond_timedwait).
-    sys.setswitchinterval(GIL_SWITCH_SECONDS)
     app = create_app(settings)
+    tune_for_serving()  # after the app is built: its objects are the ones frozen
     started = time.monotonic()
     _log_stop_on_signals(started)
     uvloop.run(serve(settings, app))
@@ -204,6 +201,7 @@ async def _serve_all(settings: Settings, app: Any, config: Any) -> None:
     import uvicorn
 
     from .app import create_metrics_app
+    from .http.listeners import listening_sockets
 
     extra: uvicorn.Server | None = None
     if settings.metrics_port is not None:
@@ -214,7 +212,11 @@ async def _serve_all(settings: Settings, app: Any, config: Any) -> None:
         while not extra.started:
             await asyncio.sleep(0.01)
     # Started last, the API server owns the signal handlers; the metrics server follows it.
-    await uvicorn.Server(config(app, settings.port, "on")).serve()
+    api = uvicorn.Server(config(app, settings.port, "on"))
+    backlog = api.config.backlog
+    await api.serve(
+        sockets=listening_sockets(settings.host, settings.port, settings.listen_sockets, backlog)
+    )
     if extra is not None:
         extra.should_exit = True
         await metrics_task

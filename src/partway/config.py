@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     # seconds (0: no minimum). A 1 Mbit/s client sends ~125,000 bytes a second.
     body_min_rate: float = Field(1024.0, ge=0)
     body_rate_window_seconds: float = Field(30.0, gt=0)
+    # Authenticated requests doing their work at once (waiting for body bytes holds no
+    # slot); the rest wait in line, taken round-robin by tenant (http/fair_share.py).
+    max_active_requests: int = Field(4, ge=1, le=10_000)
     # Threads that move request bodies already arrived (waiting for bytes holds none).
     body_threads: int = Field(16, ge=1, le=256)
     # Connections: the request head must arrive within header_timeout_seconds (from the
@@ -85,6 +88,9 @@ class Settings(BaseSettings):
     header_timeout_seconds: float = Field(20.0, gt=0)
     keepalive_timeout_seconds: float = Field(30.0, gt=0)
     max_connections: int | None = Field(None, ge=1, description="default: from the file limit")
+    # Sockets listening on the API port (SO_REUSEPORT): a busy event loop accepts one new
+    # connection per socket per turn (http/listeners.py).
+    listen_sockets: int = Field(16, ge=1, le=256)
     max_header_bytes: int = Field(64 * 1024, ge=1024)
     max_header_count: int = Field(100, ge=10)
     # auto: partway's own HTTP protocol (limits, socket bodies) when the installed uvicorn is

@@ -115,6 +115,14 @@ class Metrics:
             registry=r,
         )
 
+        self.request_slots = Gauge(
+            "partway_request_slots",
+            "Fair admission (max_active_requests): slots, requests admitted, and requests "
+            "waiting in their tenants' lines",
+            ["what"],
+            registry=r,
+        )
+
     async def publish(self, event: Event) -> None:
         """The metrics as an event sink."""
         match event:

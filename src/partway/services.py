@@ -38,6 +38,7 @@ from .metadata.sql import SqlRepository
 from .metrics import Metrics
 from .storage import direct_ranges, storage_from_url
 from .storage.instrumented import InstrumentedStorage
+from .storage.local import LocalStorage
 from .storage.s3_parts import part_signers
 from .threads import KDF
 from .webhooks.hooks import HttpHooks
@@ -90,11 +91,15 @@ def open_metadata(settings: Settings) -> Engine:
     return engine
 
 
+def timed(storage: Storage, metrics: Metrics, service: str) -> InstrumentedStorage:
+    return InstrumentedStorage(storage, metrics, service, not isinstance(storage, LocalStorage))
+
+
 def build_services(settings: Settings, engine: Engine, clock: Clock = utc_now) -> ServerServices:
     """The server's services: SQL metadata, the configured storages (timed), real locks."""
     metrics = Metrics()
     storages: dict[str, Storage] = {
-        service: InstrumentedStorage(storage_from_url(url, fsync=settings.fsync), metrics, service)
+        service: timed(storage_from_url(url, fsync=settings.fsync), metrics, service)
         for service, url in settings.storage_urls().items()
     }
     repo = SqlRepository(engine, durable=settings.fsync)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
+import select
 import socket
 import threading
 import time
@@ -17,7 +18,14 @@ import httpx
 import psutil
 import pytest
 
-from tests.conftest import Server, assert_clean_log, start_server, stop_server
+from tests.conftest import (
+    Server,
+    assert_clean_log,
+    log_events,
+    start_server,
+    stop_server,
+    wait_for_log_event,
+)
 
 from .helpers import (
     MIB,
@@ -310,3 +318,42 @@ def test_a_silent_single_request_upload_is_cut_too(tmp_path: Path) -> None:
             listed = client.get("/file-storage/files", params={"filter[folder_id]": "root"})
             assert listed.json()["data"] == []
             assert metric(client, 'partway_bodies_cut_total{reason="idle"}') == 1
+
+
+def test_one_tenants_burst_does_not_queue_another_tenant_behind_it(tmp_path: Path) -> None:
+    """Fair admission: with one request at work at a time, a create of tenant B sent right
+    after 40 of tenant A's is answered among the first few, not after A's whole burst."""
+    body = b'{"name": "%s.bin", "parent_folder_id": "root", "size": 1024}'
+    with server_with(tmp_path, max_active_requests="1") as srv:
+        burst = [Raw(srv, "crowd") for _ in range(40)]
+        other = Raw(srv, "other")
+        extra = {"Content-Type": "application/json"}
+        bodies = [body % f"crowd-{n}".encode() for n in range(len(burst))]
+        wires = [
+            raw.head("POST", SESSIONS, len(b), **extra) + b
+            for raw, b in zip(burst, bodies, strict=True)
+        ]
+        mine = body % b"mine"
+        for raw, wire in zip(burst, wires, strict=True):
+            raw.sock.sendall(wire)
+        other.sock.sendall(other.head("POST", SESSIONS, len(mine), **extra) + mine)
+        order: list[Raw] = []
+        waiting = {raw.sock: raw for raw in [*burst, other]}
+        deadline = time.monotonic() + 30
+        while waiting and time.monotonic() < deadline:
+            ready, _, _ = select.select(list(waiting), [], [], 1)
+            for sock in ready:
+                raw = waiting.pop(sock)
+                status, _, _ = raw.response()
+                assert status == 201
+                order.append(raw)
+        assert not waiting, "not every create was answered"
+        # First come, first served: 41st. Round-robin by tenant: 2nd once the burst is in line.
+        assert order.index(other) < 5, order.index(other)
+        # The request log says how long each waited for its turn.
+        mine_logged = wait_for_log_event(
+            srv, lambda e: e.get("consumer_id") == "other" and e.get("route") == SESSIONS
+        )
+        requests = [e for e in log_events(srv) if e.get("message") == "request"]
+        crowd = [e["queued_ms"] for e in requests if e.get("consumer_id") == "crowd"]
+        assert mine_logged["queued_ms"] < max(crowd)

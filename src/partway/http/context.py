@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from .. import fair_share
 from ..domain.errors import InvalidInput
 from ..domain.models import Tenant
 from ..services import ServerServices as Services
@@ -48,6 +49,7 @@ async def caller(request: Request) -> Caller:
         request.headers.get(CONSUMER_ID),
     )
     refuse_query_pass_through(request)
+    await fair_share.admit(tenant)
     service_id = request.headers.get(SERVICE_ID) or services.settings.default_service
     services.uploads.storage(service_id)
     return Caller(services, tenant, service_id)

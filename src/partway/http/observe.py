@@ -9,6 +9,7 @@ import re
 import time
 from typing import Any
 
+from .. import fair_share
 from ..metrics import Metrics
 from ..wire import APP_ID, CONSUMER_ID, REQUEST_ID
 from .socket_body import socket_body
@@ -37,9 +38,10 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 class Observe:
-    def __init__(self, app: Any, metrics: Metrics) -> None:
+    def __init__(self, app: Any, metrics: Metrics, gate: fair_share.Gate) -> None:
         self.app = app
         self.metrics = metrics
+        self.gate = gate
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -50,6 +52,7 @@ class Observe:
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         counts = {"in": 0, "out": 0, "status": 500}
+        turn = fair_share.begin(self.gate)
 
         async def receive_counted() -> Message:
             message: Message = await receive()
@@ -59,6 +62,7 @@ class Observe:
 
         async def send_tagged(message: Message) -> None:
             if message["type"] == "http.response.start":
+                fair_share.end(turn)  # sending (a download, say) is no work for the loop
                 counts["status"] = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((REQUEST_ID.encode(), request_id.encode("latin-1")))
@@ -70,9 +74,13 @@ class Observe:
         try:
             await self.app(scope, receive_counted, send_tagged)
         finally:
-            self._record(scope, request_id, counts, time.perf_counter() - started)
+            fair_share.end(turn)
+            took = time.perf_counter() - started
+            self._record(scope, request_id, counts, took, turn.waited)
 
-    def _record(self, scope: Scope, request_id: str, counts: dict[str, int], took: float) -> None:
+    def _record(
+        self, scope: Scope, request_id: str, counts: dict[str, int], took: float, waited: float
+    ) -> None:
         route = getattr(scope.get("route"), "path", "unmatched")
         method, status = scope["method"], counts["status"]
         m = self.metrics
@@ -99,6 +107,7 @@ class Observe:
                 "bytes_in": counts["in"],
                 "bytes_out": counts["out"],
                 "duration_ms": round(took * 1000, 2),
+                "queued_ms": round(waited * 1000, 2),  # of duration_ms, waiting for its turn
             },
         )
 

@@ -31,6 +31,7 @@ from starlette.requests import ClientDisconnect
 from ..config import Settings
 from ..domain.errors import BodyTimedOut
 from ..domain.ports import Steps
+from ..fair_share import stepped_aside
 
 log = logging.getLogger("partway.http")
 
@@ -335,8 +336,15 @@ async def paced(chunks: AsyncIterator[bytes], pace: Pace) -> AsyncIterator[bytes
         while True:
             if pending is None:
                 pending = asyncio.ensure_future(anext(source))
+                await asyncio.sleep(0)  # a chunk already received is read in this pass
             now = time.monotonic()
-            done, _ = await asyncio.wait({pending}, timeout=progress.next_check(now))
+            if pending.done():
+                done = {pending}
+            else:
+                # Only a wait for bytes still to come frees the request's slot: giving it up
+                # for a JSON body already here let a whole burst in at once.
+                async with stepped_aside():
+                    done, _ = await asyncio.wait({pending}, timeout=progress.next_check(now))
             if not done:
                 cut = progress.check(time.monotonic(), total)
                 if cut is not None:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import ClientDisconnect
 
 from ..domain.ports import Steps
+from ..fair_share import stepped_aside
 from .pump import BodyPump, Job, Pace, Progress
 
 if TYPE_CHECKING:
@@ -131,16 +132,17 @@ class SocketBody:
         )
         self._pump.submit(job)
         cancelled = False
-        while not done.done():
-            try:
-                await asyncio.shield(done)
-            except asyncio.CancelledError:
-                # However often we are cancelled, the job ends before we return: its file and
-                # socket must not be closed under a worker still moving bytes.
-                cancelled = True
-                self._abandoned.set()
-            except BaseException:
-                break
+        async with stepped_aside():
+            while not done.done():
+                try:
+                    await asyncio.shield(done)
+                except asyncio.CancelledError:
+                    # However often we are cancelled, the job ends before we return: its file
+                    # and socket must not be closed under a worker still moving bytes.
+                    cancelled = True
+                    self._abandoned.set()
+                except BaseException:
+                    break
         if cancelled:
             raise asyncio.CancelledError()
         done.result()

@@ -11,15 +11,17 @@ from ..domain.copies import copy_object
 from ..domain.models import ByteRange, Placement
 from ..domain.policy import StorageCapabilities
 from ..domain.ports import Inspect, Source, Storage, StoredObject, Written
+from ..fair_share import stepped_aside
 from ..metrics import Metrics
 
 T = TypeVar("T")
 
 
 class _Timer:
-    def __init__(self, metrics: Metrics, backend: str) -> None:
+    def __init__(self, metrics: Metrics, backend: str, remote: bool) -> None:
         self._metrics = metrics
         self._backend = backend
+        self._remote = remote
 
     @contextmanager
     def op(self, name: str):  # type: ignore[no-untyped-def]
@@ -36,13 +38,17 @@ class _Timer:
 
     async def run(self, name: str, work: Awaitable[T]) -> T:
         with self.op(name):
-            return await work
+            if not self._remote:
+                return await work
+            # A remote store's call waits on the network: its request's slot is free meanwhile.
+            async with stepped_aside():
+                return await work
 
 
 class InstrumentedStorage:
-    def __init__(self, inner: Storage, metrics: Metrics, backend: str) -> None:
+    def __init__(self, inner: Storage, metrics: Metrics, backend: str, remote: bool) -> None:
         self._inner = inner
-        self._timer = _Timer(metrics, backend)
+        self._timer = _Timer(metrics, backend, remote)
 
     @property
     def capabilities(self) -> StorageCapabilities:

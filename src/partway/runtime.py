@@ -1,0 +1,25 @@
+"""The interpreter's settings for a serving process: how its threads share the GIL, and when
+the cyclic garbage collector runs. Both bear on how long an API request can be held up."""
+
+from __future__ import annotations
+
+import gc
+import sys
+
+# The event loop gives up the GIL at every SQLite call and socket send; with body threads busy,
+# taking it back waited up to the 5 ms default each time, and API requests that make a dozen
+# such calls took seconds under load (py-spy: the loop in pthread_cond_timedwait).
+GIL_SWITCH_SECONDS = 0.0005
+# A full collection stops every thread for as long as it walks every tracked object: 50–280 ms
+# with 1,000 uploads and 4,000 idle connections open (gc.callbacks), seven times in one
+# bench/slow.py row at the defaults (700, 10, 10). Young collections ~14× rarer make full
+# ones rarer still; at these values that row had none and no young one above 81 ms.
+GC_THRESHOLDS = (10_000, 10, 10)
+
+
+def tune_for_serving() -> None:
+    sys.setswitchinterval(GIL_SWITCH_SECONDS)
+    # What exists once the app is built (modules, routes, SQL metadata: ~100,000 objects, a
+    # 31 ms walk of its own) lives as long as the process: no collection need walk it again.
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
