@@ -58,8 +58,9 @@ from .repositories import UploadRepository
 from .rules import RangePlan, RangeRule
 from .tree import Tree
 
-# The lock key every grid append of a session takes (real ranges start at 0 or above).
-APPEND_LOCK = -1
+# The range-lock key every grid append of a session takes: a byte no upload reaches (S3 objects
+# end at 5 TiB), valid for every Locks backend (file locks lock that byte of a lock file).
+APPEND_LOCK = 1 << 62
 
 
 @dataclass(frozen=True)
