@@ -36,7 +36,7 @@ from .metadata import migrate
 from .metadata.engine import make_engine
 from .metadata.sql import SqlRepository
 from .metrics import Metrics
-from .storage import direct_ranges, storage_from_url, tail_store
+from .storage import direct_ranges, range_copies, storage_from_url, tail_store
 from .storage.instrumented import InstrumentedStorage
 from .storage.s3_parts import part_signers
 from .threads import KDF
@@ -181,8 +181,9 @@ def assemble(
     hooks = HttpHooks(settings.hooks, settings.hook_concurrency) if settings.hooks else None
     if tails is None:
         tails = {name: t for name, s in storages.items() if (t := tail_store(s)) is not None}
+    copies = {name: c for name, s in storages.items() if (c := range_copies(s)) is not None}
     uploads = UploadService(
-        repo, storages, locks, policy, lifetimes, clock, admission, events, hooks, tails
+        repo, storages, locks, policy, lifetimes, clock, admission, events, hooks, tails, copies
     )
     grace = timedelta(seconds=settings.orphan_grace_seconds)
     return Services(

@@ -196,3 +196,15 @@ def part_rule(built: Services):  # type: ignore[no-untyped-def]
     from partway.domain.rules import PartRule
 
     return PartRule(0, built.uploads.policy)
+
+
+def test_concatenation_cells_copy_within_a_piece_and_stream_across() -> None:
+    from partway.domain.concat import grid_cells
+
+    assert grid_cells([3, 20, 0, 7], 8) == [
+        (0, 8, [(0, 0, 3), (1, 0, 5)]),  # across pieces 0 and 1: streamed
+        (8, 8, [(1, 5, 8)]),  # within piece 1: copied by the store
+        (16, 8, [(1, 13, 7), (3, 0, 1)]),  # the empty piece 2 takes no span
+        (24, 6, [(3, 1, 6)]),
+    ]
+    assert grid_cells([], 8) == [] and grid_cells([0], 8) == []

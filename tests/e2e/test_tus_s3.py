@@ -156,8 +156,17 @@ def test_draft_upload_resumed_after_head(server: Server, storage_url: str) -> No
     assert not tails(storage_url)
 
 
-def test_concatenation_of_pieces_on_s3(client: httpx.Client, storage_url: str) -> None:
-    pieces = [os.urandom(n) for n in (PART + 3, 2 * MIB + 1, 7)]
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        (PART + 3, 2 * MIB + 1, 7),  # part 1 copied by the store from piece 1; part 2 streamed
+        (3, 2 * PART, 7),  # part 2 copied from the middle of piece 2; parts 1 and 3 streamed
+    ],
+)
+def test_concatenation_of_pieces_on_s3(
+    client: httpx.Client, storage_url: str, sizes: tuple[int, ...]
+) -> None:
+    pieces = [os.urandom(n) for n in sizes]
     urls = []
     for piece in pieces:
         headers = {"Upload-Concat": "partial", "Upload-Length": str(len(piece))}
@@ -170,10 +179,10 @@ def test_concatenation_of_pieces_on_s3(client: httpx.Client, storage_url: str) -
             assert res.status_code == 204, res.text
     final = {
         "Upload-Concat": "final;" + " ".join(urls),
-        "Upload-Metadata": metadata(filename="joined-s3.bin"),
+        "Upload-Metadata": metadata(filename=f"joined-{sizes[0]}.bin"),
     }
     res = client.post("/uploads", headers=final)
     assert res.status_code == 201, res.text
-    assert stored(client, "joined-s3.bin") == b"".join(pieces)
+    assert stored(client, f"joined-{sizes[0]}.bin") == b"".join(pieces)
     assert client.head(urls[0]).status_code == 404  # pieces are removed, never files
     assert not tails(storage_url)

@@ -139,6 +139,17 @@ class Tails(Protocol):
         """Remove a tail the metadata no longer records; a missing one is not an error."""
 
 
+class RangeCopies(Protocol):
+    """Copies inside a store of whole parts (S3's UploadPartCopy): bytes of a completed object
+    become a range of an unfinished one without passing through partway."""
+
+    async def copy_range(
+        self, at: Placement, start: int, source_key: str, first: int, size: int
+    ) -> Written:
+        """Bytes first..first+size-1 of completed object `source_key` become the range at
+        `start` (on the grid) of the unfinished object."""
+
+
 class Locks(Protocol):
     """Exclusion between requests of one session, across processes sharing the metadata store."""
 

@@ -53,7 +53,7 @@ from .models import (
 from .names import check_name
 from .paging import DEFAULT_PAGE, After, Page, after_cursor, check_limit, cursor_after
 from .policy import PartPolicy, part_size_for, total_size
-from .ports import Clock, Locks, Source, Storage, Tails
+from .ports import Clock, Locks, RangeCopies, Source, Storage, Tails
 from .repositories import UploadRepository
 from .rules import RangePlan, RangeRule
 from .tree import Tree
@@ -82,6 +82,7 @@ class UploadService:
         events: EventSink | None = None,
         hooks: Hooks | None = None,
         tails: Mapping[str, Tails] | None = None,
+        copies: Mapping[str, RangeCopies] | None = None,
     ) -> None:
         self.admission = admission or Admission(repo, Limits())
         self.hooks = hooks or NoHooks()
@@ -89,6 +90,7 @@ class UploadService:
         self._repo = repo
         self._storages = storages
         self._tails = dict(tails or {})
+        self._copies = dict(copies or {})
         self._locks = locks
         self._policy = policy
         self._lifetimes = lifetimes
@@ -396,6 +398,33 @@ class UploadService:
         recorded = RangeRecorded(session.id, plan.start, received, rule.ordinal)
         await self._events.publish(recorded)
         return session
+
+    def copies_ranges(self, service_id: str) -> bool:
+        """Whether the store copies a range of one object into a part of another itself."""
+        return service_id in self._copies
+
+    async def copy_range(
+        self, tenant: Tenant, session_id: str, start: int, source_key: str, first: int, size: int
+    ) -> None:
+        """Bytes first..first+size-1 of the completed object `source_key` (same service) become
+        the session's range at `start`, copied by the store: no byte passes through partway."""
+        session = await self._open(tenant, session_id, with_ranges=False)
+        copies = self._copies.get(session.service_id)
+        if copies is None:
+            raise OperationUnsupported("this store copies no ranges into parts")
+        async with (
+            self._locks.session_shared(session_id),
+            self._locks.range(session_id, start),
+        ):
+            session = await self._open(tenant, session_id, with_ranges=False)
+            await self.admission.check_range(session, start, size, f"the range at {start}")
+            written = await copies.copy_range(session.placement, start, source_key, first, size)
+            now = self._clock()
+            copied = ByteRange(start, written.size, tag=written.tag)
+            expires = now + self._lifetimes.session_ttl
+            if not await self._repo.record_range(session.id, copied, now, expires):
+                raise InvalidState(f"upload session {session_id!r} was finished or aborted")
+        await self._events.publish(RangeRecorded(session_id, start, written.size, None))
 
     async def _write(
         self,

@@ -3,7 +3,10 @@ part, as an object of its own beside the multipart upload (tusd's s3store keeps 
 object the same way). Each tail gets a fresh name, carried in its range's tag: a new tail is
 written beside the one the metadata records, which stays readable until the new one replaces
 it there. S3Storage.complete makes a tail still recorded at finish the upload's last part, and
-drops every tail of the upload once it is complete or discarded."""
+drops every tail of the upload once it is complete or discarded.
+
+Also the server-side copy of a range of one object into a part of another (domain/concat.py
+joins tus pieces so)."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from .s3 import (
     S3PartWriter,
     S3Storage,
     _store_errors,
+    part_number,
 )
 from .streaming import write_through
 
@@ -71,3 +75,25 @@ class S3Tails:
         name = store._tail_object(at.key, held.tag or "")
         with _store_errors("removing an upload's tail"):
             await s3.delete_object(Bucket=store._where.bucket, Key=name)
+
+
+class S3RangeCopies:
+    def __init__(self, storage: S3Storage) -> None:
+        self._storage = storage
+
+    async def copy_range(
+        self, at: Placement, start: int, source_key: str, first: int, size: int
+    ) -> Written:
+        store = self._storage
+        s3 = await store._s3()
+        bucket = store._where.bucket
+        with _store_errors("copying a range into a part"):
+            copied = await s3.upload_part_copy(
+                Bucket=bucket,
+                Key=store._object(at.key),
+                UploadId=at.handle,
+                PartNumber=part_number(at, start),
+                CopySource={"Bucket": bucket, "Key": store._object(source_key)},
+                CopySourceRange=f"bytes={first}-{first + size - 1}",
+            )
+        return Written(size, copied["CopyPartResult"]["ETag"])
