@@ -7,6 +7,7 @@ through the Apideck files API, and no tail object outlives its upload."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import socket
@@ -185,4 +186,21 @@ def test_concatenation_of_pieces_on_s3(
     assert res.status_code == 201, res.text
     assert stored(client, f"joined-{sizes[0]}.bin") == b"".join(pieces)
     assert client.head(urls[0]).status_code == 404  # pieces are removed, never files
+    assert not tails(storage_url)
+
+
+def test_a_checksum_mismatch_keeps_the_tail_and_offset(
+    client: httpx.Client, storage_url: str
+) -> None:
+    payload = os.urandom(PART + 4321)
+    url = create(client, "checked-s3.bin", **{"Upload-Length": str(len(payload))})
+    assert append(client, url, 0, payload[:MIB]).status_code == 204
+    rest = payload[MIB:]
+    wrong = "sha1 " + base64.b64encode(hashlib.sha1(b"other bytes").digest()).decode()
+    res = append(client, url, MIB, rest, **{"Upload-Checksum": wrong})
+    assert res.status_code == 460, res.text
+    assert offset(client, url) == MIB  # the recorded tail is still there and still counts
+    right = "sha1 " + base64.b64encode(hashlib.sha1(rest).digest()).decode()
+    assert append(client, url, MIB, rest, **{"Upload-Checksum": right}).status_code == 204
+    assert stored(client, "checked-s3.bin") == payload
     assert not tails(storage_url)
