@@ -23,7 +23,7 @@ from .domain.files import FileService
 from .domain.keys import KeyService
 from .domain.links import LinkService
 from .domain.policy import PartPolicy
-from .domain.ports import Clock, Locks, Storage
+from .domain.ports import Clock, Locks, Storage, Tails
 from .domain.reaper import Reaper
 from .domain.repositories import Repository
 from .domain.search import SearchService
@@ -36,7 +36,7 @@ from .metadata import migrate
 from .metadata.engine import make_engine
 from .metadata.sql import SqlRepository
 from .metrics import Metrics
-from .storage import direct_ranges, storage_from_url
+from .storage import direct_ranges, range_copies, storage_from_url, tail_store
 from .storage.instrumented import InstrumentedStorage
 from .storage.local import LocalStorage
 from .storage.s3_parts import part_signers
@@ -168,8 +168,10 @@ def assemble(
     locks: Locks,
     clock: Clock,
     metrics: Metrics,
+    tails: Mapping[str, Tails] | None = None,
 ) -> Services:
-    """The domain services over given ports (the server's, or the tests' in-memory fakes)."""
+    """The domain services over given ports (the server's, or the tests' in-memory fakes);
+    the stores' own tails unless `tails` are given."""
     events = Fanout(LogSink(), metrics)
     policy = PartPolicy(
         default_part_size=settings.default_part_size,
@@ -182,8 +184,11 @@ def assemble(
     )
     admission = Admission(repo, limits_of(settings))
     hooks = HttpHooks(settings.hooks, settings.hook_concurrency) if settings.hooks else None
+    if tails is None:
+        tails = {name: t for name, s in storages.items() if (t := tail_store(s)) is not None}
+    copies = {name: c for name, s in storages.items() if (c := range_copies(s)) is not None}
     uploads = UploadService(
-        repo, storages, locks, policy, lifetimes, clock, admission, events, hooks
+        repo, storages, locks, policy, lifetimes, clock, admission, events, hooks, tails, copies
     )
     grace = timedelta(seconds=settings.orphan_grace_seconds)
     return Services(

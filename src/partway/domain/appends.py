@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .errors import InvalidInput, InvalidState, OperationUnsupported, PayloadTooLarge
+from .errors import InvalidInput, InvalidState, PayloadTooLarge
 from .models import ByteRange, SessionState, UploadSession
 from .policy import StorageCapabilities
 from .rules import RangePlan
@@ -85,10 +85,7 @@ class AppendRule:
     def plan(
         self, session: UploadSession, length: int | None, caps: StorageCapabilities
     ) -> RangePlan:
-        if not caps.writes_in_place:
-            raise OperationUnsupported(
-                "appends at any offset need a store that writes in place (the local disk)"
-            )
+        # A store of whole parts (S3) takes appends too: UploadService cuts them on the grid.
         held = contiguous_end(session.ranges)
         if self.offset != held:
             raise OffsetMismatch(held, self.offset)

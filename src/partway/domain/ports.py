@@ -118,6 +118,38 @@ class Storage(Protocol):
         """Release connections; called once when the server stops."""
 
 
+class Tails(Protocol):
+    """The short trailing piece of an append-only upload on a store whose ranges are whole
+    grid cells (S3 parts of at least 5 MiB): kept as a small object of its own until more bytes
+    fill its cell, as tusd's s3store keeps its `.part` object. Its receipt (the range's tag)
+    names the object, so a new tail never overwrites the one the metadata still records."""
+
+    async def write_tail(
+        self, at: Placement, start: int, source: Source, length: int, inspect: Inspect | None
+    ) -> Written:
+        """Store `length` bytes (fewer than a cell) that sit at `start`, a grid boundary."""
+
+    def read_tail(self, at: Placement, held: ByteRange) -> AsyncIterator[bytes]:
+        """The bytes of a recorded tail, in blocks."""
+
+    def is_tail(self, held: ByteRange) -> bool:
+        """Whether a recorded range is a tail (else a part of the unfinished object)."""
+
+    async def drop_tail(self, at: Placement, held: ByteRange) -> None:
+        """Remove a tail the metadata no longer records; a missing one is not an error."""
+
+
+class RangeCopies(Protocol):
+    """Copies inside a store of whole parts (S3's UploadPartCopy): bytes of a completed object
+    become a range of an unfinished one without passing through partway."""
+
+    async def copy_range(
+        self, at: Placement, start: int, source_key: str, first: int, size: int
+    ) -> Written:
+        """Bytes first..first+size-1 of completed object `source_key` become the range at
+        `start` (on the grid) of the unfinished object."""
+
+
 class Locks(Protocol):
     """Exclusion between requests of one session, across processes sharing the metadata store."""
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from .admission import Admission, Limits
+from .appends import AppendRule
 from .assembly import check_complete, combined_crc32c, file_entry, verify_whole
 from .digests import Digest, MultiHasher
 from .errors import (
@@ -17,6 +18,7 @@ from .errors import (
     InvalidState,
     NameTaken,
     NotFound,
+    OperationUnsupported,
 )
 from .events import (
     EventSink,
@@ -29,6 +31,7 @@ from .events import (
     SessionFinished,
     rejection_reason,
 )
+from .grid_appends import GridAppend, append_on_grid
 from .hooks import (
     CreateAsk,
     FinishAsk,
@@ -50,10 +53,14 @@ from .models import (
 from .names import check_name
 from .paging import DEFAULT_PAGE, After, Page, after_cursor, check_limit, cursor_after
 from .policy import PartPolicy, part_size_for, total_size
-from .ports import Clock, Locks, Source, Storage
+from .ports import Clock, Locks, RangeCopies, Source, Storage, Tails
 from .repositories import UploadRepository
 from .rules import RangePlan, RangeRule
 from .tree import Tree
+
+# The range-lock key every grid append of a session takes: a byte no upload reaches (S3 objects
+# end at 5 TiB), valid for every Locks backend (file locks lock that byte of a lock file).
+APPEND_LOCK = 1 << 62
 
 
 @dataclass(frozen=True)
@@ -74,12 +81,16 @@ class UploadService:
         admission: Admission | None = None,
         events: EventSink | None = None,
         hooks: Hooks | None = None,
+        tails: Mapping[str, Tails] | None = None,
+        copies: Mapping[str, RangeCopies] | None = None,
     ) -> None:
         self.admission = admission or Admission(repo, Limits())
         self.hooks = hooks or NoHooks()
         self._events = events or NoEvents()
         self._repo = repo
         self._storages = storages
+        self._tails = dict(tails or {})
+        self._copies = dict(copies or {})
         self._locks = locks
         self._policy = policy
         self._lifetimes = lifetimes
@@ -97,6 +108,12 @@ class UploadService:
             raise InvalidInput(
                 f"unknown service id {service_id!r}; this server offers: {known}"
             ) from None
+
+    def takes_appends(self, service_id: str) -> bool:
+        """Whether uploads of this service can be appended to at any offset (tus, the IETF
+        draft): a store that writes in place, or one that keeps short tails beside its parts."""
+        storage = self.storage(service_id)
+        return storage.capabilities.writes_in_place or service_id in self._tails
 
     async def create(
         self,
@@ -315,6 +332,9 @@ class UploadService:
         """The hot path reads no range list unless the rule needs it."""
         session = await self._open(tenant, session_id, rule.ranges_before_locks)
         storage = self.storage(session.service_id)
+        if isinstance(rule, AppendRule) and not storage.capabilities.writes_in_place:
+            grid = (tenant, session, storage, rule, source, content_length, digest)
+            return await self._append_on_grid(*grid)
         plan = rule.plan(session, content_length, storage.capabilities)
         async with (
             self._locks.session_shared(session_id),
@@ -337,6 +357,74 @@ class UploadService:
         recorded_event = RangeRecorded(session_id, plan.start, written.size, rule.ordinal)
         await self._events.publish(recorded_event)
         return session
+
+    async def _append_on_grid(
+        self,
+        tenant: Tenant,
+        session: UploadSession,
+        storage: Storage,
+        rule: AppendRule,
+        source: Source,
+        content_length: int | None,
+        digest: Digest | None,
+    ) -> UploadSession:
+        """An append on a store of whole parts (grid_appends.py). Every append of the session
+        takes one lock, not the lock of its start: the parts it records move the offset while it
+        runs, and a second append at that new offset must wait rather than write the same cells.
+        """
+        tails = self._tails.get(session.service_id)
+        if tails is None:
+            raise OperationUnsupported(
+                "appends at any offset need a store that writes in place or keeps tails (S3)"
+            )
+        async with (
+            self._locks.session_shared(session.id),
+            self._locks.range(session.id, APPEND_LOCK),
+        ):
+            session = await self._open(tenant, session.id)
+            plan = rule.plan(session, content_length, storage.capabilities)
+            wanted = plan.limit if plan.length is None else plan.length
+            await self.admission.check_range(session, plan.start, wanted, rule.label)
+            end = rule.upload_end(session)
+            append = GridAppend(plan.start, plan.length, plan.limit, end)
+
+            async def record(piece: ByteRange) -> None:
+                now = self._clock()
+                expires = now + self._lifetimes.session_ttl
+                if not await self._repo.record_range(session.id, piece, now, expires):
+                    raise InvalidState(f"upload session {session.id!r} was finished or aborted")
+
+            received = await append_on_grid(session, storage, tails, append, source, digest, record)
+        recorded = RangeRecorded(session.id, plan.start, received, rule.ordinal)
+        await self._events.publish(recorded)
+        return session
+
+    def copies_ranges(self, service_id: str) -> bool:
+        """Whether the store copies a range of one object into a part of another itself."""
+        return service_id in self._copies
+
+    async def copy_range(
+        self, tenant: Tenant, session_id: str, start: int, source_key: str, first: int, size: int
+    ) -> None:
+        """Bytes first..first+size-1 of the completed object `source_key` (same service) become
+        the session's range at `start`, copied by the store: no byte passes through partway."""
+        session = await self._open(tenant, session_id, with_ranges=False)
+        copies = self._copies.get(session.service_id)
+        if copies is None:
+            raise OperationUnsupported("this store copies no ranges into parts")
+        async with (
+            self._locks.session_shared(session_id),
+            self._locks.range(session_id, start),
+        ):
+            session = await self._open(tenant, session_id, with_ranges=False)
+            await self.admission.check_range(session, start, size, f"the range at {start}")
+            written = await copies.copy_range(session.placement, start, source_key, first, size)
+            now = self._clock()
+            copied = ByteRange(start, written.size, tag=written.tag)
+            expires = now + self._lifetimes.session_ttl
+            if not await self._repo.record_range(session.id, copied, now, expires):
+                raise InvalidState(f"upload session {session_id!r} was finished or aborted")
+        await self._events.publish(RangeRecorded(session_id, start, written.size, None))
 
     async def _write(
         self,

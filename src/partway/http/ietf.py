@@ -93,8 +93,10 @@ async def create(request: Request) -> Response:
     if named and "filename" not in metadata:
         metadata["filename"] = named.group(1)
     uploads = who.services.uploads
-    if not uploads.storage(who.service_id).capabilities.writes_in_place:
-        raise e.OperationUnsupported("resumable uploads need a store that writes in place")
+    if not uploads.takes_appends(who.service_id):
+        raise e.OperationUnsupported(
+            "resumable uploads need a store that writes in place (local disk) or keeps tails (S3)"
+        )
     session = await uploads.create(who.tenant, who.service_id, tus.new_session(metadata, size))
     url = tus.upload_url(request, session.id)
     # Before the body is read: a client cut off mid-body knows where to resume.

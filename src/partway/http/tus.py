@@ -74,9 +74,11 @@ async def create(request: Request) -> Response:
     if size is None and request.headers.get("upload-defer-length") != "1":
         raise InvalidInput("send Upload-Length, or Upload-Defer-Length: 1")
     uploads = who.services.uploads
-    if not uploads.storage(who.service_id).capabilities.writes_in_place:
-        # Refused before creating, so no session is left behind (AppendRule would refuse later).
-        raise OperationUnsupported("tus uploads need a store that writes in place (local disk)")
+    if not uploads.takes_appends(who.service_id):
+        # Refused before creating, so no session is left behind (the append would be refused).
+        raise OperationUnsupported(
+            "tus uploads need a store that writes in place (local disk) or keeps tails (S3)"
+        )
     req = new_session(metadata, size)
     if concat == "partial":
         req = replace(req, name=partial_name(), parent_folder_id=ROOT_FOLDER_ID)

@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from ..domain.direct import DirectRanges
-from ..domain.ports import Storage
+from ..domain.ports import RangeCopies, Storage, Tails
 from .local import LocalStorage
 
 
@@ -53,4 +53,29 @@ def direct_ranges(storage: Storage) -> DirectRanges | None:
 
         if isinstance(inner, AzureStorage):
             return AzureDirectRanges(inner)
+    return None
+
+
+def tail_store(storage: Storage) -> Tails | None:
+    """Where the store keeps the short tails of appended uploads, if it needs and has such a
+    place (S3: ranges are whole parts; Azure has none yet, a local file needs none)."""
+    inner = getattr(storage, "_inner", storage)  # seen through InstrumentedStorage
+    if f"{__name__}.s3" in sys.modules:
+        from .s3 import S3Storage
+        from .s3_tails import S3Tails
+
+        if isinstance(inner, S3Storage):
+            return S3Tails(inner)
+    return None
+
+
+def range_copies(storage: Storage) -> RangeCopies | None:
+    """The store's server-side copy of a range into a part (S3's UploadPartCopy), if any."""
+    inner = getattr(storage, "_inner", storage)  # seen through InstrumentedStorage
+    if f"{__name__}.s3" in sys.modules:
+        from .s3 import S3Storage
+        from .s3_tails import S3RangeCopies
+
+        if isinstance(inner, S3Storage):
+            return S3RangeCopies(inner)
     return None

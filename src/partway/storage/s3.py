@@ -40,6 +40,10 @@ CAPABILITIES = StorageCapabilities(
     min_part_size=5 * MIB, max_part_size=5 * 1024 * MIB, max_parts=10_000, writes_in_place=False
 )
 _GONE = {"NoSuchUpload", "NoSuchKey", "404"}
+# A range whose tag starts so is a tail (storage/s3_tails.py): a small object of its own named
+# after the upload's key and the tag, not a part of the multipart upload.
+TAIL_TAG = "tail:"
+TAIL_INFIX = ".tail."
 # CopyObject copies at most 5 GiB; bigger objects are copied in ranges of this many bytes.
 COPY_OBJECT_MAX = 5 * 1024 * MIB
 COPY_PART = 1024 * MIB
@@ -214,6 +218,46 @@ class S3Storage:
     def _object(self, key: str) -> str:
         return self._where.prefix + server_id(key, "storage key")
 
+    def _tail_object(self, key: str, tag: str) -> str:
+        """The object holding a tail of upload `key`, from the tail's tag."""
+        nonce = tag.removeprefix(TAIL_TAG)
+        if not tag.startswith(TAIL_TAG) or not nonce.isalnum():
+            raise InvalidInput(f"{tag!r} is not the receipt of a stored tail")
+        return self._object(key) + TAIL_INFIX + nonce
+
+    async def _parts_of_tails(self, at: Placement, ranges: list[ByteRange]) -> list[ByteRange]:
+        """The ranges, each tail among them (an upload finished while its last bytes were one)
+        copied by the store into its part: at most one per upload, the last."""
+        s3 = await self._s3()
+        bucket, name = self._where.bucket, self._object(at.key)
+        parts = []
+        for held in ranges:
+            if held.size and (held.tag or "").startswith(TAIL_TAG):
+                source = self._tail_object(at.key, held.tag or "")
+                with _store_errors("making the last part of a tail"):
+                    copied = await s3.upload_part_copy(
+                        Bucket=bucket,
+                        Key=name,
+                        UploadId=at.handle,
+                        PartNumber=part_number(at, held.start),
+                        CopySource={"Bucket": bucket, "Key": source},
+                    )
+                held = replace(held, tag=copied["CopyPartResult"]["ETag"])
+            parts.append(held)
+        return parts
+
+    async def _drop_tails(self, key: str) -> None:
+        """Every tail object of an upload: those recorded, and any a crash left unrecorded."""
+        s3 = await self._s3()
+        bucket = self._where.bucket
+        with _store_errors("removing an upload's tails"):
+            listing = s3.get_paginator("list_objects_v2")
+            async for page in listing.paginate(
+                Bucket=bucket, Prefix=self._object(key) + TAIL_INFIX
+            ):
+                for obj in page.get("Contents", []):
+                    await s3.delete_object(Bucket=bucket, Key=obj["Key"])
+
     async def _s3(self) -> S3Client:
         return (await self._clients.get()).s3
 
@@ -275,7 +319,14 @@ class S3Storage:
             await self._abort_upload(key, handle)
             with _store_errors("storing an empty file"):
                 await s3.put_object(Bucket=bucket, Key=name, Body=b"")
+            await self._drop_tails(key)
             return
+        try:
+            ranges = await self._parts_of_tails(at, ranges)
+        except NotFound:
+            if await self._size(key) == size:
+                return  # an earlier finish completed it (and dropped the tail), then crashed
+            raise
         listed: list[CompletedPartTypeDef] = [
             {"PartNumber": part_number(at, r.start), "ETag": r.tag or ""} for r in ranges if r.size
         ]
@@ -288,6 +339,7 @@ class S3Storage:
                 if _code(exc) == "NoSuchUpload" and await self._size(key) == size:
                     return  # an earlier finish completed it, then crashed
                 raise
+        await self._drop_tails(key)
 
     async def _size(self, key: str) -> int | None:
         s3 = await self._s3()
@@ -393,6 +445,7 @@ class S3Storage:
         # A finish may have completed the upload before it crashed: drop the object as well.
         await self._abort_upload(key, handle)
         await self.delete(key)
+        await self._drop_tails(key)
 
     async def delete(self, key: str) -> None:
         s3 = await self._s3()
@@ -413,7 +466,8 @@ class S3Storage:
             objects = s3.get_paginator("list_objects_v2")
             async for listing in objects.paginate(Bucket=bucket, Prefix=prefix):
                 for obj in listing.get("Contents", []):
-                    key = obj["Key"].removeprefix(prefix)
+                    # A tail object is listed as its upload's: discarding that drops it too.
+                    key = obj["Key"].removeprefix(prefix).split(TAIL_INFIX, 1)[0]
                     if SERVER_ID.match(key):
                         found.append(StoredObject(key, obj["LastModified"]))
         return found
