@@ -20,7 +20,7 @@ from .base import SqlBase
 from .catalog import drives
 from .copy_table import folder_copies
 from .outbox import write_outbox
-from .rows import OPEN_NAME, entry_of, entry_values, name_taken_error, tenant_of
+from .rows import HOLDS_NAME, entry_of, entry_values, name_taken_error, tenant_of
 from .schema import entries, sessions
 
 
@@ -191,7 +191,7 @@ def _check_target(c: Connection, publish: Publish) -> None:
             sessions.c.drive_id == publish.drive_id,
             sessions.c.folder_id == publish.parent_id,
             sessions.c.name == publish.name,
-            sessions.c.state.in_(OPEN_NAME),
+            HOLDS_NAME,
         )
     ).first()
     if upload is not None:

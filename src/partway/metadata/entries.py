@@ -13,7 +13,7 @@ from . import usage
 from .base import SqlBase
 from .drive_hold import hold_drive
 from .outbox import write_outbox
-from .rows import ACTIVE, OPEN_NAME, entry_of, entry_values, name_taken_error, tenant_of
+from .rows import ACTIVE, HOLDS_NAME, entry_of, entry_values, name_taken_error, tenant_of
 from .schema import entries, sessions
 
 
@@ -36,7 +36,7 @@ class EntryQueries(SqlBase):
                     sessions.c.drive_id == drive_id,
                     sessions.c.folder_id == parent_id,
                     sessions.c.name == name,
-                    sessions.c.state.in_(OPEN_NAME),
+                    HOLDS_NAME,
                 )
             ).first()
             return in_uploads is not None

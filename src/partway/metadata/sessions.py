@@ -22,7 +22,7 @@ from .drive_hold import hold_drive
 from .outbox import write_outbox
 from .rows import (
     ACTIVE,
-    OPEN_NAME,
+    HOLDS_NAME,
     entry_values,
     metadata_text,
     name_taken_error,
@@ -218,7 +218,7 @@ class SessionQueries(SqlBase):
                     sessions.c.drive_id == drive_id,
                     sessions.c.folder_id == folder_id,
                     sessions.c.name == name,
-                    sessions.c.state.in_(OPEN_NAME),
+                    HOLDS_NAME,
                 )
             ).first()
             return None if row is None else session_of(row, ())
