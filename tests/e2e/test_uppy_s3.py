@@ -93,9 +93,7 @@ def companion_endpoint(server: Server, service: str) -> str:
     return endpoint
 
 
-def open_uppy(
-    page: Page, site: str, endpoint: str, folder_id: str, multipart: bool = True
-) -> None:
+def open_uppy(page: Page, site: str, endpoint: str, folder_id: str, multipart: bool = True) -> None:
     page.goto(site + "/uppy.html")
     config = {"companionEndpoint": endpoint, "folderId": folder_id, "multipart": multipart}
     page.evaluate("config => window.startUppy(config)", config)
