@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Request
+from playwright.sync_api import Browser, FilePayload, Page, Request
 
 from tests.backends import BUCKET, new_s3_url, s3_client
 from tests.conftest import Server, assert_clean_log, start_server, stop_server
@@ -245,9 +245,10 @@ def test_whole_files_go_through_s3_params(
     page.on("request", lambda r: sent.append(r) if r.method != "OPTIONS" else None)
     open_uppy(page, site, companion_endpoint(server, service), folder, multipart=False)
     picker = page.locator('input.uppy-Dashboard-input[name="files[]"]').first
-    picker.set_input_files(
-        [{"name": n, "mimeType": "application/x-test", "buffer": p} for n, p in files.items()]
-    )
+    picked: list[FilePayload] = [
+        {"name": n, "mimeType": "application/x-test", "buffer": p} for n, p in files.items()
+    ]
+    picker.set_input_files(picked)
     page.click(".uppy-StatusBar-actionBtn--upload")
     wait_until(
         page, lambda: len(events(page, "success")) + len(events(page, "error")) == 2, "two ends"
