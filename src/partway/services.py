@@ -20,6 +20,7 @@ from .domain.direct_uploads import DirectUploads
 from .domain.drives import DriveService
 from .domain.events import EventSink
 from .domain.files import FileService
+from .domain.form_uploads import FormUploads
 from .domain.keys import KeyService
 from .domain.links import LinkService
 from .domain.policy import PartPolicy
@@ -148,6 +149,7 @@ def build_catalog(
         ),
         direct=direct_uploads,
         companion=CompanionUploads(core.uploads, direct_uploads, part_signers(core.uploads), repo),
+        forms=FormUploads(core.uploads, signer, clock),
     )
 
 

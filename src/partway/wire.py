@@ -43,9 +43,10 @@ PART_SIZE_HINT = "x-partway-part-size-hint"
 
 # partway's own extension on create: `direct` (the client PUTs parts straight into the store,
 # over URLs the session's GET hands out; refused where the store cannot take them), `proxied`
-# (through partway, as Apideck's API does) or `auto` (direct wherever the store can); without
-# it, the service's default (PARTWAY_DIRECT_SERVICES). A header, not a body field: the create
-# body is `additionalProperties: false`, and every Apideck SDK can add a header.
+# (through partway, as Apideck's API does) or `auto` (direct wherever the store can, and on
+# services whose default is direct); without it, the service's default
+# (PARTWAY_DIRECT_SERVICES). A header, not a body field: the create body is
+# `additionalProperties: false`, and every Apideck SDK can add a header.
 UPLOAD_MODE = "x-partway-upload-mode"
 UPLOAD_MODES = ("direct", "proxied", "auto")
 

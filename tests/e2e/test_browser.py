@@ -8,6 +8,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -251,3 +252,77 @@ def test_the_page_crc32c_matches_the_server_library(page: Page, server: Server) 
 def crc32c_b64(data: bytes) -> str:
     value: int = checksums.crc32c(data)
     return base64.b64encode(value.to_bytes(4, "big")).decode()
+
+
+@pytest.fixture(scope="module")
+def direct_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """Local disk with direct mode as the service's default: the page's `auto` create gets a
+    direct session, whose part URLs partway signs and serves itself (/signed/parts)."""
+    env = {"PARTWAY_DEFAULT_PART_SIZE": str(MIB), "PARTWAY_DIRECT_SERVICES": '["local"]'}
+    srv = start_server(tmp_path_factory.mktemp("browser-direct"), env)
+    yield srv
+    stop_server(srv)
+
+
+SIGNED_PARTS = "**/signed/parts/**"
+
+
+def test_the_page_uses_direct_mode_where_the_server_offers_it(
+    page: Page, direct_server: Server, tmp_path: Path
+) -> None:
+    server = direct_server
+    payload = os.urandom(3 * MIB + 5)
+    source = tmp_path / "direct.bin"
+    source.write_bytes(payload)
+    sign_in(page, server, "browser-direct")
+    puts: list[tuple[str, dict[str, str]]] = []
+    creates: list[dict[str, str]] = []
+
+    def seen(r: Any) -> None:
+        if r.method == "PUT":
+            puts.append((r.url, r.headers))
+        elif r.method == "POST" and r.url.endswith(SESSIONS):
+            creates.append(r.headers)
+
+    page.on("request", seen)
+    page.set_input_files("#file-input", str(source))
+    row = upload_row(page, "direct.bin")
+    expect(row).to_have_attribute("data-status", "done", timeout=60_000)
+    expect(row).to_have_attribute("data-mode", "direct")
+    assert creates[0]["x-partway-upload-mode"] == "auto"
+    assert len(puts) == 4
+    assert all("/signed/parts/" in u and "signature=" in u and "crc32c=" in u for u, _ in puts)
+    assert not any("authorization" in h for _, h in puts)  # the URL is the credential
+    file_id = re.search(r"file (file_[0-9a-f]+)", row.inner_text()).group(1)  # type: ignore[union-attr]
+    headers = server.headers("browser-direct")
+    res = httpx.get(f"{server.base_url}/file-storage/files/{file_id}", headers=headers)
+    assert res.json()["data"]["checksums"] == {"crc32c": crc32c_b64(payload)}
+    got = httpx.get(f"{server.base_url}/file-storage/files/{file_id}/download", headers=headers)
+    assert got.content == payload
+
+
+def test_a_direct_upload_resumes_after_a_reload(
+    page: Page, direct_server: Server, tmp_path: Path
+) -> None:
+    server = direct_server
+    payload = os.urandom(4 * MIB)
+    source = tmp_path / "direct-resumed.bin"
+    source.write_bytes(payload)
+    sign_in(page, server, "browser-direct-2")
+
+    def fail_from_two(route: Route) -> None:
+        number = int(re.search(r"/signed/parts/[^/]+/(\d+)", route.request.url).group(1))  # type: ignore[union-attr]
+        route.abort("connectionfailed") if number >= 2 else route.continue_()
+
+    page.route(SIGNED_PARTS, fail_from_two)
+    page.set_input_files("#file-input", str(source))
+    session_id = wait_for_parts(page, server, "browser-direct-2", "direct-resumed.bin", [0, 1])
+    page.reload()
+    page.unroute(SIGNED_PARTS)
+    expect(page.locator("#resumable-list")).to_contain_text("direct-resumed.bin")
+    page.set_input_files("#file-input", str(source))
+    row = upload_row(page, "direct-resumed.bin")
+    expect(row).to_have_attribute("data-status", "done", timeout=60_000)
+    expect(row.locator(".status")).to_contain_text("done")
+    counts = recorded_parts(server, session_id)
+    assert sorted(counts) == list(range(4)) and set(counts.values()) == {1}

@@ -2,7 +2,8 @@
 against a real `partway serve` on Ceph RGW (or moto): the upload's parts go straight into the
 store over presigned URLs, complete checks them against ListParts, and the file lands in its
 folder. Then every refusal: bad ids and keys, another tenant, no credentials, a wrong ETag,
-parts S3 would not assemble, a store with no presigned parts, and forged grants."""
+parts S3 would not assemble, a store with no presigned parts, and forged grants.
+`GET /s3/params` (whole-file uploads) has tests/e2e/test_s3_params.py."""
 
 from __future__ import annotations
 
@@ -285,12 +286,9 @@ def test_abort_discards_the_store_upload(api: httpx.Client, storage_url: str) ->
     assert_error(api.get(f"{MULTIPART}/{upload_id}", params={"key": upload_id}), 404)
 
 
-def test_post_policy_uploads_and_stores_without_presigned_parts_are_refused(
-    api: httpx.Client,
-) -> None:
-    res = api.get("/s3/params", params={"filename": "a.bin", "type": "text/plain"})
-    body = assert_error(res, 400, "ConnectorOperationUnsupportedError")
-    assert "shouldUseMultipart" in body["message"]
+def test_stores_without_presigned_parts_take_no_multipart(api: httpx.Client) -> None:
+    """Local disk takes the plugin's whole-file uploads (`GET /s3/params`,
+    tests/e2e/test_s3_params.py) but no multipart ones."""
     res = api.post(
         MULTIPART, json={"filename": "local.bin"}, headers={"x-apideck-service-id": "disk"}
     )

@@ -3,9 +3,10 @@ tests/uppy-s3/package-lock.json) in headless Chromium, uploading through the Das
 button: the plugin calls a real `partway serve`'s /s3/multipart routes from another origin
 (CORS) and PUTs each part straight into Ceph RGW (or moto) over the URLs partway presigns,
 reading their ETags through the bucket's CORS rules; paused and resumed, it asks for the
-store's parts and sends only the rest; on local disk it reports the refusal. The page is
-tests/uppy-s3/page.js, bundled by the locked esbuild; the bytes are read back through the
-Apideck API."""
+store's parts and sends only the rest; on local disk it reports the refusal of multipart
+uploads, and sends whole files (`GET /s3/params`, a form POST to partway's signed URL) on
+both. The page is tests/uppy-s3/page.js, bundled by the locked esbuild; the bytes are read back
+through the Apideck API."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Request
+from playwright.sync_api import Browser, FilePayload, Page, Request
 
 from tests.backends import BUCKET, new_s3_url, s3_client
 from tests.conftest import Server, assert_clean_log, start_server, stop_server
@@ -92,9 +93,9 @@ def companion_endpoint(server: Server, service: str) -> str:
     return endpoint
 
 
-def open_uppy(page: Page, site: str, endpoint: str, folder_id: str) -> None:
+def open_uppy(page: Page, site: str, endpoint: str, folder_id: str, multipart: bool = True) -> None:
     page.goto(site + "/uppy.html")
-    config = {"companionEndpoint": endpoint, "folderId": folder_id}
+    config = {"companionEndpoint": endpoint, "folderId": folder_id, "multipart": multipart}
     page.evaluate("config => window.startUppy(config)", config)
 
 
@@ -230,3 +231,36 @@ def test_paused_and_resumed_from_the_stores_list_of_parts(
     file_id = events(page, "success")[0]["url"].rsplit("/", 1)[1]
     with server.client() as api:
         assert download(api, file_id).content == payload
+
+
+@pytest.mark.parametrize("service", ["disk", "s3"])
+def test_whole_files_go_through_s3_params(
+    page: Page, site: str, server: Server, service: str
+) -> None:
+    """`shouldUseMultipart: false`: the plugin asks `GET /s3/params` for each file and POSTs it
+    as a form to the URL partway signed, which finishes the upload; an empty file too."""
+    folder = make_folder(server, f"whole-{service}")
+    files = {"whole.bin": os.urandom(MIB + 5), "empty.txt": b""}
+    sent: list[Request] = []
+    page.on("request", lambda r: sent.append(r) if r.method != "OPTIONS" else None)
+    open_uppy(page, site, companion_endpoint(server, service), folder, multipart=False)
+    picker = page.locator('input.uppy-Dashboard-input[name="files[]"]').first
+    picked: list[FilePayload] = [
+        {"name": n, "mimeType": "application/x-test", "buffer": p} for n, p in files.items()
+    ]
+    picker.set_input_files(picked)
+    page.click(".uppy-StatusBar-actionBtn--upload")
+    wait_until(
+        page, lambda: len(events(page, "success")) + len(events(page, "error")) == 2, "two ends"
+    )
+    assert events(page, "error") == []
+    posts = [r for r in sent if r.method == "POST"]
+    assert len(posts) == 2
+    assert all(r.url.startswith(server.base_url + "/signed/uploads?") for r in posts)
+    with server.client() as api:
+        headers = {"x-apideck-service-id": service}
+        listed = api.get("/file-storage/files", params={"filter[folder_id]": folder}).json()
+        found = {f["name"]: f["id"] for f in listed["data"]}
+        assert set(found) == set(files)
+        for name, payload in files.items():
+            assert download(api, found[name], **headers).content == payload

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -55,3 +56,35 @@ def test_the_raw_body_routes_declare_their_headers() -> None:
     assert {("header", "digest"), ("header", "x-apideck-metadata")} <= declared(ops["filesUpload"])
     creates = declared(ops["uploadSessionsAdd"])
     assert {("header", "idempotency-key"), ("header", "x-partway-part-size-hint")} <= creates
+
+
+def test_the_direct_routes_are_documented_with_closed_shapes() -> None:
+    """Issue #20's routes (http/openapi_direct.py); tests/e2e/test_openapi_shapes.py checks real
+    answers against them."""
+    ops = operations()
+    for op_id in (
+        "signedPartsUpload",
+        "signedUploadsPost",
+        "signedUploadsPut",
+        "companionGrantsAdd",
+        "s3MultipartCreate",
+        "s3MultipartSignPart",
+        "s3MultipartParts",
+        "s3MultipartComplete",
+        "s3MultipartAbort",
+        "s3UploadParams",
+    ):
+        assert op_id in ops, op_id
+    # The signed URLs are their own credentials: no bearer key, no tenancy headers.
+    for op_id in ("signedPartsUpload", "signedUploadsPost", "signedUploadsPut"):
+        assert ops[op_id]["security"] == []
+        assert not any(p["in"] == "header" for p in ops[op_id]["parameters"])
+    schemas = document()["components"]["schemas"]
+    session = schemas["UploadSession"]
+    assert session["additionalProperties"] is False
+    assert {"upload_mode", "direct_parts", "digest_algorithms"} <= set(session["properties"])
+    assert schemas["DirectPart"]["required"] == [
+        "part_number", "offset", "size", "method", "url", "headers", "expires_at"
+    ]  # fmt: skip
+    one = ops["uploadSessionsOne"]["responses"]["200"]["content"]["application/json"]
+    assert "UploadSession" in json.dumps(one["schema"])

@@ -10,6 +10,7 @@ from .companion import CompanionUploads
 from .copies import FolderCopier
 from .direct_uploads import DirectUploads
 from .drives import DriveService
+from .form_uploads import FormUploads
 from .links import LinkService
 from .search import SearchService
 from .signing import Signer
@@ -34,3 +35,5 @@ class Catalog:
     direct: DirectUploads
     # Uppy's S3 plugin over direct sessions (issue #20).
     companion: CompanionUploads
+    # Whole-file uploads to partway-signed URLs (`GET /s3/params`, issue #20).
+    forms: FormUploads

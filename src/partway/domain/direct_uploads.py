@@ -89,12 +89,13 @@ class DirectUploads:
 
     def mode_for(self, service_id: str, asked: str | None, size_known: bool = True) -> bool:
         """Whether a new session of the service is direct: `direct` (refused where the store
-        cannot), `proxied`, `auto` (direct wherever the store can), or None: the default.
+        cannot), `proxied`, `auto` (direct wherever the store can, or the service's default is
+        direct: partway's own part URLs on local disk), or None: the default.
         Direct parts are laid out by the declared size: without one, only `direct` insists."""
         if asked is None:
             return size_known and service_id in self._defaults
-        if asked == "auto":  # where the bytes would bypass partway, not through its own URLs
-            return size_known and self.offered(service_id)
+        if asked == "auto":  # where the bytes bypass partway, or where direct is the default
+            return size_known and (self.offered(service_id) or service_id in self._defaults)
         if asked == "direct" and not size_known:
             raise InvalidInput("direct parts need a session created with its size")
         if asked == "direct" and not self._takes_direct(service_id):

@@ -379,8 +379,11 @@ def _paths() -> Json:
 def document() -> Json:
     from .openapi_catalog import MODELS as CATALOG_MODELS  # issue #18
     from .openapi_catalog import catalog_paths
+    from .openapi_direct import MODELS as DIRECT_MODELS  # issue #20
+    from .openapi_direct import SCHEMAS as DIRECT_SCHEMAS
+    from .openapi_direct import direct_paths
 
-    models = MODELS + CATALOG_MODELS
+    models = MODELS + CATALOG_MODELS + DIRECT_MODELS
     _, defs = models_json_schema([(m, "validation") for m in models], ref_template=REF)
     schemas: Json = dict(defs.get("$defs", {}))
     schemas["Envelope"] = {
@@ -395,6 +398,7 @@ def document() -> Json:
             "data": {},
         },
     }
+    schemas.update(DIRECT_SCHEMAS)
     schemas["Error"] = {
         "type": "object",
         "required": ["status_code", "error", "type_name", "message", "detail", "ref"],
@@ -415,7 +419,7 @@ def document() -> Json:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{"bearer": []}],
-        "paths": {**_paths(), **catalog_paths()},
+        "paths": {**(paths := _paths()), **catalog_paths(), **direct_paths(paths)},
     }
 
 

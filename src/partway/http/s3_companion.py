@@ -6,8 +6,9 @@ GET    /s3/multipart/{uploadId}/{partNumber}?key=   → {url, expires}: a presig
 GET    /s3/multipart/{uploadId}?key=          → [{PartNumber, Size, ETag}] the store holds
 POST   /s3/multipart/{uploadId}/complete?key= {parts: [{PartNumber, ETag}]} → {location, key}
 DELETE /s3/multipart/{uploadId}?key=          → {}
-GET    /s3/params                             refused: partway takes no S3 POST-policy upload
-                                              (the plugin's `shouldUseMultipart: true` never asks)
+GET    /s3/params?filename=&type=&metadata[…]=   → {method, url, fields, headers, expires}: a
+                                              whole-file upload, POSTed as a form to a URL
+                                              partway signs and serves (http/form_uploads.py)
 
 The file goes to `metadata.parent_folder_id` (root by default; `metadata.drive_id` too).
 
@@ -30,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..domain.errors import InvalidInput, NotFound, OperationUnsupported, Unauthorized
+from ..domain.errors import InvalidInput, NotFound, Unauthorized
 from ..domain.keys import hash_key
 from ..domain.models import Tenant
 from ..wire import format_time
@@ -181,12 +182,35 @@ async def abort(request: Request) -> Response:
     return JSONResponse({})
 
 
-async def post_policy(request: Request) -> Response:
-    await _who(request)
-    raise OperationUnsupported(
-        "partway takes no S3 POST-policy uploads: configure Uppy's S3 plugin with "
-        "shouldUseMultipart: true (any non-empty file then goes as a multipart upload)"
+async def upload_params(request: Request) -> Response:
+    """A whole-file upload (the plugin's path for files it sends in one request): a session
+    and the partway-signed URL the plugin POSTs the file to as a form (http/form_uploads.py),
+    which finishes the session once the file is in."""
+    who = await _who(request)
+    query = request.query_params
+    filename = query.get("filename")
+    if not filename:
+        raise InvalidInput("query parameter filename is required")
+    metadata = {
+        name[len("metadata[") : -1]: query[name]
+        for name in query
+        if name.startswith("metadata[") and name.endswith("]")
+    }
+    folder = _meta_text(metadata, "parent_folder_id") or "root"
+    drive = _meta_text(metadata, "drive_id")
+    ticket = await who.services.catalog.forms.create(
+        who.tenant, who.service_id, filename, folder, drive, query.get("type")
     )
+    base = str(request.base_url).rstrip("/")
+    seconds = max(0, int((ticket.expires - datetime.now(UTC)).total_seconds()))
+    answer = {
+        "method": "POST",
+        "url": base + ticket.url,
+        "fields": ticket.fields,
+        "headers": {},
+        "expires": seconds,
+    }
+    return JSONResponse(answer)
 
 
 def _routes(prefix: str) -> list[Route]:
@@ -198,7 +222,7 @@ def _routes(prefix: str) -> list[Route]:
         Route(one + "/{part_number}", sign_part, methods=["GET"]),
         Route(one, list_parts, methods=["GET"]),
         Route(one, abort, methods=["DELETE"]),
-        Route(prefix + "/s3/params", post_policy, methods=["GET"]),
+        Route(prefix + "/s3/params", upload_params, methods=["GET"]),
     ]
 
 

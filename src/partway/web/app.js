@@ -1,6 +1,10 @@
 // partway's browser uploader: the Apideck upload-session API from a page, with parallel parts,
 // CRC32C digests (the fastest the server offers; Web Crypto SHA-1 for servers that offer no
-// CRC), retries, pause/resume/cancel and resume across reloads.
+// CRC), retries, pause/resume/cancel and resume across reloads. Like `partway upload`, it asks
+// for direct mode where the server offers it (`x-partway-upload-mode: auto`): a session that
+// answers `upload_mode: "direct"` has its parts PUT to the signed URL partway hands out for
+// each (straight into S3 or Azure, or partway's own /signed/parts on local disk), never with
+// the API key.
 import { mount as mountCatalog, rowActions } from "./catalog.js";
 import { crc32c, crc32cCombine, crc32cHeader } from "./crc32c.js";
 
@@ -61,19 +65,30 @@ function backoff(attempt, retryAfter) {
 
 // One part over XMLHttpRequest (fetch reports no upload progress).
 function putPart(upload, number, buffer, digest, onProgress) {
+  const target = url(`/file-storage/upload-sessions/${upload.sessionId}?part_number=${number}`);
+  const extra = { "content-type": "application/octet-stream", ...(digest ? { digest } : {}) };
+  return sendBytes(upload, target, headers(extra), buffer, onProgress);
+}
+
+// A direct part: PUT to the URL partway signed, with only the headers it names (no API key:
+// the URL is the credential, and it may point at the object store).
+function putDirect(upload, ticket, buffer, onProgress) {
+  const target = ticket.url.startsWith("/") ? url(ticket.url) : ticket.url;
+  return sendBytes(upload, target, ticket.headers || {}, buffer, onProgress);
+}
+
+function sendBytes(upload, target, sent, buffer, onProgress) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     upload.requests.add(xhr);
-    xhr.open("PUT", url(`/file-storage/upload-sessions/${upload.sessionId}?part_number=${number}`));
-    for (const [k, v] of Object.entries(headers())) xhr.setRequestHeader(k, v);
-    xhr.setRequestHeader("content-type", "application/octet-stream");
-    if (digest) xhr.setRequestHeader("digest", digest);
+    xhr.open("PUT", target);
+    for (const [k, v] of Object.entries(sent)) xhr.setRequestHeader(k, v);
     xhr.upload.onprogress = (e) => onProgress(e.loaded);
     xhr.onload = () => {
       upload.requests.delete(xhr);
       let body = null;
       try { body = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
-      if (xhr.status === 200) resolve();
+      if (xhr.status >= 200 && xhr.status < 300) resolve();
       else reject(Object.assign(new ApiError(xhr.status, body), { retryAfter: xhr.getResponseHeader("retry-after") }));
     };
     xhr.onerror = () => { upload.requests.delete(xhr); reject(new ApiError(0, { message: "connection lost" })); };
@@ -202,7 +217,7 @@ class Upload {
     await saveRecord(this.key, record);
     const created = await withRetries(() => api("POST", "/file-storage/upload-sessions",
       { name: this.file.name, parent_folder_id: this.folderId, size: this.file.size, drive_id: this.driveId },
-      { "idempotency-key": record.idempotencyKey }));
+      { "idempotency-key": record.idempotencyKey, "x-partway-upload-mode": "auto" }));
     record.sessionId = created.data.id;
     await saveRecord(this.key, record);
     const s = (await api("GET", `/file-storage/upload-sessions/${record.sessionId}`)).data;
@@ -217,10 +232,19 @@ class Upload {
     this.sessionId = session.id;
     this.partSize = session.part_size;
     this.done = new Set(session.uploaded_parts || []);
+    // Direct: the parts still needed are those the session hands out URLs for (on S3 and Azure
+    // the store holds parts partway has not recorded yet).
+    this.direct = session.upload_mode === "direct";
+    if (this.direct) {
+      const needed = new Set((session.direct_parts || []).map((p) => p.part_number));
+      this.done = new Set();
+      for (let n = 0; n < this.partsTotal; n++) if (!needed.has(n)) this.done.add(n);
+    }
     this.baseline = this.sentBytes;
     this.started = performance.now();
     this.resumed = resumed ? this.done.size : 0;
     $("part-size-info").textContent = formatBytes(this.partSize);
+    this.view.dataset.mode = this.direct ? "direct" : "proxied";
     this.setStatus("uploading", resumed ? `resumed: ${this.done.size} part(s) already there` : "uploading");
   }
 
@@ -244,13 +268,22 @@ class Upload {
       const crc = crc32c(new Uint8Array(buffer));
       this.crcs.set(n, crc);
       digest = crc32cHeader(crc);
-    } else {
+    } else if (!this.direct) {
       digest = await sha1Header(buffer);
     }
+    const progress = (loaded) => { this.inFlight.set(n, loaded); update(this); };
     await withRetries(async () => {
       this.inFlight.set(n, 0);
       try {
-        await putPart(this, n, buffer, digest, (loaded) => { this.inFlight.set(n, loaded); update(this); });
+        if (this.direct) {
+          // A fresh URL per try, bound to the part's CRC32C (checked by partway on local disk,
+          // and at finish where the store reports it).
+          const claim = { part_number: n, ...(digest ? { crc32c: digest.slice("crc32c=".length) } : {}) };
+          const res = await api("POST", `/file-storage/upload-sessions/${this.sessionId}/direct`, { parts: [claim] });
+          await putDirect(this, res.data.parts[0], buffer, progress);
+        } else {
+          await putPart(this, n, buffer, digest, progress);
+        }
       } finally {
         this.inFlight.delete(n);
       }
