@@ -34,6 +34,8 @@ BODY_EXTENSION = "partway.socket_body"
 # Bytes moved per splice(2) call: each worker's pipe between socket and file is widened to this.
 PIPE_BYTES = 1024 * 1024
 _NONBLOCK = os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK
+# Bytes a body may still have to move, all already received, for it to be moved on the loop.
+INLINE_BYTES = 64 * 1024
 
 
 def socket_body(scope: Any) -> SocketBody | None:
@@ -118,6 +120,14 @@ class SocketBody:
         if self._socket is None:
             self._take()
         assert self._socket is not None and self._progress is not None
+        if 0 < self.length - self.received <= min(len(self._early), INLINE_BYTES):
+            # The rest of the body came with its head (a small part, a tus PATCH): moving it
+            # needs no socket read, so it is moved here rather than queue behind other
+            # tenants' bodies for a pump thread.
+            try:
+                next(steps)
+            except StopIteration:
+                return
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
         job = Job(
