@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 from apideck_unify import Apideck
 from awscrt import checksums
+
+from tests.backends import new_s3_url
+from tests.conftest import Server, assert_clean_log, start_server, stop_server
 
 SESSIONS = "/file-storage/upload-sessions"
 MIB = 1024 * 1024
@@ -95,3 +101,14 @@ def python_sdk(server: Any, consumer_id: str) -> Apideck:
 def crc32c_header(data: bytes) -> str:
     value: int = checksums.crc32c(data)
     return "crc32c=" + base64.b64encode(value.to_bytes(4, "big")).decode()
+
+
+def disk_and_s3_server(tmp: Path) -> Iterator[Server]:
+    """A server with two services, `disk` (the default) and `s3` (a bucket of its own), for a
+    module fixture to yield from."""
+    stores = {"disk": str(tmp / "disk"), "s3": new_s3_url()}
+    env = {"PARTWAY_STORAGE": json.dumps(stores), "PARTWAY_DEFAULT_SERVICE": "disk"}
+    srv = start_server(tmp, env)
+    yield srv
+    stop_server(srv)
+    assert_clean_log(srv)

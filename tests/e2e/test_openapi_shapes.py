@@ -6,7 +6,6 @@ shapes are closed, so a field sent and not documented fails too."""
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -15,23 +14,16 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
-from tests.backends import new_s3_url
-from tests.conftest import Server, assert_clean_log, start_server, stop_server
+from tests.conftest import Server
 
-from .helpers import SESSIONS
+from .helpers import SESSIONS, disk_and_s3_server
 
 DIRECT = {"x-partway-upload-mode": "direct"}
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("openapi-shapes")
-    stores = {"disk": str(tmp / "disk"), "s3": new_s3_url()}
-    env = {"PARTWAY_STORAGE": json.dumps(stores), "PARTWAY_DEFAULT_SERVICE": "disk"}
-    srv = start_server(tmp, env)
-    yield srv
-    stop_server(srv)
-    assert_clean_log(srv)
+    yield from disk_and_s3_server(tmp_path_factory.mktemp("openapi-shapes"))
 
 
 @pytest.fixture(scope="module")

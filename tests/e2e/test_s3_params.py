@@ -7,7 +7,6 @@ name, no credentials, and a body cut short (the upload stays open for a retry)."
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -16,23 +15,16 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 
-from tests.backends import new_s3_url
-from tests.conftest import Server, assert_clean_log, start_server, stop_server
+from tests.conftest import Server
 
-from .helpers import MIB, assert_error, download
+from .helpers import MIB, assert_error, disk_and_s3_server, download
 
 SERVICES = ("disk", "s3")
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("s3-params")
-    stores = {"disk": str(tmp / "disk"), "s3": new_s3_url()}
-    env = {"PARTWAY_STORAGE": json.dumps(stores), "PARTWAY_DEFAULT_SERVICE": "disk"}
-    srv = start_server(tmp, env)
-    yield srv
-    stop_server(srv)
-    assert_clean_log(srv)
+    yield from disk_and_s3_server(tmp_path_factory.mktemp("s3-params"))
 
 
 @pytest.fixture(params=SERVICES)

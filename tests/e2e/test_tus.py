@@ -19,24 +19,14 @@ import pytest
 from awscrt import checksums
 
 from tests.conftest import Server, start_server, stop_server
-from tests.e2e.tus_helpers import OCTETS, TUS, append, metadata, stored
+from tests.e2e.tus_helpers import OCTETS, TUS, append, create, metadata, stored, tus_client
 
 MIB = 1024 * 1024
 
 
 @pytest.fixture
 def client(server: Server) -> Iterator[httpx.Client]:
-    with server.client() as c:
-        c.headers.update(TUS)
-        yield c
-
-
-def create(client: httpx.Client, name: str, **headers: str) -> str:
-    res = client.post("/uploads", headers={"Upload-Metadata": metadata(filename=name), **headers})
-    assert res.status_code == 201, res.text
-    location: str = res.headers["location"]
-    assert location.startswith(str(client.base_url).rstrip("/") + "/uploads/ses_")
-    return location
+    yield from tus_client(server)
 
 
 def test_options_announces_every_extension_with_200(server: Server) -> None:

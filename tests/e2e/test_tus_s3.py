@@ -19,7 +19,7 @@ import pytest
 
 from tests.backends import new_s3_url, s3_keys
 from tests.conftest import Server, assert_clean_log, start_server, stop_server
-from tests.e2e.tus_helpers import OCTETS, TUS, append, metadata, stored
+from tests.e2e.tus_helpers import OCTETS, TUS, append, create, metadata, stored, tus_client
 
 MIB = 1024 * 1024
 PART = 5 * MIB
@@ -47,16 +47,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, storage_url: str) -> Iterat
 
 @pytest.fixture
 def client(server: Server) -> Iterator[httpx.Client]:
-    with server.client() as c:
-        c.headers.update(TUS)
-        yield c
-
-
-def create(client: httpx.Client, name: str, **headers: str) -> str:
-    res = client.post("/uploads", headers={"Upload-Metadata": metadata(filename=name), **headers})
-    assert res.status_code == 201, res.text
-    location: str = res.headers["location"]
-    return location
+    yield from tus_client(server)
 
 
 def offset(client: httpx.Client, url: str) -> int:

@@ -4,14 +4,32 @@ append, and the finished file read back through the Apideck API."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 
+from tests.conftest import Server
 from tests.e2e.helpers import download
 
 TUS = {"Tus-Resumable": "1.0.0"}
 OCTETS = {"Content-Type": "application/offset+octet-stream"}
+
+
+def tus_client(server: Server) -> Iterator[httpx.Client]:
+    """A client with the Apideck headers and Tus-Resumable (for a fixture to yield from)."""
+    with server.client() as c:
+        c.headers.update(TUS)
+        yield c
+
+
+def create(client: httpx.Client, name: str, **headers: str) -> str:
+    """A tus upload of file `name`; its absolute URL."""
+    res = client.post("/uploads", headers={"Upload-Metadata": metadata(filename=name), **headers})
+    assert res.status_code == 201, res.text
+    location: str = res.headers["location"]
+    assert location.startswith(str(client.base_url).rstrip("/") + "/uploads/ses_")
+    return location
 
 
 def metadata(**values: str) -> str:
