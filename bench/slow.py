@@ -700,7 +700,9 @@ def section(rows: list[dict[str, Any]]) -> str:
         "tenant of their own, each request timed (a request cut off by the end of the load "
         "counts with the time it had waited): get a session / create + abort / a 1 KiB "
         "create + part + finish (@tus/server: HEAD an upload / POST + DELETE / POST + 1 KiB "
-        "PATCH).",
+        "PATCH). partway takes requests in turns by tenant (fair_share.py), so the probe's "
+        "calls do not wait behind the uploads' tenant; the uploads' own calls do, and their "
+        "creates are shown in a row of their own. @tus/server has no tenants.",
         "- Server: sampled every 0.5 s (psutil), peaks shown; RSS is the kernel's high-water "
         "mark; CPU s/GiB is the server's CPU from the start of the uploads to the last one's "
         "end, per GiB of verified uploads. partway: "
