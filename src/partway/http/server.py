@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
@@ -32,8 +31,9 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 
 from ..metrics import Metrics
 from .cutoff import ABORT_EXTENSION
+from .cycle_wrappers import HeadHeld, aborter, closing_if_unread, interim_sender
 from .errors import error_body
-from .interim import INTERIM_EXTENSION, InterimSender, interim_head
+from .interim import INTERIM_EXTENSION
 from .pump import BodyPump, Pace
 from .socket_body import BODY_EXTENSION, INLINE_BYTES, SocketBody
 
@@ -287,11 +287,11 @@ class EdgeProtocol(HttpToolsProtocol):
             return
         if upgrade:
             cycle.keep_alive = False
-        cycle.transport = _HeadHeld(self.transport, cycle, self.close_lingering)  # type: ignore[assignment]
-        cycle.send = _closing_if_unread(cycle, cycle.send)  # type: ignore[method-assign,assignment]
+        cycle.transport = HeadHeld(self.transport, cycle, self.close_lingering)  # type: ignore[assignment]
+        cycle.send = closing_if_unread(cycle, cycle.send)  # type: ignore[method-assign,assignment]
         extensions: dict[str, Any] = self.scope.setdefault("extensions", {})
-        extensions[INTERIM_EXTENSION] = _interim_sender(cycle)
-        extensions[ABORT_EXTENSION] = _aborter(cycle, self.transport)
+        extensions[INTERIM_EXTENSION] = interim_sender(cycle)
+        extensions[ABORT_EXTENSION] = aborter(cycle, self.transport)
         if self.scheme != "http" or chunked or not length:
             return  # TLS (the bytes on the socket are not the body), chunked, or no body
         limits = self.edge.limits
@@ -349,87 +349,6 @@ def _framing(headers: list[tuple[bytes, bytes]]) -> tuple[bool, int, bool]:
         elif name == b"transfer-encoding":
             chunked = True
     return upgrade and b"upgrade" in connection, length, chunked
-
-
-def _closing_if_unread(
-    cycle: RequestResponseCycle, send: Callable[[Any], Awaitable[None]]
-) -> Callable[[Any], Awaitable[None]]:
-    """`send` that marks the connection to close if the response starts while the request body
-    is still unread: its remaining bytes (or a client's next request sent after a refusal of
-    `Expect: 100-continue`) could otherwise be read as the next request."""
-
-    async def send_closing(message: Any) -> None:
-        if message["type"] == "http.response.start" and cycle.more_body:
-            cycle.keep_alive = False
-        await send(message)
-
-    return send_closing
-
-
-def _interim_sender(cycle: RequestResponseCycle) -> InterimSender:
-    """Writes a 1xx response for the request's route (http/interim.py) while its final
-    response has not started; written directly, not through _HeadHeld, which would hold it."""
-
-    def send(status: int, reason: str, headers: Mapping[str, str]) -> None:
-        transport: asyncio.Transport = getattr(cycle.transport, "_transport", cycle.transport)
-        if 100 <= status < 200 and not cycle.response_started and not transport.is_closing():
-            transport.write(interim_head(status, reason, headers))
-
-    return send
-
-
-class _HeadHeld:
-    """A request's view of the connection's transport that holds the response head until the
-    first body write, so both leave in one send: on loopback a send costs the sender ~40 µs of
-    event-loop time (the receiver's TCP work runs in it), two per response before. A HEAD
-    response has no body write: its head leaves at once."""
-
-    def __init__(
-        self,
-        transport: asyncio.Transport,
-        cycle: RequestResponseCycle,
-        close: Callable[[], None],
-    ) -> None:
-        self._transport = transport
-        self._cycle = cycle
-        self._close = close
-        self._head: bytes | None = None
-        self._held = False
-
-    def write(self, data: bytes) -> None:
-        if self._head is not None:
-            head, self._head = self._head, None
-            self._transport.writelines([head, data])  # uvloop: one writev
-        elif (
-            self._cycle.response_started
-            and not self._held
-            and self._cycle.scope["method"] != "HEAD"
-        ):
-            # The cycle's first write once the response started is its head (a 100 Continue
-            # goes out before that).
-            self._head, self._held = data, True
-        else:
-            self._transport.write(data)
-
-    def close(self) -> None:
-        if self._head is not None:
-            self._transport.write(self._head)
-            self._head = None
-        self._close()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._transport, name)
-
-
-def _aborter(cycle: RequestResponseCycle, transport: asyncio.Transport) -> Callable[[], None]:
-    """The cutoff.py extension: close now; a disconnected cycle sends and logs nothing more."""
-
-    def abort() -> None:
-        cycle.disconnected = True
-        cycle.keep_alive = False
-        transport.close()
-
-    return abort
 
 
 def _cancel(timer: asyncio.TimerHandle | None) -> None:
