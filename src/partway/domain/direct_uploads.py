@@ -236,4 +236,5 @@ class DirectUploads:
             and self.offered(session.service_id)
         ):
             await self.adopt(tenant, session_id)
-        return await self._uploads.finish(tenant, session_id, digest)
+        # Adopting records ranges only: what finish reads first is as it was.
+        return await self._uploads.finish(tenant, session_id, digest, read=session)

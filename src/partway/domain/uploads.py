@@ -466,9 +466,16 @@ class UploadService:
             sums.get("crc32c"),
         )
 
-    async def finish(self, tenant: Tenant, session_id: str, digest: Digest | None) -> Entry:
+    async def finish(
+        self,
+        tenant: Tenant,
+        session_id: str,
+        digest: Digest | None,
+        read: UploadSession | None = None,
+    ) -> Entry:
+        """`read`: the session as the caller just read it (without ranges), not read again."""
         # Ranges (up to 10,000) are read once, under the lock, where they are final.
-        session = await self.get(tenant, session_id, with_ranges=False)
+        session = read or await self.get(tenant, session_id, with_ranges=False)
         if session.state is SessionState.FINISHED:
             return await self._finished_file(tenant, session)
         # Asked before the lock, so a slow hook holds nothing; a refusal leaves it open.
