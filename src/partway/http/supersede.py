@@ -44,6 +44,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..domain.errors import Busy
 from .socket_body import SocketBody
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,8 @@ POLL_SECONDS = 0.1
 CHANNEL = "partway_supersede"
 # After the listening connection broke, the next attempt.
 RECONNECT_SECONDS = 1.0
+# How long an append waits for a free connection to mark itself running (then 503).
+POOL_WAIT_SECONDS = 30.0
 
 
 @dataclass
@@ -131,7 +134,7 @@ class PgElsewhere(Elsewhere):
     """Other instances on one PostgreSQL: an advisory lock per running append, LISTEN/NOTIFY
     to stop it (see the module's docstring)."""
 
-    def __init__(self, url: str, max_connections: int = 64) -> None:
+    def __init__(self, url: str, max_connections: int = 32) -> None:
         from ..metadata.engine import libpq_url
 
         self._url = libpq_url(url)
@@ -188,30 +191,49 @@ class PgElsewhere(Elsewhere):
         if self._pool is None:  # an app served without its lifespan: this process alone
             yield
             return
+        from psycopg_pool import PoolTimeout
+
         key = advisory_key(f"append:{session_id}")
-        async with self._pool.connection() as conn:
+        try:
+            conn = await self._pool.getconn(timeout=POOL_WAIT_SECONDS)
+        except PoolTimeout:
+            raise Busy("too many appends at once on this instance; retry later") from None
+        try:
             await conn.execute("SELECT pg_advisory_lock_shared(%s)", (key,))
             try:
                 yield
             finally:
                 await conn.execute("SELECT pg_advisory_unlock_shared(%s)", (key,))
+        except BaseException:
+            await conn.close()  # the lock dies with it, whatever state it was left in
+            raise
+        finally:
+            await self._pool.putconn(conn)
 
     async def stop(self, session_id: str) -> None:
         from ..metadata.engine import advisory_key
 
         if self._pool is None:
             return
+        from psycopg_pool import PoolTimeout
+
         key = advisory_key(f"append:{session_id}")
-        async with self._pool.connection() as conn:
+        try:
+            async with self._pool.connection(timeout=POOL_WAIT_SECONDS) as conn:
+                await self._stop(conn, key, session_id)
+        except PoolTimeout:
+            raise Busy("too many requests at once on this instance; retry later") from None
+
+    async def _stop(self, conn: Any, key: int, session_id: str) -> None:
+        if await _try_lock(conn, key):
+            return
+        await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{self._me} {session_id}"))
+        loop = asyncio.get_running_loop()
+        until = loop.time() + STOP_WAIT_SECONDS
+        while loop.time() < until:
+            await asyncio.sleep(POLL_SECONDS)
             if await _try_lock(conn, key):
                 return
-            await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{self._me} {session_id}"))
-            loop = asyncio.get_running_loop()
-            until = loop.time() + STOP_WAIT_SECONDS
-            while loop.time() < until:
-                await asyncio.sleep(POLL_SECONDS)
-                if await _try_lock(conn, key):
-                    return
 
 
 async def _try_lock(conn: Any, key: int) -> bool:
