@@ -10,7 +10,6 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -40,8 +39,9 @@ class Pair:
         return a, b
 
 
-@pytest.fixture
-def pair(tmp_path: Path) -> Iterator[Pair]:
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
+    tmp_path = tmp_path_factory.mktemp("pair")
     backend = make_backend("s3+postgres", tmp_path)
     env = {**backend.env(), "PARTWAY_BODY_MIN_RATE": "0"}  # a trickle is not cut early
     first = start_server(tmp_path, env)
