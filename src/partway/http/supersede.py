@@ -28,7 +28,10 @@ a second), the advisory lock says exactly when the older append is over (no rows
 after a crash), and both need only the database the instances share. If the listening
 connection is down (it reconnects every second), a stop is missed and the newer request goes
 ahead after STOP_WAIT_SECONDS, as with the stock protocol. A sender ignores its own
-notifications: its own appends were stopped through the registry.
+notifications: its own appends were stopped through the registry. An instance stops whatever
+append it runs for the upload when the notification arrives; one it began after the stop was
+sent (a client racing itself across instances) would be stopped too, and the client resumes
+as after any cut.
 
 SQLite deployments are single-host and stay in-process: two processes on one SQLite file do
 not stop each other's appends (their file locks still keep them apart).
