@@ -44,6 +44,7 @@ from .http import (
     sessions,
     signed,
     signed_parts,
+    supersede,
     tus_wire,
 )
 from .http.observe import Observe
@@ -149,6 +150,8 @@ def resolver_threads() -> int:
 def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
     engine = open_metadata(settings)
     services = build_services(settings, engine, clock)
+    # A newer request for an upload stops an older append, on any instance (issue #19).
+    superseding = supersede.for_metadata(settings.metadata_url())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -182,7 +185,9 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
         worker = await start_webhooks(
             settings, engine, clock, services.metrics.registry, background
         )
+        await superseding.start()
         yield
+        await superseding.close()
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
@@ -241,6 +246,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
         lifespan=lifespan,
     )
     app.state.services = services
+    app.state.supersede = superseding
     return app
 
 

@@ -23,10 +23,9 @@ from ..domain.appends import (
 )
 from ..domain.digests import parse_structured_digest
 from ..domain.models import SessionState, UploadSession
-from . import params, tus
+from . import params, supersede, tus
 from .context import Caller, caller
 from .interim import send_interim
-from .supersede import stop_older
 from .tus_errors import TUS, UnsupportedMediaType
 from .tus_wire import parse_metadata, whole
 
@@ -113,7 +112,9 @@ async def create(request: Request) -> Response:
 
 async def head(request: Request) -> Response:
     who = await caller(request)
-    await stop_older(request.path_params["id"])  # else the offset may move after this answer
+    await supersede.of(request).stop_older(
+        request.path_params["id"]
+    )  # else the offset may move after this answer
     session = await who.services.uploads.get(who.tenant, request.path_params["id"])
     finished = session.state is SessionState.FINISHED
     offset = await tus.offset_of(who, session) if finished else contiguous_end(session.ranges)

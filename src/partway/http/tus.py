@@ -18,10 +18,9 @@ from ..domain.concat import PARTIAL_PREFIX, concatenate, is_partial, partial_nam
 from ..domain.digests import TUS_ALGORITHMS, Digest, parse_tus_checksum
 from ..domain.errors import InvalidInput, OperationUnsupported
 from ..domain.models import ROOT_FOLDER_ID, NewSession, SessionState, UploadSession, new_id
-from . import params
+from . import params, supersede
 from .context import Caller, caller
 from .socket_body import socket_body
-from .supersede import sole_append, stop_older
 from .tus_errors import UnsupportedMediaType, UnsupportedVersion
 from .tus_wire import (
     EXTENSIONS,
@@ -137,7 +136,9 @@ def upload_url(request: Request, session_id: str) -> str:
 
 async def head(request: Request) -> Response:
     who = await caller(request)
-    await stop_older(request.path_params["id"])  # else the offset may move after this answer
+    await supersede.of(request).stop_older(
+        request.path_params["id"]
+    )  # else the offset may move after this answer
     session = await who.services.uploads.get(who.tenant, request.path_params["id"])
     offset = await offset_of(who, session)
     headers = tus_headers(**{"Upload-Offset": str(offset)})
@@ -212,7 +213,7 @@ async def write_body(
         return not direct.client_gone
 
     try:
-        async with sole_append(session_id, direct):
+        async with supersede.of(request).sole_append(session_id, direct):
             await who.services.uploads.write_range(
                 who.tenant,
                 session_id,
