@@ -99,10 +99,30 @@ def problem(status: int, body: bytes) -> str | None:
     return None
 
 
+def resumable_problem(status: int, body: bytes, content_type: str) -> str | None:
+    """What is wrong with a 4xx of the resumable-upload front (/uploads): tus answers text/plain
+    `<type>: <message>`, the draft application/problem+json (an object with a title)."""
+    media = content_type.split(";")[0].strip()
+    if not body:
+        return None  # an answer to HEAD
+    if media == "text/plain":
+        text = body.decode("utf-8", "replace")
+        return None if ": " in text else f"{status} text/plain without a type: {text[:300]!r}"
+    if media == "application/problem+json":
+        found = json.loads(body)
+        return None if isinstance(found, dict) and "title" in found else f"{status}: {found!r}"
+    return f"{status} {media!r} is neither tus nor problem+json: {body[:300]!r}"
+
+
 def apideck_error_body(ctx: CheckContext, response: Response, case: schemathesis.Case) -> None:
-    """A 4xx is an Apideck error: a JSON object with the six keys, its status among them."""
+    """A 4xx is an Apideck error: a JSON object with the six keys, its status among them (the
+    tus/draft front at /uploads answers in its protocols' own error formats instead)."""
     if 400 <= response.status_code < 500:
-        found = problem(response.status_code, response.content)
+        if case.operation.path.startswith("/uploads"):
+            kind = response.headers.get("content-type", [""])[0]
+            found = resumable_problem(response.status_code, response.content, kind)
+        else:
+            found = problem(response.status_code, response.content)
         assert found is None, found
 
 
