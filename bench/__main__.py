@@ -111,6 +111,12 @@ class Bench:
                     pre_touch(self.size)
                     cpu0 = t.server.cpu()
                     result = t.once()
+                    if "failed" in result:  # a row whose client or server cannot do it
+                        t.row.failed = str(result["failed"])
+                        console.print(
+                            f"round {run}/{self.runs} [bold]{t.row.name}[/]: failed, {t.row.failed}"
+                        )
+                        continue
                     t.row.add(result, t.server.cpu() - cpu0)
                     if t.check is not None:
                         t.ok = t.check(result) and t.ok
@@ -119,7 +125,9 @@ class Bench:
                     )
             for t in trials:
                 t.row.peak_rss = t.server.peak_rss()
-                if t.check is not None:
+                if t.row.failed:
+                    t.row.verified = f"failed: {t.row.failed}"
+                elif t.check is not None:
                     t.row.verified = "SHA-256 ok" if t.ok else "MISMATCH"
         finally:
             for t in trials:

@@ -191,6 +191,7 @@ class Row:
     peak_rss: int = 0
     verified: str = "n/a"
     note: str = ""
+    failed: str = ""  # why an upload failed (a run that failed adds no figures)
 
     def add(self, result: dict[str, Any], server_cpu: float) -> None:
         gib = result["bytes"] / 1024**3

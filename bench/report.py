@@ -107,8 +107,9 @@ def _table(rows: list[Row]) -> list[str]:
         rss = f"{r.peak_rss / MIB:.0f} MiB" if r.peak_rss else "–"
         server_cpu = f"{median(r.server_cpu_per_gib):.2f}" if r.server_cpu_per_gib else "–"
         client_cpu = f"{median(r.client_cpu_per_gib):.2f}" if r.client_cpu_per_gib else "–"
+        mbps = f"{r.median:.0f}" if r.mbps else "–"
         lines.append(
-            f"| {r.name} | {r.median:.0f} | {spread(r.mbps)} | {rss} | {server_cpu} | "
+            f"| {r.name} | {mbps} | {spread(r.mbps)} | {rss} | {server_cpu} | "
             f"{client_cpu} | {r.verified} |"
         )
     return lines

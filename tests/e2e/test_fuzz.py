@@ -99,14 +99,43 @@ def problem(status: int, body: bytes) -> str | None:
     return None
 
 
+def resumable_problem(status: int, body: bytes, content_type: str) -> str | None:
+    """What is wrong with a 4xx of the resumable-upload front (/uploads): tus answers text/plain
+    `<type>: <message>`, the draft application/problem+json (an object with a title)."""
+    media = content_type.split(";")[0].strip()
+    if not body:
+        return None  # an answer to HEAD
+    if media == "text/plain":
+        text = body.decode("utf-8", "replace")
+        return None if ": " in text else f"{status} text/plain without a type: {text[:300]!r}"
+    if media == "application/json":  # the router's own answers (405) are the API's
+        return problem(status, body)
+    if media == "application/problem+json":
+        found = json.loads(body)
+        return None if isinstance(found, dict) and "title" in found else f"{status}: {found!r}"
+    return f"{status} {media!r} is neither tus nor problem+json: {body[:300]!r}"
+
+
 def apideck_error_body(ctx: CheckContext, response: Response, case: schemathesis.Case) -> None:
-    """A 4xx is an Apideck error: a JSON object with the six keys, its status among them."""
+    """A 4xx is an Apideck error: a JSON object with the six keys, its status among them (the
+    tus/draft front at /uploads answers in its protocols' own error formats instead)."""
     if 400 <= response.status_code < 500:
-        found = problem(response.status_code, response.content)
+        if case.operation.path.startswith("/uploads"):
+            kind = response.headers.get("content-type", [""])[0]
+            found = resumable_problem(response.status_code, response.content, kind)
+        else:
+            found = problem(response.status_code, response.content)
         assert found is None, found
 
 
 CHECKS = [not_a_server_error, apideck_error_body]
+
+
+@schemathesis.serializer("application/offset+octet-stream", "application/partial-upload")
+def resumable_body(ctx: Any, value: Any) -> bytes:
+    """The tus and draft append bodies: bytes as generated (a binary string schema)."""
+    return value if isinstance(value, bytes) else str(value).encode()
+
 
 api = schemathesis.pytest.from_fixture("api_schema")
 
@@ -123,6 +152,11 @@ def api_schema(server: Server) -> OpenApiSchema:
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_input_causes_a_server_error(case: schemathesis.Case, server: Server) -> None:
     case.headers = {**(case.headers or {}), **server.headers("fuzz")}
+    if (case.method.upper(), case.operation.path) == ("POST", "/uploads"):
+        # A draft create answers 104 before its final answer; Python's http.client (under
+        # schemathesis) skips only a 100 and takes the 104 for the answer. Draft creates are
+        # checked by tests/e2e/test_openapi_shapes.py and test_ietf*.py instead.
+        case.headers.pop("Upload-Draft-Interop-Version", None)
     case.call_and_validate(base_url=server.base_url, checks=CHECKS, timeout=30)
 
 

@@ -88,3 +88,35 @@ def test_the_direct_routes_are_documented_with_closed_shapes() -> None:
     ]  # fmt: skip
     one = ops["uploadSessionsOne"]["responses"]["200"]["content"]["application/json"]
     assert "UploadSession" in json.dumps(one["schema"])
+
+
+def test_the_resumable_upload_routes_are_documented() -> None:
+    """/uploads (issue #19): tus v1 and the IETF draft on the same routes, with their headers,
+    statuses and error bodies; tests/e2e/test_openapi_shapes.py checks real answers."""
+    paths = document()["paths"]
+    assert set(paths["/uploads"]) == {"options", "post"}
+    assert set(paths["/uploads/{id}"]) == {"options", "head", "patch", "delete", "post"}
+    create = paths["/uploads"]["post"]
+    sent = {p["name"] for p in create["parameters"] if p["in"] == "header"}
+    assert {
+        "Tus-Resumable", "Upload-Length", "Upload-Metadata", "Upload-Concat",
+        "Upload-Defer-Length", "Upload-Checksum", "Upload-Draft-Interop-Version",
+        "Upload-Complete", "Repr-Digest",
+    } <= sent  # fmt: skip
+    created = create["responses"]["201"]["headers"]
+    assert created["Location"]["required"] is True
+    assert {"Upload-Expires", "Upload-Offset", "Upload-Limit", "Upload-Complete"} <= set(created)
+    assert {"104", "409", "412", "460"} <= set(create["responses"])
+    append = paths["/uploads/{id}"]["patch"]
+    assert {"200", "204", "409", "415", "460"} <= set(append["responses"])
+    assert ("header", "Upload-Offset") in declared(append)
+    media = set(append["requestBody"]["content"])
+    assert media == {"application/offset+octet-stream", "application/partial-upload"}
+    conflict = append["responses"]["409"]["content"]
+    assert set(conflict) == {"text/plain", "application/problem+json"}
+    head = paths["/uploads/{id}"]["head"]["responses"]
+    assert head["200"]["headers"]["Upload-Offset"]["required"] is True  # tus
+    assert head["204"]["headers"]["Upload-Complete"]["required"] is True  # the draft
+    assert paths["/uploads"]["options"]["security"] == []
+    problem = document()["components"]["schemas"]["Problem"]
+    assert {"expected-offset", "provided-offset"} <= set(problem["properties"])

@@ -382,6 +382,8 @@ def document() -> Json:
     from .openapi_direct import MODELS as DIRECT_MODELS  # issue #20
     from .openapi_direct import SCHEMAS as DIRECT_SCHEMAS
     from .openapi_direct import direct_paths
+    from .openapi_tus import SCHEMAS as TUS_SCHEMAS  # issue #19
+    from .openapi_tus import tus_paths
 
     models = MODELS + CATALOG_MODELS + DIRECT_MODELS
     _, defs = models_json_schema([(m, "validation") for m in models], ref_template=REF)
@@ -399,6 +401,7 @@ def document() -> Json:
         },
     }
     schemas.update(DIRECT_SCHEMAS)
+    schemas.update(TUS_SCHEMAS)
     schemas["Error"] = {
         "type": "object",
         "required": ["status_code", "error", "type_name", "message", "detail", "ref"],
@@ -419,7 +422,12 @@ def document() -> Json:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{"bearer": []}],
-        "paths": {**(paths := _paths()), **catalog_paths(), **direct_paths(paths)},
+        "paths": {
+            **(paths := _paths()),
+            **catalog_paths(),
+            **direct_paths(paths),
+            **tus_paths(),
+        },
     }
 
 
