@@ -1,8 +1,10 @@
 """tus concatenation: partial uploads (sessions that never become files themselves) joined
 into one final upload of any piece sizes. The pieces are made readable objects, streamed into
 the final session one after another at their offsets, and removed once it is a file. On a store
-that copies ranges itself (S3) the final upload's parts are copied from the pieces there, as
-tusd's s3store assembles with UploadPartCopy; only parts across piece boundaries are streamed."""
+that copies ranges itself the bytes do not pass through partway: on local disk each piece is
+copied to its offset by the kernel (copy_file_range, blocks shared where the filesystem can);
+on S3 the final upload's parts are copied from the pieces there, as tusd's s3store assembles
+with UploadPartCopy, and only parts across piece boundaries are streamed."""
 
 from __future__ import annotations
 
@@ -60,13 +62,29 @@ async def concatenate(
         await storage.complete(piece.placement, ranges, piece.size or 0)
     same_store = all(p.service_id == service_id for p in pieces)
     if same_store and uploads.copies_ranges(service_id):
-        await _join_on_grid(uploads, tenant, session, pieces)
+        if uploads.storage(service_id).capabilities.writes_in_place:
+            await _join_in_place(uploads, tenant, session.id, pieces)
+        else:
+            await _join_on_grid(uploads, tenant, session, pieces)
     else:
         await _join_streamed(uploads, tenant, session.id, pieces)
     entry = await uploads.finish(tenant, session.id, None)
     for piece in pieces:
         await uploads.abort(tenant, piece.id)
     return session, entry
+
+
+async def _join_in_place(
+    uploads: UploadService, tenant: Tenant, session_id: str, pieces: list[UploadSession]
+) -> None:
+    """On a store that writes in place and copies ranges (local disk): each piece copied by
+    the store to its offset, whatever its size."""
+    offset = 0
+    for piece in pieces:
+        size = piece.size or 0
+        if size:
+            await uploads.copy_range(tenant, session_id, offset, piece.storage_key, 0, size)
+        offset += size
 
 
 async def _join_streamed(

@@ -70,8 +70,11 @@ def tail_store(storage: Storage) -> Tails | None:
 
 
 def range_copies(storage: Storage) -> RangeCopies | None:
-    """The store's server-side copy of a range into a part (S3's UploadPartCopy), if any."""
+    """The store's own copy of a range into an unfinished object, if any: S3's UploadPartCopy,
+    the kernel's copy_file_range on local disk."""
     inner = getattr(storage, "_inner", storage)  # seen through InstrumentedStorage
+    if isinstance(inner, LocalStorage):
+        return inner
     if f"{__name__}.s3" in sys.modules:
         from .s3 import S3Storage
         from .s3_tails import S3RangeCopies

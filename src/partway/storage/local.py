@@ -18,7 +18,7 @@ from ..domain.models import SERVER_ID, ByteRange, Placement, server_id
 from ..domain.policy import StorageCapabilities
 from ..domain.ports import Bytes, DirectBody, Inspect, Source, Steps, StoredObject, Written
 from ..threads import DISK
-from .local_copy import clone_or_copy
+from .local_copy import clone_or_copy, copy_range
 from .streaming import write_through
 
 READ_BLOCK = 1024 * 1024
@@ -215,6 +215,37 @@ class LocalStorage:
                 os.close(dst)
         except OSError as exc:
             raise _io_error(exc, "copying a file") from exc
+        finally:
+            os.close(src)
+
+    async def copy_range(
+        self, at: Placement, start: int, source_key: str, first: int, size: int
+    ) -> Written:
+        """RangeCopies (tus concatenation): bytes of a completed object into an unfinished one
+        at any offset, by the kernel (local_copy.copy_range); none pass through partway."""
+        await DISK.run(
+            self._copy_range, self._path(source_key), self._path(at.key), first, start, size
+        )
+        return Written(size, None)
+
+    def _copy_range(self, source: Path, target: Path, first: int, start: int, size: int) -> None:
+        try:
+            src = os.open(source, os.O_RDONLY)
+        except FileNotFoundError:
+            raise NotFound("a piece being joined was deleted meanwhile") from None
+        try:
+            # No O_CREAT: a copy racing an abort must not resurrect the deleted object.
+            dst = os.open(target, os.O_WRONLY)
+            try:
+                copy_range(src, dst, first, start, size)
+                if self._fsync:
+                    os.fdatasync(dst)
+            finally:
+                os.close(dst)
+        except FileNotFoundError:
+            raise NotFound("the upload's storage object is gone (aborted?)") from None
+        except OSError as exc:
+            raise _io_error(exc, "joining a piece") from exc
         finally:
             os.close(src)
 

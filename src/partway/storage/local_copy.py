@@ -53,3 +53,31 @@ def _copy_range(source: int, target: int, size: int) -> None:
             os.ftruncate(target, size)
             return
         offset += moved
+
+
+def copy_range(source: int, target: int, first: int, start: int, size: int) -> None:
+    """Bytes first..first+size-1 of `source` into `target` at `start`: in the kernel
+    (copy_file_range, which shares blocks where the filesystem can), else read and written."""
+    done = 0
+    try:
+        while done < size:
+            moved = os.copy_file_range(
+                source, target, min(STEP, size - done),
+                offset_src=first + done, offset_dst=start + done,
+            )  # fmt: skip
+            if moved == 0:
+                raise OSError(errno.EIO, "the source ended before its recorded size")
+            done += moved
+        return
+    except OSError as exc:
+        if exc.errno not in _UNSUPPORTED:
+            raise
+    while done < size:
+        block = os.pread(source, min(1 << 20, size - done), first + done)
+        if not block:
+            raise OSError(errno.EIO, "the source ended before its recorded size")
+        view = memoryview(block)
+        while view:
+            written = os.pwrite(target, view, start + done)
+            view = view[written:]
+            done += written
