@@ -91,6 +91,10 @@ def _find(rows: list[Row], start: str) -> Row | None:
     return next((r for r in rows if r.name.startswith(start)), None)
 
 
+def _having(rows: list[Row], *parts: str) -> Row | None:
+    return next((r for r in rows if all(p in r.name for p in parts)), None)
+
+
 def _ratio(a: Row | None, b: Row | None) -> str:
     if a is None or b is None or not b.median:
         return "–"
@@ -135,12 +139,14 @@ def write_report(
     sha_nofsync = _find(rows, "partway, P=4, part SHA-1 on, fsync off")
     p1 = _find(rows, "partway, P=1, part SHA-1 off, fsync on")
     p1_nofsync = _find(rows, "partway, P=1, part SHA-1 off, fsync off")
-    s3_alone = _find(rows, "S3 server alone")
-    s3_p4 = _find(rows, "partway on S3 + PostgreSQL, P=4")
-    s3_direct = _find(rows, "partway direct parts on S3")
-    az_alone = _find(rows, "Azure server alone")
-    az_p4 = _find(rows, "partway on Azure + PostgreSQL, P=4")
-    az_direct = _find(rows, "partway direct parts on Azure")
+    s3_alone = _find(rows, "S3 (")
+    s3_p4 = _having(rows, "partway on S3", "proxied, P=4", "SHA-1 off")
+    s3_p4_sha = _having(rows, "partway on S3", "proxied, P=4", "SHA-1 on")
+    s3_direct = _having(rows, "partway on S3", "direct parts, P=4")
+    az_alone = _find(rows, "Azure (")
+    az_p4 = _having(rows, "partway on Azure", "proxied, P=4", "SHA-1 off")
+    az_p4_sha = _having(rows, "partway on Azure", "proxied, P=4", "SHA-1 on")
+    az_direct = _having(rows, "partway on Azure", "direct parts, P=4")
     peers = [r for r in rows if r.group == "peer"]
     best_peer = max(peers, key=lambda r: r.median) if peers else None
     best = best_peer.name if best_peer else "–"
@@ -169,11 +175,34 @@ def write_report(
         ),
         (f"partway P=1, fsync on ÷ best peer ({best})", p1, best_peer, "≥ 1.5"),
         ("partway P=1, fsync off ÷ best peer", p1_nofsync, best_peer, "≥ 1.5"),
-        ("partway on S3 P=4, SHA-1 on ÷ the S3 server alone P=4", s3_p4, s3_alone, "≥ 0.85"),
-        ("partway direct parts on S3 P=4 ÷ the S3 server alone P=4", s3_direct, s3_alone, "–"),
-        ("partway direct parts on S3 P=4 ÷ proxied P=4, SHA-1 on", s3_direct, s3_p4, "–"),
-        ("partway on Azure P=4, SHA-1 on ÷ Azurite alone P=4", az_p4, az_alone, "≥ 0.85"),
-        ("partway direct parts on Azure P=4 ÷ Azurite alone P=4", az_direct, az_alone, "–"),
+        (
+            "partway on S3 proxied P=4, SHA-1 off ÷ the S3 store alone P=4",
+            s3_p4,
+            s3_alone,
+            "≥ 0.85",
+        ),
+        (
+            "partway on S3 proxied P=4, SHA-1 on ÷ the S3 store alone P=4",
+            s3_p4_sha,
+            s3_alone,
+            "–",
+        ),
+        ("partway on S3 direct parts P=4 ÷ the S3 store alone P=4", s3_direct, s3_alone, "–"),
+        ("partway on S3 direct parts P=4 ÷ proxied P=4, SHA-1 off", s3_direct, s3_p4, "–"),
+        (
+            "partway on Azure proxied P=4, SHA-1 off ÷ Azurite alone P=4",
+            az_p4,
+            az_alone,
+            "≥ 0.85",
+        ),
+        (
+            "partway on Azure proxied P=4, SHA-1 on ÷ Azurite alone P=4",
+            az_p4_sha,
+            az_alone,
+            "–",
+        ),
+        ("partway on Azure direct parts P=4 ÷ Azurite alone P=4", az_direct, az_alone, "–"),
+        ("partway on Azure direct parts P=4 ÷ proxied P=4, SHA-1 off", az_direct, az_p4, "–"),
         (
             "partway P=4, SHA-1 off, fsync off ÷ sink via ASGI receive P=4",
             plain_nofsync,
