@@ -119,13 +119,16 @@ async def stream_into(
 
 
 async def _blocks_of(body: DirectBody) -> AsyncIterator[Bytes]:
-    """The body as ~1 MiB blocks, each read into a buffer of its own."""
+    """The body in ~1 MiB steps, as the bytes objects its reads made: no buffer to zero and
+    fault in, and nothing for a writer that sends bytes (S3's) to copy out of one."""
     remaining = body.length
     while remaining:
-        view = memoryview(bytearray(min(BATCH_BYTES, remaining)))
-        await body.drive(body.read_into(view))
-        remaining -= len(view)
-        yield view
+        chunks: list[bytes] = []
+        want = min(BATCH_BYTES, remaining)
+        await body.drive(body.read_chunks(want, chunks))
+        remaining -= want
+        for chunk in chunks:
+            yield chunk
 
 
 async def _stream_chunks(
