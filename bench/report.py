@@ -36,6 +36,8 @@ def machine() -> str:
 
 
 SLOW_HEADING = "## Many slow clients"
+STORES_HEADING = "## Object stores"
+STORE_GROUP = "object-store"
 SPREAD_HEADING = "## Spread of the ratio"
 COPY_HEADING = "## Folder copy"
 INTEGRITY_HEADING = "## Integrity"
@@ -139,14 +141,6 @@ def write_report(
     sha_nofsync = _find(rows, "partway, P=4, part SHA-1 on, fsync off")
     p1 = _find(rows, "partway, P=1, part SHA-1 off, fsync on")
     p1_nofsync = _find(rows, "partway, P=1, part SHA-1 off, fsync off")
-    s3_alone = _find(rows, "S3 (")
-    s3_p4 = _having(rows, "partway on S3", "proxied, P=4", "SHA-1 off")
-    s3_p4_sha = _having(rows, "partway on S3", "proxied, P=4", "SHA-1 on")
-    s3_direct = _having(rows, "partway on S3", "direct parts, P=4")
-    az_alone = _find(rows, "Azure (")
-    az_p4 = _having(rows, "partway on Azure", "proxied, P=4", "SHA-1 off")
-    az_p4_sha = _having(rows, "partway on Azure", "proxied, P=4", "SHA-1 on")
-    az_direct = _having(rows, "partway on Azure", "direct parts, P=4")
     peers = [r for r in rows if r.group == "peer"]
     best_peer = max(peers, key=lambda r: r.median) if peers else None
     best = best_peer.name if best_peer else "–"
@@ -176,6 +170,88 @@ def write_report(
         (f"partway P=1, fsync on ÷ best peer ({best})", p1, best_peer, "≥ 1.5"),
         ("partway P=1, fsync off ÷ best peer", p1_nofsync, best_peer, "≥ 1.5"),
         (
+            "partway P=4, SHA-1 off, fsync off ÷ sink via ASGI receive P=4",
+            plain_nofsync,
+            asgi4,
+            "–",
+        ),
+        (
+            "uploader P=4 ÷ the bench client doing the same digests",
+            uploader,
+            uploader_work,
+            "–",
+        ),
+    ]
+    lines = [
+        "# partway benchmarks" + (" (smoke run: tiny sizes, not for comparison)" if smoke else ""),
+        "",
+        f"- Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- Machine: {machine()}",
+        f"- File: {size / MIB:.0f} MiB of random bytes, 8 MiB parts; {runs} run(s) a row, "
+        "one server per row; the rows on local disk (sinks, partway, uploader, peers) run "
+        "interleaved, every row once a round, so rows compared with each other meet the same "
+        "machine weather (page-cache speed here drifts by tens of percent within minutes), and "
+        "likewise the object-store rows (their own section); memory pre-touched before each "
+        "run; every upload writes a new file (deleted after its run); client and server share "
+        "the machine. MB/s is 10⁶ bytes a second. Compare rows of one report only.",
+        "- Client: bench/client.py, hand-written HTTP/1.1 sending parts with sendfile(2), "
+        "P threads with a connection each, part SHA-1s hashed from a mapping of the file; the "
+        "same client for every row.",
+        "- Sink (the ceiling): uvicorn + httptools + uvloop, each body read from the socket by "
+        "one worker thread in 1 MiB blocks and written with pwrite (bench/sink.py); with part "
+        "digests it SHA-1s each block and checks the sum. For reference, the same sink moving "
+        "bodies socket → file with splice(2), as partway stores parts, and taking them "
+        "through ASGI `receive`.",
+        "- Command: `bench/run` (see bench/__main__.py).",
+        "",
+        "## Rows",
+        "",
+        *_table([r for r in rows if r.group != STORE_GROUP]),
+        "",
+        "## Ratios (medians of this run)",
+        "",
+        "| comparison | ratio | target |",
+        "|---|---:|---:|",
+        *[f"| {label} | {_ratio(a, b)} | {target} |" for label, a, b, target in ratios],
+        "",
+        "## Cost growth (partway, P=4, no digest, fsync on)",
+        "",
+        "| file | finish latency | server peak RSS | MB/s |",
+        "|---:|---:|---:|---:|",
+        *[
+            f"| {g.size_mib} MiB | {g.finish_seconds * 1000:.1f} ms | "
+            f"{g.peak_rss / MIB:.0f} MiB | {g.mbps:.0f} |"
+            for g in growth
+        ],
+        "",
+        f"{trips[0]} small sessions (create → one 5-byte part → finish), 4 client threads, "
+        f"SQLite: **{trips[1]:.0f} round trips/s**.",
+        "",
+    ]
+    # The spread (bench/spread.py), many-slow-clients (bench/slow.py), folder-copy
+    # (bench/folder_copy.py), integrity (bench/integrity.py) and tus-front (bench/fronts.py)
+    # sections are runs of their own: kept as they stand.
+    headings = (SPREAD_HEADING, SLOW_HEADING, COPY_HEADING, INTEGRITY_HEADING, FRONTS_HEADING)
+    kept = "".join(kept_section(out, heading) for heading in headings)
+    stores = [r for r in rows if r.group == STORE_GROUP]
+    kept = (object_store_section(stores, runs) + "\n" if stores else "") + kept
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + ("\n" + kept if kept else ""))
+
+
+def object_store_section(rows: list[Row], runs: int) -> str:
+    """The object-store rows (issue #20): each store alone, partway proxying to it and partway
+    handing out direct part URLs, with the ratios between them."""
+    s3_alone = _find(rows, "S3 (")
+    s3_p4 = _having(rows, "partway on S3", "proxied, P=4", "SHA-1 off")
+    s3_p4_sha = _having(rows, "partway on S3", "proxied, P=4", "SHA-1 on")
+    s3_direct = _having(rows, "partway on S3", "direct parts, P=4")
+    az_alone = _find(rows, "Azure (")
+    az_p4 = _having(rows, "partway on Azure", "proxied, P=4", "SHA-1 off")
+    az_p4_sha = _having(rows, "partway on Azure", "proxied, P=4", "SHA-1 on")
+    az_direct = _having(rows, "partway on Azure", "direct parts, P=4")
+    ratios = [
+        (
             "partway on S3 proxied P=4, SHA-1 off ÷ the S3 store alone P=4",
             s3_p4,
             s3_alone,
@@ -203,69 +279,38 @@ def write_report(
         ),
         ("partway on Azure direct parts P=4 ÷ Azurite alone P=4", az_direct, az_alone, "–"),
         ("partway on Azure direct parts P=4 ÷ proxied P=4, SHA-1 off", az_direct, az_p4, "–"),
-        (
-            "partway P=4, SHA-1 off, fsync off ÷ sink via ASGI receive P=4",
-            plain_nofsync,
-            asgi4,
-            "–",
-        ),
-        (
-            "uploader P=4 ÷ the bench client doing the same digests",
-            uploader,
-            uploader_work,
-            "–",
-        ),
     ]
+    sizes = sorted({f"{round(r.bytes_each / MIB)} MiB" for r in rows if r.bytes_each})
     lines = [
-        "# partway benchmarks" + (" (smoke run: tiny sizes, not for comparison)" if smoke else ""),
+        f"{STORES_HEADING} (issue #20): partway on Ceph RGW and Azurite, same run",
         "",
-        f"- Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
-        f"- Machine: {machine()}",
-        f"- File: {size / MIB:.0f} MiB of random bytes, 8 MiB parts; {runs} run(s) a row, "
-        "one server per row; the rows on local disk (sinks, partway, uploader, peers) run "
-        "interleaved, every row once a round, so rows compared with each other meet the same "
-        "machine weather (page-cache speed here drifts by tens of percent within minutes), and "
-        "likewise the S3 rows; memory pre-touched before each run; every upload writes a new "
-        "file (deleted after its run); client and server share the machine. MB/s is 10⁶ bytes "
-        "a second. Compare rows of one report only.",
-        "- Client: bench/client.py, hand-written HTTP/1.1 sending parts with sendfile(2), "
-        "P threads with a connection each, part SHA-1s hashed from a mapping of the file; the "
-        "same client for every row.",
-        "- Sink (the ceiling): uvicorn + httptools + uvloop, each body read from the socket by "
-        "one worker thread in 1 MiB blocks and written with pwrite (bench/sink.py); with part "
-        "digests it SHA-1s each block and checks the sum. For reference, the same sink moving "
-        "bodies socket → file with splice(2), as partway stores parts, and taking them "
-        "through ASGI `receive`.",
-        "- Command: `bench/run` (see bench/__main__.py).",
-        "",
-        "## Rows",
+        f"- Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}; machine as above (2 cores "
+        "shared with other sessions: compare rows of this section, of this run, only).",
+        f"- File: {' / '.join(sizes)} of random bytes (S3 / Azure), 8 MiB parts, P=4 streams; "
+        f"{runs} run(s) a row, the rows of one store interleaved (every row once a round); "
+        "each partway row warmed by one 16 MiB upload first; every upload deleted after its "
+        "run (RGW's garbage collected at once).",
+        "- The store alone: the bench client (the same one, sendfile(2), one connection a "
+        "stream) PUTting the parts straight to the store over presigned UploadPart / SAS Put "
+        "Block URLs, then CompleteMultipartUpload / Put Block List. Proxied: the client PUTs "
+        "the parts to partway, which streams each into UploadPart / Put Block. Direct: the "
+        "client asks partway for the parts' URLs (`x-partway-upload-mode: direct`), PUTs the "
+        "bytes straight to the store, then partway's direct finish (ListParts / the block "
+        "list, complete, PostgreSQL).",
+        "- Server CPU s/GiB: partway's process in the partway rows; the store's in the rows "
+        "of the store alone (RGW: radosgw + the OSD holding the bytes; Azurite: its node "
+        "process). Stored bytes: the stored object read back and its SHA-256 compared.",
         "",
         *_table(rows),
-        "",
-        "## Ratios (medians of this run)",
         "",
         "| comparison | ratio | target |",
         "|---|---:|---:|",
         *[f"| {label} | {_ratio(a, b)} | {target} |" for label, a, b, target in ratios],
         "",
-        "## Cost growth (partway, P=4, no digest, fsync on)",
-        "",
-        "| file | finish latency | server peak RSS | MB/s |",
-        "|---:|---:|---:|---:|",
-        *[
-            f"| {g.size_mib} MiB | {g.finish_seconds * 1000:.1f} ms | "
-            f"{g.peak_rss / MIB:.0f} MiB | {g.mbps:.0f} |"
-            for g in growth
-        ],
-        "",
-        f"{trips[0]} small sessions (create → one 5-byte part → finish), 4 client threads, "
-        f"SQLite: **{trips[1]:.0f} round trips/s**.",
-        "",
     ]
-    # The spread (bench/spread.py), many-slow-clients (bench/slow.py), folder-copy
-    # (bench/folder_copy.py), integrity (bench/integrity.py) and tus-front (bench/fronts.py)
-    # sections are runs of their own: kept as they stand.
-    headings = (SPREAD_HEADING, SLOW_HEADING, COPY_HEADING, INTEGRITY_HEADING, FRONTS_HEADING)
-    kept = "".join(kept_section(out, heading) for heading in headings)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines) + ("\n" + kept if kept else ""))
+    return "\n".join(lines)
+
+
+def write_object_stores(out: Path, rows: list[Row], runs: int) -> None:
+    """Only the object-store section of `out`, in place (`bench --only-s3`)."""
+    replace_section(out, STORES_HEADING, object_store_section(rows, runs))
