@@ -280,13 +280,17 @@ def object_store_section(rows: list[Row], runs: int) -> str:
         ("partway on Azure direct parts P=4 ÷ Azurite alone P=4", az_direct, az_alone, "–"),
         ("partway on Azure direct parts P=4 ÷ proxied P=4, SHA-1 off", az_direct, az_p4, "–"),
     ]
-    sizes = sorted({f"{round(r.bytes_each / MIB)} MiB" for r in rows if r.bytes_each})
+    sizes = [
+        f"{round(r.bytes_each / MIB)} MiB ({store} rows)"
+        for store, r in (("S3", s3_alone), ("Azure", az_alone))
+        if r is not None and r.bytes_each
+    ]
     lines = [
         f"{STORES_HEADING} (issue #20): partway on Ceph RGW and Azurite, same run",
         "",
         f"- Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}; machine as above (2 cores "
         "shared with other sessions: compare rows of this section, of this run, only).",
-        f"- File: {' / '.join(sizes)} of random bytes (S3 / Azure), 8 MiB parts, P=4 streams; "
+        f"- File: {', '.join(sizes)} of random bytes, 8 MiB parts, P=4 streams; "
         f"{runs} run(s) a row, the rows of one store interleaved (every row once a round); "
         "each partway row warmed by one 16 MiB upload first; every upload deleted after its "
         "run (RGW's garbage collected at once).",
