@@ -73,6 +73,8 @@ class RgwStore:
             check=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            # A full OSD blocks the collector too: fail the run rather than hang it.
+            timeout=120,
         )
 
     def stop(self) -> None:
