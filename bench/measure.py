@@ -192,8 +192,10 @@ class Row:
     verified: str = "n/a"
     note: str = ""
     failed: str = ""  # why an upload failed (a run that failed adds no figures)
+    bytes_each: int = 0
 
     def add(self, result: dict[str, Any], server_cpu: float) -> None:
+        self.bytes_each = result["bytes"]
         gib = result["bytes"] / 1024**3
         self.mbps.append(result["bytes"] / MB / result["seconds"])
         self.server_cpu_per_gib.append(server_cpu / gib)

@@ -36,6 +36,8 @@ def machine() -> str:
 
 
 SLOW_HEADING = "## Many slow clients"
+STORES_HEADING = "## Object stores"
+STORE_GROUP = "object-store"
 SPREAD_HEADING = "## Spread of the ratio"
 COPY_HEADING = "## Folder copy"
 INTEGRITY_HEADING = "## Integrity"
@@ -91,6 +93,10 @@ def _find(rows: list[Row], start: str) -> Row | None:
     return next((r for r in rows if r.name.startswith(start)), None)
 
 
+def _having(rows: list[Row], *parts: str) -> Row | None:
+    return next((r for r in rows if all(p in r.name for p in parts)), None)
+
+
 def _ratio(a: Row | None, b: Row | None) -> str:
     if a is None or b is None or not b.median:
         return "–"
@@ -136,12 +142,6 @@ def write_report(
     sha_nofsync = _find(rows, "partway, P=4, part SHA-1 on, fsync off")
     p1 = _find(rows, "partway, P=1, part SHA-1 off, fsync on")
     p1_nofsync = _find(rows, "partway, P=1, part SHA-1 off, fsync off")
-    s3_alone = _find(rows, "S3 server alone")
-    s3_p4 = _find(rows, "partway on S3 + PostgreSQL, P=4")
-    s3_direct = _find(rows, "partway direct parts on S3")
-    az_alone = _find(rows, "Azure server alone")
-    az_p4 = _find(rows, "partway on Azure + PostgreSQL, P=4")
-    az_direct = _find(rows, "partway direct parts on Azure")
     peers = [r for r in rows if r.group == "peer"]
     best_peer = max(peers, key=lambda r: r.median) if peers else None
     best = best_peer.name if best_peer else "–"
@@ -170,11 +170,6 @@ def write_report(
         ),
         (f"partway P=1, fsync on ÷ best peer ({best})", p1, best_peer, "≥ 1.5"),
         ("partway P=1, fsync off ÷ best peer", p1_nofsync, best_peer, "≥ 1.5"),
-        ("partway on S3 P=4, SHA-1 on ÷ the S3 server alone P=4", s3_p4, s3_alone, "≥ 0.85"),
-        ("partway direct parts on S3 P=4 ÷ the S3 server alone P=4", s3_direct, s3_alone, "–"),
-        ("partway direct parts on S3 P=4 ÷ proxied P=4, SHA-1 on", s3_direct, s3_p4, "–"),
-        ("partway on Azure P=4, SHA-1 on ÷ Azurite alone P=4", az_p4, az_alone, "≥ 0.85"),
-        ("partway direct parts on Azure P=4 ÷ Azurite alone P=4", az_direct, az_alone, "–"),
         (
             "partway P=4, SHA-1 off, fsync off ÷ sink via ASGI receive P=4",
             plain_nofsync,
@@ -197,9 +192,9 @@ def write_report(
         "one server per row; the rows on local disk (sinks, partway, uploader, peers) run "
         "interleaved, every row once a round, so rows compared with each other meet the same "
         "machine weather (page-cache speed here drifts by tens of percent within minutes), and "
-        "likewise the S3 rows; memory pre-touched before each run; every upload writes a new "
-        "file (deleted after its run); client and server share the machine. MB/s is 10⁶ bytes "
-        "a second. Compare rows of one report only.",
+        "likewise the object-store rows (their own section); memory pre-touched before each "
+        "run; every upload writes a new file (deleted after its run); client and server share "
+        "the machine. MB/s is 10⁶ bytes a second. Compare rows of one report only.",
         "- Client: bench/client.py, hand-written HTTP/1.1 sending parts with sendfile(2), "
         "P threads with a connection each, part SHA-1s hashed from a mapping of the file; the "
         "same client for every row.",
@@ -212,7 +207,7 @@ def write_report(
         "",
         "## Rows",
         "",
-        *_table(rows),
+        *_table([r for r in rows if r.group != STORE_GROUP]),
         "",
         "## Ratios (medians of this run)",
         "",
@@ -239,5 +234,88 @@ def write_report(
     # sections are runs of their own: kept as they stand.
     headings = (SPREAD_HEADING, SLOW_HEADING, COPY_HEADING, INTEGRITY_HEADING, FRONTS_HEADING)
     kept = "".join(kept_section(out, heading) for heading in headings)
+    stores = [r for r in rows if r.group == STORE_GROUP]
+    kept = (object_store_section(stores, runs) + "\n" if stores else "") + kept
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + ("\n" + kept if kept else ""))
+
+
+def object_store_section(rows: list[Row], runs: int) -> str:
+    """The object-store rows (issue #20): each store alone, partway proxying to it and partway
+    handing out direct part URLs, with the ratios between them."""
+    s3_alone = _find(rows, "S3 (")
+    s3_p4 = _having(rows, "partway on S3", "proxied, P=4", "SHA-1 off")
+    s3_p4_sha = _having(rows, "partway on S3", "proxied, P=4", "SHA-1 on")
+    s3_direct = _having(rows, "partway on S3", "direct parts, P=4")
+    az_alone = _find(rows, "Azure (")
+    az_p4 = _having(rows, "partway on Azure", "proxied, P=4", "SHA-1 off")
+    az_p4_sha = _having(rows, "partway on Azure", "proxied, P=4", "SHA-1 on")
+    az_direct = _having(rows, "partway on Azure", "direct parts, P=4")
+    ratios = [
+        (
+            "partway on S3 proxied P=4, SHA-1 off ÷ the S3 store alone P=4",
+            s3_p4,
+            s3_alone,
+            "≥ 0.85",
+        ),
+        (
+            "partway on S3 proxied P=4, SHA-1 on ÷ the S3 store alone P=4",
+            s3_p4_sha,
+            s3_alone,
+            "–",
+        ),
+        ("partway on S3 direct parts P=4 ÷ the S3 store alone P=4", s3_direct, s3_alone, "–"),
+        ("partway on S3 direct parts P=4 ÷ proxied P=4, SHA-1 off", s3_direct, s3_p4, "–"),
+        (
+            "partway on Azure proxied P=4, SHA-1 off ÷ Azurite alone P=4",
+            az_p4,
+            az_alone,
+            "≥ 0.85",
+        ),
+        (
+            "partway on Azure proxied P=4, SHA-1 on ÷ Azurite alone P=4",
+            az_p4_sha,
+            az_alone,
+            "–",
+        ),
+        ("partway on Azure direct parts P=4 ÷ Azurite alone P=4", az_direct, az_alone, "–"),
+        ("partway on Azure direct parts P=4 ÷ proxied P=4, SHA-1 off", az_direct, az_p4, "–"),
+    ]
+    sizes = [
+        f"{round(r.bytes_each / MIB)} MiB ({store} rows)"
+        for store, r in (("S3", s3_alone), ("Azure", az_alone))
+        if r is not None and r.bytes_each
+    ]
+    lines = [
+        f"{STORES_HEADING} (issue #20): partway on Ceph RGW and Azurite, same run",
+        "",
+        f"- Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}; machine as above (2 cores "
+        "shared with other sessions: compare rows of this section, of this run, only).",
+        f"- File: {', '.join(sizes)} of random bytes, 8 MiB parts, P=4 streams; "
+        f"{runs} run(s) a row, the rows of one store interleaved (every row once a round); "
+        "each partway row warmed by one 16 MiB upload first; every upload deleted after its "
+        "run (RGW's garbage collected at once).",
+        "- The store alone: the bench client (the same one, sendfile(2), one connection a "
+        "stream) PUTting the parts straight to the store over presigned UploadPart / SAS Put "
+        "Block URLs, then CompleteMultipartUpload / Put Block List. Proxied: the client PUTs "
+        "the parts to partway, which streams each into UploadPart / Put Block. Direct: the "
+        "client asks partway for the parts' URLs (`x-partway-upload-mode: direct`), PUTs the "
+        "bytes straight to the store, then partway's direct finish (ListParts / the block "
+        "list, complete, PostgreSQL).",
+        "- Server CPU s/GiB: partway's process in the partway rows; the store's in the rows "
+        "of the store alone (RGW: radosgw + the OSD holding the bytes; Azurite: its node "
+        "process). Stored bytes: the stored object read back and its SHA-256 compared.",
+        "",
+        *_table(rows),
+        "",
+        "| comparison | ratio | target |",
+        "|---|---:|---:|",
+        *[f"| {label} | {_ratio(a, b)} | {target} |" for label, a, b, target in ratios],
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_object_stores(out: Path, rows: list[Row], runs: int) -> None:
+    """Only the object-store section of `out`, in place (`bench --only-s3`)."""
+    replace_section(out, STORES_HEADING, object_store_section(rows, runs))

@@ -35,6 +35,11 @@ class MemoryBody:
             got += count
             yield
 
+    def read_chunks(self, count: int, into: list[bytes]) -> Steps:
+        view = memoryview(bytearray(count))
+        yield from self.read_into(view)
+        into.append(bytes(view))
+
     def splice_into(self, fd: int, offset: int, count: int) -> Steps:
         view = memoryview(bytearray(count))
         yield from self.read_into(view)

@@ -29,6 +29,11 @@ class DirectBody(Protocol):
     def read_into(self, view: memoryview) -> Steps:
         """Steps that fill `view` with the next bytes of the body."""
 
+    def read_chunks(self, count: int, into: list[bytes]) -> Steps:
+        """Steps that append the next `count` bytes of the body to `into`, as the bytes objects
+        the reads made (no buffer to zero, nothing copied out of it): for a store that sends
+        them on rather than keeping a buffer."""
+
     def splice_into(self, fd: int, offset: int, count: int) -> Steps:
         """Steps that move the next `count` bytes into file `fd` at `offset` without passing
         them through Python."""

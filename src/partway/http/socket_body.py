@@ -186,6 +186,33 @@ class SocketBody:
             got += count
             self.received += count
 
+    def read_chunks(self, count: int, into: list[bytes]) -> Steps:
+        """Steps that append the next `count` body bytes to `into`, each read of the socket a
+        bytes object of its own."""
+        if self.received + count > self.length:
+            raise ValueError("read past the end of the body")
+        if self._early:
+            early = bytes(self._early[:count])
+            into.append(early)
+            self._early = self._early[len(early) :]
+            count -= len(early)
+            self.received += len(early)
+        source = self._source()
+        read: list[bytes] = []
+
+        def read_some(want: int) -> int:
+            read.append(os.read(source, want))
+            return len(read[-1])
+
+        while count:
+            got = self._try(partial(read_some, count))
+            if got is None:
+                yield
+                continue
+            into.append(read.pop())
+            count -= got
+            self.received += got
+
     def splice_into(self, fd: int, offset: int, count: int) -> Steps:
         """Steps that move the next `count` body bytes into file `fd` at `offset`: socket →
         pipe → file with splice(2), so they are copied once, by the kernel, into the page

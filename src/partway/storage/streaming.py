@@ -17,6 +17,11 @@ from ..domain.errors import WrongPartSize
 from ..domain.ports import Bytes, DirectBody, Inspect, Source, Steps, Written
 
 BATCH_BYTES = 1024 * 1024
+# A body read from the socket for a store that sends it on (S3, Azure) is driven by the pump in
+# steps of this many bytes: each step is a hand-off between the event loop and a pump thread,
+# and 4 MiB steps cost partway proxying to RGW 16% less CPU than 1 MiB ones (the bytes still go
+# on in ~1 MiB batches, so a step holds at most this much more per part in flight).
+DIRECT_READ_BYTES = 4 * 1024 * 1024
 
 # Moves a whole direct body into a store's range, showing the stored bytes to an Inspect if
 # given: what a store on a local file offers instead of buffered writes.
@@ -119,13 +124,17 @@ async def stream_into(
 
 
 async def _blocks_of(body: DirectBody) -> AsyncIterator[Bytes]:
-    """The body as ~1 MiB blocks, each read into a buffer of its own."""
+    """The body in steps of up to DIRECT_READ_BYTES, as the bytes objects its reads made: no
+    buffer to zero and fault in, and nothing for a writer that sends bytes (S3's) to copy out
+    of one."""
     remaining = body.length
     while remaining:
-        view = memoryview(bytearray(min(BATCH_BYTES, remaining)))
-        await body.drive(body.read_into(view))
-        remaining -= len(view)
-        yield view
+        chunks: list[bytes] = []
+        want = min(DIRECT_READ_BYTES, remaining)
+        await body.drive(body.read_chunks(want, chunks))
+        remaining -= want
+        for chunk in chunks:
+            yield chunk
 
 
 async def _stream_chunks(
