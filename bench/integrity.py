@@ -127,6 +127,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / ".work" / "integrity")
     args = parser.parse_args()
     args.peers, args.smoke, args.only_s3 = False, False, False
+    args.stores, args.azure_size_mib = "", None  # no object-store rows here
     bench = full.Bench(args)
     try:
         for title, flags, fsync in CLIENT_ROWS:
