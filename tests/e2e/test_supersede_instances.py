@@ -126,32 +126,40 @@ def test_a_tus_head_and_patch_at_b_stop_a_trickling_patch_at_a(pair: Pair) -> No
         assert stored(a, "tus-superseded.bin") == payload
 
 
+def trickling_draft(
+    pair: Pair, a: httpx.Client, name: str, payload: bytes, sent: int
+) -> tuple[str, Trickle]:
+    """A draft upload of `payload` created at A with its first `sent` bytes, the rest
+    trickling into A on a raw connection: its path and the trickle."""
+    res = a.post(
+        "/uploads",
+        content=payload[:sent],
+        headers={
+            "Upload-Complete": "?0",
+            "Upload-Metadata": metadata(filename=name),
+            "Upload-Length": str(len(payload)),
+        },
+    )
+    assert res.status_code == 201, res.text
+    path = httpx.URL(res.headers["location"]).path
+    head = request_head(
+        pair.a.headers(),
+        "PATCH",
+        path,
+        len(payload) - sent,
+        **DRAFT,
+        **PARTIAL,
+        **{"Upload-Offset": str(sent), "Upload-Complete": "?1"},
+    )
+    return path, Trickle(pair.a, head, payload[sent:])
+
+
 def test_a_draft_head_and_append_at_b_stop_a_trickling_append_at_a(pair: Pair) -> None:
     payload = os.urandom(1024 * 1024 + 11)
     name = "draft-superseded.bin"
     a, b = pair.clients(**DRAFT)
     with a, b:
-        res = a.post(
-            "/uploads",
-            content=payload[:1000],
-            headers={
-                "Upload-Complete": "?0",
-                "Upload-Metadata": metadata(filename=name),
-                "Upload-Length": str(len(payload)),
-            },
-        )
-        assert res.status_code == 201, res.text
-        path = httpx.URL(res.headers["location"]).path
-        head = request_head(
-            pair.a.headers(),
-            "PATCH",
-            path,
-            len(payload) - 1000,
-            **DRAFT,
-            **PARTIAL,
-            **{"Upload-Offset": "1000", "Upload-Complete": "?1"},
-        )
-        older = Trickle(pair.a, head, payload[1000:])
+        path, older = trickling_draft(pair, a, name, payload, 1000)
         try:
             time.sleep(1.5)
             started = time.monotonic()
@@ -180,27 +188,7 @@ def test_a_draft_append_at_b_alone_stops_a_trickling_append_at_a(pair: Pair) -> 
     name = "draft-append-superseded.bin"
     a, b = pair.clients(**DRAFT)
     with a, b:
-        res = a.post(
-            "/uploads",
-            content=b"",
-            headers={
-                "Upload-Complete": "?0",
-                "Upload-Metadata": metadata(filename=name),
-                "Upload-Length": str(len(payload)),
-            },
-        )
-        assert res.status_code == 201, res.text
-        path = httpx.URL(res.headers["location"]).path
-        head = request_head(
-            pair.a.headers(),
-            "PATCH",
-            path,
-            len(payload),
-            **DRAFT,
-            **PARTIAL,
-            **{"Upload-Offset": "0", "Upload-Complete": "?1"},
-        )
-        older = Trickle(pair.a, head, payload)
+        path, older = trickling_draft(pair, a, name, payload, 0)
         try:
             time.sleep(1.5)
             started = time.monotonic()
