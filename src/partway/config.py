@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     body_min_rate: float = Field(1024.0, ge=0)
     body_rate_window_seconds: float = Field(30.0, gt=0)
     # Authenticated requests doing their work at once (waiting for body bytes holds no
-    # slot); the rest wait in line, taken round-robin by tenant (http/fair_share.py).
+    # slot); the rest wait in line, taken round-robin by tenant (fair_share.py).
     max_active_requests: int = Field(4, ge=1, le=10_000)
     # Threads that move request bodies already arrived (waiting for bytes holds none).
     body_threads: int = Field(16, ge=1, le=256)
