@@ -43,39 +43,43 @@ def clone_or_copy(source: int, target: int, size: int) -> str:
 
 
 def _copy_range(source: int, target: int, size: int) -> None:
-    offset = 0
-    while offset < size:
+    moved = _in_kernel(source, target, 0, 0, size)
+    if moved < size:
+        # The source is shorter than its recorded size: a sparse tail never written.
+        os.ftruncate(target, size)
+
+
+def _in_kernel(source: int, target: int, first: int, start: int, size: int) -> int:
+    """copy_file_range of up to `size` bytes from `first` to `start`; the bytes moved (fewer
+    where the source ends first)."""
+    done = 0
+    while done < size:
         moved = os.copy_file_range(
-            source, target, min(STEP, size - offset), offset_src=offset, offset_dst=offset
-        )
+            source, target, min(STEP, size - done),
+            offset_src=first + done, offset_dst=start + done,
+        )  # fmt: skip
         if moved == 0:
-            # The source is shorter than its recorded size: a sparse tail never written.
-            os.ftruncate(target, size)
-            return
-        offset += moved
+            break
+        done += moved
+    return done
 
 
 def copy_range(source: int, target: int, first: int, start: int, size: int) -> None:
     """Bytes first..first+size-1 of `source` into `target` at `start`: in the kernel
     (copy_file_range, which shares blocks where the filesystem can), else read and written."""
-    done = 0
+    short = OSError(errno.EIO, "the source ended before its recorded size")
     try:
-        while done < size:
-            moved = os.copy_file_range(
-                source, target, min(STEP, size - done),
-                offset_src=first + done, offset_dst=start + done,
-            )  # fmt: skip
-            if moved == 0:
-                raise OSError(errno.EIO, "the source ended before its recorded size")
-            done += moved
+        if _in_kernel(source, target, first, start, size) < size:
+            raise short
         return
     except OSError as exc:
         if exc.errno not in _UNSUPPORTED:
             raise
+    done = 0
     while done < size:
         block = os.pread(source, min(1 << 20, size - done), first + done)
         if not block:
-            raise OSError(errno.EIO, "the source ended before its recorded size")
+            raise short
         view = memoryview(block)
         while view:
             written = os.pwrite(target, view, start + done)
