@@ -149,6 +149,8 @@ def resolver_threads() -> int:
 
 def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
     engine = open_metadata(settings)
+    DISK.resize(settings.disk_threads)
+    SQL.resize(settings.sql_threads or (2 if engine.dialect.name == "sqlite" else 24))
     services = build_services(settings, engine, clock)
     # A newer request for an upload stops an older append, on any instance (issue #19).
     superseding = supersede.for_metadata(settings.metadata_url())

@@ -23,6 +23,15 @@ class Threads:
         self.size = size
         self.executor = ThreadPoolExecutor(size, f"partway-{name}")  # threads start on demand
 
+    def resize(self, size: int) -> None:
+        """Serve with `size` threads from now on (a server sets its pools from its settings at
+        start); calls already running finish on the old threads."""
+        if size == self.size:
+            return
+        old, self.size = self.executor, size
+        self.executor = ThreadPoolExecutor(size, f"partway-{self.name}")
+        old.shutdown(wait=False)
+
     async def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
@@ -33,7 +42,8 @@ class Threads:
         return work.qsize() if work is not None else 0
 
 
-# fdatasync, file reads and writes: may block for seconds while the disk catches up.
+# fdatasync, file reads and writes: may block for seconds while the disk catches up. The sizes
+# here are defaults; a server sets them from its settings (disk_threads, sql_threads).
 DISK = Threads("disk", 16)
 # Metadata queries that do not run on the event loop: SQLite's larger reads (lookups run on the
 # loop, writes in the group-commit thread), and every PostgreSQL query, which may wait on a row

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -20,6 +21,24 @@ class _OtherWriter(Exception):
     """Another connection holds SQLite's write lock."""
 
 
+# Per engine, its write mutex and (SQLite) group-commit thread, shared by every repository on it
+# (sessions, webhook deliveries, subscriptions): one writer per process, and one thread.
+_WRITERS: weakref.WeakKeyDictionary[Engine, tuple[threading.Lock, GroupCommit | None]] = (
+    weakref.WeakKeyDictionary()
+)
+_WRITERS_LOCK = threading.Lock()
+
+
+def _writers(engine: Engine) -> tuple[threading.Lock, GroupCommit | None]:
+    with _WRITERS_LOCK:
+        found = _WRITERS.get(engine)
+        if found is None:
+            mutex = threading.Lock()
+            group = GroupCommit(engine, mutex) if engine.dialect.name == "sqlite" else None
+            found = _WRITERS[engine] = (mutex, group)
+        return found
+
+
 class SqlBase:
     def __init__(self, engine: Engine, durable: bool = True) -> None:
         """`durable`: commits wait for the disk (SQLite synchronous=FULL, see engine.py)."""
@@ -28,8 +47,7 @@ class SqlBase:
         # steps of up to 100 ms. This process's writers queue for one thread instead (group
         # commit) or, inline, for its mutex; other processes still meet the busy timeout.
         self._serialize_writes = engine.dialect.name == "sqlite"
-        self._write_mutex = threading.Lock()
-        self._group = GroupCommit(engine, self._write_mutex) if self._serialize_writes else None
+        self._write_mutex, self._group = _writers(engine)
         self._inline = threading.local()
         # A commit that does not wait for the disk takes ~0.3 ms: small ones may run inline.
         self._inline_writes = self._serialize_writes and not durable

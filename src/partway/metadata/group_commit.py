@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import queue
 import threading
+import weakref
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,7 +42,9 @@ class GroupCommit:
     def __init__(self, engine: Engine, mutex: threading.Lock) -> None:
         """`mutex`: this process's SQLite write lock, held for each batch (inline writers share
         it)."""
-        self._engine = engine
+        # Weak: the engine's repositories share this writer through a weak-keyed map
+        # (base.py), which must not keep their engine alive; its connection does while open.
+        self._engine = weakref.ref(engine)
         self._mutex = mutex
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -103,7 +106,10 @@ class GroupCommit:
     def _connection(self) -> Connection:
         conn = self._conn
         if conn is None or conn.closed or conn.invalidated:
-            conn = self._conn = self._engine.connect().execution_options(**{WRITE: True})
+            engine = self._engine()
+            if engine is None:
+                raise RuntimeError("the metadata engine is gone")
+            conn = self._conn = engine.connect().execution_options(**{WRITE: True})
         return conn
 
     def _commit(self, batch: list[_Job]) -> list[_Outcome]:
