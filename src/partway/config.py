@@ -92,7 +92,7 @@ class Settings(BaseSettings):
     # connection's start, or its first byte), an idle keep-alive connection is closed after
     # keepalive_timeout_seconds, and past max_connections new ones are refused (503).
     header_timeout_seconds: float = Field(20.0, gt=0)
-    keepalive_timeout_seconds: float = Field(30.0, gt=0)
+    keepalive_timeout_seconds: float = Field(5.0, gt=0)
     max_connections: int | None = Field(None, ge=1, description="default: from the file limit")
     # Sockets listening on the API port (SO_REUSEPORT): a busy event loop accepts one new
     # connection per socket per turn (http/listeners.py).

@@ -8,7 +8,9 @@ is authenticated (http/context.caller); one that cannot be yet waits parked, off
 queue, in its tenant's line. An admitted request holds its slot until its response starts, or
 for HOLD_LIMIT at most. While it waits for body bytes or a remote store it steps aside and
 gives the slot up; it comes back without waiting, so a slow client holds no slot, and a request
-already admitted never waits behind new ones (nor deadlocks on a lock it holds).
+already admitted never waits behind new ones (nor deadlocks on a lock it holds). Coming back, it
+counts against its own tenant only: a tenant with `slots` requests at work gets no new turn,
+but the other tenants' turns are not taken by it.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ class Gate:
     def __init__(self, slots: int, hold_limit: float = HOLD_LIMIT) -> None:
         self.slots = slots
         self.hold_limit = hold_limit
-        self.active = 0
+        self.active = 0  # requests counted in: by a turn, or back from stepping aside
+        self.turns = 0  # of those, the ones let in by a turn: at most `slots`
         self._lines: dict[Hashable, deque[asyncio.Future[None]]] = {}
         self._waiting = 0
         # Of the tenants with requests in or waiting: how many are in, and when each was last
@@ -48,23 +51,25 @@ class Gate:
         return self._waiting
 
     async def enter(self, tenant: Hashable) -> None:
-        if self.active < self.slots and not self._lines:
+        if not self._lines and self._may_turn(tenant):
             self._count_in(tenant, turn=True)
             return
         turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._lines.setdefault(tenant, deque()).append(turn)
         self._waiting += 1
+        self._pass_on()  # the tenants waiting may all be at their share: then it is ours
         try:
             await turn  # _pass_on counted us in before it set the result
         except asyncio.CancelledError:
             if turn.done() and not turn.cancelled():
-                self.leave(tenant)  # admitted and cancelled at once: hand the slot on
+                self.leave(tenant, turn=True)  # admitted and cancelled at once: pass it on
             else:
                 self._forget(tenant, turn)
             raise
 
-    def leave(self, tenant: Hashable) -> None:
+    def leave(self, tenant: Hashable, turn: bool) -> None:
         self.active -= 1
+        self.turns -= turn
         left = self._in[tenant] - 1
         if left:
             self._in[tenant] = left
@@ -79,16 +84,23 @@ class Gate:
         be (see the module's docstring)."""
         self._count_in(tenant, turn=False)
 
+    def _may_turn(self, tenant: Hashable) -> bool:
+        return self.turns < self.slots and self._in.get(tenant, 0) < self.slots
+
     def _count_in(self, tenant: Hashable, turn: bool) -> None:
         self.active += 1
+        self.turns += turn
         self._in[tenant] = self._in.get(tenant, 0) + 1
         if turn or tenant not in self._let_in:
             self._let_in[tenant] = next(self._sequence)
 
     def _pass_on(self) -> None:
-        while self.active < self.slots and self._lines:
+        while self.turns < self.slots:
             # Tenants never let in come first, in the order their lines formed.
-            tenant = min(self._lines, key=lambda t: self._let_in.get(t, -1))
+            eligible = [t for t in self._lines if self._may_turn(t)]
+            if not eligible:
+                return
+            tenant = min(eligible, key=lambda t: self._let_in.get(t, -1))
             line = self._lines[tenant]
             turn = line.popleft()
             self._waiting -= 1
@@ -116,13 +128,15 @@ class _Pass:
     gate: Gate
     tenant: Hashable = None
     admitted: bool = False  # let in once; stays so
-    counted: bool = False  # holds one of the gate's slots now
+    counted: bool = False  # counted in at the gate now
+    by_turn: bool = False  # ... by a turn (not back from stepping aside)
     waited: float = 0.0  # seconds in line, for the request log
     _expiry: asyncio.TimerHandle | None = None
 
-    def hold(self) -> None:
-        """Counted in (the gate has counted the slot); for at most the gate's hold limit."""
+    def hold(self, by_turn: bool) -> None:
+        """Counted in (the gate has counted it); for at most the gate's hold limit."""
         self.counted = True
+        self.by_turn = by_turn
         self._expiry = asyncio.get_running_loop().call_later(self.gate.hold_limit, self.release)
 
     def release(self) -> None:
@@ -132,7 +146,7 @@ class _Pass:
         if self._expiry is not None:
             self._expiry.cancel()
             self._expiry = None
-        self.gate.leave(self.tenant)
+        self.gate.leave(self.tenant, self.by_turn)
 
 
 _current: ContextVar[_Pass | None] = ContextVar("partway_fair_share", default=None)
@@ -160,7 +174,7 @@ async def admit(tenant: Hashable) -> None:
     await held.gate.enter(tenant)
     held.tenant = tenant
     held.admitted = True
-    held.hold()
+    held.hold(by_turn=True)
     held.waited += time.perf_counter() - began
 
 
@@ -176,4 +190,4 @@ async def stepped_aside() -> AsyncIterator[None]:
         yield
     finally:
         held.gate.rejoin(held.tenant)
-        held.hold()
+        held.hold(by_turn=False)

@@ -144,3 +144,38 @@ def test_handlers_called_without_the_middleware_are_not_gated() -> None:
             pass
 
     asyncio.run(main())
+
+
+def test_one_tenants_returning_requests_do_not_keep_another_tenant_out() -> None:
+    """Uploads back from their body waits (recording parts) count against their own tenant:
+    1,000 uploads finishing their bodies together once kept every other tenant waiting for
+    seconds (bench/slow.py), since each came back past the limit and filled the slots."""
+
+    async def main() -> tuple[list[str], bool]:
+        gate = Gate(2)
+        served: list[str] = []
+        bodies_in = asyncio.Event()
+        recorded = asyncio.Event()
+
+        async def body_then_record() -> None:
+            async with fair_share.stepped_aside():
+                await bodies_in.wait()
+            await recorded.wait()  # back, counted, at work on its part
+
+        uploads = await spawn(
+            *(request(gate, "uploads", served, body_then_record) for _ in range(3))
+        )
+        bodies_in.set()
+        await asyncio.sleep(0.01)  # all three are back at work: past their tenant's share
+        more_uploads = await spawn(request(gate, "uploads", served))
+        other = await spawn(request(gate, "other", served))
+        await asyncio.wait_for(asyncio.gather(*other), 0.1)
+        newcomer_waited = not more_uploads[0].done()
+        recorded.set()
+        await asyncio.gather(*uploads, *more_uploads)
+        assert gate.active == 0 and gate.waiting == 0
+        return served, newcomer_waited
+
+    served, newcomer_waited = asyncio.run(main())
+    assert served == ["uploads"] * 3 + ["other", "uploads"]
+    assert newcomer_waited  # its tenant already had more than the slots at work
