@@ -692,8 +692,8 @@ def section(rows: list[dict[str, Any]]) -> str:
         + (
             "and is reopened whenever the server closes it"
             if args.reopen_idle
-            else "(not reopened when the server closes it: partway's keep-alive timeout is 30 s, "
-            "Node's http server's 5 s)"
+            else "(not reopened when the server closes it: both servers' keep-alive timeout is "
+            "5 s, their default)"
         )
         + ".",
         f"- API latency: {args.probe_rate:g} operations a second during the load, open-loop, on a "
