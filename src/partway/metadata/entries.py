@@ -16,30 +16,39 @@ from .outbox import write_outbox
 from .rows import ACTIVE, HOLDS_NAME, entry_of, entry_values, name_taken_error, tenant_of
 from .schema import entries, sessions
 
+# A create's name check, built once (as sessions.py's per-range statements are): building the
+# expressions and their cache keys at every create cost as much as the two lookups.
+_NAME_IN_ENTRIES = sa.select(entries.c.id).where(
+    entries.c.app_id == sa.bindparam("app_id"),
+    entries.c.consumer_id == sa.bindparam("consumer_id"),
+    entries.c.drive_id == sa.bindparam("drive_id"),
+    entries.c.parent_id == sa.bindparam("parent_id"),
+    entries.c.name == sa.bindparam("name"),
+)
+_NAME_IN_UPLOADS = sa.select(sessions.c.id).where(
+    sessions.c.app_id == sa.bindparam("app_id"),
+    sessions.c.consumer_id == sa.bindparam("consumer_id"),
+    sessions.c.drive_id == sa.bindparam("drive_id"),
+    sessions.c.folder_id == sa.bindparam("parent_id"),
+    sessions.c.name == sa.bindparam("name"),
+    HOLDS_NAME,
+)
+
 
 class EntryQueries(SqlBase):
     async def name_taken(self, tenant: Tenant, drive_id: str, parent_id: str, name: str) -> bool:
+        key = {
+            "app_id": tenant.app_id,
+            "consumer_id": tenant.consumer_id,
+            "drive_id": drive_id,
+            "parent_id": parent_id,
+            "name": name,
+        }
+
         def work(c: Connection) -> bool:
-            in_entries = c.execute(
-                sa.select(entries.c.id).where(
-                    tenant_of(entries, tenant),
-                    entries.c.drive_id == drive_id,
-                    entries.c.parent_id == parent_id,
-                    entries.c.name == name,
-                )
-            ).first()
-            if in_entries is not None:
+            if c.execute(_NAME_IN_ENTRIES, key).first() is not None:
                 return True
-            in_uploads = c.execute(
-                sa.select(sessions.c.id).where(
-                    tenant_of(sessions, tenant),
-                    sessions.c.drive_id == drive_id,
-                    sessions.c.folder_id == parent_id,
-                    sessions.c.name == name,
-                    HOLDS_NAME,
-                )
-            ).first()
-            return in_uploads is not None
+            return c.execute(_NAME_IN_UPLOADS, key).first() is not None
 
         return await self._read(work, small=True)  # two index lookups
 

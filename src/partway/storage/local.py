@@ -37,6 +37,10 @@ def _io_error(exc: OSError, what: str) -> Exception:
     return exc
 
 
+def _create(path: Path) -> None:
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 class LocalWriter:
     def __init__(self, fd: int, offset: int, fsync: bool) -> None:
         self._fd = fd
@@ -133,12 +137,10 @@ class LocalStorage:
         return self._dir / server_id(key, "storage key")
 
     async def begin(self, key: str) -> str:
-        path = self._path(key)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            await DISK.run(_create, self._path(key))
         except OSError as exc:
             raise _io_error(exc, "creating an upload") from exc
-        os.close(fd)
         return ""
 
     async def write_range(
