@@ -1,12 +1,14 @@
 """`GET /s3/params`, the whole-file path of Uppy's S3 plugin in Companion mode (and of any
 client that sends a file in one request), over raw HTTP against a real `partway serve` with a
-local-disk service and an S3 service (Ceph RGW or moto): the answer's URL is partway's own and
+local-disk service, an S3 service (Ceph RGW or moto) and an Azure one (Azurite): the answer's URL is partway's own and
 signed; the file POSTed to it as a form (as the plugin sends it) or PUT as a body becomes a file
 in its folder. Then the refusals: forged or expired URLs, a form without its file, a taken
-name, no credentials, and a body cut short (the upload stays open for a retry)."""
+name, no credentials, a body cut short (the upload stays open for a retry), and a file larger
+than one part may be (413, nothing stored)."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -15,16 +17,33 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 
-from tests.conftest import Server
+from tests.backends import new_azure_url, new_s3_url
+from tests.conftest import Server, assert_clean_log, log_events, start_server, stop_server
 
-from .helpers import MIB, assert_error, disk_and_s3_server, download
+from .helpers import MIB, SESSIONS, assert_error, download
 
-SERVICES = ("disk", "s3")
+SERVICES = ("disk", "s3", "azure")
+# The largest part the server takes, so the largest file one request may carry: above S3's
+# 5 MiB minimum part, small enough for a test to go over it.
+LARGEST = 6 * MIB
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    yield from disk_and_s3_server(tmp_path_factory.mktemp("s3-params"))
+    tmp = tmp_path_factory.mktemp("s3-params")
+    azure_url, azure_env = new_azure_url()
+    stores = {"disk": str(tmp / "disk"), "s3": new_s3_url(), "azure": azure_url}
+    env = {
+        **azure_env,
+        "PARTWAY_STORAGE": json.dumps(stores),
+        "PARTWAY_DEFAULT_SERVICE": "disk",
+        "PARTWAY_DEFAULT_PART_SIZE": str(LARGEST),
+        "PARTWAY_MAX_PART_SIZE": str(LARGEST),
+    }
+    srv = start_server(tmp, env)
+    yield srv
+    stop_server(srv)
+    assert_clean_log(srv)
 
 
 @pytest.fixture(params=SERVICES)
@@ -169,3 +188,32 @@ def test_a_companion_grant_serves_params(server: Server, api: httpx.Client) -> N
     # The signature never reaches the request log.
     signature = parse_qs(urlsplit(answer["url"]).query)["signature"][0]
     assert signature not in server.log.read_text()
+
+
+def test_a_file_over_the_one_part_limit_is_refused_and_nothing_is_stored(
+    server: Server, api: httpx.Client
+) -> None:
+    """One request carries one part: a larger file must go multipart. Refused with 413 and
+    the Apideck error body, as a form (whose file's size nobody states) and as a PUT body; the
+    session stays open with no part and the store holds no bytes for it."""
+    payload = os.urandom(LARGEST + 1)
+    form = params(api, "too-big-form.bin")
+    put = params(api, "too-big-put.bin")
+    refused = [post_form(form, payload), httpx.put(put["url"], content=payload, timeout=60)]
+    for res in refused:
+        body = assert_error(res, 413, "PayloadTooLargeError")
+        assert str(LARGEST) in body["message"], body
+    for answer in (form, put):
+        session_id = answer["fields"]["key"]
+        session = api.get(f"{SESSIONS}/{session_id}").json()["data"]
+        assert session["uploaded_parts"] == [], session
+        recorded = [
+            e
+            for e in log_events(server)
+            if e.get("event") == "part.recorded" and e.get("session") == session_id
+        ]
+        assert recorded == []
+    # Still usable with a file that fits.
+    done = post_form(form, payload[:LARGEST])
+    assert done.status_code == 201, done.text
+    assert download(api, done.json()["data"]["id"]).content == payload[:LARGEST]
