@@ -1,10 +1,10 @@
 """`GET /s3/params`, the whole-file path of Uppy's S3 plugin in Companion mode (and of any
 client that sends a file in one request), over raw HTTP against a real `partway serve` with a
-local-disk service, an S3 service (Ceph RGW or moto) and an Azure one (Azurite): the answer's URL is partway's own and
-signed; the file POSTed to it as a form (as the plugin sends it) or PUT as a body becomes a file
-in its folder. Then the refusals: forged or expired URLs, a form without its file, a taken
-name, no credentials, a body cut short (the upload stays open for a retry), and a file larger
-than one part may be (413, nothing stored)."""
+local-disk service, an S3 service (Ceph RGW or moto) and an Azure one (Azurite): the answer's
+URL is partway's own and signed; the file POSTed to it as a form (as the plugin sends it) or PUT
+as a body becomes a file in its folder. Then the refusals: forged or expired URLs, a form without
+its file, a taken name, no credentials, a body cut short (the upload stays open for a retry), and
+a file larger than one part may be (413, nothing recorded)."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
-from .errors import InvalidInput, LinkRefused, NotFound
+from .errors import LinkRefused, NotFound, PayloadTooLarge, WrongPartSize
 from .models import Entry, NewSession, SessionState, Tenant, UploadSession
 from .ports import Clock, Source
 from .rules import PartRule
@@ -113,12 +113,17 @@ class FormUploads:
             raise NotFound("this upload URL is not valid")
         if session.state is SessionState.FINISHED:
             return await self._uploads.finish(tenant, session_id, None)
-        if length is not None and length > session.part_size:
-            raise InvalidInput(
-                f"the file is larger than the {session.part_size} bytes one request may carry: "
-                "send it as a multipart upload"
-            )
-        await self._uploads.write_range(
-            tenant, session_id, PartRule(0, self._uploads.policy), source, length, None
+        too_large = PayloadTooLarge(
+            f"the file is larger than the {session.part_size} bytes one request may carry: "
+            "send it as a multipart upload"
         )
+        if length is not None and length > session.part_size:
+            raise too_large  # before a byte is read
+        try:
+            await self._uploads.write_range(
+                tenant, session_id, PartRule(0, self._uploads.policy), source, length, None
+            )
+        except WrongPartSize as exc:
+            # A form states no file size: the write stops at the limit and records nothing.
+            raise too_large from exc
         return await self._uploads.finish(tenant, session_id, None)
