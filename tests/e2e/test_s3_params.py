@@ -11,13 +11,21 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
 
-from tests.backends import new_azure_url, new_s3_url
+from tests.backends import (
+    BUCKET,
+    azure_connection_string,
+    external,
+    new_azure_url,
+    new_s3_url,
+    s3_client,
+)
 from tests.conftest import Server, assert_clean_log, log_events, start_server, stop_server
 
 from .helpers import MIB, SESSIONS, assert_error, download
@@ -29,12 +37,17 @@ LARGEST = 6 * MIB
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Service id → storage URL."""
+    disk = tmp_path_factory.mktemp("s3-params-disk")
+    return {"disk": str(disk), "s3": new_s3_url(), "azure": new_azure_url()[0]}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, stores: dict[str, str]) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("s3-params")
-    azure_url, azure_env = new_azure_url()
-    stores = {"disk": str(tmp / "disk"), "s3": new_s3_url(), "azure": azure_url}
     env = {
-        **azure_env,
+        "AZURE_STORAGE_CONNECTION_STRING": azure_connection_string(),
         "PARTWAY_STORAGE": json.dumps(stores),
         "PARTWAY_DEFAULT_SERVICE": "disk",
         "PARTWAY_DEFAULT_PART_SIZE": str(LARGEST),
@@ -190,30 +203,86 @@ def test_a_companion_grant_serves_params(server: Server, api: httpx.Client) -> N
     assert signature not in server.log.read_text()
 
 
+def stored_bytes(url: str) -> int:
+    """Bytes a store holds under a storage URL: files (allocated blocks, as local objects are
+    written in place), S3 objects and parts of unfinished uploads, Azure blocks of either kind."""
+    if url.startswith("s3://"):
+        prefix = url.split("?", 1)[0].removeprefix(f"s3://{BUCKET}/")
+        client = s3_client(external()[1])
+        found = client.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])
+        total = sum(o["Size"] for o in found)
+        for up in client.list_multipart_uploads(Bucket=BUCKET, Prefix=prefix).get("Uploads", []):
+            listed = client.list_parts(Bucket=BUCKET, Key=up["Key"], UploadId=up["UploadId"])
+            total += sum(part["Size"] for part in listed.get("Parts", []))
+        return total
+    if url.startswith("azure://"):
+        from azure.storage.blob import BlobServiceClient
+
+        prefix = url.removeprefix(f"azure://{BUCKET}/")
+        conn = azure_connection_string()
+        with BlobServiceClient.from_connection_string(conn) as service:
+            container = service.get_container_client(BUCKET)
+            total = 0
+            for blob in container.list_blobs(name_starts_with=prefix):
+                committed, uncommitted = container.get_blob_client(blob.name).get_block_list("all")
+                total += sum(b.size for b in committed + uncommitted)
+            return total
+    return sum(f.stat().st_blocks * 512 for f in Path(url).rglob("*") if f.is_file())
+
+
 def test_a_file_over_the_one_part_limit_is_refused_and_nothing_is_stored(
-    server: Server, api: httpx.Client
+    server: Server, api: httpx.Client, stores: dict[str, str]
 ) -> None:
-    """One request carries one part: a larger file must go multipart. Refused with 413 and
-    the Apideck error body, as a form (whose file's size nobody states) and as a PUT body; the
-    session stays open with no part and the store holds no bytes for it."""
+    """One request carries one part: a larger file must go multipart. Refused with 413 and the
+    Apideck error body before a byte of the file is read, as a PUT body and as a form (from the
+    Content-Length the form's file is sent with); the sessions stay open with no part."""
+    store = stores[api.headers["x-apideck-service-id"]]
     payload = os.urandom(LARGEST + 1)
     form = params(api, "too-big-form.bin")
     put = params(api, "too-big-put.bin")
+    before = stored_bytes(store)
     refused = [post_form(form, payload), httpx.put(put["url"], content=payload, timeout=60)]
     for res in refused:
         body = assert_error(res, 413, "PayloadTooLargeError")
         assert str(LARGEST) in body["message"], body
+    assert stored_bytes(store) == before
     for answer in (form, put):
-        session_id = answer["fields"]["key"]
-        session = api.get(f"{SESSIONS}/{session_id}").json()["data"]
-        assert session["uploaded_parts"] == [], session
-        recorded = [
-            e
-            for e in log_events(server)
-            if e.get("event") == "part.recorded" and e.get("session") == session_id
-        ]
-        assert recorded == []
+        assert_no_part(server, api, answer["fields"]["key"])
     # Still usable with a file that fits.
     done = post_form(form, payload[:LARGEST])
     assert done.status_code == 201, done.text
     assert download(api, done.json()["data"]["id"]).content == payload[:LARGEST]
+
+
+def test_a_form_of_unknown_length_is_cut_at_the_limit(server: Server, api: httpx.Client) -> None:
+    """Sent chunked, a form says nothing of its size: its file is read up to the limit, then
+    refused (413) with no part recorded."""
+    answer = params(api, "too-big-chunked.bin")
+    boundary = "chunkedchunked"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="key"\r\n\r\n'
+        f"{answer['fields']['key']}\r\n--{boundary}\r\n"
+        'Content-Disposition: form-data; name="file"; filename="big.bin"\r\n\r\n'
+    ).encode()
+
+    def body() -> Iterator[bytes]:
+        yield head
+        for _ in range(LARGEST // MIB + 1):
+            yield os.urandom(MIB)
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    headers = {"content-type": f"multipart/form-data; boundary={boundary}"}
+    res = httpx.post(answer["url"], content=body(), headers=headers, timeout=60)
+    assert_error(res, 413, "PayloadTooLargeError")
+    assert_no_part(server, api, answer["fields"]["key"])
+
+
+def assert_no_part(server: Server, api: httpx.Client, session_id: str) -> None:
+    session = api.get(f"{SESSIONS}/{session_id}").json()["data"]
+    assert session["uploaded_parts"] == [], session
+    recorded = [
+        e
+        for e in log_events(server)
+        if e.get("event") == "part.recorded" and e.get("session") == session_id
+    ]
+    assert recorded == []
