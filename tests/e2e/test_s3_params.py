@@ -210,7 +210,7 @@ def stored_bytes(url: str) -> int:
         prefix = url.split("?", 1)[0].removeprefix(f"s3://{BUCKET}/")
         client = s3_client(external()[1])
         found = client.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])
-        total = sum(o["Size"] for o in found)
+        total: int = sum(o["Size"] for o in found)
         for up in client.list_multipart_uploads(Bucket=BUCKET, Prefix=prefix).get("Uploads", []):
             listed = client.list_parts(Bucket=BUCKET, Key=up["Key"], UploadId=up["UploadId"])
             total += sum(part["Size"] for part in listed.get("Parts", []))
