@@ -31,6 +31,7 @@ from tests.backends import (
 from tests.conftest import PARTWAY, Server, assert_clean_log, start_server, stop_server
 
 from .helpers import MIB, received_bytes
+from .npm_pages import wait_until
 
 STORES = ("s3", "azure")
 PART = 5 * MIB  # S3's smallest part
@@ -199,7 +200,9 @@ def test_parts_go_to_the_store_only_from_an_allowed_origin(
     expect(row).to_have_attribute("data-mode", "direct")
     # partway itself took only the page's small JSON requests (create, part URLs, finish).
     assert received_bytes(server.base_url) - before < 10_000
-    # Every part went to the store's origin, none to partway's; each once.
+    # Every part went to the store's origin, none to partway's; each once. (The page has sent
+    # all it will once it shows "done"; Playwright may deliver the last events a little later.)
+    wait_until(fresh, lambda: len(puts.stored) >= 3, "the store's answers to the 3 parts")
     assert len(puts.sent) == 3 and all(u.startswith(stored.origin + "/") for u in puts.sent)
     assert sorted(part_of(u) for u in puts.stored) == sorted({part_of(u) for u in puts.sent})
     file_id = file_id_of(fresh, "direct.bin")
@@ -231,20 +234,25 @@ def test_a_reload_resumes_with_the_parts_the_store_lacks(
     store_urls = stored.origin + "/**"
     page.route(store_urls, two_then_fail)
     page.set_input_files("#file-input", str(source))
-    for _ in range(300):
-        if len(puts.stored) == 2:
-            break
-        page.wait_for_timeout(100)
-    assert len(puts.stored) == 2, puts.stored
+    wait_until(page, lambda: len(puts.stored) == 2, "two parts in the store", timeout=60)
     before = list(puts.stored)
 
     page.reload()
     page.unroute(store_urls)
+    # Every PUT of the reloaded page passes here before it leaves, so once the upload is done
+    # this list is complete (events such as requestfinished may come later).
+    after: list[str] = []
+
+    def count(route: Route) -> None:
+        if route.request.method == "PUT":
+            after.append(route.request.url)
+        route.continue_()
+
+    page.route(store_urls, count)
     expect(page.locator("#resumable-list")).to_contain_text("resumed.bin")
     page.set_input_files("#file-input", str(source))
     row = page.locator('#uploads li[data-name="resumed.bin"]')
     expect(row).to_have_attribute("data-status", "done", timeout=60_000)
-    after = puts.stored[len(before) :]
     # The reloaded page sent only the two parts the store lacked, each once.
     assert len(after) == 2, after
     assert len({part_of(u) for u in before + after}) == 4
