@@ -1,4 +1,4 @@
-"""The operator's commands on a server's database: keys, quota, migrate, reap.
+"""The operator's commands on a server's database and stores: keys, quota, migrate, reap, CORS.
 
 Each says on stderr which database it uses: a key created in the wrong one gets 401 from the
 running server, and nothing else would tell why.
@@ -220,3 +220,17 @@ def cmd_quota(args: argparse.Namespace, settings: Settings) -> int:
 def _size(count: int) -> str:
     """Bytes, and MiB when that reads better: one unit family (binary) everywhere."""
     return f"{count} bytes" if count < MIB else f"{count} bytes ({count / MIB:.1f} MiB)"
+
+
+def cmd_storage_cors(args: argparse.Namespace, settings: Settings) -> int:
+    """The CORS rule browsers need to PUT direct parts into a service's store (storage/cors.py)."""
+    from .storage.cors import allow_direct_puts
+
+    service = args.service or settings.default_service
+    urls = settings.storage_urls()
+    if service not in urls:
+        raise CliError(f"no service {service!r}: the configured ones are {', '.join(sorted(urls))}")
+    done = asyncio.run(allow_direct_puts(urls[service], args.origin, os.environ))
+    origins = ", ".join(args.origin)
+    say(f"{done.where}: PUT from {origins} allowed, ETag exposed ({done.rules} rule(s) in all)")
+    return 0

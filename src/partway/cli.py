@@ -316,6 +316,14 @@ def parser() -> argparse.ArgumentParser:
     _common(quota)
     quota.set_defaults(func=_admin("cmd_quota"))
 
+    store = sub.add_parser("storage", help="set up a configured service's store")
+    store_sub = store.add_subparsers(dest="storage_command", required=True)
+    cors = store_sub.add_parser("cors", help="let pages of ORIGIN PUT direct parts into the store")
+    cors.add_argument("--origin", action="append", required=True, help="repeat for more")
+    cors.add_argument("--service", help="whose store (default: the default service)")
+    _common_and_debug(cors)
+    cors.set_defaults(func=_admin("cmd_storage_cors"))
+
     config = sub.add_parser("config", help="show the effective settings (secrets masked)")
     config.add_argument("action", choices=["show"])
     _common(config)

@@ -29,6 +29,7 @@ PROTOCOL_NEUTRAL = frozenset(
     {
         "test_browser.py",
         "test_browser_catalog.py",
+        "test_browser_direct_stores.py",
         "test_cli_errors.py",
         "test_cli_server.py",
         "test_direct_parts.py",

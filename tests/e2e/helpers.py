@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -112,3 +113,11 @@ def disk_and_s3_server(tmp: Path) -> Iterator[Server]:
     yield srv
     stop_server(srv)
     assert_clean_log(srv)
+
+
+def received_bytes(base_url: str) -> float:
+    """partway's own counter of request body bytes."""
+    text = httpx.get(base_url + "/metrics").text
+    found = re.search(r"^partway_http_received_bytes_total (\S+)$", text, re.MULTILINE)
+    assert found is not None
+    return float(found.group(1))

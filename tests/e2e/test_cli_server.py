@@ -200,6 +200,30 @@ def test_quota_and_reap_print_what_they_did(tmp_path: Path) -> None:
     assert reaped.returncode == 0 and reaped.stdout.startswith("expired 0 session(s)")
 
 
+def test_storage_cors_refuses_what_it_cannot_set(tmp_path: Path) -> None:
+    """`partway storage cors`'s refusals, before any store is asked (it sets the rule on RGW
+    and Azurite in tests/e2e/test_browser_direct_stores.py)."""
+    stores = json.dumps({"disk": str(tmp_path / "disk"), "s3": "s3://bucket/p"})
+    env = {"PARTWAY_DATA_DIR": str(tmp_path / "data"), "PARTWAY_STORAGE": stores}
+    env["PARTWAY_DEFAULT_SERVICE"] = "disk"
+    origin = ("--origin", "https://app.example")
+    unknown = partway("storage", "cors", *origin, "--service", "nope", cwd=tmp_path, **env)
+    one_line_error(unknown, EXIT_FAILED, "no service 'nope'", "disk, s3")
+    disk = partway("storage", "cors", *origin, cwd=tmp_path, **env)
+    one_line_error(disk, EXIT_USAGE, "on local disk partway serves the part URLs itself")
+    path = partway(
+        "storage",
+        "cors",
+        "--origin",
+        "https://app.example/up",
+        "--service",
+        "s3",
+        cwd=tmp_path,
+        **env,
+    )
+    one_line_error(path, EXIT_USAGE, "an origin looks like https://app.example[:port]")
+
+
 def test_the_page_names_an_icon_that_exists(tmp_path: Path) -> None:
     """Browsers ask for /favicon.ico (a 404 in the log) unless the page names an icon."""
     root = Path(__file__).resolve().parents[2] / "src" / "partway" / "web"

@@ -25,7 +25,7 @@ from awscrt import checksums
 from tests.backends import BUCKET, Backend, make_backend, s3_client
 from tests.conftest import assert_clean_log, log_events, start_server, stop_server
 
-from .helpers import MIB, create_session, download, get_session
+from .helpers import MIB, create_session, download, get_session, received_bytes
 
 PART = 5 * MIB
 SESSIONS = "/file-storage/upload-sessions"
@@ -33,14 +33,6 @@ DIRECT = {"x-partway-upload-mode": "direct"}
 # moto's server checks no presigned URL's signature (RGW does): the signed size and
 # Content-MD5 are then not enforced by the store, only checked by finish.
 SIGNATURES_CHECKED = os.environ.get("PARTWAY_TEST_S3_KIND") != "moto"
-
-
-def received_bytes(base_url: str) -> float:
-    """partway's own counter of request body bytes."""
-    text = httpx.get(base_url + "/metrics").text
-    found = re.search(r"^partway_http_received_bytes_total (\S+)$", text, re.MULTILINE)
-    assert found is not None
-    return float(found.group(1))
 
 
 def tickets(client: httpx.Client, session_id: str) -> list[dict[str, Any]]:

@@ -1,30 +1,62 @@
 """`GET /s3/params`, the whole-file path of Uppy's S3 plugin in Companion mode (and of any
 client that sends a file in one request), over raw HTTP against a real `partway serve` with a
-local-disk service and an S3 service (Ceph RGW or moto): the answer's URL is partway's own and
-signed; the file POSTed to it as a form (as the plugin sends it) or PUT as a body becomes a file
-in its folder. Then the refusals: forged or expired URLs, a form without its file, a taken
-name, no credentials, and a body cut short (the upload stays open for a retry)."""
+local-disk service, an S3 service (Ceph RGW or moto) and an Azure one (Azurite): the answer's
+URL is partway's own and signed; the file POSTed to it as a form (as the plugin sends it) or PUT
+as a body becomes a file in its folder. Then the refusals: forged or expired URLs, a form without
+its file, a taken name, no credentials, a body cut short (the upload stays open for a retry), and
+a file larger than one part may be (413, nothing recorded)."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
 
-from tests.conftest import Server
+from tests.backends import (
+    BUCKET,
+    azure_connection_string,
+    external,
+    new_azure_url,
+    new_s3_url,
+    s3_client,
+)
+from tests.conftest import Server, assert_clean_log, log_events, start_server, stop_server
 
-from .helpers import MIB, assert_error, disk_and_s3_server, download
+from .helpers import MIB, SESSIONS, assert_error, download
 
-SERVICES = ("disk", "s3")
+SERVICES = ("disk", "s3", "azure")
+# The largest part the server takes, so the largest file one request may carry: above S3's
+# 5 MiB minimum part, small enough for a test to go over it.
+LARGEST = 6 * MIB
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    yield from disk_and_s3_server(tmp_path_factory.mktemp("s3-params"))
+def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Service id → storage URL."""
+    disk = tmp_path_factory.mktemp("s3-params-disk")
+    return {"disk": str(disk), "s3": new_s3_url(), "azure": new_azure_url()[0]}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, stores: dict[str, str]) -> Iterator[Server]:
+    tmp = tmp_path_factory.mktemp("s3-params")
+    env = {
+        "AZURE_STORAGE_CONNECTION_STRING": azure_connection_string(),
+        "PARTWAY_STORAGE": json.dumps(stores),
+        "PARTWAY_DEFAULT_SERVICE": "disk",
+        "PARTWAY_DEFAULT_PART_SIZE": str(LARGEST),
+        "PARTWAY_MAX_PART_SIZE": str(LARGEST),
+    }
+    srv = start_server(tmp, env)
+    yield srv
+    stop_server(srv)
+    assert_clean_log(srv)
 
 
 @pytest.fixture(params=SERVICES)
@@ -169,3 +201,88 @@ def test_a_companion_grant_serves_params(server: Server, api: httpx.Client) -> N
     # The signature never reaches the request log.
     signature = parse_qs(urlsplit(answer["url"]).query)["signature"][0]
     assert signature not in server.log.read_text()
+
+
+def stored_bytes(url: str) -> int:
+    """Bytes a store holds under a storage URL: files (allocated blocks, as local objects are
+    written in place), S3 objects and parts of unfinished uploads, Azure blocks of either kind."""
+    if url.startswith("s3://"):
+        prefix = url.split("?", 1)[0].removeprefix(f"s3://{BUCKET}/")
+        client = s3_client(external()[1])
+        found = client.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])
+        total: int = sum(o["Size"] for o in found)
+        for up in client.list_multipart_uploads(Bucket=BUCKET, Prefix=prefix).get("Uploads", []):
+            listed = client.list_parts(Bucket=BUCKET, Key=up["Key"], UploadId=up["UploadId"])
+            total += sum(part["Size"] for part in listed.get("Parts", []))
+        return total
+    if url.startswith("azure://"):
+        from azure.storage.blob import BlobServiceClient
+
+        prefix = url.removeprefix(f"azure://{BUCKET}/")
+        conn = azure_connection_string()
+        with BlobServiceClient.from_connection_string(conn) as service:
+            container = service.get_container_client(BUCKET)
+            total = 0
+            for blob in container.list_blobs(name_starts_with=prefix):
+                committed, uncommitted = container.get_blob_client(blob.name).get_block_list("all")
+                total += sum(b.size for b in committed + uncommitted)
+            return total
+    return sum(f.stat().st_blocks * 512 for f in Path(url).rglob("*") if f.is_file())
+
+
+def test_a_file_over_the_one_part_limit_is_refused_and_nothing_is_stored(
+    server: Server, api: httpx.Client, stores: dict[str, str]
+) -> None:
+    """One request carries one part: a larger file must go multipart. Refused with 413 and the
+    Apideck error body before a byte of the file is read, as a PUT body and as a form (from the
+    Content-Length the form's file is sent with); the sessions stay open with no part."""
+    store = stores[api.headers["x-apideck-service-id"]]
+    payload = os.urandom(LARGEST + 1)
+    form = params(api, "too-big-form.bin")
+    put = params(api, "too-big-put.bin")
+    before = stored_bytes(store)
+    refused = [post_form(form, payload), httpx.put(put["url"], content=payload, timeout=60)]
+    for res in refused:
+        body = assert_error(res, 413, "PayloadTooLargeError")
+        assert str(LARGEST) in body["message"], body
+    assert stored_bytes(store) == before
+    for answer in (form, put):
+        assert_no_part(server, api, answer["fields"]["key"])
+    # Still usable with a file that fits.
+    done = post_form(form, payload[:LARGEST])
+    assert done.status_code == 201, done.text
+    assert download(api, done.json()["data"]["id"]).content == payload[:LARGEST]
+
+
+def test_a_form_of_unknown_length_is_cut_at_the_limit(server: Server, api: httpx.Client) -> None:
+    """Sent chunked, a form says nothing of its size: its file is read up to the limit, then
+    refused (413) with no part recorded."""
+    answer = params(api, "too-big-chunked.bin")
+    boundary = "chunkedchunked"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="key"\r\n\r\n'
+        f"{answer['fields']['key']}\r\n--{boundary}\r\n"
+        'Content-Disposition: form-data; name="file"; filename="big.bin"\r\n\r\n'
+    ).encode()
+
+    def body() -> Iterator[bytes]:
+        yield head
+        for _ in range(LARGEST // MIB + 1):
+            yield os.urandom(MIB)
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    headers = {"content-type": f"multipart/form-data; boundary={boundary}"}
+    res = httpx.post(answer["url"], content=body(), headers=headers, timeout=60)
+    assert_error(res, 413, "PayloadTooLargeError")
+    assert_no_part(server, api, answer["fields"]["key"])
+
+
+def assert_no_part(server: Server, api: httpx.Client, session_id: str) -> None:
+    session = api.get(f"{SESSIONS}/{session_id}").json()["data"]
+    assert session["uploaded_parts"] == [], session
+    recorded = [
+        e
+        for e in log_events(server)
+        if e.get("event") == "part.recorded" and e.get("session") == session_id
+    ]
+    assert recorded == []

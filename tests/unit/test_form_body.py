@@ -75,3 +75,17 @@ def test_boundary_of() -> None:
     for bad in (None, "text/plain", "multipart/form-data", "multipart/mixed; boundary=a"):
         with pytest.raises(InvalidInput):
             boundary_of(bad)
+
+
+@pytest.mark.parametrize("size", [1, 5, 64, 1 << 20])
+@pytest.mark.parametrize("data", [b"", b"x", TRICKY])
+def test_the_file_length_from_the_body_length(size: int, data: bytes) -> None:
+    """What a form's Content-Length leaves for its file (413 before the file is read, when
+    over the limit), whatever the chunks the fields arrived in."""
+
+    async def left(body: bytes) -> int:
+        reader = FormReader(chunks(body, size), BOUNDARY)
+        await reader.fields()
+        return reader.file_length_if_last(len(body))
+
+    assert asyncio.run(left(form({"key": "ses_1", "x": "y" * 100}, data))) == len(data)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
-from .errors import InvalidInput, LinkRefused, NotFound
+from .errors import LinkRefused, NotFound, PayloadTooLarge, WrongPartSize
 from .models import Entry, NewSession, SessionState, Tenant, UploadSession
 from .ports import Clock, Source
 from .rules import PartRule
@@ -105,20 +105,29 @@ class FormUploads:
         session_id: str,
         source: Source,
         length: int | None,
+        most: int | None = None,
     ) -> Entry:
-        """Write the whole file as the session's only part, then finish it. A finished session
-        answers its file again (a retried request whose first answer was lost)."""
+        """Write the whole file as the session's only part, then finish it. `length` is a PUT's
+        body length; `most` what a form's Content-Length leaves for its file (counting what
+        follows it): either over the limit is refused before the file is read. A finished
+        session answers its file again (a retried request whose first answer was lost)."""
         session = await self._uploads.get(tenant, session_id, with_ranges=False)
         if session.direct:
             raise NotFound("this upload URL is not valid")
         if session.state is SessionState.FINISHED:
             return await self._uploads.finish(tenant, session_id, None)
-        if length is not None and length > session.part_size:
-            raise InvalidInput(
-                f"the file is larger than the {session.part_size} bytes one request may carry: "
-                "send it as a multipart upload"
-            )
-        await self._uploads.write_range(
-            tenant, session_id, PartRule(0, self._uploads.policy), source, length, None
+        too_large = PayloadTooLarge(
+            f"the file is larger than the {session.part_size} bytes one request may carry: "
+            "send it as a multipart upload"
         )
+        bound = length if length is not None else most
+        if bound is not None and bound > session.part_size:
+            raise too_large  # before a byte of the file is read
+        try:
+            await self._uploads.write_range(
+                tenant, session_id, PartRule(0, self._uploads.policy), source, length, None
+            )
+        except WrongPartSize as exc:
+            # A form states no file size: the write stops at the limit and records nothing.
+            raise too_large from exc
         return await self._uploads.finish(tenant, session_id, None)

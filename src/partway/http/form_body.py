@@ -35,6 +35,7 @@ class FormReader:
         self._buf = bytearray(b"\r\n")
         self._delimiter = b"\r\n--" + boundary
         self._ended = False
+        self._pulled = 0  # bytes taken from the stream
 
     async def _fill(self) -> bool:
         """More bytes into the buffer; False at the end of the body."""
@@ -43,6 +44,7 @@ class FormReader:
         async for chunk in self._stream:
             if chunk:
                 self._buf += chunk
+                self._pulled += len(chunk)
                 return True
         self._ended = True
         return False
@@ -104,6 +106,13 @@ class FormReader:
                 raise InvalidInput(f"a form field is larger than {MAX_FIELD_BYTES} bytes")
             if not await self._fill():
                 raise InvalidInput("the form body ended inside a field")
+
+    def file_length_if_last(self, body_length: int) -> int:
+        """After `fields()`: the file's length in a body of `body_length` bytes if only the
+        closing delimiter and its CRLF follow the file (as every client sends it; anything
+        else after the file counts as file here)."""
+        unread = body_length - (self._pulled - len(self._buf))
+        return unread - len(self._delimiter) - len(b"--\r\n")
 
     async def file(self) -> AsyncIterator[bytes]:
         """The file's bytes, up to the delimiter that ends them (what follows is ignored)."""

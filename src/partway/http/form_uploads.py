@@ -37,6 +37,7 @@ async def _receive(request: Request) -> Response:
     tenant = Tenant(query.get("app_id", ""), query.get("consumer_id", ""))
     forms = services.catalog.forms
     forms.check(session_id, tenant, query.get("expires", ""), query.get("signature", ""))
+    most: int | None = None
     if request.method == "PUT":
         length = params.content_length(request)
         source = params.body_stream(request)
@@ -48,7 +49,9 @@ async def _receive(request: Request) -> Response:
         if fields.get("key", session_id) != session_id:
             raise InvalidInput("the form's key field names another upload")
         length, source = None, reader.file()
-    entry = await forms.receive(tenant, session_id, source, length)
+        if (body_length := params.content_length(request)) is not None:
+            most = reader.file_length_if_last(body_length)
+    entry = await forms.receive(tenant, session_id, source, length, most)
     folders = await services.files.tree.ancestors(tenant, entry)
     service = entry.service_id or ""
     return envelope(request, 201, service, "Files", "finish", entry_json(entry, folders))
