@@ -82,8 +82,8 @@ class LocalWriter:
         size = offset + count - start
         # Faulted in on read, not MAP_POPULATE'd: a read fault maps the cached pages 64 KiB at a
         # time (fault-around) where populating walks them one by one (follow_page_pte in the
-        # server's profile). Mapping 8 MiB just written and taking its CRC32C cost 0.047 CPU s per
-        # GiB beyond the write, 0.074 populated (medians of 5 runs, 256 MiB each).
+        # server's profile). Mapping 8 MiB just written and taking its CRC32C cost 0.05-0.06 CPU
+        # s per GiB beyond the writes, 0.08-0.10 populated (bench/map_hash.py, three runs).
         with (
             mmap.mmap(self._fd, size, mmap.MAP_SHARED, mmap.PROT_READ, offset=start) as pages,
             memoryview(pages)[offset - start :] as window,
