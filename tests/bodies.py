@@ -40,10 +40,13 @@ class MemoryBody:
         yield from self.read_into(view)
         into.append(bytes(view))
 
-    def splice_into(self, fd: int, offset: int, count: int) -> Steps:
+    def splice_into(self, fd: int, offset: int | None, count: int) -> Steps:
         view = memoryview(bytearray(count))
         yield from self.read_into(view)
-        os.pwrite(fd, view, offset)
+        while view:
+            written = os.write(fd, view) if offset is None else os.pwrite(fd, view, offset)
+            view = view[written:]
+            offset = None if offset is None else offset + written
 
     async def drive(self, steps: Steps) -> None:
         try:

@@ -111,6 +111,37 @@ def test_a_direct_body_is_stored_and_inspected(storage: Storage) -> None:
     run(storage, scenario())
 
 
+def test_a_direct_body_with_nothing_to_inspect_is_stored(storage: Storage) -> None:
+    """With no inspector a body read from the connection may bypass Python (spliced into the
+    file, or on S3 into the UploadPart request); its bytes arrive all the same."""
+
+    async def scenario() -> None:
+        at = await begin(storage)
+        data = os.urandom(max(at.grid, 300_000) + 12_345)
+        body = MemoryBody(data)
+        written = await storage.write_range(at, 0, body, len(data), len(data))
+        assert written.size == len(data) and body.closed
+        await storage.complete(at, [ByteRange(0, len(data), tag=written.tag)], len(data))
+        assert await read(storage, at.key, 0, len(data)) == data
+
+    run(storage, scenario())
+
+
+def test_a_direct_body_into_a_discarded_upload_is_refused(storage: Storage) -> None:
+    """The store may refuse before it reads the body (RGW answers NoSuchUpload and closes):
+    the refusal is what comes out, not a broken pipe."""
+
+    async def scenario() -> None:
+        at = await begin(storage)
+        await storage.discard(at.key, at.handle)
+        data = os.urandom(max(at.grid, 4 * 1024 * 1024))
+        with pytest.raises((NotFound, StorageUnavailable)):
+            await storage.write_range(at, 0, MemoryBody(data), len(data), len(data))
+        await storage.ready()
+
+    run(storage, scenario())
+
+
 def test_a_range_replaced_or_refused_leaves_the_last_accepted_bytes(storage: Storage) -> None:
     async def scenario() -> None:
         at = await begin(storage)

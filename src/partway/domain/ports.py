@@ -34,9 +34,9 @@ class DirectBody(Protocol):
         the reads made (no buffer to zero, nothing copied out of it): for a store that sends
         them on rather than keeping a buffer."""
 
-    def splice_into(self, fd: int, offset: int, count: int) -> Steps:
-        """Steps that move the next `count` bytes into file `fd` at `offset` without passing
-        them through Python."""
+    def splice_into(self, fd: int, offset: int | None, count: int) -> Steps:
+        """Steps that move the next `count` bytes into `fd` without passing them through
+        Python: at `offset` of a file, or (None) down a stream such as a socket."""
 
     async def drive(self, steps: Steps) -> None:
         """Run `steps` (made by this body's methods) to their end; raises if the body is cut

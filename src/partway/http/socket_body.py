@@ -213,17 +213,18 @@ class SocketBody:
             count -= got
             self.received += got
 
-    def splice_into(self, fd: int, offset: int, count: int) -> Steps:
-        """Steps that move the next `count` body bytes into file `fd` at `offset`: socket →
-        pipe → file with splice(2), so they are copied once, by the kernel, into the page
-        cache. Errors writing the file come out as the OSError they are."""
+    def splice_into(self, fd: int, offset: int | None, count: int) -> Steps:
+        """Steps that move the next `count` body bytes into `fd`: at `offset` of a file, or
+        (None) down a stream such as a socket to an object store. Socket → pipe → `fd` with
+        splice(2), so the bytes never pass through Python. Errors writing `fd` come out as the
+        OSError they are."""
         if self.received + count > self.length:
             raise ValueError("read past the end of the body")
         if self._early:
             early = self._early[:count]
-            _pwrite_all(fd, early, offset)
+            _write_all(fd, early, offset)
             self._early = self._early[len(early) :]
-            offset += len(early)
+            offset = None if offset is None else offset + len(early)
             count -= len(early)
             self.received += len(early)
         source = self._source()
@@ -239,7 +240,7 @@ class SocketBody:
             try:
                 while moved:
                     written = os.splice(pipe_out, fd, moved, offset_dst=offset)
-                    offset += written
+                    offset = None if offset is None else offset + written
                     moved -= written
                     self.received += written
             except BaseException:
@@ -307,8 +308,10 @@ def _drop_thread_pipe() -> None:
             os.close(end)
 
 
-def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
+def _write_all(fd: int, data: memoryview, offset: int | None) -> None:
+    """All of `data` into `fd`: at `offset` of a file, or (None) down a stream."""
     while data:
-        written = os.pwrite(fd, data, offset)
+        written = os.write(fd, data) if offset is None else os.pwrite(fd, data, offset)
         data = data[written:]
-        offset += written
+        if offset is not None:
+            offset += written

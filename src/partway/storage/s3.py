@@ -1,8 +1,9 @@
 """S3-compatible object storage: the range starting at grid cell N of a session is part N+1 of
 one multipart upload (S3 cannot write at an arbitrary offset; ranges start on the grid).
 
-Control calls (create, complete, abort, list, get) go through aiobotocore. Part bodies are
-streamed from the client's request straight into UploadPart over a presigned URL with httpx:
+Control calls (create, complete, abort, list, get) go through aiobotocore. Part bodies go into
+UploadPart over a presigned URL: spliced socket to socket where they can be (storage/s3_splice.py),
+else streamed from the client's request with httpx:
 botocore signs a request body by reading it whole, which would buffer the part, while a presigned
 URL carries an unsigned payload and lets the bytes flow through with a fixed Content-Length.
 """
@@ -26,6 +27,7 @@ from ..domain.models import SERVER_ID, ByteRange, Placement, server_id
 from ..domain.policy import StorageCapabilities
 from ..domain.ports import Bytes, Inspect, Source, StoredObject, Written
 from ..perloop import PerLoop
+from .s3_splice import spliceable, write_spliced
 from .streaming import write_through
 
 if TYPE_CHECKING:
@@ -307,6 +309,9 @@ class S3Storage:
             },
             ExpiresIn=PRESIGN_SECONDS,
         )
+        body = spliceable(url, source) if inspect is None else None
+        if body is not None:
+            return await write_spliced(url, body, limit, accept)
         writer = S3PartWriter(clients.http, url, length)
         return await write_through(writer, source, limit, inspect, accept)
 
