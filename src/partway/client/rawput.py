@@ -104,12 +104,14 @@ class RawPut:
 
 
 def _send_file(sock: socket.socket, span: FileSpan) -> None:
-    offset, left = span.offset, span.length
-    while left:
-        sent = os.sendfile(sock.fileno(), span.fd, offset, left)
-        if sent == 0:
-            raise FileShrank("the file is shorter than when the upload began")
-        offset, left = offset + sent, left - sent
+    # socket.sendfile, not a bare os.sendfile: the socket has a timeout, so it is non-blocking
+    # underneath and sendfile(2) says EAGAIN whenever the send buffer is full; the method
+    # waits for room (up to the timeout) as sendall does. It seeks the file object at the end:
+    # harmless, every read of the shared descriptor names its offset.
+    with open(span.fd, "rb", closefd=False) as file:
+        sent = sock.sendfile(file, span.offset, span.length)
+    if sent < span.length:
+        raise FileShrank("the file is shorter than when the upload began")
 
 
 def _response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
