@@ -10,7 +10,6 @@ error handling are those of the httpx path. One keep-alive connection per worker
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 from dataclasses import dataclass
