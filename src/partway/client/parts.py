@@ -16,9 +16,9 @@ from typing import cast
 
 import httpx
 
-from ..wire import DIGEST, SESSIONS_PATH, sha1_digest_header
+from ..wire import DIGEST, SESSIONS_PATH, crc32c_digest_header, sha1_digest_header
 from .api import Credentials, needs_tls, raise_for_error
-from .digests import part_digest
+from .digests import crc_of_mapped, part_digest
 from .rawput import FileShrank, FileSpan, RawPut
 
 __all__ = ["FileShrank", "PartSender", "sha1_digest"]
@@ -70,6 +70,15 @@ class PartSender:
             # Nothing to hash: the kernel moves the bytes from the file to the socket.
             self.send(session_id, number, FileSpan(fd, offset, length), None)
             return None
+        if algorithm == "crc32c" and self._raw is not None:
+            # CRC'd where they lie (a mapping), then sent by the kernel: no copy in Python.
+            try:
+                mapped = crc_of_mapped(fd, offset, length)
+            except ValueError:  # mmap: the range now passes the end of the file
+                raise FileShrank("the file is shorter than when the upload began") from None
+            span = FileSpan(fd, offset, length)
+            self.send(session_id, number, span, crc32c_digest_header(mapped))
+            return mapped
         view = memoryview(buffer)[:length]
         if os.preadv(fd, [view], offset) != length:
             raise FileShrank("the file is shorter than when the upload began")
