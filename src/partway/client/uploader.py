@@ -13,8 +13,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import importlib
 import os
 import secrets
+import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -113,6 +116,16 @@ def _close_when_idle(
     os.close(fd)
 
 
+def _load_crc_early(wanted: str) -> None:
+    """Load the CRC32C library (awscrt's native module: 40-70 ms of CPU) in the background
+    while the session is created, when the upload may well CRC its parts: else the first part
+    would wait for it."""
+    if wanted in ("auto", "crc32c") and "partway.domain.digests" not in sys.modules:
+        threading.Thread(
+            target=importlib.import_module, args=("partway.domain.digests",), daemon=True
+        ).start()
+
+
 class Uploader:
     def __init__(
         self,
@@ -138,6 +151,7 @@ class Uploader:
         options = options or UploadOptions()
         if options.parallel < 1:
             raise ValueError("parallel must be at least 1")
+        _load_crc_early(options.digest)
         identity = await asyncio.to_thread(FileIdentity.of, path)
         name = options.name or path.name
         key = StateStore.key(self._server, self._app_id, self._consumer_id, options.folder_id, path)
