@@ -1,5 +1,6 @@
 """PUT a part body over a plain socket: from a buffer with one sendall, or straight from the
-file with sendfile(2) when nothing needs hashing (no byte of the body passes through Python).
+file with sendfile(2) when no digest or a CRC32C (computed over a mapping) is sent: then no
+byte of the body passes through Python.
 
 httpx copies each slice of a body through h11 and its own buffers; on a 2-core machine that,
 and its per-chunk Python, cost a third of the uploader's speed (docs/benchmarks.md,

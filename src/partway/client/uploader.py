@@ -4,8 +4,9 @@ The digest is the fastest the server offers (CRC32C from partway, SHA-1 elsewher
 is asked for. With CRC32C the whole-file digest is combined from the parts' CRCs: the file is
 read once; with SHA-1 a second reader hashes the whole file alongside the parts.
 
-Memory: each worker reuses one part-sized buffer, the whole-file hasher one 1 MiB block, so at
-most (parallel + 1) × part_size bytes of the file are in memory at once.
+Memory: each worker reuses one part-sized buffer (touched only for SHA-1 parts and TLS: CRC32C
+parts are mapped and sent by sendfile), the whole-file hasher one 1 MiB block, so at most
+(parallel + 1) × part_size bytes of the file are in memory at once.
 """
 
 from __future__ import annotations
