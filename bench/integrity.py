@@ -2,12 +2,14 @@
 
 python -m bench.integrity [--runs 5] [--size-mib 512]   → the "## Integrity" section of
 docs/benchmarks.md. Every row runs once a round, interleaved, so rows meet the same machine
-weather; compare rows of one report only.
+weather; compare rows of one report only. `--only-uploader`: just `partway upload` and the bench
+client with its digests (the ratio of issue #22), printed, not written unless `--out` is given.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import time
 from pathlib import Path
 from typing import Any
@@ -72,8 +74,10 @@ def finish_latency(bench: full.Bench, sizes: list[int]) -> list[tuple[int, str, 
 
 
 def ratio(rows: list[Row], a: str, b: str) -> str:
-    ra = next(r for r in rows if r.name.startswith(a))
-    rb = next(r for r in rows if r.name.startswith(b))
+    ra = next((r for r in rows if r.name.startswith(a)), None)
+    rb = next((r for r in rows if r.name.startswith(b)), None)
+    if ra is None or rb is None or not rb.median:
+        return "–"  # a row this run left out (--only-uploader)
     return f"{ra.median / rb.median:.2f}"
 
 
@@ -123,14 +127,24 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--size-mib", type=int, default=512)
     parser.add_argument("--finish-sizes", default="16,256,2048")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--out", type=Path, help="default: docs/benchmarks.md (a full run)")
+    parser.add_argument(
+        "--only-uploader",
+        action="store_true",
+        help="only `partway upload` and the bench client with the same digests",
+    )
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / ".work" / "integrity")
     args = parser.parse_args()
     args.peers, args.smoke, args.only_s3 = False, False, False
     args.stores, args.azure_size_mib = "", None  # no object-store rows here
     bench = full.Bench(args)
+    # Bytecode for partway's own modules, as an installed package has: with
+    # PYTHONDONTWRITEBYTECODE set (as on this machine) every `partway upload` would otherwise
+    # compile them again, ~50 ms of its start that no installed copy pays.
+    compileall.compile_dir(ROOT / "src" / "partway", quiet=1)
+    rows = [r for r in CLIENT_ROWS if not args.only_uploader or r[0].startswith("bench client")]
     try:
-        for title, flags, fsync in CLIENT_ROWS:
+        for title, flags, fsync in rows:
             client_row(bench, title, flags, fsync)
         bench.uploader_row("crc32c")
         bench.uploader_row("sha1")
@@ -138,10 +152,15 @@ def main() -> None:
     finally:
         for queued in bench.pending:
             queued.server.stop()
-    finishes = finish_latency(bench, [int(s) for s in args.finish_sizes.split(",")])
-    replace_section(args.out, HEADING, report(bench, finishes))
+    sizes = [] if args.only_uploader else [int(s) for s in args.finish_sizes.split(",")]
+    text = report(bench, finish_latency(bench, sizes))
+    out = args.out or (None if args.only_uploader else ROOT / "docs" / "benchmarks.md")
+    if out is None:
+        console.print(text)
+        return
+    replace_section(out, HEADING, text)
     console.print(
-        f"wrote {args.out}; server CPU medians: "
+        f"wrote {out}; server CPU medians: "
         f"{[round(median(r.server_cpu_per_gib), 2) for r in bench.rows]}"
     )
 

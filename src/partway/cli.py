@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import errno
 import json
 import logging
@@ -198,6 +197,8 @@ def start_line(settings: Settings, file_limit: int, connections: int) -> str:
 
 
 async def _serve_all(settings: Settings, app: Any, config: Any) -> None:
+    import asyncio
+
     import uvicorn
 
     from .app import create_metrics_app

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import errno
 import socket
+from typing import TYPE_CHECKING
 
-import httpx
+if TYPE_CHECKING:  # imported where a transport error is explained: every command imports this
+    import httpx
 
 # Exit codes (README, "Exit codes"): scripts can tell "fix the command" from "try later".
 EXIT_OK = 0
@@ -40,6 +42,8 @@ def is_unknown_host(exc: BaseException) -> bool:
 
 def transport_reason(exc: httpx.TransportError) -> str:
     """A few words for what went wrong on the wire."""
+    import httpx
+
     cause = root_cause(exc)
     if is_unknown_host(exc):
         return "unknown host"

@@ -12,11 +12,15 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from partway.client.digests import choose
-from partway.client.progress import BarProgress, JsonProgress, LineProgress
+from partway.client.api import Credentials
+from partway.client.bar import BarProgress
+from partway.client.digests import choose, crc_of_mapped, crc_of_range
+from partway.client.parts import FileShrank, PartSender
+from partway.client.progress import JsonProgress, LineProgress
 from partway.client.retry import RetryPolicy, parse_retry_after
 from partway.client.state import FileIdentity, StateStore, UploadRecord
 from partway.client.uploader import UploadProgress, part_count, part_range
+from partway.domain.digests import crc32c_of
 
 
 def test_backoff_grows_with_jitter_and_honours_retry_after() -> None:
@@ -116,3 +120,46 @@ def test_the_digest_is_the_fastest_offered_unless_asked() -> None:
     assert choose("crc32c", ()) == "crc32c"
     with pytest.raises(ValueError):
         choose("md5", ())
+
+
+@pytest.mark.parametrize(
+    ("start", "length"),
+    [(0, 0), (0, 1), (5, 70_000), (4096, 8192), (65_535, 200_001), (300_000 - 7, 7)],
+)
+def test_a_mapped_range_has_the_crc_of_its_bytes(tmp_path: Path, start: int, length: int) -> None:
+    """Ranges on and off page boundaries, empty and to the file's last byte."""
+    data = os.urandom(300_000)
+    path = tmp_path / "f.bin"
+    path.write_bytes(data)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert crc_of_mapped(fd, start, length) == crc32c_of(data[start : start + length])
+        assert crc_of_range(fd, start, length) == crc_of_mapped(fd, start, length)
+    finally:
+        os.close(fd)
+
+
+def test_a_range_past_the_end_of_the_file_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "short.bin"
+    path.write_bytes(b"abc")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        with pytest.raises(ValueError):
+            crc_of_mapped(fd, 0, 10)
+    finally:
+        os.close(fd)
+
+
+def test_a_crc_part_past_the_end_of_the_file_is_a_shrunk_file(tmp_path: Path) -> None:
+    """The mapped CRC path notices a file cut short before the part is read (and sends nothing:
+    nothing listens at the server's address)."""
+    path = tmp_path / "short.bin"
+    path.write_bytes(b"abc")
+    sender = PartSender("http://127.0.0.1:9", Credentials("k", "app", "consumer"))
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        with pytest.raises(FileShrank):
+            sender.send_from_file(fd, bytearray(10), "ses_x", 0, 0, 10, "crc32c")
+    finally:
+        os.close(fd)
+        sender.close()

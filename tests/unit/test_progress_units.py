@@ -8,7 +8,7 @@ import time
 
 from rich.console import Console
 
-from partway.client.progress import BarProgress
+from partway.client.bar import BarProgress
 from partway.client.uploader import UploadProgress
 
 MIB = 1024 * 1024

@@ -82,3 +82,40 @@ def test_a_shrunk_file_is_noticed(listener: socket.socket, tmp_path: Path) -> No
     thread.join()
     accepted[0].close()
     put.close_all()
+
+
+def test_a_body_larger_than_the_socket_buffers_waits_for_a_slow_reader(
+    listener: socket.socket, tmp_path: Path
+) -> None:
+    """sendfile(2) on a socket with a timeout (non-blocking underneath) returns EAGAIN once the
+    buffers are full: the sender must wait for room, not fail the part."""
+    payload = bytes(range(256)) * (32 * 1024)  # 8 MiB: far more than loopback buffers hold
+    path = tmp_path / "big.bin"
+    path.write_bytes(payload)
+    got: list[bytes] = []
+    reading = threading.Event()
+
+    def run() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            reading.wait()  # the sender meets full buffers before a byte is read
+            data = b""
+            while len(data.partition(b"\r\n\r\n")[2]) < len(payload):
+                chunk = conn.recv(1 << 20)
+                if not chunk:
+                    break
+                data += chunk
+            got.append(data)
+            conn.sendall(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    put = RawPut(url(listener), {})
+    # Let the reader start only once the sender is surely blocked on a full buffer.
+    threading.Timer(0.3, reading.set).start()
+    with path.open("rb") as f:
+        res = put.put("/p", {}, {}, FileSpan(f.fileno(), 0, len(payload)))
+    thread.join()
+    put.close_all()
+    assert res.status_code == 204
+    assert got[0].partition(b"\r\n\r\n")[2] == payload

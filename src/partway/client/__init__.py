@@ -2,14 +2,39 @@
 
 from __future__ import annotations
 
-import asyncio
+import importlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .api import ApiError, AsyncApi, Credentials, SessionInfo, SessionSummary
-from .retry import RetryPolicy
-from .state import StateStore, default_state_dir
-from .uploader import FileChanged, Uploader, UploadOptions, UploadProgress
+if TYPE_CHECKING:
+    from .api import ApiError, AsyncApi, Credentials, SessionInfo, SessionSummary
+    from .retry import RetryPolicy
+    from .state import StateStore
+    from .uploader import FileChanged, Uploader, UploadOptions, UploadProgress
+
+# Loaded on first use (PEP 562): `partway upload` imports this package on its way to
+# client/cli.py, and httpx and asyncio are a third of its start (docs/benchmarks.md).
+_LAZY = {
+    "ApiError": "api",
+    "AsyncApi": "api",
+    "Credentials": "api",
+    "SessionInfo": "api",
+    "SessionSummary": "api",
+    "RetryPolicy": "retry",
+    "StateStore": "state",
+    "FileChanged": "uploader",
+    "Uploader": "uploader",
+    "UploadOptions": "uploader",
+    "UploadProgress": "uploader",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)
+
 
 __all__ = [
     "ApiError",
@@ -38,6 +63,10 @@ async def upload_async(
     retry: RetryPolicy | None = None,
 ) -> dict[str, Any]:
     """Upload one file, resuming an interrupted upload of it; returns the File object."""
+    from .api import AsyncApi
+    from .state import StateStore, default_state_dir
+    from .uploader import Uploader
+
     store = StateStore(state_dir or default_state_dir())
     async with AsyncApi(server, credentials, retry=retry) as api:
         uploader = Uploader(api, server, credentials.app_id, credentials.consumer_id, store)
@@ -54,6 +83,8 @@ def upload(
     retry: RetryPolicy | None = None,
 ) -> dict[str, Any]:
     """The blocking form of `upload_async`, for code without an event loop."""
+    import asyncio
+
     return asyncio.run(
         upload_async(
             path,

@@ -1,18 +1,19 @@
-"""`partway upload | sessions | download`: argument parsing and output only."""
+"""`partway upload | sessions | download`: argument parsing and output only.
+
+A command imports what it uses when it runs (httpx, asyncio, awscrt, rich): the process start is
+part of every upload's time, and tests/unit/test_cli_imports.py keeps it so.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import httpx
 
 from ..failures import (
     EXIT_FAILED,
@@ -22,12 +23,12 @@ from ..failures import (
     explain_os_error,
     unreachable,
 )
-from .api import ApiError, AsyncApi, Credentials
 from .digests import CHOICES
 from .output import write_line
-from .progress import MIB, BarProgress, JsonProgress, LineProgress
-from .state import StateStore, default_state_dir
-from .uploader import FileChanged, Uploader, UploadOptions
+from .state import default_state_dir
+
+if TYPE_CHECKING:
+    from .api import AsyncApi, Credentials
 
 DEFAULT_SERVER = "http://127.0.0.1:8080"
 
@@ -38,6 +39,22 @@ _HINTS = {
     402: "the consumer is over its quota: delete files or raise it (`partway quota set`)",
     409: "that name is taken in the folder: rename the file, or delete the existing one",
 }
+
+
+def _import_httpx_without_its_cli() -> None:
+    """Called before a client command imports httpx, whose __init__ imports its own command line
+    whenever click and rich are installed (uvicorn brings click, partway rich): click, rich and
+    pygments, ~65 ms of CPU of every start of `partway upload` (docs/benchmarks.md,
+    "Integrity"). A None in sys.modules makes that import fail as if they were missing, which
+    httpx catches; partway never runs httpx's command line."""
+    if "httpx" in sys.modules:
+        return
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+    try:
+        import httpx  # noqa: F401
+    finally:
+        if sys.modules.get("httpx._main", False) is None:
+            del sys.modules["httpx._main"]  # a later explicit import gets the real module
 
 
 def check_server_url(server: str) -> None:
@@ -54,6 +71,8 @@ def check_server_url(server: str) -> None:
 
 
 def _credentials(args: argparse.Namespace) -> Credentials:
+    from .api import Credentials
+
     missing = [
         flag
         for flag, value in (
@@ -87,6 +106,8 @@ def _check(args: argparse.Namespace) -> None:
 def _api(
     args: argparse.Namespace, on_retry: Callable[[str, float], None] | None = None
 ) -> AsyncApi:
+    from .api import AsyncApi
+
     return AsyncApi(args.server, _credentials(args), on_retry=on_retry)
 
 
@@ -95,6 +116,13 @@ def _run(
 ) -> int:
     """Run a coroutine factory; map failures to one line each and an exit code. `started`:
     whether an upload got under way, so that running the command again resumes it."""
+    import asyncio
+
+    import httpx
+
+    from .api import ApiError
+    from .uploader import FileChanged
+
     try:
         asyncio.run(work())
     except (CliError, ApiError, httpx.TransportError, FileChanged, OSError) as exc:
@@ -107,6 +135,11 @@ def _run(
 
 
 def _describe(args: argparse.Namespace, exc: Exception, started: bool) -> tuple[str, int]:
+    import httpx
+
+    from .api import ApiError
+    from .uploader import FileChanged
+
     again = "; run the same command again to resume" if started else ""
     if isinstance(exc, CliError):
         return exc.message, exc.code
@@ -137,6 +170,11 @@ def _say(message: str) -> None:
 
 
 def cmd_upload(args: argparse.Namespace) -> int:
+    _import_httpx_without_its_cli()
+    from .progress import MIB, JsonProgress, LineProgress
+    from .state import StateStore
+    from .uploader import Uploader, UploadOptions
+
     files = [Path(f) for f in args.files]
     for f in files:
         if not f.is_file():
@@ -145,6 +183,8 @@ def cmd_upload(args: argparse.Namespace) -> int:
     if args.json:
         show: Any = JsonProgress()
     elif sys.stderr.isatty():
+        from .bar import BarProgress  # rich: only for a terminal
+
         show = BarProgress()
     else:
         show = LineProgress()
@@ -160,7 +200,7 @@ def cmd_upload(args: argparse.Namespace) -> int:
     def on_retry(what: str, wait: float) -> None:
         show.message(f"partway: waiting {wait:.1f} s for {what}")
 
-    reached: list[AsyncApi] = []
+    reached: list[object] = []
 
     async def work() -> None:
         async with _api(args, on_retry) as api:
@@ -188,6 +228,8 @@ def cmd_upload(args: argparse.Namespace) -> int:
 
 
 def cmd_sessions(args: argparse.Namespace) -> int:
+    _import_httpx_without_its_cli()
+
     async def work() -> None:
         async with _api(args) as api:
             await api.reach()
@@ -219,6 +261,8 @@ def cmd_sessions(args: argparse.Namespace) -> int:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
+    _import_httpx_without_its_cli()
+
     def refuse_existing(target: Path) -> None:
         if target.exists() and not args.force:
             raise CliError(f"{target} exists: pass --force to overwrite it, or -o another path")

@@ -16,7 +16,6 @@ from typing import Any, cast
 
 import httpx
 
-from ..domain.digests import crc32c_of
 from .parts import FileShrank, _slices
 from .retry import RETRY_ERRORS, RetryPolicy, waiting_for
 
@@ -50,6 +49,8 @@ class DirectSender:
     def read_part(fd: int, buffer: bytearray, offset: int, length: int) -> PartRead:
         """Read a part's bytes into `buffer` and checksum them: the MD5 the store is made to
         check on arrival (bound into the URL), the CRC32C for the whole file's digest."""
+        from ..domain.digests import crc32c_of  # awscrt loads only for uploads that CRC
+
         view = memoryview(buffer)[:length]
         if os.preadv(fd, [view], offset) != length:
             raise FileShrank("the file is shorter than when the upload began")

@@ -16,9 +16,9 @@ from typing import cast
 
 import httpx
 
-from ..wire import DIGEST, SESSIONS_PATH, sha1_digest_header
+from ..wire import DIGEST, SESSIONS_PATH, crc32c_digest_header, sha1_digest_header
 from .api import Credentials, needs_tls, raise_for_error
-from .digests import part_digest
+from .digests import crc_of_mapped, part_digest
 from .rawput import FileShrank, FileSpan, RawPut
 
 __all__ = ["FileShrank", "PartSender", "sha1_digest"]
@@ -41,15 +41,10 @@ class PartSender:
         retry: RetryPolicy | None = None,
         on_retry: Callable[[str, float], None] | None = None,
     ) -> None:
-        self._http = httpx.Client(
-            base_url=base_url,
-            verify=needs_tls(base_url),
-            headers=credentials.headers(),
-            timeout=httpx.Timeout(60.0, connect=10.0),
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
-        )
-        # Plain HTTP: bodies go out over a socket of our own (rawput.py); TLS: through httpx.
+        # Plain HTTP: bodies go out over a socket of our own (rawput.py); TLS: through httpx,
+        # whose client is made only then (~20 ms of CPU to build, at every upload's start).
         self._raw = None if needs_tls(base_url) else RawPut(base_url, credentials.headers())
+        self._http = None if self._raw is not None else _tls_client(base_url, credentials)
         self._retry = retry or RetryPolicy()
         self._on_retry = on_retry
         self._stopping = threading.Event()
@@ -70,6 +65,15 @@ class PartSender:
             # Nothing to hash: the kernel moves the bytes from the file to the socket.
             self.send(session_id, number, FileSpan(fd, offset, length), None)
             return None
+        if algorithm == "crc32c" and self._raw is not None:
+            # CRC'd where they lie (a mapping), then sent by the kernel: no copy in Python.
+            try:
+                mapped = crc_of_mapped(fd, offset, length)
+            except ValueError:  # mmap: the range now passes the end of the file
+                raise FileShrank("the file is shorter than when the upload began") from None
+            span = FileSpan(fd, offset, length)
+            self.send(session_id, number, span, crc32c_digest_header(mapped))
+            return mapped
         view = memoryview(buffer)[:length]
         if os.preadv(fd, [view], offset) != length:
             raise FileShrank("the file is shorter than when the upload began")
@@ -117,6 +121,7 @@ class PartSender:
         if self._raw is not None:
             return self._raw.put(path, params, headers, body)
         assert isinstance(body, memoryview)  # a FileSpan is only made for the raw path
+        assert self._http is not None  # made whenever there is no raw path
         # httpx sends any bytes-like chunk; its annotation only says bytes.
         content = cast(Iterable[bytes], _slices(body))
         return self._http.put(path, params=params, content=content, headers=headers)
@@ -126,9 +131,19 @@ class PartSender:
         self._stopping.set()
 
     def close(self) -> None:
-        self._http.close()
+        if self._http is not None:
+            self._http.close()
         if self._raw is not None:
             self._raw.close_all()
+
+
+def _tls_client(base_url: str, credentials: Credentials) -> httpx.Client:
+    return httpx.Client(
+        base_url=base_url,
+        headers=credentials.headers(),
+        timeout=httpx.Timeout(60.0, connect=10.0),
+        limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+    )
 
 
 def _slices(body: memoryview) -> Iterator[memoryview]:

@@ -1,5 +1,6 @@
 """PUT a part body over a plain socket: from a buffer with one sendall, or straight from the
-file with sendfile(2) when nothing needs hashing (no byte of the body passes through Python).
+file with sendfile(2) when no digest or a CRC32C (computed over a mapping) is sent: then no
+byte of the body passes through Python.
 
 httpx copies each slice of a body through h11 and its own buffers; on a 2-core machine that,
 and its per-chunk Python, cost a third of the uploader's speed (docs/benchmarks.md,
@@ -10,7 +11,6 @@ error handling are those of the httpx path. One keep-alive connection per worker
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 from dataclasses import dataclass
@@ -104,12 +104,14 @@ class RawPut:
 
 
 def _send_file(sock: socket.socket, span: FileSpan) -> None:
-    offset, left = span.offset, span.length
-    while left:
-        sent = os.sendfile(sock.fileno(), span.fd, offset, left)
-        if sent == 0:
-            raise FileShrank("the file is shorter than when the upload began")
-        offset, left = offset + sent, left - sent
+    # socket.sendfile, not a bare os.sendfile: the socket has a timeout, so it is non-blocking
+    # underneath and sendfile(2) says EAGAIN whenever the send buffer is full; the method
+    # waits for room (up to the timeout) as sendall does. It seeks the file object at the end:
+    # harmless, every read of the shared descriptor names its offset.
+    with open(span.fd, "rb", closefd=False) as file:
+        sent = sock.sendfile(file, span.offset, span.length)
+    if sent < span.length:
+        raise FileShrank("the file is shorter than when the upload began")
 
 
 def _response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:

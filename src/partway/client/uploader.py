@@ -4,8 +4,9 @@ The digest is the fastest the server offers (CRC32C from partway, SHA-1 elsewher
 is asked for. With CRC32C the whole-file digest is combined from the parts' CRCs: the file is
 read once; with SHA-1 a second reader hashes the whole file alongside the parts.
 
-Memory: each worker reuses one part-sized buffer, the whole-file hasher one 1 MiB block, so at
-most (parallel + 1) × part_size bytes of the file are in memory at once.
+Memory: each worker reuses one part-sized buffer (touched only for SHA-1 parts and TLS: CRC32C
+parts are mapped and sent by sendfile), the whole-file hasher one 1 MiB block, so at most
+(parallel + 1) × part_size bytes of the file are in memory at once.
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import importlib
 import os
 import secrets
+import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -113,6 +117,16 @@ def _close_when_idle(
     os.close(fd)
 
 
+def _load_crc_early(wanted: str) -> None:
+    """Load the CRC32C library (awscrt's native module: 40-70 ms of CPU) in the background
+    while the session is created, when the upload may well CRC its parts: else the first part
+    would wait for it."""
+    if wanted in ("auto", "crc32c") and "partway.domain.digests" not in sys.modules:
+        threading.Thread(
+            target=importlib.import_module, args=("partway.domain.digests",), daemon=True
+        ).start()
+
+
 class Uploader:
     def __init__(
         self,
@@ -138,6 +152,7 @@ class Uploader:
         options = options or UploadOptions()
         if options.parallel < 1:
             raise ValueError("parallel must be at least 1")
+        _load_crc_early(options.digest)
         identity = await asyncio.to_thread(FileIdentity.of, path)
         name = options.name or path.name
         key = StateStore.key(self._server, self._app_id, self._consumer_id, options.folder_id, path)

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
+from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:  # imported when a command runs: `partway --help` stays fast
     from ..config import Settings
     from ..metadata.deliveries import SqlDeliveries
+
+
+T = TypeVar("T")
+
+
+def run_now(work: Coroutine[Any, Any, T]) -> T:
+    """The command's coroutine to its end. asyncio is imported here, not at the top: every
+    command of partway, `upload` too, builds this module's parsers."""
+    import asyncio
+
+    return asyncio.run(work)
 
 
 def _queue(settings: Settings) -> SqlDeliveries:
@@ -22,7 +33,7 @@ def _queue(settings: Settings) -> SqlDeliveries:
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     queue = _queue(settings)
-    rows = asyncio.run(queue.listing(args.state, args.limit))
+    rows = run_now(queue.listing(args.state, args.limit))
     queue.close()
     if args.json:
         print(json.dumps([_row(r.__dict__) for r in rows], indent=2))
@@ -42,7 +53,7 @@ def _row(values: dict[str, Any]) -> dict[str, Any]:
 def cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
     queue = _queue(settings)
     window = timedelta(seconds=settings.webhook_retry_window_seconds)
-    count = asyncio.run(queue.retry(args.ids or None, window, datetime.now(UTC)))
+    count = run_now(queue.retry(args.ids or None, window, datetime.now(UTC)))
     queue.close()
     print(f"{count} dead deliveries queued again")
     return 0
@@ -54,7 +65,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     queue = _queue(settings)
     window = timedelta(seconds=settings.webhook_retry_window_seconds)
     endpoints = {k: v for k, v in settings.webhooks.items() if args.endpoint in (None, k)}
-    count = asyncio.run(
+    count = run_now(
         queue.replay(wanted_by(endpoints), args.first, args.last, window, datetime.now(UTC))
     )
     queue.close()

@@ -5,7 +5,6 @@ changes up within seconds; no restart."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import json
 import os
@@ -14,6 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ..failures import EXIT_USAGE, CliError
+from .admin import run_now
 
 if TYPE_CHECKING:  # imported when a command runs: `partway --help` stays fast
     from ..config import Settings
@@ -68,7 +68,7 @@ def cmd_subscribe(args: argparse.Namespace, settings: Settings) -> int:
     secret = "whsec_" + base64.b64encode(os.urandom(SECRET_KEY_BYTES)).decode()
     sealed = Sealer.of_data_dir(settings.data_dir).seal(secret, subscription.id)
     try:
-        asyncio.run(store.add(subscription, sealed))
+        run_now(store.add(subscription, sealed))
     finally:
         store.close()
     say(f"subscribed {args.url} for app {args.app_id}; the secret is shown only this once")
@@ -89,7 +89,7 @@ def _shown(values: dict[str, Any]) -> dict[str, Any]:
 def cmd_subscriptions(args: argparse.Namespace, settings: Settings) -> int:
     store = _store(settings)
     try:
-        found = asyncio.run(store.listing(args.app_id))
+        found = run_now(store.listing(args.app_id))
     finally:
         store.close()
     if args.json:
@@ -104,7 +104,7 @@ def cmd_subscriptions(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_unsubscribe(args: argparse.Namespace, settings: Settings) -> int:
     store = _store(settings)
     try:
-        stopped = asyncio.run(store.remove(args.id))
+        stopped = run_now(store.remove(args.id))
     finally:
         store.close()
     if stopped is None:
