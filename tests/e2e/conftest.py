@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.system import program
 
@@ -104,3 +104,12 @@ def browser() -> Iterator[Browser]:
         b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS, headless=True)
         yield b
         b.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A page in a fresh browser context (a module may define its own, with permissions)."""
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    pg = context.new_page()
+    yield pg
+    context.close()

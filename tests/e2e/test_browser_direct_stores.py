@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Request, Route, expect
+from playwright.sync_api import Page, Request, Route, expect
 
 from tests.backends import (
     BUCKET,
@@ -98,14 +98,6 @@ def allow_origin(stored: Stored, *origins: str) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "ETag exposed" in done.stderr
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1100, "height": 900})
-    pg = context.new_page()
-    yield pg
-    context.close()
 
 
 def sign_in(page: Page, server: Server, consumer: str) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Request
+from playwright.sync_api import Page, Request
 
 from tests.conftest import Server, start_server, stop_server
 from tests.e2e.helpers import MIB, download
@@ -39,14 +39,6 @@ def server(site: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
     srv = start_server(tmp_path_factory.mktemp("uppy"), {"PARTWAY_CORS_ORIGINS": origins})
     yield srv
     stop_server(srv)
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1100, "height": 900})
-    pg = context.new_page()
-    yield pg
-    context.close()
 
 
 def open_uppy(page: Page, site: str, server: Server, chunk_size: int) -> None:

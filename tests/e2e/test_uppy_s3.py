@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, FilePayload, Page, Request
+from playwright.sync_api import FilePayload, Page, Request
 
 from tests.backends import BUCKET, new_s3_url, s3_client
 from tests.conftest import Server, assert_clean_log, start_server, stop_server
@@ -70,14 +70,6 @@ def server(
     yield srv
     stop_server(srv)
     assert_clean_log(srv)
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1100, "height": 900})
-    pg = context.new_page()
-    yield pg
-    context.close()
 
 
 def companion_endpoint(server: Server, service: str) -> str:
