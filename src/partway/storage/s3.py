@@ -21,11 +21,13 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..domain.errors import InvalidInput, NotFound, StorageUnavailable
+from ..domain.assembly import combined_crc32c
+from ..domain.errors import InvalidInput, NotFound, StorageUnavailable, StoredChecksumMismatch
 from ..domain.models import SERVER_ID, ByteRange, Placement, server_id
 from ..domain.policy import StorageCapabilities
 from ..domain.ports import Bytes, Inspect, Source, StoredObject, Written
 from ..perloop import PerLoop
+from .s3_checksums import FULL_OBJECT, FullObjectChecksums, crc32c_b64, stored_crc32c
 from .streaming import write_through
 
 if TYPE_CHECKING:
@@ -58,10 +60,12 @@ class S3Location:
     addressing_style: str
     access_key: str | None = None
     secret_key: str | None = None
+    checksums: str = "auto"  # the store's full-object CRC32C: probed (auto) or not asked (off)
 
     @classmethod
     def parse(cls, url: str) -> S3Location:
-        """`s3://[key:secret@]bucket[/prefix][?endpoint_url=…&region=…&addressing_style=…]`.
+        """`s3://[key:secret@]bucket[/prefix][?endpoint_url=…&region=…&addressing_style=…
+        &checksums=auto|off]`.
 
         Without key and secret in the URL, credentials come from the usual AWS settings.
         """
@@ -69,7 +73,7 @@ class S3Location:
         if parsed.scheme != "s3" or not parsed.hostname:
             raise ValueError(f"an S3 storage URL looks like s3://bucket/prefix, not {url!r}")
         options = {name: values[-1] for name, values in parse_qs(parsed.query).items()}
-        unknown = set(options) - {"endpoint_url", "region", "addressing_style"}
+        unknown = set(options) - {"endpoint_url", "region", "addressing_style", "checksums"}
         if unknown:
             raise ValueError(f"unknown S3 storage option(s) {sorted(unknown)} in {url!r}")
         style = options.get("addressing_style", "path" if "endpoint_url" in options else "auto")
@@ -82,6 +86,7 @@ class S3Location:
             addressing_style=style,
             access_key=unquote(parsed.username) if parsed.username else None,
             secret_key=unquote(parsed.password) if parsed.password else None,
+            checksums=options.get("checksums", "auto"),
         )
 
 
@@ -210,6 +215,7 @@ class S3Storage:
             response_checksum_validation="when_required",
         )
         self._clients = PerLoop(self._open_clients)
+        self._full_object = FullObjectChecksums(location.checksums)
 
     @property
     def capabilities(self) -> StorageCapabilities:
@@ -278,11 +284,17 @@ class S3Storage:
         http = await stack.enter_async_context(httpx.AsyncClient(limits=limits, timeout=timeout))
         return _Clients(s3, http, stack)
 
+    async def _checksummed(self) -> bool:
+        """Whether this store keeps a full-object CRC32C of partway's uploads (s3_checksums)."""
+        s3 = await self._s3()
+        return await self._full_object.supported(s3, self._where.bucket, self._where.prefix)
+
     async def begin(self, key: str) -> str:
         s3 = await self._s3()
+        asked = FULL_OBJECT if await self._checksummed() else {}
         with _store_errors("starting an upload"):
             created = await s3.create_multipart_upload(
-                Bucket=self._where.bucket, Key=self._object(key)
+                Bucket=self._where.bucket, Key=self._object(key), **asked
             )
         return created["UploadId"]
 
@@ -332,14 +344,32 @@ class S3Storage:
         ]
         with _store_errors("completing an upload"):
             try:
-                await s3.complete_multipart_upload(
+                completed = await s3.complete_multipart_upload(
                     Bucket=bucket, Key=name, UploadId=handle, MultipartUpload={"Parts": listed}
                 )
             except ClientError as exc:
                 if _code(exc) == "NoSuchUpload" and await self._size(key) == size:
                     return  # an earlier finish completed it, then crashed
                 raise
+            await self._compare_full_object(name, ranges, dict(completed))
         await self._drop_tails(key)
+
+    async def _compare_full_object(
+        self, name: str, ranges: list[ByteRange], completed: dict[str, object]
+    ) -> None:
+        """Raise StoredChecksumMismatch if the store's CRC32C of the object it just assembled is
+        not partway's, combined from the parts'. Nothing to compare where partway has no CRC
+        (parts sent without a digest) or the store none (RGW 16.2, uploads begun before)."""
+        ours = combined_crc32c(ranges)
+        if ours is None or not await self._checksummed():
+            return
+        theirs = await stored_crc32c(await self._s3(), self._where.bucket, name, completed)
+        if theirs is not None and theirs != ours:
+            raise StoredChecksumMismatch(
+                f"the store's CRC32C of the assembled file ({crc32c_b64(theirs)}) is not the "
+                f"{crc32c_b64(ours)} of the parts partway received: the file was not created; "
+                "send the parts again and finish"
+            )
 
     async def _size(self, key: str) -> int | None:
         s3 = await self._s3()
