@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import socket
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
 
 from partway.domain.digests import crc32c_of
-from partway.domain.errors import StoredChecksumMismatch
+from partway.domain.errors import StorageUnavailable, StoredChecksumMismatch
 from partway.domain.models import ByteRange, Placement, new_id
 from partway.storage.s3 import S3Location, S3Storage
 from partway.storage.s3_checksums import PROBE_INFIX
@@ -99,6 +100,20 @@ def test_a_disagreeing_crc_fails_the_finish_and_the_parts_can_be_taken_again() -
     run(scenario, new_moto_url())
 
 
+def test_a_finish_retried_after_a_crash_still_compares() -> None:
+    """The store completed the upload, then the finish died: the retry finds no upload but the
+    object, and compares the store's CRC32C with the record all the same."""
+
+    async def scenario(storage: S3Storage) -> None:
+        at, data, held = await two_parts(storage)
+        await storage.complete(at, held, len(data))
+        await storage.complete(at, held, len(data))  # agreed: done, as before
+        with pytest.raises(StoredChecksumMismatch):
+            await storage.complete(at, [wrong(held[0]), held[1]], len(data))
+
+    run(scenario, new_moto_url())
+
+
 def test_checksums_off_asks_the_store_for_nothing() -> None:
     async def scenario(storage: S3Storage) -> None:
         at, data, held = await two_parts(storage)
@@ -111,6 +126,21 @@ def test_checksums_off_asks_the_store_for_nothing() -> None:
 
     storage = run(scenario, new_moto_url("&checksums=off"))
     assert storage._full_object.known() is False
+
+
+def test_a_store_out_of_reach_decides_nothing() -> None:
+    """A probe that cannot reach the store fails the begin (503) and leaves the question open
+    for the next one, rather than turning checksums off for the process's life."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+
+    async def scenario(storage: S3Storage) -> None:
+        with pytest.raises(StorageUnavailable):
+            await storage.begin(new_id("obj"))
+
+    storage = run(scenario, f"s3://{BUCKET}/p?endpoint_url=http://127.0.0.1:{port}")
+    assert storage._full_object.known() is None
 
 
 def test_an_unknown_checksums_setting_is_refused() -> None:

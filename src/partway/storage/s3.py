@@ -21,13 +21,12 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..domain.assembly import combined_crc32c
-from ..domain.errors import InvalidInput, NotFound, StorageUnavailable, StoredChecksumMismatch
+from ..domain.errors import InvalidInput, NotFound, StorageUnavailable
 from ..domain.models import SERVER_ID, ByteRange, Placement, server_id
 from ..domain.policy import StorageCapabilities
 from ..domain.ports import Bytes, Inspect, Source, StoredObject, Written
 from ..perloop import PerLoop
-from .s3_checksums import FULL_OBJECT, FullObjectChecksums, crc32c_b64, stored_crc32c
+from .s3_checksums import FULL_OBJECT, FullObjectChecksums, check_full_object
 from .streaming import write_through
 
 if TYPE_CHECKING:
@@ -287,7 +286,8 @@ class S3Storage:
     async def _checksummed(self) -> bool:
         """Whether this store keeps a full-object CRC32C of partway's uploads (s3_checksums)."""
         s3 = await self._s3()
-        return await self._full_object.supported(s3, self._where.bucket, self._where.prefix)
+        with _store_errors("asking the store whether it keeps checksums"):
+            return await self._full_object.supported(s3, self._where.bucket, self._where.prefix)
 
     async def begin(self, key: str) -> str:
         s3 = await self._s3()
@@ -337,39 +337,34 @@ class S3Storage:
             ranges = await self._parts_of_tails(at, ranges)
         except NotFound:
             if await self._size(key) == size:
-                return  # an earlier finish completed it (and dropped the tail), then crashed
+                # An earlier finish completed it (and dropped the tail), then crashed.
+                with _store_errors("reading the store's checksum"):
+                    await self._compare_full_object(name, ranges, {})
+                return
             raise
         listed: list[CompletedPartTypeDef] = [
             {"PartNumber": part_number(at, r.start), "ETag": r.tag or ""} for r in ranges if r.size
         ]
         with _store_errors("completing an upload"):
+            answer: dict[str, object] = {}
             try:
                 completed = await s3.complete_multipart_upload(
                     Bucket=bucket, Key=name, UploadId=handle, MultipartUpload={"Parts": listed}
                 )
+                answer = dict(completed)
             except ClientError as exc:
-                if _code(exc) == "NoSuchUpload" and await self._size(key) == size:
-                    return  # an earlier finish completed it, then crashed
-                raise
-            await self._compare_full_object(name, ranges, dict(completed))
+                # An earlier finish completed it, then crashed: compared all the same.
+                if _code(exc) != "NoSuchUpload" or await self._size(key) != size:
+                    raise
+            await self._compare_full_object(name, ranges, answer)
         await self._drop_tails(key)
 
     async def _compare_full_object(
         self, name: str, ranges: list[ByteRange], completed: dict[str, object]
     ) -> None:
-        """Raise StoredChecksumMismatch if the store's CRC32C of the object it just assembled is
-        not partway's, combined from the parts'. Nothing to compare where partway has no CRC
-        (parts sent without a digest) or the store none (RGW 16.2, uploads begun before)."""
-        ours = combined_crc32c(ranges)
-        if ours is None or not await self._checksummed():
-            return
-        theirs = await stored_crc32c(await self._s3(), self._where.bucket, name, completed)
-        if theirs is not None and theirs != ours:
-            raise StoredChecksumMismatch(
-                f"the store's CRC32C of the assembled file ({crc32c_b64(theirs)}) is not the "
-                f"{crc32c_b64(ours)} of the parts partway received: the file was not created; "
-                "send the parts again and finish"
-            )
+        """Nothing to compare where the store keeps no full-object CRC32C (RGW 16.2)."""
+        if await self._checksummed():
+            await check_full_object(await self._s3(), self._where.bucket, name, ranges, completed)
 
     async def _size(self, key: str) -> int | None:
         s3 = await self._s3()

@@ -23,7 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ..domain.assembly import combined_crc32c
 from ..domain.digests import crc32c_of
+from ..domain.errors import StoredChecksumMismatch
+from ..domain.models import ByteRange
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -60,6 +63,25 @@ async def stored_crc32c(
     return crc32c_of_b64(head.get("ChecksumCRC32C"))
 
 
+async def check_full_object(
+    s3: S3Client, bucket: str, key: str, ranges: list[ByteRange], completed: dict[str, Any]
+) -> None:
+    """Raise StoredChecksumMismatch if the store's CRC32C of the object it just assembled is not
+    partway's, combined from the parts'. Nothing to compare where partway has none (parts sent
+    without a digest) or the store none (an upload begun before the store was found to keep
+    them)."""
+    ours = combined_crc32c(ranges)
+    if ours is None:
+        return
+    theirs = await stored_crc32c(s3, bucket, key, completed)
+    if theirs is not None and theirs != ours:
+        raise StoredChecksumMismatch(
+            f"the store's CRC32C of the assembled file ({crc32c_b64(theirs)}) is not the "
+            f"{crc32c_b64(ours)} of the parts partway received: the file was not created; "
+            "send the parts again and finish"
+        )
+
+
 async def probe_full_object(s3: S3Client, bucket: str, prefix: str) -> bool:
     """Whether the store keeps a FULL_OBJECT CRC32C of uploads made as partway makes them."""
     key = prefix + PROBE_INFIX + secrets.token_hex(8)
@@ -81,7 +103,9 @@ async def probe_full_object(s3: S3Client, bucket: str, prefix: str) -> bool:
         handle = ""
         found = await stored_crc32c(s3, bucket, key, dict(completed))
         return found == crc32c_of(PROBE_BYTES)
-    except (ClientError, BotoCoreError):
+    except ClientError as exc:
+        if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400) >= 500:
+            raise  # a store failing for now (503 SlowDown) says nothing of what it supports
         return False  # refused somewhere along the way: the store is used as before
     finally:
         await _clean_up(s3, bucket, key, handle)
@@ -98,7 +122,8 @@ async def _clean_up(s3: S3Client, bucket: str, key: str, handle: str) -> None:
 
 class FullObjectChecksums:
     """Whether this store's uploads carry a full-object CRC32C: decided once, by the setting
-    and the probe. Two probes racing on first use both reach the same answer."""
+    and the probe. Two probes racing on first use both reach the same answer; a probe that
+    could not reach the store (or got a 5xx) raises and decides nothing."""
 
     def __init__(self, mode: str) -> None:
         if mode not in CHECKSUM_MODES:
