@@ -84,6 +84,21 @@ def test_the_file_crc32c_is_the_store_s(client: httpx.Client, storage_url: str) 
     assert stored_crc32cs(storage_url, len(payload)) == [want]
 
 
+def test_parts_without_digests_get_the_store_s_crc32c(client: httpx.Client) -> None:
+    """No part came with a digest, so partway has no CRC32C of its own: the file gets the
+    store's, and a whole-file crc32c digest is checked against it."""
+    payload = os.urandom(PART + 99)
+    session_id = create_session(client, "undigested.bin", len(payload))
+    for number, start in enumerate(range(0, len(payload), PART)):
+        res = put_part(client, session_id, number, payload[start : start + PART])
+        assert res.status_code == 200, res.text
+    assert_error(finish(client, session_id, digest=crc32c_header(payload[1:])), 400)
+    res = finish(client, session_id, digest=crc32c_header(payload))
+    assert res.status_code == 201, res.text
+    want = crc32c_header(payload).removeprefix("crc32c=")
+    assert res.json()["data"]["checksums"] == {"crc32c": want}
+
+
 def test_a_store_that_disagrees_fails_the_finish(server: Server, client: httpx.Client) -> None:
     payload = os.urandom(PART + 777)
     session_id = send_parts(client, "disputed.bin", payload)

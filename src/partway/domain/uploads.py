@@ -511,8 +511,10 @@ class UploadService:
         # Stores such as S3 can only read an object once it is complete, so check it after.
         crc = combined_crc32c(ranges)
         try:
-            # A store that keeps its own CRC32C compares it with `crc` (StoredChecksumMismatch).
-            await storage.complete(session.placement, ranges, size)
+            # A store that keeps its own CRC32C compares it with `crc` (StoredChecksumMismatch)
+            # and gives it: the file's where no part came with a digest.
+            stored_crc = await storage.complete(session.placement, ranges, size)
+            crc = crc if crc is not None else stored_crc
             if digest is not None:
                 await verify_whole(storage, session.storage_key, size, digest, crc)
         except DigestMismatch:

@@ -322,7 +322,7 @@ class S3Storage:
         writer = S3PartWriter(clients.http, url, length)
         return await write_through(writer, source, limit, inspect, accept)
 
-    async def complete(self, at: Placement, ranges: list[ByteRange], size: int) -> None:
+    async def complete(self, at: Placement, ranges: list[ByteRange], size: int) -> int | None:
         s3 = await self._s3()
         key, handle = at.key, at.handle
         bucket, name = self._where.bucket, self._object(key)
@@ -332,15 +332,14 @@ class S3Storage:
             with _store_errors("storing an empty file"):
                 await s3.put_object(Bucket=bucket, Key=name, Body=b"")
             await self._drop_tails(key)
-            return
+            return None
         try:
             ranges = await self._parts_of_tails(at, ranges)
         except NotFound:
             if await self._size(key) == size:
                 # An earlier finish completed it (and dropped the tail), then crashed.
                 with _store_errors("reading the store's checksum"):
-                    await self._compare_full_object(name, ranges, {})
-                return
+                    return await self._full_object_crc32c(name, ranges, {})
             raise
         listed: list[CompletedPartTypeDef] = [
             {"PartNumber": part_number(at, r.start), "ETag": r.tag or ""} for r in ranges if r.size
@@ -356,15 +355,19 @@ class S3Storage:
                 # An earlier finish completed it, then crashed: compared all the same.
                 if _code(exc) != "NoSuchUpload" or await self._size(key) != size:
                     raise
-            await self._compare_full_object(name, ranges, answer)
+            crc = await self._full_object_crc32c(name, ranges, answer)
         await self._drop_tails(key)
+        return crc
 
-    async def _compare_full_object(
+    async def _full_object_crc32c(
         self, name: str, ranges: list[ByteRange], completed: dict[str, object]
-    ) -> None:
-        """Nothing to compare where the store keeps no full-object CRC32C (RGW 16.2)."""
-        if await self._checksummed():
-            await check_full_object(await self._s3(), self._where.bucket, name, ranges, completed)
+    ) -> int | None:
+        """The store's CRC32C of the object, checked against the ranges'; None where the store
+        keeps none (RGW 16.2)."""
+        if not await self._checksummed():
+            return None
+        s3 = await self._s3()
+        return await check_full_object(s3, self._where.bucket, name, ranges, completed)
 
     async def _size(self, key: str) -> int | None:
         s3 = await self._s3()

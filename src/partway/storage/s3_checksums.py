@@ -65,21 +65,20 @@ async def stored_crc32c(
 
 async def check_full_object(
     s3: S3Client, bucket: str, key: str, ranges: list[ByteRange], completed: dict[str, Any]
-) -> None:
-    """Raise StoredChecksumMismatch if the store's CRC32C of the object it just assembled is not
+) -> int | None:
+    """The store's CRC32C of the object it just assembled; StoredChecksumMismatch if it is not
     partway's, combined from the parts'. Nothing to compare where partway has none (parts sent
     without a digest) or the store none (an upload begun before the store was found to keep
     them)."""
     ours = combined_crc32c(ranges)
-    if ours is None:
-        return
     theirs = await stored_crc32c(s3, bucket, key, completed)
-    if theirs is not None and theirs != ours:
+    if ours is not None and theirs is not None and theirs != ours:
         raise StoredChecksumMismatch(
             f"the store's CRC32C of the assembled file ({crc32c_b64(theirs)}) is not the "
             f"{crc32c_b64(ours)} of the parts partway received: the file was not created; "
             "send the parts again and finish"
         )
+    return theirs
 
 
 async def probe_full_object(s3: S3Client, bucket: str, prefix: str) -> bool:
