@@ -29,6 +29,11 @@ class DigestMismatch(InvalidInput):
     """The bytes received do not match the digest the client sent."""
 
 
+class StoredChecksumMismatch(DigestMismatch):
+    """The store's own checksum of the assembled file is not the one partway combined from the
+    parts it verified: the store holds other bytes than partway received."""
+
+
 class NotFound(DomainError):
     """Unknown, expired or foreign entity; a foreign one looks exactly like an unknown one."""
 

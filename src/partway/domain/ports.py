@@ -95,10 +95,12 @@ class Storage(Protocol):
         byte count once the source ended and may raise to drop the range before it is made
         durable. A store without `writes_in_place` takes only starts on `at.grid`."""
 
-    async def complete(self, at: Placement, ranges: list[ByteRange], size: int) -> None:
+    async def complete(self, at: Placement, ranges: list[ByteRange], size: int) -> int | None:
         """Assemble the ranges (sorted, covering 0..size) into a readable, durable object.
         Completing an already completed object of that size is not an error (a finish that
-        crashed half-way is retried)."""
+        crashed half-way is retried). Returns the store's own CRC32C of the object where it
+        keeps one (S3 full-object checksums), after checking it against the CRC32C combined
+        from the ranges' (StoredChecksumMismatch); else None."""
 
     async def reopen(self, at: Placement, ranges: list[ByteRange]) -> tuple[str, list[ByteRange]]:
         """Turn a completed object back into an unfinished one holding the same ranges, for a

@@ -510,15 +510,18 @@ class UploadService:
         ranges = sorted(session.ranges, key=lambda r: r.start)
         # Stores such as S3 can only read an object once it is complete, so check it after.
         crc = combined_crc32c(ranges)
-        await storage.complete(session.placement, ranges, size)
-        if digest is not None:
-            try:
+        try:
+            # A store that keeps its own CRC32C compares it with `crc` (StoredChecksumMismatch)
+            # and gives it: the file's where no part came with a digest.
+            stored_crc = await storage.complete(session.placement, ranges, size)
+            crc = crc if crc is not None else stored_crc
+            if digest is not None:
                 await verify_whole(storage, session.storage_key, size, digest, crc)
-            except DigestMismatch:
-                # Nothing is lost: the session takes parts again, to be replaced or re-finished.
-                handle, kept = await storage.reopen(session.placement, ranges)
-                await self._repo.restage(session.id, handle, kept)
-                raise
+        except DigestMismatch:
+            # Nothing is lost: the session takes parts again, to be replaced or re-finished.
+            handle, kept = await storage.reopen(session.placement, ranges)
+            await self._repo.restage(session.id, handle, kept)
+            raise
         now = self._clock()
         entry = file_entry(session, size, now, digest, crc)
         finished = SessionFinished(session.id, session.tenant, entry.id, entry.size, now)

@@ -220,13 +220,14 @@ class AzureStorage:
         writer = PutBlockWriter(clients.http, url, length, block)
         return await write_through(writer, source, limit, inspect, accept)
 
-    async def complete(self, at: Placement, ranges: list[ByteRange], size: int) -> None:
+    async def complete(self, at: Placement, ranges: list[ByteRange], size: int) -> int | None:
         # An empty list commits an empty blob; committing the same list again is a no-op
         # (each id is found among the committed blocks), so a retried finish succeeds.
         blocks = [BlobBlock(block_id=r.tag or "") for r in ranges if r.size]
         blob = (await self._container()).get_blob_client(self._blob(at.key))
         with _store_errors("completing an upload"):
             await blob.commit_block_list(blocks, metadata={})
+        return None  # a block list reports no checksum of the blob
 
     async def reopen(self, at: Placement, ranges: list[ByteRange]) -> tuple[str, list[ByteRange]]:
         """The committed blocks stay addressable by id until the next commit: the object only

@@ -71,8 +71,8 @@ class InstrumentedStorage:
         written = self._inner.write_range(at, start, source, length, limit, inspect, accept)
         return await self._timer.run("write", written)
 
-    async def complete(self, at: Placement, ranges: list[ByteRange], size: int) -> None:
-        await self._timer.run("complete", self._inner.complete(at, ranges, size))
+    async def complete(self, at: Placement, ranges: list[ByteRange], size: int) -> int | None:
+        return await self._timer.run("complete", self._inner.complete(at, ranges, size))
 
     async def reopen(self, at: Placement, ranges: list[ByteRange]) -> tuple[str, list[ByteRange]]:
         return await self._timer.run("reopen", self._inner.reopen(at, ranges))

@@ -165,8 +165,9 @@ class LocalStorage:
         # A direct body is spliced socket -> file (the fill); chunks go through pwritev.
         return await write_through(writer, source, limit, inspect, accept, writer.fill)
 
-    async def complete(self, at: Placement, ranges: list[ByteRange], size: int) -> None:
+    async def complete(self, at: Placement, ranges: list[ByteRange], size: int) -> int | None:
         await DISK.run(self._truncate_and_sync, self._path(at.key), size)
+        return None
 
     async def reopen(self, at: Placement, ranges: list[ByteRange]) -> tuple[str, list[ByteRange]]:
         # The ranges never left their places in the file; it simply takes writes again.

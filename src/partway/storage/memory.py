@@ -101,14 +101,15 @@ class MemoryStorage:
         target.modified = self._clock()
         return await write_through(_Writer(target, start), source, limit, inspect, accept)
 
-    async def complete(self, at: Placement, ranges: list[ByteRange], size: int) -> None:
+    async def complete(self, at: Placement, ranges: list[ByteRange], size: int) -> int | None:
         found = self._objects.get(at.key)
         if found is not None and found.complete and len(found.data) == size:
-            return  # an earlier finish completed it, then crashed
+            return None  # an earlier finish completed it, then crashed
         target = self._unfinished(at)
         del target.data[size:]
         target.data.extend(bytes(size - len(target.data)))
         target.complete = True
+        return None
 
     async def reopen(self, at: Placement, ranges: list[ByteRange]) -> tuple[str, list[ByteRange]]:
         target = self._objects[at.key]

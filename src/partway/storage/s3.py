@@ -27,6 +27,7 @@ from ..domain.models import SERVER_ID, ByteRange, Placement, server_id
 from ..domain.policy import StorageCapabilities
 from ..domain.ports import Bytes, Inspect, Source, StoredObject, Written
 from ..perloop import PerLoop
+from .s3_checksums import FULL_OBJECT, FullObjectChecksums, check_full_object
 from .s3_splice import spliceable, write_spliced
 from .streaming import write_through
 
@@ -60,10 +61,12 @@ class S3Location:
     addressing_style: str
     access_key: str | None = None
     secret_key: str | None = None
+    checksums: str = "auto"  # the store's full-object CRC32C: probed (auto) or not asked (off)
 
     @classmethod
     def parse(cls, url: str) -> S3Location:
-        """`s3://[key:secret@]bucket[/prefix][?endpoint_url=…&region=…&addressing_style=…]`.
+        """`s3://[key:secret@]bucket[/prefix][?endpoint_url=…&region=…&addressing_style=…
+        &checksums=auto|off]`.
 
         Without key and secret in the URL, credentials come from the usual AWS settings.
         """
@@ -71,7 +74,7 @@ class S3Location:
         if parsed.scheme != "s3" or not parsed.hostname:
             raise ValueError(f"an S3 storage URL looks like s3://bucket/prefix, not {url!r}")
         options = {name: values[-1] for name, values in parse_qs(parsed.query).items()}
-        unknown = set(options) - {"endpoint_url", "region", "addressing_style"}
+        unknown = set(options) - {"endpoint_url", "region", "addressing_style", "checksums"}
         if unknown:
             raise ValueError(f"unknown S3 storage option(s) {sorted(unknown)} in {url!r}")
         style = options.get("addressing_style", "path" if "endpoint_url" in options else "auto")
@@ -84,6 +87,7 @@ class S3Location:
             addressing_style=style,
             access_key=unquote(parsed.username) if parsed.username else None,
             secret_key=unquote(parsed.password) if parsed.password else None,
+            checksums=options.get("checksums", "auto"),
         )
 
 
@@ -212,6 +216,7 @@ class S3Storage:
             response_checksum_validation="when_required",
         )
         self._clients = PerLoop(self._open_clients)
+        self._full_object = FullObjectChecksums(location.checksums)
 
     @property
     def capabilities(self) -> StorageCapabilities:
@@ -280,11 +285,18 @@ class S3Storage:
         http = await stack.enter_async_context(httpx.AsyncClient(limits=limits, timeout=timeout))
         return _Clients(s3, http, stack)
 
+    async def _checksummed(self) -> bool:
+        """Whether this store keeps a full-object CRC32C of partway's uploads (s3_checksums)."""
+        s3 = await self._s3()
+        with _store_errors("asking the store whether it keeps checksums"):
+            return await self._full_object.supported(s3, self._where.bucket, self._where.prefix)
+
     async def begin(self, key: str) -> str:
         s3 = await self._s3()
+        asked = FULL_OBJECT if await self._checksummed() else {}
         with _store_errors("starting an upload"):
             created = await s3.create_multipart_upload(
-                Bucket=self._where.bucket, Key=self._object(key)
+                Bucket=self._where.bucket, Key=self._object(key), **asked
             )
         return created["UploadId"]
 
@@ -315,7 +327,7 @@ class S3Storage:
         writer = S3PartWriter(clients.http, url, length)
         return await write_through(writer, source, limit, inspect, accept)
 
-    async def complete(self, at: Placement, ranges: list[ByteRange], size: int) -> None:
+    async def complete(self, at: Placement, ranges: list[ByteRange], size: int) -> int | None:
         s3 = await self._s3()
         key, handle = at.key, at.handle
         bucket, name = self._where.bucket, self._object(key)
@@ -325,26 +337,42 @@ class S3Storage:
             with _store_errors("storing an empty file"):
                 await s3.put_object(Bucket=bucket, Key=name, Body=b"")
             await self._drop_tails(key)
-            return
+            return None
         try:
             ranges = await self._parts_of_tails(at, ranges)
         except NotFound:
             if await self._size(key) == size:
-                return  # an earlier finish completed it (and dropped the tail), then crashed
+                # An earlier finish completed it (and dropped the tail), then crashed.
+                with _store_errors("reading the store's checksum"):
+                    return await self._full_object_crc32c(name, ranges, {})
             raise
         listed: list[CompletedPartTypeDef] = [
             {"PartNumber": part_number(at, r.start), "ETag": r.tag or ""} for r in ranges if r.size
         ]
         with _store_errors("completing an upload"):
+            answer: dict[str, object] = {}
             try:
-                await s3.complete_multipart_upload(
+                completed = await s3.complete_multipart_upload(
                     Bucket=bucket, Key=name, UploadId=handle, MultipartUpload={"Parts": listed}
                 )
+                answer = dict(completed)
             except ClientError as exc:
-                if _code(exc) == "NoSuchUpload" and await self._size(key) == size:
-                    return  # an earlier finish completed it, then crashed
-                raise
+                # An earlier finish completed it, then crashed: compared all the same.
+                if _code(exc) != "NoSuchUpload" or await self._size(key) != size:
+                    raise
+            crc = await self._full_object_crc32c(name, ranges, answer)
         await self._drop_tails(key)
+        return crc
+
+    async def _full_object_crc32c(
+        self, name: str, ranges: list[ByteRange], completed: dict[str, object]
+    ) -> int | None:
+        """The store's CRC32C of the object, checked against the ranges'; None where the store
+        keeps none (RGW 16.2)."""
+        if not await self._checksummed():
+            return None
+        s3 = await self._s3()
+        return await check_full_object(s3, self._where.bucket, name, ranges, completed)
 
     async def _size(self, key: str) -> int | None:
         s3 = await self._s3()

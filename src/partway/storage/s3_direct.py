@@ -6,7 +6,9 @@ leave it out or change it, and the store refuses other bytes (BadDigest); the pa
 is that MD5, which finish compares. A claimed CRC32C is not bound: Ceph RGW 16.2 signs but
 ignores x-amz-checksum-crc32c (it stored other bytes under it, tried here), and AWS refuses
 part checksums of an algorithm the multipart upload was not created with. It is compared at
-finish where ListParts reports a part's CRC32C."""
+finish where ListParts reports a part's CRC32C: on stores that keep a full-object CRC32C the
+upload is created with that algorithm (storage/s3_checksums.py), and AWS then reports each
+part's (per its documentation; moto and RGW 16.2 report none)."""
 
 from __future__ import annotations
 
