@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -47,14 +47,32 @@ def random_file(path: Path, size: int) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def start_upload(server: Server, path: Path, state: Path, *extra: str) -> subprocess.Popen[str]:
+def start_upload(
+    server: Server,
+    path: Path,
+    state: Path,
+    *extra: str,
+    preexec_fn: Callable[[], None] | None = None,
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "partway", "upload", str(path), "--state-dir", str(state), *extra],
         env=cli_env(server),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=preexec_fn,
     )
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def _signal_state(pid: int) -> list[str]:
+    """The process's ignored, blocked and caught signal masks (for a failure's message)."""
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return [line for line in status if line.startswith(("SigIgn", "SigBlk", "SigCgt"))]
 
 
 def wait_for_parts(proc: subprocess.Popen[str], count: int) -> str:
@@ -179,11 +197,16 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(server: Server, tmp_path: P
     # process once read the second part's event after the uploader had sent the rest.
     expected = random_file(source, 128 * MIB)
     state = tmp_path / "state"
-    proc = start_upload(server, source, state, "--json", "--parallel", "1")
+    # As a terminal's Ctrl-C finds it: a child inherits ignored and blocked signals, and a long
+    # test session's state must not decide whether the uploader hears this one.
+    proc = start_upload(
+        server, source, state, "--json", "--parallel", "1", preexec_fn=_default_sigint
+    )
     wait_for_parts(proc, 2)
+    signals = _signal_state(proc.pid)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130
+    assert proc.returncode == 130, (signals, out[-2000:], err[-2000:])
     assert "resume" in out + err
     file = finish_upload(server, source, state)
     assert download_sha256(server, str(file["id"])) == expected
