@@ -193,9 +193,7 @@ def test_changed_file_starts_a_new_session(server: Server, tmp_path: Path) -> No
 
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(server: Server, tmp_path: Path) -> None:
     source = tmp_path / "interrupted.bin"
-    # 14 parts still to send when the signal comes: with 2 (32 MiB), a loaded machine's test
-    # process once read the second part's event after the uploader had sent the rest.
-    expected = random_file(source, 128 * MIB)
+    expected = random_file(source, 32 * MIB)
     state = tmp_path / "state"
     # As a terminal's Ctrl-C finds it: a child inherits ignored and blocked signals, and a long
     # test session's state must not decide whether the uploader hears this one.
