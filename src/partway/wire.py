@@ -61,7 +61,11 @@ def want_digest(algorithms: tuple[str, ...]) -> str:
     return ", ".join(f"{name};q={q}" for name, q in zip(algorithms, weights, strict=False))
 
 
+def crc32c_base64(crc: int) -> str:
+    """A CRC32C as S3 and GCS write it: base64 of its 4 big-endian bytes."""
+    return base64.b64encode(crc.to_bytes(4, "big")).decode()
+
+
 def crc32c_digest_header(crc: int) -> str:
-    """The `digest` header value for a CRC32C: `crc32c=<base64 of 4 big-endian bytes>` (as S3
-    and GCS write it)."""
-    return "crc32c=" + base64.b64encode(crc.to_bytes(4, "big")).decode()
+    """The `digest` header value for a CRC32C: `crc32c=<base64>`."""
+    return "crc32c=" + crc32c_base64(crc)

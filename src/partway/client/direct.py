@@ -16,6 +16,7 @@ from typing import Any, cast
 
 import httpx
 
+from ..wire import crc32c_base64
 from .parts import FileShrank, _slices
 from .retry import RETRY_ERRORS, RetryPolicy, waiting_for
 
@@ -27,8 +28,7 @@ class PartRead:
     crc: int
 
     def claim(self, number: int) -> dict[str, Any]:
-        crc = base64.b64encode(self.crc.to_bytes(4, "big")).decode()
-        return {"part_number": number, "md5": self.md5, "crc32c": crc}
+        return {"part_number": number, "md5": self.md5, "crc32c": crc32c_base64(self.crc)}
 
 
 class DirectSender:

@@ -27,6 +27,7 @@ from ..domain.assembly import combined_crc32c
 from ..domain.digests import crc32c_of
 from ..domain.errors import StoredChecksumMismatch
 from ..domain.models import ByteRange
+from ..wire import crc32c_base64
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -35,10 +36,6 @@ CHECKSUM_MODES = ("auto", "off")
 FULL_OBJECT: dict[str, Any] = {"ChecksumAlgorithm": "CRC32C", "ChecksumType": "FULL_OBJECT"}
 PROBE_BYTES = b"partway: does this store keep a full-object CRC32C?"
 PROBE_INFIX = ".partway-checksum-probe."
-
-
-def crc32c_b64(value: int) -> str:
-    return base64.b64encode(value.to_bytes(4, "big")).decode()
 
 
 def crc32c_of_b64(value: str | None) -> int | None:
@@ -74,8 +71,8 @@ async def check_full_object(
     theirs = await stored_crc32c(s3, bucket, key, completed)
     if ours is not None and theirs is not None and theirs != ours:
         raise StoredChecksumMismatch(
-            f"the store's CRC32C of the assembled file ({crc32c_b64(theirs)}) is not the "
-            f"{crc32c_b64(ours)} of the parts partway received: the file was not created; "
+            f"the store's CRC32C of the assembled file ({crc32c_base64(theirs)}) is not the "
+            f"{crc32c_base64(ours)} of the parts partway received: the file was not created; "
             "send the parts again and finish"
         )
     return theirs
