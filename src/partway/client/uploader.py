@@ -4,9 +4,10 @@ The digest is the fastest the server offers (CRC32C from partway, SHA-1 elsewher
 is asked for. With CRC32C the whole-file digest is combined from the parts' CRCs: the file is
 read once; with SHA-1 a second reader hashes the whole file alongside the parts.
 
-Memory: each worker reuses one part-sized buffer (touched only for SHA-1 parts and TLS: CRC32C
-parts are mapped and sent by sendfile), the whole-file hasher one 1 MiB block, so at most
-(parallel + 1) × part_size bytes of the file are in memory at once.
+Memory: each worker reuses one part-sized buffer, an anonymous mapping whose pages cost memory
+only once written: by SHA-1 parts, TLS and direct parts (CRC32C parts are mapped from the file
+and sent by sendfile, parts without a digest only sent). The whole-file hasher reads one 1 MiB
+block, so at most (parallel + 1) × part_size bytes of the file are in memory at once.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from ..wire import sha1_digest_header
 from .api import ApiError, AsyncApi, SessionInfo
 from .digests import choose, crc_of_range, whole_crc_header
 from .direct import DirectSender, PartRead
-from .parts import FileShrank, PartSender
+from .parts import FileShrank, PartSender, part_buffer
 from .state import FileIdentity, StateStore, UploadRecord
 
 HASH_BLOCK = 1024 * 1024
@@ -357,7 +358,7 @@ class Uploader:
         loop = asyncio.get_running_loop()
 
         async def worker() -> None:
-            buffer = bytearray(info.part_size)
+            buffer = part_buffer(info.part_size)
             while not queue.empty():
                 number = queue.get_nowait()
                 start, length = part_range(identity.size, info.part_size, number)
