@@ -106,6 +106,7 @@ def build_edge(settings: Settings, metrics: Metrics, file_limit: int) -> Edge:
         header_timeout=settings.header_timeout_seconds,
         send_timeout=settings.body_timeout_seconds,
         max_connections=connection_cap(settings, file_limit),
+        busy_keepalive_timeout=settings.busy_keepalive_timeout_seconds,
         pace=pace_for(settings),
     )
     pump = BodyPump(settings.body_threads)

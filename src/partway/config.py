@@ -90,9 +90,12 @@ class Settings(BaseSettings):
     sql_threads: int | None = Field(None, ge=1, le=256, description="default: SQLite 2, else 24")
     # Connections: the request head must arrive within header_timeout_seconds (from the
     # connection's start, or its first byte), an idle keep-alive connection is closed after
-    # keepalive_timeout_seconds, and past max_connections new ones are refused (503).
+    # keepalive_timeout_seconds (busy_keepalive_timeout_seconds once half of max_connections
+    # are open), and at max_connections a new one takes the place of the longest-idle one, or
+    # is refused (503) if none is idle.
     header_timeout_seconds: float = Field(20.0, gt=0)
     keepalive_timeout_seconds: float = Field(5.0, gt=0)
+    busy_keepalive_timeout_seconds: float = Field(1.0, gt=0)
     max_connections: int | None = Field(None, ge=1, description="default: from the file limit")
     # Sockets listening on the API port (SO_REUSEPORT): a busy event loop accepts one new
     # connection per socket per turn (http/listeners.py).

@@ -95,6 +95,18 @@ class Metrics:
         self.open_connections = Gauge(
             "partway_http_open_connections", "Open client connections", registry=r
         )
+        self.idle_connections = Gauge(
+            "partway_http_idle_connections",
+            "Keep-alive connections waiting for their next request",
+            registry=r,
+        )
+        self.idle_closed = Counter(
+            "partway_http_idle_closed",
+            "Idle keep-alive connections closed early to make room: busy (past half the "
+            "connection cap) or cap (for a new connection)",
+            ["reason"],
+            registry=r,
+        )
         self.bodies = Gauge(
             "partway_bodies_in_flight",
             "Socket bodies: waiting for bytes, queued for a thread, or moving",

@@ -274,6 +274,60 @@ def test_past_the_connection_cap_new_connections_are_refused_and_open_ones_serve
             assert client.get("/healthz").status_code == 200
 
 
+def idle_keep_alive(srv: Server, count: int) -> list[Raw]:
+    """`count` connections that each made a request and now wait, oldest first."""
+    held = []
+    for _ in range(count):
+        raw = Raw(srv)
+        raw.sock.sendall(raw.get("/healthz"))
+        assert raw.response()[0] == 200
+        held.append(raw)
+    return held
+
+
+def closed_by_server(raw: Raw, within: float) -> bool:
+    raw.sock.settimeout(within)
+    try:
+        return raw.sock.recv(100) == b""
+    except TimeoutError:
+        return False
+
+
+@pytest.mark.edge_protocol
+def test_at_the_cap_a_new_connection_takes_the_longest_idle_ones_place(tmp_path: Path) -> None:
+    slow = {"keepalive_timeout_seconds": "60", "busy_keepalive_timeout_seconds": "60"}
+    with server_with(tmp_path, max_connections="20", **slow) as srv:
+        held = idle_keep_alive(srv, 20)
+        held[0].sock.sendall(held[0].get("/healthz"))  # the first is idle again: now the newest
+        assert held[0].response()[0] == 200
+        newcomer = Raw(srv)
+        newcomer.sock.sendall(newcomer.get("/healthz"))
+        assert newcomer.response()[0] == 200
+        assert closed_by_server(held[1], 5)
+        for raw in (held[0], *held[2:]):
+            raw.sock.sendall(raw.get("/healthz"))
+            assert raw.response()[0] == 200
+        with srv.client() as client:
+            assert metric(client, 'partway_http_idle_closed_total{reason="cap"}') >= 1
+
+
+@pytest.mark.edge_protocol
+def test_past_half_the_cap_idle_connections_close_after_the_busy_timeout(tmp_path: Path) -> None:
+    timeouts = {"keepalive_timeout_seconds": "60", "busy_keepalive_timeout_seconds": "1"}
+    with server_with(tmp_path, max_connections="20", **timeouts) as srv:
+        calm = idle_keep_alive(srv, 4)
+        time.sleep(2)
+        for raw in calm:  # under half the cap: the keep-alive timeout holds
+            raw.sock.sendall(raw.get("/healthz"))
+            assert raw.response()[0] == 200
+        busy = idle_keep_alive(srv, 8)
+        began = time.monotonic()
+        assert all(closed_by_server(raw, 5) for raw in calm + busy)
+        assert time.monotonic() - began < 4
+        with srv.client() as client:
+            assert metric(client, 'partway_http_idle_closed_total{reason="busy"}') == 12
+
+
 def test_the_open_file_limit_is_raised_and_logged(server: Server) -> None:
     soft, hard = psutil.Process(server.process.pid).rlimit(psutil.RLIMIT_NOFILE)
     assert soft == hard

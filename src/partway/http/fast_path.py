@@ -33,6 +33,8 @@ def fast_path_problem() -> str | None:
             "on_message_complete",
             "send_400_response",
             "_unset_keepalive_if_required",
+            "on_response_complete",
+            "timeout_keep_alive_handler",
         ):
             if not callable(getattr(HttpToolsProtocol, name, None)):
                 return f"uvicorn's HttpToolsProtocol has no {name}()"

@@ -33,6 +33,7 @@ from ..metrics import Metrics
 from .cutoff import ABORT_EXTENSION
 from .cycle_wrappers import HeadHeld, aborter, closing_if_unread, interim_sender
 from .errors import error_body
+from .idle import IdleConnections
 from .interim import INTERIM_EXTENSION
 from .pump import BodyPump, Pace
 from .socket_body import BODY_EXTENSION, INLINE_BYTES, SocketBody
@@ -53,6 +54,8 @@ class EdgeLimits:
     header_timeout: float = 20.0
     send_timeout: float = 60.0  # a client that reads nothing of a response for this long
     max_connections: int = 10_000
+    # Past half of max_connections, an idle keep-alive connection is closed after this (idle.py).
+    busy_keepalive_timeout: float = 1.0
     pace: Pace = field(default_factory=Pace)
 
 
@@ -65,6 +68,13 @@ class Edge:
         self.metrics = metrics
         self.open_connections = 0
         metrics.open_connections.set_function(lambda: self.open_connections)
+        self.idle = IdleConnections(
+            lambda: self.open_connections,
+            busy_from=max(1, limits.max_connections // 2),
+            busy_timeout=limits.busy_keepalive_timeout,
+            on_closed=lambda reason: metrics.idle_closed.labels(reason).inc(),
+        )
+        metrics.idle_connections.set_function(lambda: len(self.idle))
 
     def refused(self, reason: str) -> None:
         self.metrics.refused.labels(reason).inc()
@@ -95,7 +105,7 @@ class EdgeProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         edge = self.edge
-        if edge.open_connections >= edge.limits.max_connections:
+        if edge.open_connections >= edge.limits.max_connections and not edge.idle.reclaim():
             edge.refused("too_many_connections")
             message = "too many open connections; retry soon"
             # No lingering: a flood of refused connections must not hold descriptors.
@@ -103,6 +113,7 @@ class EdgeProtocol(HttpToolsProtocol):
             return
         edge.open_connections += 1
         self._counted = True
+        edge.idle.watch(self.loop)
         sock = transport.get_extra_info("socket")
         if sock is not None:
             self.socket_fd = sock.fileno()
@@ -110,6 +121,7 @@ class EdgeProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
+        self.edge.idle.working(self)
         if self._counted:
             self._counted = False
             self.edge.open_connections -= 1
@@ -316,6 +328,12 @@ class EdgeProtocol(HttpToolsProtocol):
         if self._lingering >= 0:
             return  # closing: no pipelined request runs, no keep-alive timer
         super().on_response_complete()
+        if getattr(self, "timeout_keep_alive_task", None) is not None:
+            self.edge.idle.waiting(self, self.loop)
+
+    def _unset_keepalive_if_required(self) -> None:
+        super()._unset_keepalive_if_required()
+        self.edge.idle.working(self)
 
     def _next_head(self) -> None:
         self._head_bytes, self._tail = 0, b""
