@@ -21,6 +21,12 @@ from pathlib import Path
 
 from ..domain.errors import Busy
 from ..domain.models import server_id
+from ..threads import DISK
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 def _flock(mode: int) -> Callable[[int], None]:
@@ -58,8 +64,7 @@ class FileLocks:
         return self._hold(session_id, _byte_lock(start), f"the range at byte {start}")
 
     async def forget(self, session_id: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self._path(session_id))
+        await DISK.run(_unlink, self._path(session_id))
 
     async def close(self) -> None:
         pass
@@ -71,12 +76,22 @@ class FileLocks:
     async def _hold(
         self, session_id: str, take: Callable[[int], None], what: str
     ) -> AsyncIterator[None]:
-        fd = os.open(self._path(session_id), os.O_RDWR | os.O_CREAT, 0o600)
+        fd = await self._open(session_id)
         try:
             await self._acquire(fd, take, what)
             yield
         finally:
             os.close(fd)  # closing the descriptor releases the lock
+
+    async def _open(self, session_id: str) -> int:
+        path = self._path(session_id)
+        try:
+            return os.open(path, os.O_RDWR)  # ~4 µs: no change to the file system
+        except FileNotFoundError:
+            # Creating (and unlinking) a file waits for the file system's journal, which 1,000
+            # uploads' writeback keeps busy: ~8 % of the event loop's time (py-spy) until a disk
+            # thread did it.
+            return await DISK.run(os.open, path, os.O_RDWR | os.O_CREAT, 0o600)
 
     async def _acquire(self, fd: int, take: Callable[[int], None], what: str) -> None:
         deadline = time.monotonic() + self._timeout
