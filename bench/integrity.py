@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -74,11 +75,16 @@ def finish_latency(bench: full.Bench, sizes: list[int]) -> list[tuple[int, str, 
 
 
 def ratio(rows: list[Row], a: str, b: str) -> str:
+    """The median of the rounds' own ratios (min–max): rows run interleaved, so each round's
+    pair met the same machine weather, which swings more between rounds than between rows."""
     ra = next((r for r in rows if r.name.startswith(a)), None)
     rb = next((r for r in rows if r.name.startswith(b)), None)
     if ra is None or rb is None or not rb.median:
         return "–"  # a row this run left out (--only-uploader)
-    return f"{ra.median / rb.median:.2f}"
+    if len(ra.mbps) != len(rb.mbps):  # a failed run left a gap: rounds no longer pair up
+        return f"{ra.median / rb.median:.2f} (medians)"
+    pairs = [x / y for x, y in zip(ra.mbps, rb.mbps, strict=True)]
+    return f"{statistics.median(pairs):.2f} ({min(pairs):.2f}–{max(pairs):.2f})"
 
 
 def report(bench: full.Bench, finishes: list[tuple[int, str, float, float]]) -> str:
@@ -100,7 +106,7 @@ def report(bench: full.Bench, finishes: list[tuple[int, str, float, float]]) -> 
         "",
         *_table(rows),
         "",
-        "| comparison | ratio | target |",
+        "| comparison | ratio: median of the rounds' (min–max) | target |",
         "|---|---:|---:|",
         f"| part CRC32C ÷ no digests, P=4 | {ratio(rows, p4 + 'part CRC32C', p4 + 'no')} | – |",
         f"| part + whole-file CRC32C ÷ no digests, P=4 "
