@@ -72,3 +72,31 @@ def test_disk_full_gives_507_and_recovers(server: Server) -> None:
         res = finish(c, session_id)
         assert res.status_code == 201, res.text
         assert download(c, res.json()["data"]["id"]).content == payload
+
+
+def test_no_room_for_a_lock_file_gives_507_and_recovers(tmp_path: Path) -> None:
+    """A session's first part creates its lock file (data directory, locks/): with no inode
+    left there, a 507 with the error body, not a 500; once one is freed, the part goes in."""
+    root("mounts a small tmpfs")
+    locks = tmp_path / "data" / "locks"
+    locks.mkdir(parents=True)
+    # The root directory takes one inode: room for two lock files.
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m,nr_inodes=3", "tmpfs", str(locks)], check=True
+    )
+    srv = start_server(tmp_path, {"PARTWAY_DEFAULT_PART_SIZE": str(MIB)})
+    try:
+        with srv.client() as c:
+            sessions = [create_session(c, f"s{n}.bin", 10) for n in range(3)]
+            for session_id in sessions[:2]:
+                assert put_part(c, session_id, 0, b"0123456789").status_code == 200
+            body = assert_error(put_part(c, sessions[2], 0, b"0123456789"), 507)
+            assert body["type_name"] == "InsufficientStorageError"
+            assert "lock file" in body["message"]
+            assert finish(c, sessions[0]).status_code == 201  # its lock file goes
+            assert put_part(c, sessions[2], 0, b"0123456789").status_code == 200
+            assert finish(c, sessions[2]).status_code == 201
+    finally:
+        stop_server(srv)
+        subprocess.run(["umount", "-l", str(locks)], check=True)
+    assert "Traceback" not in srv.log.read_text()

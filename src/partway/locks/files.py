@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..domain.errors import Busy
 from ..domain.models import server_id
+from ..os_errors import full_disk_as_domain
 from ..threads import DISK
 
 
@@ -91,7 +92,10 @@ class FileLocks:
             # Creating (and unlinking) a file waits for the file system's journal, which 1,000
             # uploads' writeback keeps busy: ~8 % of the event loop's time (py-spy) until a disk
             # thread did it.
-            return await DISK.run(os.open, path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                return await DISK.run(os.open, path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as exc:
+                raise full_disk_as_domain(exc, "creating a lock file") from exc
 
     async def _acquire(self, fd: int, take: Callable[[int], None], what: str) -> None:
         deadline = time.monotonic() + self._timeout

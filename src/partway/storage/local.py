@@ -6,17 +6,17 @@ Finish therefore moves no bytes: the session's object simply becomes the file's 
 from __future__ import annotations
 
 import contextlib
-import errno
 import mmap
 import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..domain.errors import InsufficientStorage, NotFound
+from ..domain.errors import NotFound
 from ..domain.models import SERVER_ID, ByteRange, Placement, server_id
 from ..domain.policy import StorageCapabilities
 from ..domain.ports import Bytes, DirectBody, Inspect, Source, Steps, StoredObject, Written
+from ..os_errors import full_disk_as_domain
 from ..threads import DISK
 from .local_copy import clone_or_copy, copy_range
 from .streaming import write_through
@@ -29,12 +29,6 @@ FLUSH_STEP = 1024 * 1024
 CAPABILITIES = StorageCapabilities(
     min_part_size=1, max_part_size=5 * 1024**3, max_parts=100_000, writes_in_place=True
 )
-
-
-def _io_error(exc: OSError, what: str) -> Exception:
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return InsufficientStorage(f"storage is full while {what}; free space and retry")
-    return exc
 
 
 def _create(path: Path) -> None:
@@ -67,7 +61,7 @@ class LocalWriter:
                 self._offset += count
                 remaining -= count
         except OSError as exc:
-            raise _io_error(exc, "writing a part") from exc
+            raise full_disk_as_domain(exc, "writing a part") from exc
 
     def _splice(self, body: DirectBody, offset: int, count: int) -> Steps:
         if not self._fsync:
@@ -112,14 +106,14 @@ class LocalWriter:
                 if views and written:
                     views[0] = views[0][written:]
         except OSError as exc:
-            raise _io_error(exc, "writing a part") from exc
+            raise full_disk_as_domain(exc, "writing a part") from exc
 
     async def commit(self) -> str | None:
         if self._fsync:
             try:
                 await DISK.run(os.fdatasync, self._fd)
             except OSError as exc:
-                raise _io_error(exc, "flushing a part") from exc
+                raise full_disk_as_domain(exc, "flushing a part") from exc
         return None
 
     async def close(self) -> None:
@@ -143,7 +137,7 @@ class LocalStorage:
         try:
             await DISK.run(_create, self._path(key))
         except OSError as exc:
-            raise _io_error(exc, "creating an upload") from exc
+            raise full_disk_as_domain(exc, "creating an upload") from exc
         return ""
 
     async def write_range(
@@ -182,7 +176,7 @@ class LocalStorage:
             if self._fsync:
                 os.fsync(fd)
         except OSError as exc:
-            raise _io_error(exc, "completing an upload") from exc
+            raise full_disk_as_domain(exc, "completing an upload") from exc
         finally:
             os.close(fd)
 
@@ -220,7 +214,7 @@ class LocalStorage:
             finally:
                 os.close(dst)
         except OSError as exc:
-            raise _io_error(exc, "copying a file") from exc
+            raise full_disk_as_domain(exc, "copying a file") from exc
         finally:
             os.close(src)
 
@@ -251,7 +245,7 @@ class LocalStorage:
         except FileNotFoundError:
             raise NotFound("the upload's storage object is gone (aborted?)") from None
         except OSError as exc:
-            raise _io_error(exc, "joining a piece") from exc
+            raise full_disk_as_domain(exc, "joining a piece") from exc
         finally:
             os.close(src)
 
