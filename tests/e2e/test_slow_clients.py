@@ -328,6 +328,31 @@ def test_past_half_the_cap_idle_connections_close_after_the_busy_timeout(tmp_pat
             assert metric(client, 'partway_http_idle_closed_total{reason="busy"}') == 12
 
 
+@pytest.mark.edge_protocol
+def test_a_request_whose_client_left_while_it_waited_for_its_turn_is_dropped(
+    tmp_path: Path,
+) -> None:
+    """Aborts (no body: nothing would notice the client gone), one slot, one tenant's line:
+    the 100 whose clients close their connections at once are not run at their turn."""
+    with server_with(tmp_path, max_active_requests="1") as srv:
+        with srv.client() as client:
+            sessions = [create_session(client, f"c{n}.bin", 1) for n in range(150)]
+        conns = []
+        for session_id in sessions:
+            raw = Raw(srv)
+            raw.sock.sendall(raw.head("DELETE", f"{SESSIONS}/{session_id}", 0))
+            conns.append(raw)
+        kept, left = conns[:50], conns[50:]  # one tenant's line is first come, first served
+        for raw in left:
+            raw.sock.close()
+        assert all(raw.response()[0] == 200 for raw in kept)
+        time.sleep(1)
+        with srv.client() as client:
+            answers = [client.get(f"{SESSIONS}/{sid}") for sid in sessions[50:]]
+        still_open = [a.status_code == 200 and a.json()["data"]["state"] == "open" for a in answers]
+        assert still_open.count(False) < 50, [a.status_code for a in answers]
+
+
 def test_the_open_file_limit_is_raised_and_logged(server: Server) -> None:
     soft, hard = psutil.Process(server.process.pid).rlimit(psutil.RLIMIT_NOFILE)
     assert soft == hard

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from .. import fair_share
-from ..domain.errors import InvalidInput
+from ..domain.errors import ClientGone, InvalidInput
 from ..domain.models import Tenant
 from ..services import ServerServices as Services
 from ..wire import APP_ID, CONSUMER_ID, SERVICE_ID
+from .cycle_wrappers import CLIENT_GONE_EXTENSION
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,11 @@ async def caller(request: Request) -> Caller:
     )
     refuse_query_pass_through(request)
     await fair_share.admit(tenant)
+    gone = request.scope.get("extensions", {}).get(CLIENT_GONE_EXTENSION)
+    if gone is not None and gone():
+        # Seen for requests without a large body (whose bytes wait unread until the turn, so
+        # that the connection's end cannot be seen before): creates, finishes, reads.
+        raise ClientGone("the client left while its request waited for its turn")
     service_id = request.headers.get(SERVICE_ID) or services.settings.default_service
     services.uploads.storage(service_id)
     return Caller(services, tenant, service_id)

@@ -1,6 +1,6 @@
 """What the HTTP edge (server.py) wraps around a request's cycle: the response head held for
 its first body bytes, the close of a connection whose request body is unread, 1xx responses,
-and the cutoff of a link download (cutoff.py)."""
+the cutoff of a link download (cutoff.py), and whether the client is still there."""
 
 from __future__ import annotations
 
@@ -11,6 +11,14 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
 from .interim import InterimSender, interim_head
+
+# A scope extension: () -> bool, whether the client has closed its connection (http/context.py
+# drops a request whose client left while it waited for its turn).
+CLIENT_GONE_EXTENSION = "partway.client_gone"
+
+
+def client_gone(cycle: RequestResponseCycle) -> Callable[[], bool]:
+    return lambda: cycle.disconnected
 
 
 def closing_if_unread(

@@ -31,7 +31,14 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 
 from ..metrics import Metrics
 from .cutoff import ABORT_EXTENSION
-from .cycle_wrappers import HeadHeld, aborter, closing_if_unread, interim_sender
+from .cycle_wrappers import (
+    CLIENT_GONE_EXTENSION,
+    HeadHeld,
+    aborter,
+    client_gone,
+    closing_if_unread,
+    interim_sender,
+)
 from .errors import error_body
 from .idle import IdleConnections
 from .interim import INTERIM_EXTENSION
@@ -304,6 +311,7 @@ class EdgeProtocol(HttpToolsProtocol):
         extensions: dict[str, Any] = self.scope.setdefault("extensions", {})
         extensions[INTERIM_EXTENSION] = interim_sender(cycle)
         extensions[ABORT_EXTENSION] = aborter(cycle, self.transport)
+        extensions[CLIENT_GONE_EXTENSION] = client_gone(cycle)
         if self.scheme != "http" or chunked or not length:
             return  # TLS (the bytes on the socket are not the body), chunked, or no body
         limits = self.edge.limits
