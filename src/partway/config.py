@@ -81,18 +81,20 @@ class Settings(BaseSettings):
     # slot); the rest wait in line, taken round-robin by tenant (fair_share.py).
     max_active_requests: int = Field(4, ge=1, le=10_000)
     # Threads that move request bodies already arrived (waiting for bytes holds none), threads
-    # for fdatasync and file reads and writes, and threads for SQL off the event loop: every
+    # for file creation and reads, for fdatasync (apart, so that a new upload's file never waits
+    # behind a flush), and threads for SQL off the event loop: every
     # PostgreSQL query (which may wait on a row lock), SQLite's larger reads. With these defaults
     # a SQLite server ran 1,000 slow uploads on 11 threads; with 16 body and 16 disk threads it
     # ran 40, no faster and at more CPU per GiB (bench/slow.py, interleaved A/B).
     body_threads: int = Field(4, ge=1, le=256)
     disk_threads: int = Field(2, ge=1, le=256)
+    fsync_threads: int = Field(2, ge=1, le=256)
     sql_threads: int | None = Field(None, ge=1, le=256, description="default: SQLite 2, else 24")
     # Connections: the request head must arrive within header_timeout_seconds (from the
     # connection's start, or its first byte), an idle keep-alive connection is closed after
-    # keepalive_timeout_seconds (busy_keepalive_timeout_seconds once half of max_connections
-    # are open), and at max_connections a new one takes the place of the longest-idle one, or
-    # is refused (503) if none is idle.
+    # keepalive_timeout_seconds (busy_keepalive_timeout_seconds from half of max_connections
+    # open until under a quarter), and at max_connections a new one takes the place of the
+    # longest-idle one, or is refused (503) if none is idle.
     header_timeout_seconds: float = Field(20.0, gt=0)
     keepalive_timeout_seconds: float = Field(5.0, gt=0)
     busy_keepalive_timeout_seconds: float = Field(1.0, gt=0)

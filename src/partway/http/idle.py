@@ -6,7 +6,8 @@ given up first (as nginx reuses its idle keep-alive connections when it runs sho
 shortens idle timeouts when resources are low):
 
 - past half the connection cap ("busy"), a connection idle for `busy_timeout` is closed, not
-  after the full keep-alive timeout;
+  after the full keep-alive timeout, until fewer than a quarter of the cap are open (so that
+  shedding a few does not end the sweep at once, only to begin again at the next arrival);
 - at the cap, a new connection takes the place of the oldest idle one instead of being refused.
 """
 
@@ -37,6 +38,7 @@ class IdleConnections:
         # Insertion order is idle-since order: the oldest first.
         self._since: dict[IdleConnection, float] = {}
         self._sweep: asyncio.TimerHandle | None = None
+        self._busy = False
 
     def __len__(self) -> int:
         return len(self._since)
@@ -58,9 +60,17 @@ class IdleConnections:
         self._close(next(iter(self._since)), "cap")
         return True
 
+    def busy(self) -> bool:
+        count = self._open_count()
+        if count >= self.busy_from:
+            self._busy = True
+        elif count < self.busy_from // 2:
+            self._busy = False
+        return self._busy
+
     def watch(self, loop: asyncio.AbstractEventLoop) -> None:
         """While busy, sweep at the oldest idle connection's busy deadline."""
-        if self._sweep is not None or not self._since or self._open_count() < self.busy_from:
+        if self._sweep is not None or not self._since or not self.busy():
             return
         oldest = next(iter(self._since.values()))
         delay = max(0.05, oldest + self.busy_timeout - loop.time())
@@ -68,8 +78,8 @@ class IdleConnections:
 
     def _swept(self, loop: asyncio.AbstractEventLoop) -> None:
         self._sweep = None
-        if self._open_count() < self.busy_from:
-            return  # no longer busy: the keep-alive timeout applies again
+        if not self.busy():
+            return  # the keep-alive timeout applies again
         deadline = loop.time() - self.busy_timeout
         due = takewhile(lambda item: item[1] <= deadline, self._since.items())
         for connection, _ in list(due):
