@@ -137,8 +137,12 @@ class PartSender:
         return self._http.put(path, params=params, content=content, headers=headers)
 
     def stop(self) -> None:
-        """Let parts in flight end, but retry none of them."""
+        """Let parts in flight end, but retry none of them (nor start more: `stopped`)."""
         self._stopping.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopping.is_set()
 
     def close(self) -> None:
         if self._http is not None:

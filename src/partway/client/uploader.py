@@ -20,6 +20,7 @@ import os
 import secrets
 import sys
 import threading
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -343,9 +344,7 @@ class Uploader:
     ) -> None:
         """Send the missing parts through partway, or (direct) straight into the object store,
         each over a URL signed for its size and MD5."""
-        queue: asyncio.Queue[int] = asyncio.Queue()
-        for number in missing:
-            queue.put_nowait(number)
+        pending = deque(missing)  # popleft is atomic: the worker threads share it
         fd = os.open(identity.path, os.O_RDONLY)
         api = self._api
         sender: PartSender | DirectSender
@@ -356,48 +355,63 @@ class Uploader:
         workers = min(parallel, max(1, len(missing)))
         threads = ThreadPoolExecutor(workers, "partway-part")
         loop = asyncio.get_running_loop()
+        shrank = f"{identity.path} is shorter than when the upload began"
+
+        failed: list[Exception] = []  # of `sent` when a worker thread called it
+
+        def sent(number: int, length: int, crc: int | None) -> None:  # on the loop
+            if crc is not None:
+                crcs[number] = crc
+            progress.parts_done += 1
+            progress.done_bytes += length
+            progress.event = "part"
+            progress.detail = {"part": number}
+            try:
+                notify(progress)
+            except Exception as exc:  # e.g. the progress output closed: the upload fails
+                failed.append(exc)
+                sender.stop()
+
+        def send_in_thread(proxied: PartSender) -> None:
+            """A worker thread's parts, one after another with no turn of the event loop
+            between them (that turn cost each worker ~1.5 ms a part, a tenth of its time)."""
+            buffer = part_buffer(info.part_size)
+            while not proxied.stopped:
+                try:
+                    number = pending.popleft()
+                except IndexError:
+                    return
+                start, length = part_range(identity.size, info.part_size, number)
+                crc = proxied.send_from_file(fd, buffer, info.id, number, start, length, algorithm)
+                loop.call_soon_threadsafe(sent, number, length, crc)
 
         async def worker() -> None:
+            if isinstance(sender, PartSender):
+                try:
+                    await loop.run_in_executor(threads, send_in_thread, sender)
+                except FileShrank:
+                    raise FileChanged(shrank) from None
+                return
             buffer = part_buffer(info.part_size)
-            while not queue.empty():
-                number = queue.get_nowait()
+            while pending:
+                number = pending.popleft()
                 start, length = part_range(identity.size, info.part_size, number)
                 try:
-                    send: Callable[[], int | None]
-                    if isinstance(sender, DirectSender):
-                        read = sender.read_part
-                        got = await loop.run_in_executor(threads, read, fd, buffer, start, length)
-                        claims = [got.claim(number)]
-                        (ticket,) = await api.claimed_direct_parts(info.id, claims)
-                        send = functools.partial(_sent_direct, sender, got, ticket)
-                    else:
-                        send = functools.partial(
-                            sender.send_from_file,
-                            fd,
-                            buffer,
-                            info.id,
-                            number,
-                            start,
-                            length,
-                            algorithm,
-                        )
+                    read = sender.read_part
+                    got = await loop.run_in_executor(threads, read, fd, buffer, start, length)
+                    (ticket,) = await api.claimed_direct_parts(info.id, [got.claim(number)])
+                    send = functools.partial(_sent_direct, sender, got, ticket)
                     crc = await loop.run_in_executor(threads, send)
                 except FileShrank:
-                    raise FileChanged(
-                        f"{identity.path} is shorter than when the upload began"
-                    ) from None
-                if crc is not None:
-                    crcs[number] = crc
-                progress.parts_done += 1
-                progress.done_bytes += length
-                progress.event = "part"
-                progress.detail = {"part": number}
-                notify(progress)
+                    raise FileChanged(shrank) from None
+                sent(number, length, crc)
 
         try:
             async with asyncio.TaskGroup() as group:
                 for _ in range(workers):
                     group.create_task(worker())
+            if failed:
+                raise failed[0]
         except BaseExceptionGroup as group_error:
             # Surface the first real error rather than a group of them.
             raise group_error.exceptions[0] from None
