@@ -122,7 +122,9 @@ def _close_when_idle(
 def _load_crc_early(wanted: str) -> None:
     """Load the CRC32C library (awscrt's native module: 40-70 ms of CPU) in the background
     while the session is created, when the upload may well CRC its parts: else the first part
-    would wait for it."""
+    would wait for it. Called as the session's first request goes out: the module's start
+    holds the GIL throughout, so nothing else of this process runs meanwhile, but the server
+    handles the request (a create: a few ms and an fsync) on another core."""
     if wanted in ("auto", "crc32c") and "partway.domain.digests" not in sys.modules:
         threading.Thread(
             target=importlib.import_module, args=("partway.domain.digests",), daemon=True
@@ -143,6 +145,7 @@ class Uploader:
         self._app_id = app_id
         self._consumer_id = consumer_id
         self._state = state
+        self._crc_wanted = "auto"  # the digest the upload under way asked for
 
     async def upload(
         self,
@@ -154,7 +157,7 @@ class Uploader:
         options = options or UploadOptions()
         if options.parallel < 1:
             raise ValueError("parallel must be at least 1")
-        _load_crc_early(options.digest)
+        self._crc_wanted = options.digest
         identity = await asyncio.to_thread(FileIdentity.of, path)
         name = options.name or path.name
         key = StateStore.key(self._server, self._app_id, self._consumer_id, options.folder_id, path)
@@ -253,6 +256,7 @@ class Uploader:
         if record.session_id is None:
             return record
         try:
+            _load_crc_early(self._crc_wanted)
             return await self._api.get_session(record.session_id)
         except ApiError as exc:
             if exc.status == 404:
@@ -299,6 +303,7 @@ class Uploader:
             await self._save(key, record)
         deliveries = self._api.deliveries
         try:
+            _load_crc_early(options.digest)  # after the record's save: that needs the GIL too
             session_id = await self._create(name, identity, options, record.idempotency_key)
         except (ApiError, httpx.TransportError) as exc:
             # Refused (4xx), or no try of it can have reached the server: no session exists,
