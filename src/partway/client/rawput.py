@@ -15,6 +15,7 @@ import os
 import socket
 import struct
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO, cast
 from urllib.parse import urlencode, urlsplit
@@ -55,7 +56,10 @@ class RawPut:
         params: dict[str, str],
         headers: dict[str, str],
         body: memoryview | FileSpan,
+        while_waiting: Callable[[], None] | None = None,
     ) -> httpx.Response:
+        """PUT `body`; `while_waiting` (which must not raise) runs once the body is sent, while
+        the server stores it and before its answer is read."""
         target = f"{path}?{urlencode(params)}"
         request = httpx.Request("PUT", self._base + target)
         length = body.length if isinstance(body, FileSpan) else len(body)
@@ -68,6 +72,8 @@ class RawPut:
                 _send_file(sock, body)
             else:
                 sock.sendall(body)
+            if while_waiting is not None:
+                while_waiting()
             status, answer, content = _response(sock)
         except FileShrank:
             self.close()

@@ -33,7 +33,7 @@ from ..wire import sha1_digest_header
 from .api import ApiError, AsyncApi, SessionInfo
 from .digests import choose, crc_of_range, whole_crc_header
 from .direct import DirectSender, PartRead
-from .parts import FileShrank, PartSender, part_buffer
+from .parts import FileShrank, PartJob, PartSender, part_buffer, send_in_turn
 from .state import FileIdentity, StateStore, UploadRecord
 
 HASH_BLOCK = 1024 * 1024
@@ -377,23 +377,18 @@ class Uploader:
                 failed.append(exc)
                 sender.stop()
 
-        def send_in_thread(proxied: PartSender) -> None:
-            """A worker thread's parts, one after another with no turn of the event loop
-            between them (that turn cost each worker ~1.5 ms a part, a tenth of its time)."""
-            buffer = part_buffer(info.part_size)
-            while not proxied.stopped:
-                try:
-                    number = pending.popleft()
-                except IndexError:
-                    return
-                start, length = part_range(identity.size, info.part_size, number)
-                crc = proxied.send_from_file(fd, buffer, info.id, number, start, length, algorithm)
-                loop.call_soon_threadsafe(sent, number, length, crc)
-
         async def worker() -> None:
             if isinstance(sender, PartSender):
+                share = functools.partial(
+                    send_in_turn,
+                    sender,
+                    pending,
+                    functools.partial(part_range, identity.size, info.part_size),
+                    PartJob(fd, info.part_size, info.id, algorithm),
+                    lambda *done: loop.call_soon_threadsafe(sent, *done),
+                )
                 try:
-                    await loop.run_in_executor(threads, send_in_thread, sender)
+                    await loop.run_in_executor(threads, share)
                 except FileShrank:
                     raise FileChanged(shrank) from None
                 return
