@@ -171,6 +171,10 @@ def pre_touch(size: int) -> None:
 
 
 def run_client(protocol: str, url: str, path: Path, *args: str) -> dict[str, Any]:
+    """The client's result: its `seconds` count from its first request (no process start),
+    `process_seconds` its whole process, start and exit included, as `partway upload` is
+    timed (bench/__main__.py, uploader_row)."""
+    began = time.perf_counter()
     out = subprocess.run(
         [sys.executable, "-m", "bench.client", protocol, "--url", url, "--file", str(path), *args],
         check=True,
@@ -178,6 +182,7 @@ def run_client(protocol: str, url: str, path: Path, *args: str) -> dict[str, Any
         text=True,
     )
     result: dict[str, Any] = json.loads(out.stdout)
+    result["process_seconds"] = time.perf_counter() - began
     return result
 
 
@@ -193,11 +198,15 @@ class Row:
     note: str = ""
     failed: str = ""  # why an upload failed (a run that failed adds no figures)
     bytes_each: int = 0
+    # MB/s over the client's whole process (start and exit included), where it was timed
+    process_mbps: list[float] = field(default_factory=list)
 
     def add(self, result: dict[str, Any], server_cpu: float) -> None:
         self.bytes_each = result["bytes"]
         gib = result["bytes"] / 1024**3
         self.mbps.append(result["bytes"] / MB / result["seconds"])
+        if "process_seconds" in result:
+            self.process_mbps.append(result["bytes"] / MB / result["process_seconds"])
         self.server_cpu_per_gib.append(server_cpu / gib)
         self.client_cpu_per_gib.append(result["client_cpu"] / gib)
 

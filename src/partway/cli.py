@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import gc
 import json
 import logging
 import os
@@ -261,7 +262,13 @@ def _debug(parser: argparse.ArgumentParser, default: Any = argparse.SUPPRESS) ->
     )
 
 
-def parser() -> argparse.ArgumentParser:
+# The commands of client/cli.py: a run of one of them builds only their parsers.
+CLIENT_COMMANDS = frozenset({"upload", "sessions", "download"})
+
+
+def parser(only_client: bool = False) -> argparse.ArgumentParser:
+    """The whole command line; with `only_client`, only the client commands: the server's 20
+    parsers and the webhook commands' imports cost `partway upload` ~15 ms of its start."""
     from . import __version__
 
     root = argparse.ArgumentParser(
@@ -273,7 +280,17 @@ def parser() -> argparse.ArgumentParser:
     root.add_argument("--version", action="version", version=f"partway {__version__}")
     _debug(root, default=False)
     sub = root.add_subparsers(dest="command", required=True)
+    if not only_client:
+        _server_commands(sub)
+    from .client.cli import register
 
+    register(sub)
+    for command in sub.choices.values():
+        _debug(command)
+    return root
+
+
+def _server_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = sub.add_parser("serve", help="serve the HTTP API")
     serve.add_argument("--host", help="bind address (env PARTWAY_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (env PARTWAY_PORT, default 8080)")
@@ -333,20 +350,23 @@ def parser() -> argparse.ArgumentParser:
     from .webhooks.admin import register as register_webhooks
 
     register_webhooks(sub, _common_and_debug, _with_settings)
-
-    from .client.cli import register
-
-    register(sub)
-    for command in sub.choices.values():
-        _debug(command)
     _debug(keys_sub.choices["create"])
     _debug(keys_sub.choices["list"])
     _debug(keys_sub.choices["revoke"])
-    return root
+
+
+def _command_of(argv: list[str]) -> str | None:
+    """The subcommand named on the command line (the first word not an option): the root's
+    own options (--debug, --version, --help) take no values."""
+    return next((word for word in argv if not word.startswith("-")), None)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    client = _command_of(words) in CLIENT_COMMANDS
+    args = parser(only_client=client).parse_args(words)
+    if not client:  # a client command turns it on once it has imported what it runs with
+        gc.enable()  # __main__.py turned it off for the imports
     if other_names(os.environ):  # else the settings model (pydantic) need not be imported
         from .config import unknown_variables
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -18,6 +19,8 @@ import httpx
 import pytest
 from awscrt import checksums
 
+from partway.client.api import AsyncApi, Credentials
+from partway.client.uploader import Uploader, UploadOptions, UploadProgress
 from tests.conftest import Server, log_events, start_server, stop_server
 
 MIB = 1024 * 1024
@@ -308,3 +311,54 @@ def _peak_rss(pid: int) -> int:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) * 1024
     return 0
+
+
+def upload_in_process(
+    server: Server, path: Path, notify: Callable[[UploadProgress], None]
+) -> dict[str, object]:
+    creds = Credentials(server.key, server.app_id, server.consumer_id)
+
+    async def run() -> dict[str, object]:
+        async with AsyncApi(server.base_url, creds) as api:
+            uploader = Uploader(api, server.base_url, server.app_id, server.consumer_id)
+            return await uploader.upload(path, UploadOptions(parallel=3), notify)
+
+    return asyncio.run(run())
+
+
+def test_parts_sent_by_worker_threads_are_each_reported_once(
+    server: Server, tmp_path: Path
+) -> None:
+    """Proxied parts go one after another in each worker thread; the event loop hears of each
+    (progress, its CRC32C for the whole file's) exactly once."""
+    source = tmp_path / "threads.bin"
+    random_file(source, 8 * MIB + 5)  # 9 parts of 1 MiB, the last 5 bytes
+    seen: list[tuple[int, int, int]] = []
+
+    def notify(p: UploadProgress) -> None:
+        if p.event == "part":
+            seen.append((p.detail["part"], p.parts_done, p.done_bytes))
+
+    file = upload_in_process(server, source, notify)
+    assert sorted(number for number, _, _ in seen) == list(range(9))
+    assert [done for _, done, _ in seen] == list(range(1, 10))
+    assert seen[-1][2] == 8 * MIB + 5 and file["size"] == 8 * MIB + 5
+
+
+def test_a_failing_progress_callback_fails_the_upload_and_starts_no_more_parts(
+    server: Server, tmp_path: Path
+) -> None:
+    source = tmp_path / "stops.bin"
+    random_file(source, 32 * MIB)
+    sessions: list[str] = []
+
+    def notify(p: UploadProgress) -> None:
+        sessions.append(p.session_id)
+        if p.event == "part":
+            raise BrokenPipeError("the progress output went away")
+
+    with pytest.raises(BrokenPipeError):
+        upload_in_process(server, source, notify)
+    # The parts in flight when it failed end; then no thread takes another (how many got
+    # through first depends on how soon the event loop ran the callback: not all 32).
+    assert 1 <= len(part_puts(server, sessions[-1])) < 32

@@ -63,3 +63,39 @@ def test_httpx_without_its_command_line_still_has_it_on_request() -> None:
         "import httpx._main"
     )
     assert "click" in loaded  # the real module, once asked for by name
+
+
+def test_a_plain_http_api_client_loads_neither_httpcore_nor_anyio() -> None:
+    make = (
+        "from partway.client.cli import _import_httpx_without_its_cli\n"
+        "_import_httpx_without_its_cli()\n"
+        "from partway.client.api import AsyncApi, Credentials\n"
+        "AsyncApi({url!r}, Credentials('k', 'a', 'c'))"
+    )
+    plain = loaded_after(make.format(url="http://127.0.0.1:8080"))
+    assert not plain & {"httpcore", "anyio"}
+    assert "httpcore" in loaded_after(make.format(url="https://example.org"))  # TLS: httpx's
+
+
+def test_a_client_command_builds_only_the_client_parsers() -> None:
+    modules = (
+        "import sys\n"
+        "from partway.cli import parser\n"
+        "{call}\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('partway.webhooks'))))"
+    )
+    probe = modules.format(call="parser(only_client=True).parse_args(['upload', 'f.bin'])")
+    out = subprocess.run(
+        [sys.executable, "-c", "import json\n" + probe], check=True, capture_output=True, text=True
+    ).stdout
+    assert json.loads(out) == []
+
+
+def test_the_command_word_picks_the_parser() -> None:
+    from partway.cli import CLIENT_COMMANDS, _command_of, parser
+
+    assert _command_of(["--debug", "upload", "f.bin", "--json"]) == "upload"
+    assert _command_of(["--help"]) is None
+    assert _command_of(["serve", "--port", "1"]) not in CLIENT_COMMANDS
+    args = parser(only_client=True).parse_args(["--debug", "sessions", "list"])
+    assert args.debug and args.command == "sessions"

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
 import stat
 import time
+from collections import deque
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+from typing import cast
 
 import pytest
 from rich.console import Console
@@ -15,7 +19,7 @@ from rich.console import Console
 from partway.client.api import Credentials
 from partway.client.bar import BarProgress
 from partway.client.digests import choose, crc_of_mapped, crc_of_range
-from partway.client.parts import FileShrank, PartSender
+from partway.client.parts import FileShrank, PartJob, PartSender, send_in_turn
 from partway.client.progress import JsonProgress, LineProgress
 from partway.client.retry import RetryPolicy, parse_retry_after
 from partway.client.state import FileIdentity, StateStore, UploadRecord
@@ -163,3 +167,78 @@ def test_a_crc_part_past_the_end_of_the_file_is_a_shrunk_file(tmp_path: Path) ->
     finally:
         os.close(fd)
         sender.close()
+
+
+class FakeSender:
+    """What send_in_turn uses of a PartSender: records each send, runs `while_waiting`."""
+
+    def __init__(self) -> None:
+        self.stopped = False
+        self.sent: list[tuple[int, int | None, bool]] = []  # number, CRC handed in, hook given
+
+    def crc_ahead(self, algorithm: str | None) -> bool:
+        return algorithm == "crc32c"
+
+    def send_from_file(
+        self,
+        fd: int,
+        buffer: object,
+        session_id: str,
+        number: int,
+        offset: int,
+        length: int,
+        algorithm: str | None,
+        crc: int | None = None,
+        while_waiting: Callable[[], None] | None = None,
+    ) -> int | None:
+        self.sent.append((number, crc, while_waiting is not None))
+        if while_waiting is not None:
+            while_waiting()  # as RawPut.put does once the body is out
+        if algorithm != "crc32c":
+            return None
+        return crc if crc is not None else crc_of_mapped(fd, offset, length)
+
+
+@pytest.mark.parametrize("algorithm", ["crc32c", None])
+def test_a_worker_sends_its_parts_in_turn_with_the_next_crc_ready(
+    tmp_path: Path, algorithm: str | None
+) -> None:
+    path = tmp_path / "f.bin"
+    data = os.urandom(5 * 1000 + 7)
+    path.write_bytes(data)
+    done: list[tuple[int, int, int | None]] = []
+    sender = FakeSender()
+    with path.open("rb") as f:
+        job = PartJob(f.fileno(), 1000, "s", algorithm)
+        ranges = functools.partial(part_range, len(data), 1000)
+        pending = deque(range(6))
+        send_in_turn(cast(PartSender, sender), pending, ranges, job, lambda *d: done.append(d))
+    assert [n for n, _, _ in done] == list(range(6)) and not pending
+    assert [length for _, length, _ in done] == [1000] * 5 + [7]
+    if algorithm == "crc32c":
+        # Each part after the first came with its CRC, computed while the one before it was
+        # being stored; the CRCs are the parts' own.
+        assert [crc is not None for _, crc, _ in sender.sent] == [False] + [True] * 5
+        assert [crc for _, _, crc in done] == [
+            crc32c_of(data[n * 1000 : n * 1000 + 1000]) for n in range(6)
+        ]
+    else:
+        assert all(crc is None and not hook for _, crc, hook in sender.sent)
+
+
+def test_a_stopped_sender_takes_no_more_parts(tmp_path: Path) -> None:
+    path = tmp_path / "f.bin"
+    path.write_bytes(bytes(3000))
+    sender = FakeSender()
+    done: list[int] = []
+
+    def on_sent(number: int, length: int, crc: int | None) -> None:
+        done.append(number)
+        sender.stopped = True  # as PartSender.stop() after a failure elsewhere
+
+    with path.open("rb") as f:
+        job = PartJob(f.fileno(), 1000, "s", "crc32c")
+        pending = deque(range(3))
+        ranges = functools.partial(part_range, 3000, 1000)
+        send_in_turn(cast(PartSender, sender), pending, ranges, job, on_sent)
+    assert done == [0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -119,3 +120,51 @@ def test_a_body_larger_than_the_socket_buffers_waits_for_a_slow_reader(
     put.close_all()
     assert res.status_code == 204
     assert got[0].partition(b"\r\n\r\n")[2] == payload
+
+
+def test_a_server_that_takes_no_bytes_fails_the_part_after_the_timeout(
+    listener: socket.socket, tmp_path: Path
+) -> None:
+    """The socket blocks (no poll per send), but a send that waits longer than the timeout for
+    room gives up: a transport error, so the retry policy applies."""
+    path = tmp_path / "big.bin"
+    path.write_bytes(bytes(32 * 1024 * 1024))  # far more than loopback buffers hold
+    accepted: list[socket.socket] = []
+    thread = threading.Thread(target=lambda: accepted.append(listener.accept()[0]))
+    thread.start()
+    put = RawPut(url(listener), {}, timeout=0.3)
+    began = time.monotonic()
+    with path.open("rb") as f, pytest.raises(httpx.TransportError):
+        put.put("/p", {}, {}, FileSpan(f.fileno(), 0, 32 * 1024 * 1024))
+    assert time.monotonic() - began < 5
+    thread.join()
+    accepted[0].close()
+    put.close_all()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [b"", b"HTTP/1.1 200 OK\r\ncontent-len", b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\n{}"],
+    ids=["nothing", "half a head", "half a body"],
+)
+def test_an_answer_that_stops_coming_is_a_transport_error(
+    listener: socket.socket, answer: bytes
+) -> None:
+    got: list[bytes] = []
+    done = threading.Event()
+
+    def run() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            got.append(conn.recv(65536))
+            conn.sendall(answer)
+            done.wait(5)  # held open: the client's receive times out
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    put = RawPut(url(listener), {}, timeout=0.3)
+    with pytest.raises(httpx.TransportError):
+        put.put("/p", {}, {}, memoryview(b"hello"))
+    done.set()
+    thread.join()
+    put.close_all()

@@ -26,8 +26,9 @@ from .retry import RETRY_ERRORS, RetryPolicy, never_sent, never_works, waiting_f
 
 
 def needs_tls(base_url: str) -> bool:
-    """For httpx's `verify`: a plain-HTTP server needs no certificate checks, and the default
-    TLS context costs each client ~40 ms of CPU to load the CA bundle (a CLI run makes two)."""
+    """Whether httpx's own transport is needed: plain HTTP goes over partway's (plainhttp.py for
+    the API calls, rawput.py for part bodies), which load no TLS context (~40 ms of CPU for the
+    CA bundle) and neither httpcore nor anyio."""
     return base_url.lower().startswith("https:")
 
 
@@ -127,6 +128,16 @@ def raise_for_error(res: httpx.Response) -> None:
         raise ApiError(res.status_code, "", res.text[:200] or res.reason_phrase) from None
 
 
+def _client(base_url: str) -> httpx.AsyncClient:
+    timeout = httpx.Timeout(60.0, connect=10.0)
+    if not needs_tls(base_url):
+        from .plainhttp import plain_client  # no httpcore, anyio or idna to load
+
+        return plain_client(base_url, timeout=timeout)
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
+    return httpx.AsyncClient(base_url=base_url, timeout=timeout, limits=limits)
+
+
 class AsyncApi:
     def __init__(
         self,
@@ -137,12 +148,7 @@ class AsyncApi:
         http: httpx.AsyncClient | None = None,
         on_retry: Callable[[str, float], None] | None = None,
     ) -> None:
-        self._http = http or httpx.AsyncClient(
-            base_url=base_url,
-            verify=needs_tls(base_url),
-            timeout=httpx.Timeout(60.0, connect=10.0),
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
-        )
+        self._http = http or _client(base_url)
         self._headers = credentials.headers()
         self._retry = retry or RetryPolicy()
         self._on_retry = on_retry

@@ -120,9 +120,11 @@ def _run(
 
     import httpx
 
+    from ..runtime import settle_after_imports
     from .api import ApiError
     from .uploader import FileChanged
 
+    settle_after_imports()
     try:
         asyncio.run(work())
     except (CliError, ApiError, httpx.TransportError, FileChanged, OSError) as exc:

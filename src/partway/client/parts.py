@@ -8,11 +8,14 @@ of its own, and on a 2-core machine those copies and loop turns cost as much as 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import mmap
 import os
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import cast
 
 import httpx
@@ -23,7 +26,15 @@ from .digests import crc_of_mapped, part_digest
 from .rawput import FileShrank, FileSpan, RawPut
 from .retry import RETRY_ERRORS, RetryPolicy, waiting_for
 
-__all__ = ["FileShrank", "PartBuffer", "PartSender", "part_buffer", "sha1_digest"]
+__all__ = [
+    "FileShrank",
+    "PartBuffer",
+    "PartJob",
+    "PartSender",
+    "part_buffer",
+    "send_in_turn",
+    "sha1_digest",
+]
 
 SLICE = 1024 * 1024  # bodies go out in 1 MiB views: no part-sized copies
 
@@ -68,9 +79,13 @@ class PartSender:
         offset: int,
         length: int,
         algorithm: str | None = "sha",
+        crc: int | None = None,
+        while_waiting: Callable[[], None] | None = None,
     ) -> int | None:
         """Read part `number` (`length` bytes at `offset`) into `buffer`, hash it with
-        `algorithm` (None: send no digest), send it; its CRC32C if that was the algorithm."""
+        `algorithm` (None: send no digest), send it; its CRC32C if that was the algorithm.
+        When `crc_ahead` applies: `crc`, the part's CRC32C if already known, and
+        `while_waiting`, run once the body is sent (see RawPut.put)."""
         if algorithm is None and self._raw is not None:
             # Nothing to hash: the kernel moves the bytes from the file to the socket.
             self.send(session_id, number, FileSpan(fd, offset, length), None)
@@ -78,11 +93,11 @@ class PartSender:
         if algorithm == "crc32c" and self._raw is not None:
             # CRC'd where they lie (a mapping), then sent by the kernel: no copy in Python.
             try:
-                mapped = crc_of_mapped(fd, offset, length)
+                mapped = crc_of_mapped(fd, offset, length) if crc is None else crc
             except ValueError:  # mmap: the range now passes the end of the file
                 raise FileShrank("the file is shorter than when the upload began") from None
             span = FileSpan(fd, offset, length)
-            self.send(session_id, number, span, crc32c_digest_header(mapped))
+            self.send(session_id, number, span, crc32c_digest_header(mapped), while_waiting)
             return mapped
         view = memoryview(buffer)[:length]
         if os.preadv(fd, [view], offset) != length:
@@ -94,8 +109,18 @@ class PartSender:
         self.send(session_id, number, view, header)
         return crc
 
+    def crc_ahead(self, algorithm: str | None) -> bool:
+        """Whether send_from_file takes a part's CRC32C computed beforehand (CRC32C parts sent
+        from the file): a worker computes its next part's while the server stores this one."""
+        return algorithm == "crc32c" and self._raw is not None
+
     def send(
-        self, session_id: str, number: int, body: memoryview | FileSpan, digest: str | None
+        self,
+        session_id: str,
+        number: int,
+        body: memoryview | FileSpan,
+        digest: str | None,
+        while_waiting: Callable[[], None] | None = None,
     ) -> None:
         length = body.length if isinstance(body, FileSpan) else len(body)
         headers = {"content-type": "application/octet-stream", "content-length": str(length)}
@@ -105,7 +130,8 @@ class PartSender:
         attempt = 0
         while True:
             try:
-                res = self._put(path, number, body, headers)
+                hook, while_waiting = while_waiting, None  # once: not again on a retry
+                res = self._put(path, number, body, headers, hook)
             except RETRY_ERRORS as exc:
                 wait = None if self._stopping.is_set() else self._retry.after(attempt)
                 if wait is None:
@@ -125,11 +151,16 @@ class PartSender:
             attempt += 1
 
     def _put(
-        self, path: str, number: int, body: memoryview | FileSpan, headers: dict[str, str]
+        self,
+        path: str,
+        number: int,
+        body: memoryview | FileSpan,
+        headers: dict[str, str],
+        while_waiting: Callable[[], None] | None = None,
     ) -> httpx.Response:
         params = {"part_number": str(number)}
         if self._raw is not None:
-            return self._raw.put(path, params, headers, body)
+            return self._raw.put(path, params, headers, body, while_waiting)
         assert isinstance(body, memoryview)  # a FileSpan is only made for the raw path
         assert self._http is not None  # made whenever there is no raw path
         # httpx sends any bytes-like chunk; its annotation only says bytes.
@@ -137,14 +168,78 @@ class PartSender:
         return self._http.put(path, params=params, content=content, headers=headers)
 
     def stop(self) -> None:
-        """Let parts in flight end, but retry none of them."""
+        """Let parts in flight end, but retry none of them (nor start more: `stopped`)."""
         self._stopping.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopping.is_set()
 
     def close(self) -> None:
         if self._http is not None:
             self._http.close()
         if self._raw is not None:
             self._raw.close_all()
+
+
+@dataclass(frozen=True)
+class PartJob:
+    """What every part of one upload's sending shares."""
+
+    fd: int
+    part_size: int
+    session_id: str
+    algorithm: str | None
+
+
+def send_in_turn(
+    sender: PartSender,
+    pending: deque[int],
+    range_of: Callable[[int], tuple[int, int]],
+    job: PartJob,
+    on_sent: Callable[[int, int, int | None], object],
+) -> None:
+    """A worker thread's share of the parts: it takes the next number from `pending` (shared
+    by the workers) until none is left or the sender stops, sends it, and reports (number,
+    length, CRC32C or None) to `on_sent`, one part after another with no turn of the event
+    loop between them (that turn cost each worker ~1.5 ms a part, a tenth of its time).
+    CRC32C parts: the next part's CRC is computed while the server stores this one (~1.4 ms
+    a part the worker would otherwise spend between its parts)."""
+    buffer = part_buffer(job.part_size)
+    taken: list[int] = []  # the next part, taken early to CRC it
+    crcs_ahead: dict[int, int] = {}
+
+    def next_part() -> int | None:
+        if taken:
+            return taken.pop()
+        try:
+            return pending.popleft()
+        except IndexError:
+            return None
+
+    def crc_next() -> None:  # must not raise: see RawPut.put
+        number = next_part()
+        if number is not None:
+            taken.append(number)
+            start, length = range_of(number)
+            with contextlib.suppress(OSError, ValueError):  # its turn computes it, and fails
+                crcs_ahead[number] = crc_of_mapped(job.fd, start, length)
+
+    ahead = crc_next if sender.crc_ahead(job.algorithm) else None
+    while not sender.stopped and (number := next_part()) is not None:
+        start, length = range_of(number)
+        crc = sender.send_from_file(
+            job.fd,
+            buffer,
+            job.session_id,
+            number,
+            start,
+            length,
+            job.algorithm,
+            crcs_ahead.pop(number, None),
+            ahead,
+        )
+        on_sent(number, length, crc)
 
 
 def _tls_client(base_url: str, credentials: Credentials) -> httpx.Client:

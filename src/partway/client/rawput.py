@@ -11,9 +11,13 @@ error handling are those of the httpx path. One keep-alive connection per worker
 
 from __future__ import annotations
 
+import os
 import socket
+import struct
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import BinaryIO, cast
 from urllib.parse import urlencode, urlsplit
 
 import httpx
@@ -52,7 +56,10 @@ class RawPut:
         params: dict[str, str],
         headers: dict[str, str],
         body: memoryview | FileSpan,
+        while_waiting: Callable[[], None] | None = None,
     ) -> httpx.Response:
+        """PUT `body`; `while_waiting` (which must not raise) runs once the body is sent, while
+        the server stores it and before its answer is read."""
         target = f"{path}?{urlencode(params)}"
         request = httpx.Request("PUT", self._base + target)
         length = body.length if isinstance(body, FileSpan) else len(body)
@@ -65,6 +72,8 @@ class RawPut:
                 _send_file(sock, body)
             else:
                 sock.sendall(body)
+            if while_waiting is not None:
+                while_waiting()
             status, answer, content = _response(sock)
         except FileShrank:
             self.close()
@@ -81,6 +90,7 @@ class RawPut:
         if sock is None:
             sock = socket.create_connection(self._address, timeout=self._timeout)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            _blocking_with_timeouts(sock, self._timeout)
             self._local.sock = sock
             with self._lock:
                 self._open.add(sock)
@@ -103,32 +113,61 @@ class RawPut:
             sock.close()
 
 
+def _blocking_with_timeouts(sock: socket.socket, timeout: float) -> None:
+    """A blocking socket whose sends and receives give up after `timeout` (SO_SNDTIMEO,
+    SO_RCVTIMEO) instead of one with Python's timeout, which is non-blocking underneath: there
+    every send and receive is a poll(2) and a retry, and sendfile(2) of a part stops each time
+    the socket buffer is full. Each of those calls gives up the GIL and takes it back; with
+    four worker threads and the event loop, 4,000 futex calls an upload of 512 MiB against
+    500 for blocking sockets (strace -c), and a part's next bytes waited for the GIL."""
+    sock.settimeout(None)
+    seconds = int(timeout)
+    wait = struct.pack("ll", seconds, int((timeout - seconds) * 1_000_000))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, wait)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, wait)
+
+
 def _send_file(sock: socket.socket, span: FileSpan) -> None:
-    # socket.sendfile, not a bare os.sendfile: the socket has a timeout, so it is non-blocking
-    # underneath and sendfile(2) says EAGAIN whenever the send buffer is full; the method
-    # waits for room (up to the timeout) as sendall does. It seeks the file object at the end:
-    # harmless, every read of the shared descriptor names its offset.
-    with open(span.fd, "rb", closefd=False) as file:
-        sent = sock.sendfile(file, span.offset, span.length)
-    if sent < span.length:
-        raise FileShrank("the file is shorter than when the upload began")
+    # One sendfile(2) moves the whole span unless the timeout passes (then it returns what it
+    # sent, or fails with EAGAIN having sent nothing) or the file ends first (then it sends 0).
+    offset, left = span.offset, span.length
+    while left:
+        try:
+            sent = os.sendfile(sock.fileno(), span.fd, offset, left)
+        except BlockingIOError:
+            raise TimeoutError("the server took no bytes of the part in time") from None
+        if sent == 0:
+            raise FileShrank("the file is shorter than when the upload began")
+        offset += sent
+        left -= sent
 
 
 def _response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
-    reader = sock.makefile("rb", buffering=READ)
+    """The answer's status, headers and body. A receive that times out (SO_RCVTIMEO) makes the
+    socket file return what it has so far: anything short is a ValueError, as a closed
+    connection's is (the caller makes both a transport error)."""
+    reader = cast(BinaryIO, sock.makefile("rb", buffering=READ))
     try:
         status = int(reader.readline(8192).split()[1])
         headers: dict[str, str] = {}
-        while (line := reader.readline(8192)) not in (b"\r\n", b"\n", b""):
+        while (line := reader.readline(8192)) not in (b"\r\n", b"\n"):
+            if not line.endswith(b"\n"):
+                raise ValueError("the answer's head ended early")
             name, _, value = line.decode("latin-1").partition(":")
             headers[name.strip().lower()] = value.strip()
         if headers.get("transfer-encoding", "").lower() == "chunked":
             content = bytearray()
             while size := int(reader.readline(8192).split(b";")[0], 16):
-                content += reader.read(size)
-                reader.readline(8192)
+                content += _exactly(reader, size + 2)[:-2]  # the data and its CRLF
             reader.readline(8192)
             return status, headers, bytes(content)
-        return status, headers, reader.read(int(headers.get("content-length", "0")))
+        return status, headers, _exactly(reader, int(headers.get("content-length", "0")))
     finally:
         reader.close()  # the socket stays open
+
+
+def _exactly(reader: BinaryIO, size: int) -> bytes:
+    data = reader.read(size) if size else b""
+    if data is None or len(data) < size:
+        raise ValueError("the answer's body ended early")
+    return data

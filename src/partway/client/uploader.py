@@ -20,6 +20,7 @@ import os
 import secrets
 import sys
 import threading
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -32,7 +33,7 @@ from ..wire import sha1_digest_header
 from .api import ApiError, AsyncApi, SessionInfo
 from .digests import choose, crc_of_range, whole_crc_header
 from .direct import DirectSender, PartRead
-from .parts import FileShrank, PartSender, part_buffer
+from .parts import FileShrank, PartJob, PartSender, part_buffer, send_in_turn
 from .state import FileIdentity, StateStore, UploadRecord
 
 HASH_BLOCK = 1024 * 1024
@@ -121,7 +122,9 @@ def _close_when_idle(
 def _load_crc_early(wanted: str) -> None:
     """Load the CRC32C library (awscrt's native module: 40-70 ms of CPU) in the background
     while the session is created, when the upload may well CRC its parts: else the first part
-    would wait for it."""
+    would wait for it. Called as the session's first request goes out: the module's start
+    holds the GIL throughout, so nothing else of this process runs meanwhile, but the server
+    handles the request (a create: a few ms and an fsync) on another core."""
     if wanted in ("auto", "crc32c") and "partway.domain.digests" not in sys.modules:
         threading.Thread(
             target=importlib.import_module, args=("partway.domain.digests",), daemon=True
@@ -142,6 +145,7 @@ class Uploader:
         self._app_id = app_id
         self._consumer_id = consumer_id
         self._state = state
+        self._crc_wanted = "auto"  # the digest the upload under way asked for
 
     async def upload(
         self,
@@ -153,7 +157,7 @@ class Uploader:
         options = options or UploadOptions()
         if options.parallel < 1:
             raise ValueError("parallel must be at least 1")
-        _load_crc_early(options.digest)
+        self._crc_wanted = options.digest
         identity = await asyncio.to_thread(FileIdentity.of, path)
         name = options.name or path.name
         key = StateStore.key(self._server, self._app_id, self._consumer_id, options.folder_id, path)
@@ -252,6 +256,7 @@ class Uploader:
         if record.session_id is None:
             return record
         try:
+            _load_crc_early(self._crc_wanted)
             return await self._api.get_session(record.session_id)
         except ApiError as exc:
             if exc.status == 404:
@@ -298,6 +303,7 @@ class Uploader:
             await self._save(key, record)
         deliveries = self._api.deliveries
         try:
+            _load_crc_early(options.digest)  # after the record's save: that needs the GIL too
             session_id = await self._create(name, identity, options, record.idempotency_key)
         except (ApiError, httpx.TransportError) as exc:
             # Refused (4xx), or no try of it can have reached the server: no session exists,
@@ -343,9 +349,7 @@ class Uploader:
     ) -> None:
         """Send the missing parts through partway, or (direct) straight into the object store,
         each over a URL signed for its size and MD5."""
-        queue: asyncio.Queue[int] = asyncio.Queue()
-        for number in missing:
-            queue.put_nowait(number)
+        pending = deque(missing)  # popleft is atomic: the worker threads share it
         fd = os.open(identity.path, os.O_RDONLY)
         api = self._api
         sender: PartSender | DirectSender
@@ -356,48 +360,58 @@ class Uploader:
         workers = min(parallel, max(1, len(missing)))
         threads = ThreadPoolExecutor(workers, "partway-part")
         loop = asyncio.get_running_loop()
+        shrank = f"{identity.path} is shorter than when the upload began"
+
+        failed: list[Exception] = []  # of `sent` when a worker thread called it
+
+        def sent(number: int, length: int, crc: int | None) -> None:  # on the loop
+            if crc is not None:
+                crcs[number] = crc
+            progress.parts_done += 1
+            progress.done_bytes += length
+            progress.event = "part"
+            progress.detail = {"part": number}
+            try:
+                notify(progress)
+            except Exception as exc:  # e.g. the progress output closed: the upload fails
+                failed.append(exc)
+                sender.stop()
 
         async def worker() -> None:
+            if isinstance(sender, PartSender):
+                share = functools.partial(
+                    send_in_turn,
+                    sender,
+                    pending,
+                    functools.partial(part_range, identity.size, info.part_size),
+                    PartJob(fd, info.part_size, info.id, algorithm),
+                    lambda *done: loop.call_soon_threadsafe(sent, *done),
+                )
+                try:
+                    await loop.run_in_executor(threads, share)
+                except FileShrank:
+                    raise FileChanged(shrank) from None
+                return
             buffer = part_buffer(info.part_size)
-            while not queue.empty():
-                number = queue.get_nowait()
+            while pending:
+                number = pending.popleft()
                 start, length = part_range(identity.size, info.part_size, number)
                 try:
-                    send: Callable[[], int | None]
-                    if isinstance(sender, DirectSender):
-                        read = sender.read_part
-                        got = await loop.run_in_executor(threads, read, fd, buffer, start, length)
-                        claims = [got.claim(number)]
-                        (ticket,) = await api.claimed_direct_parts(info.id, claims)
-                        send = functools.partial(_sent_direct, sender, got, ticket)
-                    else:
-                        send = functools.partial(
-                            sender.send_from_file,
-                            fd,
-                            buffer,
-                            info.id,
-                            number,
-                            start,
-                            length,
-                            algorithm,
-                        )
+                    read = sender.read_part
+                    got = await loop.run_in_executor(threads, read, fd, buffer, start, length)
+                    (ticket,) = await api.claimed_direct_parts(info.id, [got.claim(number)])
+                    send = functools.partial(_sent_direct, sender, got, ticket)
                     crc = await loop.run_in_executor(threads, send)
                 except FileShrank:
-                    raise FileChanged(
-                        f"{identity.path} is shorter than when the upload began"
-                    ) from None
-                if crc is not None:
-                    crcs[number] = crc
-                progress.parts_done += 1
-                progress.done_bytes += length
-                progress.event = "part"
-                progress.detail = {"part": number}
-                notify(progress)
+                    raise FileChanged(shrank) from None
+                sent(number, length, crc)
 
         try:
             async with asyncio.TaskGroup() as group:
                 for _ in range(workers):
                     group.create_task(worker())
+            if failed:
+                raise failed[0]
         except BaseExceptionGroup as group_error:
             # Surface the first real error rather than a group of them.
             raise group_error.exceptions[0] from None
