@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import select
 import threading
 
-from partway.domain.ports import Steps
+from partway.domain.ports import Steps, WaitWritable
 
 
 class MemoryBody:
@@ -33,18 +34,25 @@ class MemoryBody:
             view[got : got + count] = self._data[self._at : self._at + count]
             self._at += count
             got += count
-            yield
+            yield None
 
     def read_chunks(self, count: int, into: list[bytes]) -> Steps:
         view = memoryview(bytearray(count))
         yield from self.read_into(view)
         into.append(bytes(view))
 
-    def splice_into(self, fd: int, offset: int | None, count: int) -> Steps:
+    def splice_into(
+        self, fd: int, offset: int | None, count: int, stall: float | None = None
+    ) -> Steps:
         view = memoryview(bytearray(count))
         yield from self.read_into(view)
         while view:
-            written = os.write(fd, view) if offset is None else os.pwrite(fd, view, offset)
+            try:
+                written = os.write(fd, view) if offset is None else os.pwrite(fd, view, offset)
+            except BlockingIOError:
+                assert stall is not None, "a non-blocking stream without a stall deadline"
+                yield WaitWritable(fd, stall)
+                continue
             view = view[written:]
             offset = None if offset is None else offset + written
 
@@ -59,7 +67,11 @@ class MemoryBody:
 
 def _step(steps: Steps) -> bool:
     try:
-        next(steps)
+        wait = next(steps)
     except StopIteration:
         return False
+    if wait is not None:  # the stream is full: this thread may wait for it
+        _, writable, _ = select.select([], [wait.fd], [], wait.stall)
+        if not writable:
+            steps.throw(TimeoutError(f"the stream took no bytes for {wait.stall:g} s"))
     return True

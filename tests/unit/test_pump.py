@@ -4,6 +4,7 @@ own time, and a cancelled owner stops its body's steps."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import threading
@@ -13,7 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from starlette.requests import ClientDisconnect
 
-from partway.domain.ports import Steps
+from partway.domain.ports import Steps, WaitWritable
 from partway.http.pump import BodyPump, BodyTimeout, Job, Pace, Progress, paced
 
 
@@ -33,11 +34,42 @@ class Reader:
                 try:
                     data = os.read(self.sock.fileno(), 65536)
                 except BlockingIOError:
-                    yield
+                    yield None
                     continue
                 if not data:
                     raise ClientDisconnect()
                 self.moved += len(data)
+        finally:
+            self.closed = True
+
+
+class Forwarder(Reader):
+    """A Reader that sends what it reads into `out` (non-blocking), waiting for `out` to turn
+    writable whenever it is full, as a part spliced into an object store does."""
+
+    def __init__(self, sock: socket.socket, want: int, out: socket.socket, stall: float) -> None:
+        super().__init__(sock, want)
+        out.setblocking(False)
+        self.out = out
+        self.stall = stall
+
+    def steps(self) -> Steps:
+        try:
+            while self.moved < self.want:
+                try:
+                    data = os.read(self.sock.fileno(), 65536)
+                except BlockingIOError:
+                    yield None
+                    continue
+                if not data:
+                    raise ClientDisconnect()
+                self.moved += len(data)
+                view = memoryview(data)
+                while view:
+                    try:
+                        view = view[os.write(self.out.fileno(), view) :]
+                    except BlockingIOError:
+                        yield WaitWritable(self.out.fileno(), self.stall)
         finally:
             self.closed = True
 
@@ -138,6 +170,88 @@ def test_a_body_is_moved_to_its_end_and_a_cancelled_one_stops(pump: BodyPump) ->
     assert whole.moved == 3_000_000 and whole.closed
     for s in (a, b, c, d):
         s.close()
+
+
+def feed(sock: socket.socket, data: bytes) -> threading.Thread:
+    """Sends `data` into `sock` from a thread of its own (it blocks while nobody reads)."""
+
+    def send() -> None:
+        with contextlib.suppress(OSError):
+            sock.sendall(data)
+
+    thread = threading.Thread(target=send, daemon=True)
+    thread.start()
+    return thread
+
+
+def full_store() -> tuple[socket.socket, socket.socket]:
+    """A destination that fills after a few KiB unless its peer reads."""
+    store, peer = socket.socketpair()
+    store.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    return store, peer
+
+
+def test_bodies_waiting_for_a_full_destination_hold_no_thread(pump: BodyPump) -> None:
+    """Three bodies into destinations that read nothing, on two threads: a body that only
+    needs its client still moves, and each stalled one is cut on its own deadline."""
+    clients = [socket.socketpair() for _ in range(3)]
+    stores = [full_store() for _ in range(3)]
+    a, b = socket.socketpair()
+
+    async def scenario() -> float:
+        began = time.monotonic()
+        for _, feeder in clients:
+            feed(feeder, b"x" * 1_000_000)
+        stalled = [
+            submit(pump, Forwarder(c, 1_000_000, s, 1.0), Pace(60, 0, 1))
+            for (c, _), (s, _) in zip(clients, stores, strict=True)
+        ]
+        await asyncio.sleep(0.3)
+        assert pump.stats.waiting == 3 and pump.stats.moving == 0
+        moving = Reader(a, 1_000_000)
+        future = submit(pump, moving, Pace())
+        feed(b, os.urandom(1_000_000))
+        await asyncio.wait_for(future, 0.5)  # the two threads are free
+        for waiting in stalled:
+            with pytest.raises(TimeoutError):
+                await waiting
+        return time.monotonic() - began
+
+    took = asyncio.run(scenario())
+    assert 1.0 <= took < 2.0, took
+    for pair in [*clients, *stores, (a, b)]:
+        for end in pair:
+            end.close()
+
+
+def test_a_wait_for_the_destination_is_not_charged_to_the_client(pump: BodyPump) -> None:
+    """The client's rate window starts again once the destination takes bytes: a client whose
+    bytes sat unread while the store was full is not cut for a rate the store set."""
+    client, feeder = socket.socketpair()
+    store, drain = full_store()
+    first, rest = b"x" * 300_000, b"y" * 200_000
+
+    def store_then_client() -> None:
+        time.sleep(1.5)  # three of the client's rate windows: 200 kB/s over them
+        got = 0
+        while got < len(first):
+            got += len(drain.recv(1 << 20))
+        time.sleep(0.1)
+        feed(feeder, rest)  # in the window that started when the store took bytes again
+        while got < len(first) + len(rest):
+            got += len(drain.recv(1 << 20))
+
+    async def scenario() -> None:
+        feed(feeder, first)
+        want = len(first) + len(rest)
+        await submit(pump, Forwarder(client, want, store, 30), Pace(60, 500_000, 0.5))
+
+    later = threading.Thread(target=store_then_client)
+    later.start()
+    asyncio.run(scenario())
+    later.join()
+    for end in (client, feeder, store, drain):
+        end.close()
 
 
 def test_an_asgi_body_under_the_same_deadlines() -> None:

@@ -16,9 +16,19 @@ Clock = Callable[[], datetime]
 Bytes = bytes | bytearray | memoryview
 
 
+@dataclass(frozen=True)
+class WaitWritable:
+    """What steps yield when the descriptor they write to (a socket to an object store) cannot
+    take more yet: they resume once it can, or fail with TimeoutError after `stall` seconds."""
+
+    fd: int
+    stall: float
+
+
 # Blocking work on a body, run by worker threads, that yields whenever the body has no bytes for
-# it yet: it resumes (perhaps in another thread) once some have arrived. Waiting holds no thread.
-Steps = Generator[None, None, None]
+# it yet (None), or its destination takes no more (WaitWritable): it resumes (perhaps in another
+# thread) once it can go on. Waiting holds no thread.
+Steps = Generator[WaitWritable | None, None, None]
 
 
 class DirectBody(Protocol):
@@ -34,9 +44,13 @@ class DirectBody(Protocol):
         the reads made (no buffer to zero, nothing copied out of it): for a store that sends
         them on rather than keeping a buffer."""
 
-    def splice_into(self, fd: int, offset: int | None, count: int) -> Steps:
+    def splice_into(
+        self, fd: int, offset: int | None, count: int, stall: float | None = None
+    ) -> Steps:
         """Steps that move the next `count` bytes into `fd` without passing them through
-        Python: at `offset` of a file, or (None) down a stream such as a socket."""
+        Python: at `offset` of a file, or (None) down a stream such as a socket. A stream may
+        be non-blocking if `stall` is given: the steps wait while it is full (WaitWritable),
+        `stall` seconds at most."""
 
     async def drive(self, steps: Steps) -> None:
         """Run `steps` (made by this body's methods) to their end; raises if the body is cut

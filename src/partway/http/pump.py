@@ -4,8 +4,10 @@ A body read straight from its connection is moved by a generator of steps (`Step
 the blocking calls that move bytes which are already there and yields when its socket would
 block. One reactor thread waits on the sockets of every yielded body at once (epoll, one-shot)
 and enforces each body's deadlines; when a socket turns readable its body goes to one of a fixed
-number of worker threads, which run it on to its next yield. A slow or silent client therefore
-costs a descriptor, never a thread, and the threads only ever move bytes that have arrived: no
+number of worker threads, which run it on to its next yield. Steps that write into a socket of
+their own (a part spliced into an object store) yield that socket when it is full, and wait for it
+to turn writable the same way. A slow or silent client, or a slow store, therefore costs a
+descriptor, never a thread, and the threads only ever move bytes that have arrived: no
 client can fill the pool by sending nothing, and K silent bodies all time out on their own
 deadlines, not in waves.
 """
@@ -30,7 +32,7 @@ from starlette.requests import ClientDisconnect
 
 from ..config import Settings
 from ..domain.errors import BodyTimedOut
-from ..domain.ports import Steps
+from ..domain.ports import Steps, WaitWritable
 from ..fair_share import stepped_aside
 
 log = logging.getLogger("partway.http")
@@ -44,6 +46,7 @@ LOW_WATER = 128 * 1024
 # The worker threads' nice value (Linux schedules threads on their own).
 WORKER_NICE = 5
 _WAKE_FOR = select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLONESHOT
+_WAKE_WRITABLE = select.EPOLLOUT | select.EPOLLONESHOT
 
 
 class BodyTimeout(BodyTimedOut):
@@ -90,6 +93,13 @@ class Progress:
             self.last_byte_at = now
         return self._verdict(now)
 
+    def restart(self, now: float, total: int) -> None:
+        """The body was held up by where it goes, not by its client, until `now`: the client's
+        clocks start again from here."""
+        self.seen = max(self.seen, total)
+        self.last_byte_at = self.window_start = now
+        self.window_bytes = self.seen
+
     def next_check(self, now: float) -> float:
         """Seconds from `now` until a verdict could change without a new byte."""
         due = self.last_byte_at + self.pace.idle_timeout
@@ -126,14 +136,27 @@ class Job:
     loop: asyncio.AbstractEventLoop
     done: asyncio.Future[None]
     abandoned: threading.Event
-    registered: bool = False
+    registered: set[int] = field(default_factory=set)  # descriptors in the epoll set for it
+    wait: WaitWritable | None = None  # what it last yielded: None waits for its own socket
+    waited_since: float = 0.0  # when it began to wait for `wait`
+    parked_on: int = -1  # the descriptor it is parked on
+
+    def cut(self, now: float) -> BaseException | None:
+        """The end this parked body has earned at `now`, if any."""
+        if self.abandoned.is_set():
+            return ClientDisconnect()
+        if self.wait is None:
+            return self.progress.check(now, self.moved())
+        if now - self.waited_since >= self.wait.stall:
+            return TimeoutError(f"the destination took no bytes for {self.wait.stall:g} s")
+        return None
 
 
 class PumpStats:
     """What the metrics read; changed under the pump's lock only."""
 
     def __init__(self) -> None:
-        self.waiting = 0  # bodies parked until their socket has bytes
+        self.waiting = 0  # bodies parked until their socket has bytes (or their store room)
         self.moving = 0  # bodies a worker thread is moving right now
 
 
@@ -216,7 +239,10 @@ class BodyPump:
             if job.abandoned.is_set():
                 job.steps.close()
                 raise ClientDisconnect()
-            next(job.steps)
+            if job.wait is not None:
+                # Held up by its destination: its client could send no faster meanwhile.
+                job.progress.restart(time.monotonic(), job.moved())
+            job.wait = next(job.steps)
         except StopIteration:
             self._finish(job, None)
         except BaseException as exc:
@@ -225,7 +251,10 @@ class BodyPump:
             try:
                 # Checked here too: a body that wakes often is seldom parked when the reactor
                 # scans.
-                cut: BaseException | None = job.progress.check(time.monotonic(), job.moved())
+                job.waited_since = now = time.monotonic()
+                cut: BaseException | None = None
+                if job.wait is None:
+                    cut = job.progress.check(now, job.moved())
                 if cut is None:
                     self._park(job)
                     return
@@ -235,18 +264,24 @@ class BodyPump:
             self._finish(job, cut)
 
     def _park(self, job: Job) -> None:
-        """Wait for the body's socket to turn readable (one-shot)."""
-        job.low_water(LOW_WATER)
+        """Wait for the body's socket to turn readable, or the socket its steps write to
+        writable (one-shot)."""
+        if job.wait is None:
+            job.low_water(LOW_WATER)
+            fd, events = job.fd, _WAKE_FOR
+        else:
+            fd, events = job.wait.fd, _WAKE_WRITABLE
         with self._lock:
             # Armed first, listed second, both under the lock: if arming fails the job is not
             # left listed, and a wake-up that comes at once finds it (the reactor's _unpark
             # waits for the lock).
-            if job.registered:
-                self._epoll.modify(job.fd, _WAKE_FOR)
+            if fd in job.registered:
+                self._epoll.modify(fd, events)
             else:
-                self._epoll.register(job.fd, _WAKE_FOR)
-                job.registered = True
-            self._waiting[job.fd] = job
+                self._epoll.register(fd, events)
+                job.registered.add(fd)
+            job.parked_on = fd
+            self._waiting[fd] = job
             self.stats.waiting += 1
 
     # The reactor thread
@@ -283,13 +318,10 @@ class BodyPump:
         with self._lock:
             waiting = list(self._waiting.values())
         for job in waiting:
-            if job.abandoned.is_set():
-                cut: BaseException | None = ClientDisconnect()
-            else:
-                cut = job.progress.check(now, job.moved())
-            if cut is None or self._unpark(job.fd) is not job:
+            fd, cut = job.parked_on, job.cut(now)
+            if cut is None or self._unpark(fd) is not job:
                 continue  # on time, or a worker has it now
-            if not job.abandoned.is_set() and _pending(job.fd):
+            if fd == job.fd and not job.abandoned.is_set() and _pending(job.fd):
                 # Bytes below the low-water mark arrived: move them, then judge again.
                 self.submit(job)
                 continue
@@ -297,11 +329,12 @@ class BodyPump:
             self._finish(job, cut)
 
     def _finish(self, job: Job, exc: BaseException | None) -> None:
-        if job.registered:
-            # The descriptor is a dup: closing it would not take it out of the epoll set.
-            with self._lock, contextlib.suppress(OSError):
-                self._epoll.unregister(job.fd)
-            job.registered = False
+        with self._lock:
+            # The client's descriptor is a dup: closing it would not take it out of the set.
+            for fd in job.registered:
+                with contextlib.suppress(OSError):
+                    self._epoll.unregister(fd)
+            job.registered.clear()
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
             job.loop.call_soon_threadsafe(_settle_future, job.done, exc)
 

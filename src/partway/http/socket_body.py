@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import ClientDisconnect
 
-from ..domain.ports import Steps
+from ..domain.ports import Steps, WaitWritable
 from ..fair_share import stepped_aside
 from .pump import BodyPump, Job, Pace, Progress
 
@@ -181,7 +181,7 @@ class SocketBody:
         while got < len(view):
             count = self._try(partial(os.readv, source, [view[got:]]))
             if count is None:
-                yield
+                yield None
                 continue
             got += count
             self.received += count
@@ -207,46 +207,91 @@ class SocketBody:
         while count:
             got = self._try(partial(read_some, count))
             if got is None:
-                yield
+                yield None
                 continue
             into.append(read.pop())
             count -= got
             self.received += got
 
-    def splice_into(self, fd: int, offset: int | None, count: int) -> Steps:
+    def splice_into(
+        self, fd: int, offset: int | None, count: int, stall: float | None = None
+    ) -> Steps:
         """Steps that move the next `count` body bytes into `fd`: at `offset` of a file, or
         (None) down a stream such as a socket to an object store. Socket → pipe → `fd` with
-        splice(2), so the bytes never pass through Python. Errors writing `fd` come out as the
-        OSError they are."""
+        splice(2), so the bytes never pass through Python. A non-blocking stream that is full
+        is waited for like the client's socket (`stall`: seconds it may take no bytes). Errors
+        writing `fd` come out as the OSError they are."""
         if self.received + count > self.length:
             raise ValueError("read past the end of the body")
-        if self._early:
+        while self._early and count:
             early = self._early[:count]
-            _write_all(fd, early, offset)
-            self._early = self._early[len(early) :]
-            offset = None if offset is None else offset + len(early)
-            count -= len(early)
-            self.received += len(early)
+            try:
+                written = os.write(fd, early) if offset is None else os.pwrite(fd, early, offset)
+            except BlockingIOError:
+                yield _writable(fd, stall)
+                continue
+            self._early = self._early[written:]
+            offset = None if offset is None else offset + written
+            count -= written
+            self.received += written
         source = self._source()
         while count:
-            # The thread may change at every yield; the pipe is empty at each one.
+            # The thread may change at every yield; its pipe is empty at each one.
             pipe_out, pipe_in = _thread_pipe()
             want = min(count, PIPE_BYTES)
             moved = self._try(partial(os.splice, source, pipe_in, want, flags=_NONBLOCK))
             if moved is None:
-                yield
+                yield None
                 continue
             count -= moved
-            try:
-                while moved:
-                    written = os.splice(pipe_out, fd, moved, offset_dst=offset)
-                    offset = None if offset is None else offset + written
-                    moved -= written
-                    self.received += written
-            except BaseException:
-                _drop_thread_pipe()  # bytes are stuck in it
-                self._abandoned.set()  # and lost to this body: it can go no further
-                raise
+            left, offset = self._out_of_pipe(pipe_out, fd, moved, offset)
+            if left:
+                # The stream is full: the bytes in the pipe are this body's until they are out.
+                yield from self._drain(_adopt_thread_pipe(), fd, left, stall)
+
+    def _out_of_pipe(
+        self, pipe_out: int, fd: int, moved: int, offset: int | None
+    ) -> tuple[int, int | None]:
+        """As many of the `moved` bytes in this thread's pipe as `fd` takes now: the count
+        left in the pipe (a full stream), and the offset after those written."""
+        try:
+            while moved:
+                written = os.splice(pipe_out, fd, moved, offset_dst=offset)
+                offset = None if offset is None else offset + written
+                moved -= written
+                self.received += written
+        except BlockingIOError:
+            if offset is None:
+                return moved, offset
+            self._lose_thread_pipe()
+            raise
+        except BaseException:
+            self._lose_thread_pipe()
+            raise
+        return 0, offset
+
+    def _lose_thread_pipe(self) -> None:
+        _drop_thread_pipe()  # bytes are stuck in it
+        self._abandoned.set()  # and lost to this body: it can go no further
+
+    def _drain(self, pipe: tuple[int, int], fd: int, left: int, stall: float | None) -> Steps:
+        """Steps that move the `left` bytes in `pipe` (this body's own) down the stream `fd`,
+        waiting whenever it is full; the pipe is closed at the end."""
+        try:
+            while left:
+                try:
+                    written = os.splice(pipe[0], fd, left)
+                except BlockingIOError:
+                    yield _writable(fd, stall)
+                    continue
+                left -= written
+                self.received += written
+        except BaseException:
+            self._abandoned.set()  # the bytes still in the pipe are lost to this body
+            raise
+        finally:
+            for end in pipe:
+                os.close(end)
 
     def _source(self) -> int:
         assert self._socket is not None, "drive() first"
@@ -300,18 +345,23 @@ def _thread_pipe() -> tuple[int, int]:
     return pipe
 
 
+def _adopt_thread_pipe() -> tuple[int, int]:
+    """This thread's pipe, for a body to keep (the thread makes a new one when it needs one)."""
+    pipe: tuple[int, int] = _pipes.pipe
+    _pipes.pipe = None
+    return pipe
+
+
+def _writable(fd: int, stall: float | None) -> WaitWritable:
+    """A wait for the stream `fd` to take bytes; only steps given a stall may wait for one."""
+    if stall is None:
+        raise BlockingIOError(f"descriptor {fd} would block and no stall deadline was given")
+    return WaitWritable(fd, stall)
+
+
 def _drop_thread_pipe() -> None:
     pipe: tuple[int, int] | None = getattr(_pipes, "pipe", None)
     _pipes.pipe = None
     if pipe is not None:
         for end in pipe:
             os.close(end)
-
-
-def _write_all(fd: int, data: memoryview, offset: int | None) -> None:
-    """All of `data` into `fd`: at `offset` of a file, or (None) down a stream."""
-    while data:
-        written = os.write(fd, data) if offset is None else os.pwrite(fd, data, offset)
-        data = data[written:]
-        if offset is not None:
-            offset += written

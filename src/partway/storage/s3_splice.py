@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-import struct
 from collections.abc import AsyncIterator, Callable
 from urllib.parse import urlsplit
 
@@ -83,22 +82,19 @@ class SplicedPart:
         async with asyncio.timeout(CONNECT_SECONDS):
             await loop.sock_connect(sock, address)
         await loop.sock_sendall(sock, self._head)
-        # The body is spliced by a pump thread that blocks while the store reads slowly; the
-        # kernel's send timeout bounds that wait (splice then fails with EAGAIN).
-        seconds = int(STALL_SECONDS)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", seconds, 0))
 
     def fill(self, body: DirectBody) -> Steps:
-        """Steps that splice the whole body into the request (in a pump thread)."""
+        """Steps that splice the whole body into the request (in the pump's threads). The socket
+        stays non-blocking: while the store reads slowly the steps wait for it as for a slow
+        client, holding no thread, and fail with TimeoutError once it took no bytes for
+        STALL_SECONDS."""
         assert self._sock is not None, "open() first"
-        self._sock.setblocking(True)
-        yield from body.splice_into(self._sock.fileno(), None, body.length)
+        yield from body.splice_into(self._sock.fileno(), None, body.length, STALL_SECONDS)
 
     async def answer(self, within: float = STALL_SECONDS) -> str:
         """The store's answer to the part: its ETag, or the error it is."""
         assert self._sock is not None, "open() first"
         sock, loop = self._sock, asyncio.get_running_loop()
-        sock.setblocking(False)
         answer = _Answer()
         parser = httptools.HttpResponseParser(answer)
         async with asyncio.timeout(within):
@@ -143,7 +139,9 @@ async def write_spliced(
             # The store may have refused the part and closed early: its answer says why.
             with contextlib.suppress(OSError, TimeoutError, httptools.HttpParserError):
                 await part.answer(REFUSAL_SECONDS)
-            raise StorageUnavailable(f"object store cut off a part upload: {exc}") from exc
+            raise StorageUnavailable(
+                f"object store cut off or stalled a part upload: {exc}"
+            ) from exc
         if accept is not None:
             accept(body.length)
         try:
