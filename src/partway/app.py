@@ -55,7 +55,7 @@ from .metadata.deliveries import SqlDeliveries
 from .metadata.subscriptions import SqlSubscriptions
 from .metrics import Metrics
 from .services import ServerServices, build_services, metadata_engine, open_metadata, utc_now
-from .threads import DISK, FSYNC, OTHER_THREADS, SQL, Threads
+from .threads import DISK, OTHER_THREADS, SQL, Threads
 from .webhooks.worker import WebhookWorker, build_worker
 
 __all__ = ["build_services", "create_app", "metadata_engine", "open_metadata", "utc_now"]
@@ -151,7 +151,6 @@ def resolver_threads() -> int:
 def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
     engine = open_metadata(settings)
     DISK.resize(settings.disk_threads)
-    FSYNC.resize(settings.fsync_threads)
     SQL.resize(settings.sql_threads or (2 if engine.dialect.name == "sqlite" else 24))
     services = build_services(settings, engine, clock)
     # A newer request for an upload stops an older append, on any instance (issue #19).
@@ -162,10 +161,10 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
         loop = asyncio.get_running_loop()
         other = Threads("io", OTHER_THREADS)
         loop.set_default_executor(other.executor)
-        for threads in (other, DISK, FSYNC, SQL):
+        for threads in (other, DISK, SQL):
             services.metrics.pool.labels(threads.name, "threads").set(threads.size)
             services.metrics.pool.labels(threads.name, "queued").set_function(threads.queued)
-        pools = settings.body_threads + other.size + DISK.size + FSYNC.size + SQL.size
+        pools = settings.body_threads + other.size + DISK.size + SQL.size
         services.metrics.threads_limit.set(pools + FIXED_THREADS + resolver_threads())
         # Bytes orphaned by a crash are swept at start (past the grace period), then the reaper
         # runs periodically; several servers may run it on one store (claims are atomic).

@@ -123,9 +123,9 @@ def test_trickling_bodies_and_idle_connections_leave_the_api_responsive(tmp_path
             slowest = max(took)
             assert slowest < 1.0, f"an API call took {slowest:.2f} s under slow-client load"
             assert server_threads <= limit, (server_threads, limit)
-            # The defaults: 4 body, 2 disk, 2 fsync, 2 SQL and 8 other threads, the loop, the
-            # reactor, one SQLite writer and libuv's 4 resolver threads.
-            assert limit == 25, limit
+            # The defaults: 4 body, 2 disk, 2 SQL and 8 other threads, the loop, the reactor,
+            # one SQLite writer and libuv's 4 resolver threads.
+            assert limit == 23, limit
         finally:
             stop.set()
             trickler.join()

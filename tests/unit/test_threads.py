@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from partway.metadata.base import SqlBase
-from partway.threads import DISK, FSYNC, Threads
+from partway.threads import DISK, Threads
 
 
 def test_resize_sets_the_bound_and_lets_running_calls_finish() -> None:
@@ -49,8 +49,8 @@ def test_repositories_on_one_engine_share_one_sqlite_writer() -> None:
 def test_a_new_upload_file_never_waits_behind_flushes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With the disk threads (2, the default) both in fdatasync for as long as the disk takes,
-    a new upload's file is still created at once: flushes have threads of their own."""
+    """With two flushes that take as long as the disk does, on the disk threads (2, the
+    default), a new upload's file is still created at once: flushes never take the last one."""
     from partway.storage import local
 
     flushing = threading.Event()
@@ -63,7 +63,6 @@ def test_a_new_upload_file_never_waits_behind_flushes(
     monkeypatch.setattr(os, "fdatasync", slow_fdatasync)
     storage = local.LocalStorage(tmp_path, fsync=True)
     DISK.resize(2)
-    FSYNC.resize(2)
 
     async def scenario() -> float:
         writers = []
@@ -88,4 +87,3 @@ def test_a_new_upload_file_never_waits_behind_flushes(
     finally:
         release.set()
         DISK.resize(16)
-        FSYNC.resize(16)
