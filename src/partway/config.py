@@ -81,8 +81,7 @@ class Settings(BaseSettings):
     # slot); the rest wait in line, taken round-robin by tenant (fair_share.py).
     max_active_requests: int = Field(4, ge=1, le=10_000)
     # Threads that move request bodies already arrived (waiting for bytes holds none), threads
-    # for fdatasync and file creation and reads (flushes never take the last of them, so that a
-    # new upload's file never waits behind one), and threads for SQL off the event loop: every
+    # for fdatasync and file reads and writes, and threads for SQL off the event loop: every
     # PostgreSQL query (which may wait on a row lock), SQLite's larger reads. With these defaults
     # a SQLite server ran 1,000 slow uploads on 11 threads; with 16 body and 16 disk threads it
     # ran 40, no faster and at more CPU per GiB (bench/slow.py, interleaved A/B).

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
@@ -52,40 +51,11 @@ class Threads:
         return work.qsize() if work is not None else 0
 
 
-class Flushes:
-    """fdatasync and fsync on the disk threads, but never on all of them: under heavy writeback
-    one takes 100 ms or more, and a new upload's file creation waited behind two such flushes
-    for up to 325 ms (timed per phase). One thread is always left for short work; the flushes
-    beyond wait in line, holding no thread."""
-
-    def __init__(self, threads: Threads) -> None:
-        self._threads = threads
-        self._lines: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, tuple[int, asyncio.Semaphore]
-        ] = weakref.WeakKeyDictionary()
-
-    async def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
-        async with stepped_aside(), self._line():
-            return await self._threads.run(fn, *args, **kwargs)
-
-    def _line(self) -> asyncio.Semaphore:
-        loop = asyncio.get_running_loop()
-        share = max(1, self._threads.size - 1)
-        size, line = self._lines.get(loop, (0, None))
-        if line is None or size != share:
-            line = asyncio.Semaphore(share)
-            self._lines[loop] = (share, line)
-        return line
-
-
-# File creation, reads, copies, lock files: may block while the disk catches up (a file's
-# creation waits for the journal, which under 1,000 uploads' writeback took ~1 ms a create on
-# the event loop, measured with py-spy). The sizes here are defaults; a server sets them from
-# its settings (disk_threads, sql_threads).
+# fdatasync, file creation, reads and writes: may block for seconds while the disk catches up
+# (a file's creation waits for the journal, which under 1,000 uploads' writeback took ~1 ms
+# a create on the event loop, measured with py-spy). The sizes here are defaults; a server sets
+# them from its settings (disk_threads, sql_threads).
 DISK = Threads("disk", 16, steps_aside=True)
-FLUSHES = Flushes(DISK)
-
-
 # Metadata queries that do not run on the event loop: SQLite's larger reads (lookups run on the
 # loop, writes in the group-commit thread), and every PostgreSQL query, which may wait on a row
 # lock; threads start on demand, so a SQLite server rarely has more than a few.

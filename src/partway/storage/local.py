@@ -17,7 +17,7 @@ from ..domain.models import SERVER_ID, ByteRange, Placement, server_id
 from ..domain.policy import StorageCapabilities
 from ..domain.ports import Bytes, DirectBody, Inspect, Source, Steps, StoredObject, Written
 from ..os_errors import full_disk_as_domain
-from ..threads import DISK, FLUSHES
+from ..threads import DISK
 from .local_copy import clone_or_copy, copy_range
 from .streaming import write_through
 
@@ -111,7 +111,7 @@ class LocalWriter:
     async def commit(self) -> str | None:
         if self._fsync:
             try:
-                await FLUSHES.run(os.fdatasync, self._fd)
+                await DISK.run(os.fdatasync, self._fd)
             except OSError as exc:
                 raise full_disk_as_domain(exc, "flushing a part") from exc
         return None
@@ -160,7 +160,7 @@ class LocalStorage:
         return await write_through(writer, source, limit, inspect, accept, writer.fill)
 
     async def complete(self, at: Placement, ranges: list[ByteRange], size: int) -> int | None:
-        await FLUSHES.run(self._truncate_and_sync, self._path(at.key), size)
+        await DISK.run(self._truncate_and_sync, self._path(at.key), size)
         return None
 
     async def reopen(self, at: Placement, ranges: list[ByteRange]) -> tuple[str, list[ByteRange]]:
