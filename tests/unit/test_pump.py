@@ -39,8 +39,13 @@ class Reader:
                 if not data:
                     raise ClientDisconnect()
                 self.moved += len(data)
+                yield from self.deliver(data)
         finally:
             self.closed = True
+
+    def deliver(self, data: bytes) -> Steps:
+        """What becomes of the bytes read: here, nothing."""
+        yield from ()
 
 
 class Forwarder(Reader):
@@ -53,25 +58,13 @@ class Forwarder(Reader):
         self.out = out
         self.stall = stall
 
-    def steps(self) -> Steps:
-        try:
-            while self.moved < self.want:
-                try:
-                    data = os.read(self.sock.fileno(), 65536)
-                except BlockingIOError:
-                    yield None
-                    continue
-                if not data:
-                    raise ClientDisconnect()
-                self.moved += len(data)
-                view = memoryview(data)
-                while view:
-                    try:
-                        view = view[os.write(self.out.fileno(), view) :]
-                    except BlockingIOError:
-                        yield WaitWritable(self.out.fileno(), self.stall)
-        finally:
-            self.closed = True
+    def deliver(self, data: bytes) -> Steps:
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[os.write(self.out.fileno(), view) :]
+            except BlockingIOError:
+                yield WaitWritable(self.out.fileno(), self.stall)
 
 
 @pytest.fixture
