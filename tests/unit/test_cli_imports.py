@@ -23,7 +23,7 @@ SERVER_SIDE = {
     "pygments",
 }
 # Not even loaded to parse the command line (each only when an upload needs it).
-RUN_ONLY = {"httpx", "asyncio", "awscrt", "rich"}
+RUN_ONLY = {"httpx", "asyncio", "rich"}
 
 
 def loaded_after(code: str) -> set[str]:
@@ -52,7 +52,7 @@ def test_an_upload_loads_what_it_sends_with_and_no_server_side() -> None:
         "from partway.client.digests import part_digest\n"
         "part_digest('crc32c', memoryview(b'x'))"
     )
-    assert {"httpx", "asyncio", "awscrt"} <= loaded
+    assert {"httpx", "asyncio", "fastcrc"} <= loaded
     assert not loaded & (SERVER_SIDE | {"rich"})
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "partway"
 # Beside the standard library, the domain may use pure functions of bytes (no I/O, no SDK):
 # awscrt's hardware CRCs, as it uses hashlib.
-PURE = {"__future__", "awscrt"}
+PURE = {"__future__", "fastcrc"}
 
 
 def imported(path: Path) -> set[str]:

@@ -1,6 +1,6 @@
 """`partway upload | sessions | download`: argument parsing and output only.
 
-A command imports what it uses when it runs (httpx, asyncio, awscrt, rich): the process start is
+A command imports what it uses when it runs (httpx, asyncio, rich): the process start is
 part of every upload's time, and tests/unit/test_cli_imports.py keeps it so.
 """
 

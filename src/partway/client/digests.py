@@ -9,6 +9,7 @@ import os
 from collections.abc import Mapping
 
 from ..domain.crc import CRC32C
+from ..domain.digests import crc32c_of
 from ..wire import crc32c_digest_header, sha1_digest_header
 
 # What the uploader can compute, fastest first; "none" sends no digest.
@@ -32,9 +33,6 @@ def choose(wanted: str, offered: tuple[str, ...]) -> str | None:
 def part_digest(algorithm: str, data: memoryview) -> tuple[str, int | None]:
     """The part's `digest` header value, and its CRC32C when that is the algorithm."""
     if algorithm == "crc32c":
-        # awscrt's native module costs ~50 ms to load: only uploads that CRC pay it.
-        from ..domain.digests import crc32c_of
-
         crc = crc32c_of(data)
         return crc32c_digest_header(crc), crc
     return sha1_digest_header(hashlib.sha1(data).digest()), None
@@ -48,8 +46,6 @@ def crc_of_mapped(fd: int, start: int, length: int) -> int:
     body's send is the kernel's copy instead of sendall's. A file cut shorter before the
     mapping is an OSError or ValueError (mmap checks the size); cut during the ~0.3 ms a part's
     CRC takes, its pages would fault (SIGBUS): that window is the price of not copying."""
-    from ..domain.digests import crc32c_of
-
     if length == 0:
         return 0
     skew = start % mmap.ALLOCATIONGRANULARITY  # a mapping starts on a page boundary
@@ -63,8 +59,6 @@ def crc_of_mapped(fd: int, start: int, length: int) -> int:
 
 def crc_of_range(fd: int, start: int, length: int) -> int:
     """The CRC32C of bytes the client did not send in this run (parts resumed from another)."""
-    from ..domain.digests import crc32c_of
-
     crc, block = 0, bytearray(min(SCAN, max(length, 1)))
     while length:
         view = memoryview(block)[: min(len(block), length)]

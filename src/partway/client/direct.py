@@ -16,6 +16,7 @@ from typing import Any, cast
 
 import httpx
 
+from ..domain.digests import crc32c_of
 from ..wire import crc32c_base64
 from .parts import FileShrank, PartBuffer, _slices
 from .retry import RETRY_ERRORS, RetryPolicy, waiting_for
@@ -49,8 +50,6 @@ class DirectSender:
     def read_part(fd: int, buffer: PartBuffer, offset: int, length: int) -> PartRead:
         """Read a part's bytes into `buffer` and checksum them: the MD5 the store is made to
         check on arrival (bound into the URL), the CRC32C for the whole file's digest."""
-        from ..domain.digests import crc32c_of  # awscrt loads only for uploads that CRC
-
         view = memoryview(buffer)[:length]
         if os.preadv(fd, [view], offset) != length:
             raise FileShrank("the file is shorter than when the upload began")

@@ -15,11 +15,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
-import importlib
 import os
 import secrets
-import sys
-import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -119,18 +116,6 @@ def _close_when_idle(
     os.close(fd)
 
 
-def _load_crc_early(wanted: str) -> None:
-    """Load the CRC32C library (awscrt's native module: 40-70 ms of CPU) in the background
-    while the session is created, when the upload may well CRC its parts: else the first part
-    would wait for it. Called as the session's first request goes out: the module's start
-    holds the GIL throughout, so nothing else of this process runs meanwhile, but the server
-    handles the request (a create: a few ms and an fsync) on another core."""
-    if wanted in ("auto", "crc32c") and "partway.domain.digests" not in sys.modules:
-        threading.Thread(
-            target=importlib.import_module, args=("partway.domain.digests",), daemon=True
-        ).start()
-
-
 class Uploader:
     def __init__(
         self,
@@ -145,7 +130,6 @@ class Uploader:
         self._app_id = app_id
         self._consumer_id = consumer_id
         self._state = state
-        self._crc_wanted = "auto"  # the digest the upload under way asked for
 
     async def upload(
         self,
@@ -157,7 +141,6 @@ class Uploader:
         options = options or UploadOptions()
         if options.parallel < 1:
             raise ValueError("parallel must be at least 1")
-        self._crc_wanted = options.digest
         identity = await asyncio.to_thread(FileIdentity.of, path)
         name = options.name or path.name
         key = StateStore.key(self._server, self._app_id, self._consumer_id, options.folder_id, path)
@@ -256,7 +239,6 @@ class Uploader:
         if record.session_id is None:
             return record
         try:
-            _load_crc_early(self._crc_wanted)
             return await self._api.get_session(record.session_id)
         except ApiError as exc:
             if exc.status == 404:
@@ -303,7 +285,6 @@ class Uploader:
             await self._save(key, record)
         deliveries = self._api.deliveries
         try:
-            _load_crc_early(options.digest)  # after the record's save: that needs the GIL too
             session_id = await self._create(name, identity, options, record.idempotency_key)
         except (ApiError, httpx.TransportError) as exc:
             # Refused (4xx), or no try of it can have reached the server: no session exists,
