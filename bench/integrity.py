@@ -89,7 +89,7 @@ def ratio(rows: list[Row], a: str, b: str) -> str:
 
 def process_ratio(rows: list[Row], uploader: str, client: str) -> str:
     """`partway upload` (always timed as a whole process) against the bench client timed the
-    same way: its own start (interpreter, imports, awscrt) and exit counted too."""
+    same way: its own start (interpreter, imports) and exit counted too."""
     ra = next((r for r in rows if r.name.startswith(uploader)), None)
     rb = next((r for r in rows if r.name.startswith(client)), None)
     if ra is None or rb is None or not rb.process_mbps:
@@ -107,10 +107,11 @@ def report(bench: full.Bench, finishes: list[tuple[int, str, float, float]]) -> 
         "",
         f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; machine: {machine()}",
         f"- File: {bench.size // MIB} MiB of random bytes, 8 MiB parts; {bench.runs} run(s) a "
-        "row, interleaved (every row once a round); client and server share the 2 cores, "
-        "which other sessions were using too: compare rows of this table only.",
+        "row, interleaved (every row once a round, each round starting one row later, a sync "
+        "before every run); client and server share the 2 cores, which other sessions were "
+        "using too: compare rows of this table only.",
         "- Client: bench/client.py (sendfile); `--crc`: part CRC32Cs from a mapping of the file "
-        "(awscrt), the whole-file CRC32C combined from them (no read); SHA-1: part SHA-1s, the "
+        "(fastcrc), the whole-file CRC32C combined from them (no read); SHA-1: part SHA-1s, the "
         "whole file's SHA-1 read alongside the parts, and the server reads the file at finish.",
         "- Command: `python -m bench.integrity` (bench/integrity.py).",
         "",
