@@ -220,7 +220,8 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
     ]
     if settings.metrics_port is None:
         routes += ops.metrics_routes
-    gate = fair_share.Gate(settings.max_active_requests)
+    sqlite = engine.dialect.name == "sqlite"
+    gate = fair_share.Gate(settings.max_active_requests or (1 if sqlite else 4))
     slots = services.metrics.request_slots
     slots.labels("slots").set(gate.slots)
     slots.labels("active").set_function(lambda: gate.active)

@@ -38,6 +38,9 @@ def test_any_instance_serves_any_call_and_survives_losing_one(
             first.client() as a,
             httpx.Client(base_url=other, headers=first.headers(), timeout=60) as b,
         ):
+            # With PostgreSQL a turn also waits on SQL round trips: 4 slots by default.
+            slots = 'partway_request_slots{what="slots"} 4.0'
+            assert slots in a.get("/metrics").text.splitlines()
             # Parts alternate between the instances; the other one finishes.
             payload = os.urandom(4 * PART + 999)
             session_id = create_session(a, "shared.bin", len(payload))

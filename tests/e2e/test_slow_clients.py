@@ -328,6 +328,13 @@ def test_past_half_the_cap_idle_connections_close_after_the_busy_timeout(tmp_pat
             assert metric(client, 'partway_http_idle_closed_total{reason="busy"}') == 12
 
 
+def test_on_sqlite_one_request_works_at_a_time_by_default(tmp_path: Path) -> None:
+    """SQLite's default is one slot (config.py says why, with the figures); PostgreSQL's is 4
+    (tests/e2e/test_scale_out.py)."""
+    with server_with(tmp_path) as srv, srv.client() as client:
+        assert metric(client, 'partway_request_slots{what="slots"}') == 1
+
+
 @pytest.mark.edge_protocol
 def test_a_request_whose_client_left_while_it_waited_for_its_turn_is_dropped(
     tmp_path: Path,
