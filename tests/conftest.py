@@ -17,6 +17,10 @@ import httpx
 import pytest
 
 PARTWAY = [sys.executable, "-m", "partway"]
+# awscrt is installed for the tests alone (their CRC reference, tests/unit/test_crc.py), and
+# botocore signs with it where it finds it: keep the servers and clients the tests start on
+# botocore's own signer, as an installed partway (without awscrt) runs.
+os.environ.setdefault("BOTO_DISABLE_CRT", "true")
 
 
 def free_port() -> int:

@@ -1,4 +1,5 @@
-"""The CRC combine math (domain/crc.py) against the libraries' CRC of the concatenation."""
+"""The CRC combine math (domain/crc.py) against the libraries' CRC of the concatenation, and
+partway's CRC32C (fastcrc) against AWS's."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from partway.domain.crc import CRC32, CRC32C, ReflectedCrc
+from partway.domain.digests import crc32c_of
 
 # CRC64NVME (S3's full-object default), reflected: the generic code at 64 bits.
 CRC64NVME = ReflectedCrc(64, 0x9A6C9329AC4BC9B5)
@@ -81,3 +83,14 @@ def test_many_pieces_of_one_length_use_tables(tail: list[bytes], count: int) -> 
     data = b"".join(pieces)
     assert CRC32C.combine_all((crc32c(p), len(p)) for p in pieces) == crc32c(data)
     assert CRC64NVME.combine_all((crc64nvme(p), len(p)) for p in pieces) == crc64nvme(data)
+
+
+@settings(max_examples=200)
+@given(st.binary(max_size=70_000), st.integers(min_value=0))
+def test_partways_crc32c_is_awss_over_any_buffer_and_continued(data: bytes, cut: int) -> None:
+    # partway hashes with fastcrc (domain/digests.py): bytes, bytearrays and memoryview slices
+    # (the mapped file, the received chunks), continued across chunks, as AWS's library does.
+    cut %= len(data) + 1
+    assert crc32c_of(data) == crc32c(data)
+    assert crc32c_of(memoryview(bytearray(data))[cut:]) == crc32c(data[cut:])
+    assert crc32c_of(data[cut:], crc32c_of(data[:cut])) == crc32c(data)

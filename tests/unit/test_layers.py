@@ -9,7 +9,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "partway"
 # Beside the standard library, the domain may use pure functions of bytes (no I/O, no SDK):
-# awscrt's hardware CRCs, as it uses hashlib.
+# fastcrc's hardware CRCs, as it uses hashlib.
 PURE = {"__future__", "fastcrc"}
 
 
