@@ -97,6 +97,10 @@ def services_rgw() -> RgwStore | None:
     port = urlsplit(endpoint).port
     if port is None or not (ceph / "run" / "client.rgw.gw.pid").exists():
         return None
+    # Another session's cluster may sit in the default directory: take this one only if its
+    # RGW is the endpoint's (scripts/rgw writes the port into its ceph.conf).
+    if f"endpoint=127.0.0.1:{port}" not in (ceph / "ceph.conf").read_text():
+        return None
     return RgwStore(ceph, port, owned=False)
 
 
