@@ -151,7 +151,8 @@ def resolver_threads() -> int:
 def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
     engine = open_metadata(settings)
     DISK.resize(settings.disk_threads)
-    SQL.resize(settings.sql_threads or (2 if engine.dialect.name == "sqlite" else 24))
+    sqlite = engine.dialect.name == "sqlite"
+    SQL.resize(settings.sql_threads or (2 if sqlite else 24))
     services = build_services(settings, engine, clock)
     # A newer request for an upload stops an older append, on any instance (issue #19).
     superseding = supersede.for_metadata(settings.metadata_url())
@@ -220,7 +221,6 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
     ]
     if settings.metrics_port is None:
         routes += ops.metrics_routes
-    sqlite = engine.dialect.name == "sqlite"
     gate = fair_share.Gate(settings.max_active_requests or (1 if sqlite else 4))
     slots = services.metrics.request_slots
     slots.labels("slots").set(gate.slots)

@@ -4,6 +4,7 @@ leaves no resume record for an upload that never got a session."""
 
 from __future__ import annotations
 
+import http.server
 import os
 import socket
 import subprocess
@@ -210,43 +211,34 @@ def test_debug_shows_the_traceback(server: Server, tmp_path: Path, small_file: P
 
 def test_retries_say_what_they_wait_for(server: Server, tmp_path: Path) -> None:
     """A server that answers 503 to every request: each retry says what it waits for."""
-    busy = socket.create_server(("127.0.0.1", 0))
-    reply = b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 2\r\nretry-after: 0\r\n\r\n{}"
 
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = busy.accept()
-            except OSError:
-                return
-            with conn:
-                # The whole request first (a POST's body may come in a send of its own): an
-                # answer to its head alone would be cut off by the body's arrival (RST).
-                got = b""
-                while b"\r\n\r\n" not in got and (chunk := conn.recv(65536)):
-                    got += chunk
-                head, _, body = got.partition(b"\r\n\r\n")
-                length = next(
-                    (
-                        int(line.split(b":")[1])
-                        for line in head.lower().split(b"\r\n")
-                        if line.startswith(b"content-length:")
-                    ),
-                    0,
-                )
-                while len(body) < length and (chunk := conn.recv(65536)):
-                    body += chunk
-                conn.sendall(reply)
+    class Busy(http.server.BaseHTTPRequestHandler):
+        def answer(self) -> None:
+            # The whole request first (a POST's body may come in a send of its own): an answer
+            # to its head alone would be cut off by the body's arrival (RST).
+            self.rfile.read(int(self.headers.get("content-length", "0")))
+            self.send_response(503)
+            for name, value in (("content-length", "2"), ("retry-after", "0")):
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(b"{}")
 
-    threading.Thread(target=serve, daemon=True).start()
+        do_GET = do_POST = do_PUT = do_DELETE = answer
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    busy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Busy)
+    threading.Thread(target=busy.serve_forever, daemon=True).start()
     env = {
         **client_env(server, tmp_path),
-        "PARTWAY_SERVER": f"http://127.0.0.1:{busy.getsockname()[1]}",
+        "PARTWAY_SERVER": f"http://127.0.0.1:{busy.server_address[1]}",
     }
     source = tmp_path / "busy.bin"
     source.write_bytes(b"x")
     proc = partway(env, "upload", str(source))
-    busy.close()
+    busy.shutdown()
+    busy.server_close()
     assert proc.returncode == EXIT_FAILED
     waits = [line for line in proc.stderr.splitlines() if line.startswith("partway: waiting")]
     assert waits and "the server to recover (HTTP 503)" in waits[0] and "try 2 of" in waits[0]
