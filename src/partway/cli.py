@@ -81,7 +81,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from .app import create_app
     from .logs import setup_logging
-    from .runtime import tune_for_serving
+    from .runtime import tune_for_serving, watch_collector
 
     settings = _settings(args, host=args.host, port=args.port)
     setup_logging(settings.log_level, settings.log_format)
@@ -93,6 +93,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     check_data_dir(settings)
     app = create_app(settings)
     tune_for_serving()  # after the app is built: its objects are the ones frozen
+    watch_collector(app.state.services.metrics)
     started = time.monotonic()
     _log_stop_on_signals(started)
     uvloop.run(serve(settings, app))

@@ -17,6 +17,7 @@ from .domain.events import (
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 STORAGE_BUCKETS = (0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30)
+GC_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1)
 
 
 class Metrics:
@@ -127,6 +128,21 @@ class Metrics:
             registry=r,
         )
 
+        # Fed by runtime.watch_collector in a serving process.
+        self.gc_pauses = Histogram(
+            "partway_gc_pause_seconds",
+            "Passes of the cyclic garbage collector, by generation: each holds every thread",
+            ["generation"],
+            buckets=GC_BUCKETS,
+            registry=r,
+        )
+        self.gc_collected = Counter(
+            "partway_gc_collected_objects",
+            "Objects the cyclic collector freed: left in reference cycles, they make its "
+            "passes come sooner",
+            ["generation"],
+            registry=r,
+        )
         self.request_slots = Gauge(
             "partway_request_slots",
             "Fair admission (max_active_requests): slots, requests admitted, and requests "

@@ -445,3 +445,27 @@ def test_one_tenants_burst_does_not_queue_another_tenant_behind_it(tmp_path: Pat
         requests = [e for e in log_events(srv) if e.get("message") == "request"]
         crowd = [e["queued_ms"] for e in requests if e.get("consumer_id") == "crowd"]
         assert mine_logged["queued_ms"] < max(crowd)
+
+
+def metric_sum(text: str, name: str) -> float:
+    """The sum of a metric family's samples over all its labels."""
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name))
+
+
+def test_requests_leave_no_reference_cycles_for_the_collector(tmp_path: Path) -> None:
+    """What a request allocates is freed as it ends, not left in reference cycles for the
+    cyclic collector: each pass of it stops every thread (up to 160 ms with 1,000 uploads
+    running), and each cycle left behind brings the next pass nearer."""
+    uploads = 150
+    with server_with(tmp_path) as srv:
+        for n in range(uploads):
+            # A connection per upload, so that its end counts too: create, get, part, finish.
+            with srv.client("cycles") as client:
+                upload_whole(client, f"cycles-{n}.bin", os.urandom(1024))
+        text = httpx.get(srv.base_url + "/metrics").text
+    requests = uploads * 4
+    collected = metric_sum(text, "partway_gc_collected_objects_total")
+    passes = metric_sum(text, "partway_gc_pause_seconds_count")
+    # Before: ~40 objects a request (SQL expressions, the request's wrappers, the JSON body's
+    # reader), several passes in this test.
+    assert collected <= requests / 10, (collected, passes)

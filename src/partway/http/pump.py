@@ -383,12 +383,12 @@ async def paced(chunks: AsyncIterator[bytes], pace: Pace) -> AsyncIterator[bytes
                 if cut is not None:
                     raise cut
                 continue
-            try:
-                chunk = pending.result()
-            except StopAsyncIteration:
+            read, pending, done = pending, None, set()
+            # Asked, not raised here: a raise would put this frame in the exception's traceback,
+            # which the read keeps, which this frame keeps: a cycle left to the collector.
+            if isinstance(read.exception(), StopAsyncIteration):
                 return
-            finally:
-                pending = None
+            chunk = read.result()
             total += len(chunk)
             cut = progress.check(time.monotonic(), total)
             if cut is not None:

@@ -128,6 +128,7 @@ class EdgeProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
+        self._socket_body = None  # it holds this protocol: a cycle left to the collector
         self.edge.idle.working(self)
         if self._counted:
             self._counted = False
@@ -307,7 +308,7 @@ class EdgeProtocol(HttpToolsProtocol):
         if upgrade:
             cycle.keep_alive = False
         cycle.transport = HeadHeld(self.transport, cycle, self.close_lingering)  # type: ignore[assignment]
-        cycle.send = closing_if_unread(cycle, cycle.send)  # type: ignore[method-assign,assignment]
+        cycle.send = closing_if_unread(cycle)  # type: ignore[method-assign,assignment]
         extensions: dict[str, Any] = self.scope.setdefault("extensions", {})
         extensions[INTERIM_EXTENSION] = interim_sender(cycle)
         extensions[ABORT_EXTENSION] = aborter(cycle, self.transport)

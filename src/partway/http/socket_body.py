@@ -15,6 +15,7 @@ import fcntl
 import os
 import socket
 import threading
+import weakref
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -61,7 +62,9 @@ class SocketBody:
         pace: Pace,
     ) -> None:
         self._protocol = protocol
-        self._cycle = cycle
+        # Weak: the cycle's scope holds this body (an extension); a strong reference back made
+        # each request a reference cycle (cycle_wrappers.py says what those cost).
+        self._cycle_ref = weakref.ref(cycle)
         self._pump = pump
         self.pace = pace
         self.length = length
@@ -77,7 +80,8 @@ class SocketBody:
 
     @property
     def client_gone(self) -> bool:
-        return self._cycle.disconnected
+        cycle = self._cycle_ref()
+        return cycle is None or cycle.disconnected
 
     def stop(self) -> None:
         """End this body from outside (http/supersede.py: a newer request for the same upload):
@@ -90,8 +94,8 @@ class SocketBody:
             conn.shutdown(socket.SHUT_RDWR)
 
     def _take(self) -> None:
-        cycle = self._cycle
-        if cycle.disconnected or self._settled:
+        cycle = self._cycle_ref()
+        if cycle is None or cycle.disconnected or self._settled:
             raise ClientDisconnect()
         if len(cycle.body) != self.delivered:
             raise RuntimeError("the body was partly received through ASGI already")
@@ -325,8 +329,9 @@ class SocketBody:
             with contextlib.suppress(OSError):
                 self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, 1)
         self._socket.close()
-        if self._from_socket and self.received == self.length:
-            self._protocol.body_read_directly(self._cycle)
+        cycle = self._cycle_ref()
+        if cycle is not None and self._from_socket and self.received == self.length:
+            self._protocol.body_read_directly(cycle)
         # Otherwise the response goes out with the body unfinished, and the protocol closes the
         # connection after it (the stream cannot carry another request).
 

@@ -13,13 +13,15 @@ from .base import SqlBase
 from .schema import api_keys, quotas
 from .usage import usage_of
 
+# Read by every create: built once (see metadata/sessions.py on why).
+_QUOTA = sa.select(quotas.c.max_bytes).where(
+    quotas.c.app_id == sa.bindparam("app"), quotas.c.consumer_id == sa.bindparam("consumer")
+)
+
 
 def quota_of(c: Connection, tenant: Tenant, default: int | None) -> int | None:
-    row = c.execute(
-        sa.select(quotas.c.max_bytes).where(
-            quotas.c.app_id == tenant.app_id, quotas.c.consumer_id == tenant.consumer_id
-        )
-    ).scalar_one_or_none()
+    key = {"app": tenant.app_id, "consumer": tenant.consumer_id}
+    row = c.execute(_QUOTA, key).scalar_one_or_none()
     return default if row is None else int(row)
 
 

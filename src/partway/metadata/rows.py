@@ -80,12 +80,19 @@ def range_of(row: Row[Any]) -> ByteRange:
     return ByteRange(row.start, row.size, row.sha1, row.sha256, row.tag, row.crc32c)
 
 
+_RANGES_OF = (
+    sa.select(ranges)
+    .where(ranges.c.session_id.in_(sa.bindparam("sids", expanding=True)))
+    .order_by(ranges.c.session_id, ranges.c.start)
+)
+
+
 def ranges_of(c: Connection, session_ids: list[str]) -> dict[str, tuple[ByteRange, ...]]:
     """The recorded ranges of each session, by start."""
     found: dict[str, list[ByteRange]] = {sid: [] for sid in session_ids}
     if session_ids:
-        query = sa.select(ranges).where(ranges.c.session_id.in_(session_ids))
-        for r in c.execute(query.order_by(ranges.c.session_id, ranges.c.start)):
+        # A list of ids expands the one bound parameter (built once: see metadata/sessions.py).
+        for r in c.execute(_RANGES_OF, {"sids": session_ids}):
             found[r.session_id].append(range_of(r))
     return {sid: tuple(held) for sid, held in found.items()}
 

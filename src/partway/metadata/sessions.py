@@ -33,8 +33,10 @@ from .rows import (
 from .schema import entries, ranges, sessions
 from .summaries import range_summaries
 
-# The per-range path's statements are built once. Building a fresh expression and its cache key
-# cost more than running the query (py-spy: ~40 % of a session lookup, twice per part).
+# The statements of the upload path are built once. Building a fresh expression and its cache
+# key cost more than running the query (py-spy: ~40 % of a session lookup, twice per part), and
+# each comparison in it left a reference cycle (SQLAlchemy memoizes an operand's comparator on
+# it) for the cyclic collector, whose passes stop every thread (http/cycle_wrappers.py).
 _THE_SESSION = (
     sessions.c.id == sa.bindparam("sid"),
     sessions.c.app_id == sa.bindparam("app_id"),
@@ -82,6 +84,32 @@ _HOLD_SESSION = (
     .where(sessions.c.id == sa.bindparam("sid"))
     .with_for_update()
 )
+# An active session holding a name in a folder (every create asks).
+_NAMED = sa.select(sessions).where(
+    sessions.c.app_id == sa.bindparam("app_id"),
+    sessions.c.consumer_id == sa.bindparam("consumer_id"),
+    sessions.c.drive_id == sa.bindparam("drive"),
+    sessions.c.folder_id == sa.bindparam("folder"),
+    sessions.c.name == sa.bindparam("name"),
+    HOLDS_NAME,
+)
+_SET_STATE = (
+    sessions.update()
+    .where(sessions.c.id == sa.bindparam("sid"), sessions.c.state == sa.bindparam("old"))
+    .values(state=sa.bindparam("new"), updated_at=sa.bindparam("now"))
+)
+_FINISHED = (
+    sessions.update()
+    .where(sessions.c.id == sa.bindparam("sid"))
+    .values(
+        state=SessionState.FINISHED.value,
+        file_id=sa.bindparam("file_id"),
+        updated_at=sa.bindparam("now"),
+        expires_at=sa.bindparam("expires"),
+    )
+)
+_FORGET_RANGES = ranges.delete().where(ranges.c.session_id == sa.bindparam("sid"))
+_FORGET_SESSION = sessions.delete().where(sessions.c.id == sa.bindparam("sid"))
 _RANGE_FIELDS = ("size", "sha1", "sha256", "tag", "crc32c", "recorded_at")
 
 
@@ -211,16 +239,11 @@ class SessionQueries(SqlBase):
     async def active_session_named(
         self, tenant: Tenant, drive_id: str, folder_id: str, name: str
     ) -> UploadSession | None:
+        key = {"app_id": tenant.app_id, "consumer_id": tenant.consumer_id}
+        place = {"drive": drive_id, "folder": folder_id, "name": name}
+
         def work(c: Connection) -> UploadSession | None:
-            row = c.execute(
-                sa.select(sessions).where(
-                    tenant_of(sessions, tenant),
-                    sessions.c.drive_id == drive_id,
-                    sessions.c.folder_id == folder_id,
-                    sessions.c.name == name,
-                    HOLDS_NAME,
-                )
-            ).first()
+            row = c.execute(_NAMED, {**key, **place}).first()
             return None if row is None else session_of(row, ())
 
         return await self._read(work)
@@ -313,12 +336,8 @@ class SessionQueries(SqlBase):
     async def set_state(
         self, session_id: str, old: SessionState, new: SessionState, now: datetime
     ) -> bool:
-        query = (
-            sessions.update()
-            .where(sessions.c.id == session_id, sessions.c.state == old.value)
-            .values(state=new.value, updated_at=now)
-        )
-        return bool(await self._write(lambda c: c.execute(query).rowcount == 1))
+        values = {"sid": session_id, "old": old.value, "new": new.value, "now": now}
+        return bool(await self._write(lambda c: c.execute(_SET_STATE, values).rowcount == 1))
 
     async def complete_session(
         self, session_id: str, entry: Entry, expires_at: datetime, outbox: Sequence[Event] = ()
@@ -326,16 +345,8 @@ class SessionQueries(SqlBase):
         def work(c: Connection) -> None:
             hold_drive(c, entry.tenant, entry.drive_id)
             session = c.execute(_HOLD_SESSION, {"sid": session_id}).first()
-            c.execute(
-                sessions.update()
-                .where(sessions.c.id == session_id)
-                .values(
-                    state=SessionState.FINISHED.value,
-                    file_id=entry.id,
-                    updated_at=entry.created_at,
-                    expires_at=expires_at,
-                )
-            )
+            finished = {"sid": session_id, "file_id": entry.id, "now": entry.created_at}
+            c.execute(_FINISHED, {**finished, "expires": expires_at})
             c.execute(entries.insert().values(**entry_values(entry)))
             # The session's reservation gives way to the file's bytes.
             _close(c, session, session_id)
@@ -351,8 +362,8 @@ class SessionQueries(SqlBase):
         def work(c: Connection) -> None:
             session = c.execute(_HOLD_SESSION, {"sid": session_id}).first()
             _close(c, session, session_id)
-            c.execute(ranges.delete().where(ranges.c.session_id == session_id))
-            c.execute(sessions.delete().where(sessions.c.id == session_id))
+            c.execute(_FORGET_RANGES, {"sid": session_id})
+            c.execute(_FORGET_SESSION, {"sid": session_id})
             write_outbox(c, outbox)
 
         await self._write(work)
@@ -392,7 +403,7 @@ class SessionQueries(SqlBase):
                 return False
             reserved = usage.reserved_by(c, session_id, won.size)
             tenant = Tenant(won.app_id, won.consumer_id)
-            c.execute(ranges.delete().where(ranges.c.session_id == session_id))
+            c.execute(_FORGET_RANGES, {"sid": session_id})
             usage.adjust(c, tenant, sessions=-1, reserved=-reserved)
             write_outbox(c, outbox)
             return True

@@ -25,6 +25,9 @@ _ROW = (
     tenant_usage.c.consumer_id == sa.bindparam("consumer"),
 )
 _READ = sa.select(tenant_usage).where(*_ROW)
+_HELD = sa.select(sa.func.coalesce(sa.func.sum(ranges.c.size), 0)).where(
+    ranges.c.session_id == sa.bindparam("sid")
+)
 
 
 def _add_missing(dialect: str) -> Any:
@@ -45,12 +48,27 @@ def _key(tenant: Tenant) -> dict[str, str]:
     return {"app": tenant.app_id, "consumer": tenant.consumer_id}
 
 
-def _update(c: Connection, tenant: Tenant, query: Any) -> bool:
+def _update(c: Connection, tenant: Tenant, query: Any, values: dict[str, Any]) -> bool:
     """Run an update of the consumer's row, creating the row first if it has none yet."""
-    if c.execute(query, _key(tenant)).rowcount == 1:
+    bound = {**_key(tenant), **values}
+    if c.execute(query, bound).rowcount == 1:
         return True
     c.execute(_ADD_MISSING[c.dialect.name], _key(tenant))
-    return bool(c.execute(query, _key(tenant)).rowcount == 1)
+    return bool(c.execute(query, bound).rowcount == 1)
+
+
+# Built once: a statement built per call left a reference cycle per comparison (SQLAlchemy
+# memoizes each operand's comparator on it) for the cyclic collector, whose passes stop every
+# thread (cycle_wrappers.py says what those cost).
+_ADJUST = (
+    tenant_usage.update()
+    .where(*_ROW)
+    .values(
+        open_sessions=tenant_usage.c.open_sessions + sa.bindparam("d_sessions"),
+        reserved_bytes=tenant_usage.c.reserved_bytes + sa.bindparam("d_reserved"),
+        stored_bytes=tenant_usage.c.stored_bytes + sa.bindparam("d_stored"),
+    )
+)
 
 
 def adjust(
@@ -59,16 +77,28 @@ def adjust(
     """Move the consumer's counters by these amounts."""
     if sessions == reserved == stored == 0:
         return
-    query = (
+    moves = {"d_sessions": sessions, "d_reserved": reserved, "d_stored": stored}
+    _update(c, tenant, _ADJUST, moves)
+
+
+def _admit_query(max_sessions: bool, quota: bool) -> Any:
+    limits = []
+    if max_sessions:
+        limits.append(tenant_usage.c.open_sessions < sa.bindparam("max_sessions"))
+    if quota:
+        used = tenant_usage.c.stored_bytes + tenant_usage.c.reserved_bytes
+        limits.append(used + sa.bindparam("wanted") <= sa.bindparam("quota"))
+    return (
         tenant_usage.update()
-        .where(*_ROW)
+        .where(*_ROW, *limits)
         .values(
-            open_sessions=tenant_usage.c.open_sessions + sessions,
-            reserved_bytes=tenant_usage.c.reserved_bytes + reserved,
-            stored_bytes=tenant_usage.c.stored_bytes + stored,
+            open_sessions=tenant_usage.c.open_sessions + 1,
+            reserved_bytes=tenant_usage.c.reserved_bytes + sa.bindparam("wanted"),
         )
     )
-    _update(c, tenant, query)
+
+
+_ADMIT = {(m, q): _admit_query(m, q) for m in (False, True) for q in (False, True)}
 
 
 def admit(
@@ -81,21 +111,9 @@ def admit(
     creates queue on its row lock (PostgreSQL) or on the write lock (SQLite), and each sees
     the counts the one before it left.
     """
-    limits = []
-    if max_sessions is not None:
-        limits.append(tenant_usage.c.open_sessions < max_sessions)
-    if quota is not None:
-        used = tenant_usage.c.stored_bytes + tenant_usage.c.reserved_bytes
-        limits.append(used + wanted <= quota)
-    query = (
-        tenant_usage.update()
-        .where(*_ROW, *limits)
-        .values(
-            open_sessions=tenant_usage.c.open_sessions + 1,
-            reserved_bytes=tenant_usage.c.reserved_bytes + wanted,
-        )
-    )
-    if _update(c, tenant, query):
+    query = _ADMIT[max_sessions is not None, quota is not None]
+    values = {"wanted": wanted, "max_sessions": max_sessions, "quota": quota}
+    if _update(c, tenant, query, values):
         return None
     row = c.execute(_READ, _key(tenant)).one()
     return Standing(int(row.open_sessions), int(row.stored_bytes + row.reserved_bytes), quota)
@@ -112,9 +130,4 @@ def reserved_by(c: Connection, session_id: str, size: int | None) -> int:
     """What an open session counts in its consumer's reserved bytes."""
     if size is not None:
         return size
-    held = c.execute(
-        sa.select(sa.func.coalesce(sa.func.sum(ranges.c.size), 0)).where(
-            ranges.c.session_id == session_id
-        )
-    ).scalar_one()
-    return int(held)
+    return int(c.execute(_HELD, {"sid": session_id}).scalar_one())
