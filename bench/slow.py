@@ -196,18 +196,32 @@ class Measured:
     load_seconds: float = math.nan
     load_average: float = math.nan  # 1-minute, as the load began
     threads_limit: int | None = None  # partway's own statement of its most threads
+    gc: dict[str, float] = field(default_factory=dict)  # its cyclic collector (partway_metrics)
 
 
-def threads_limit(url: str) -> int | None:
-    """The server's partway_threads_limit gauge, read from its /metrics."""
+def partway_metrics(url: str) -> tuple[int | None, dict[str, float]]:
+    """From the server's /metrics: its partway_threads_limit gauge, and its cyclic collector's
+    passes (by generation), pause seconds, passes over 50 ms and objects freed."""
     try:
         text = httpx.get(f"{url}/metrics", timeout=30).text
     except httpx.HTTPError:
-        return None
+        return None, {}
+    limit = None
+    gc: dict[str, float] = {}
     for line in text.splitlines():
-        if line.startswith("partway_threads_limit "):
-            return int(float(line.split()[-1]))
-    return None
+        name, _, value = line.rpartition(" ")
+        if name == "partway_threads_limit":
+            limit = int(float(value))
+        elif name.startswith("partway_gc_pause_seconds_count"):
+            generation = name.split('generation="')[1].split('"')[0]
+            gc[f"passes_{generation}"] = float(value)
+        elif name.startswith("partway_gc_pause_seconds_sum"):
+            gc["seconds"] = gc.get("seconds", 0.0) + float(value)
+        elif name.startswith("partway_gc_pause_seconds_bucket") and 'le="0.05"' in name:
+            gc["under_50ms"] = gc.get("under_50ms", 0.0) + float(value)
+        elif name.startswith("partway_gc_collected_objects_total"):
+            gc["freed"] = gc.get("freed", 0.0) + float(value)
+    return limit, gc
 
 
 class SlowBench:
@@ -315,7 +329,7 @@ class SlowBench:
             m.peaks = sampler.stop()
             m.hwm = server.peak_rss()
             if kind == "partway":
-                m.threads_limit = threads_limit(server.url)
+                m.threads_limit, m.gc = partway_metrics(server.url)
             m.exited = server.proc.poll()
             if aux_out is not None:
                 m.aux = aux_out
@@ -477,6 +491,7 @@ class SlowBench:
             },
             "threads": peaks.threads,
             "threads_limit": m.threads_limit,
+            "gc": m.gc,
             "rss": m.hwm or peaks.rss,
             "fds": peaks.fds,
             "server_cpu_per_gib": m.server_cpu / gib if gib else math.nan,
@@ -647,6 +662,12 @@ def table(rows: list[dict[str, Any]], all_rows: list[dict[str, Any]]) -> list[st
             "",
         ),
         (
+            "server's cyclic collector: passes gen 0 / 1 / 2; those over 50 ms; time in all; "
+            "objects freed",
+            fmt_gc,
+            "",
+        ),
+        (
             "client event-loop lag p99: upload workers / probe",
             lambda r: f"{ms(r['loop_lag']['uploads'])} / {ms(r['loop_lag']['probe'])}",
             "",
@@ -659,6 +680,19 @@ def table(rows: list[dict[str, Any]], all_rows: list[dict[str, Any]]) -> list[st
     for label, show, target in measures:
         lines.append(f"| {label} | " + " | ".join(show(r) for r in cols) + f" | {target} |")
     return lines
+
+
+def fmt_gc(r: dict[str, Any]) -> str:
+    """partway's own figures (partway_metrics); the peer exports none."""
+    gc = r.get("gc") or {}
+    if not gc:
+        return "–"
+    passes = [int(gc.get(f"passes_{g}", 0)) for g in "012"]
+    over = sum(passes) - int(gc.get("under_50ms", 0))
+    return (
+        f"{' / '.join(map(str, passes))}; {over}; {gc.get('seconds', 0) * 1000:.0f} ms; "
+        f"{int(gc.get('freed', 0)):,}"
+    )
 
 
 def settings(args: argparse.Namespace) -> dict[str, Any]:

@@ -325,3 +325,39 @@ def test_admission_checks_sizes_and_sets_quotas(clock: Clock) -> None:
         assert await admission.standing(TENANT) == (None, 10)
 
     go(scenario())
+
+
+def test_each_part_reads_its_session_once(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A part's plan before its locks needs only what never changes in a session of known size
+    (its part size, size and store): kept from the session's first part, so each part reads the
+    session once, under its locks (the read that decides). Twice cost a PostgreSQL round trip
+    a part."""
+    reads: list[str] = []
+    real = services.repo.get_session
+
+    async def counted(tenant: Tenant, session_id: str, *args: Any, **kwargs: Any) -> Any:
+        reads.append(session_id)
+        return await real(tenant, session_id, *args, **kwargs)
+
+    monkeypatch.setattr(services.repo, "get_session", counted)
+    payload = bytes(range(40))
+
+    async def scenario() -> None:
+        session = await create(services, "once.bin", len(payload))
+        reads.clear()
+        for number in range(5):
+            await put(services, session.id, number, payload[number * PART : (number + 1) * PART])
+        assert len(reads) == 5 + 1  # the first part reads it before its locks too
+        # Finished, its parts are refused all the same, by the read under the locks.
+        await services.uploads.finish(TENANT, session.id, None)
+        with pytest.raises(InvalidState):
+            await put(services, session.id, 0, payload[:PART])
+        # Another tenant learns nothing of it.
+        other = Tenant("app", "someone-else")
+        rule = PartRule(1, services.uploads.policy)
+        with pytest.raises(NotFound):
+            await services.uploads.write_range(other, session.id, rule, chunks(b"x" * 8), 8, None)
+
+    go(scenario())

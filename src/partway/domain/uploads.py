@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -61,6 +62,8 @@ from .tree import Tree
 # The range-lock key every grid append of a session takes: a byte no upload reaches (S3 objects
 # end at 5 TiB), valid for every Locks backend (file locks lock that byte of a lock file).
 APPEND_LOCK = 1 << 62
+# Sessions whose unchanging fields are kept for parts' first plans: the most recently used.
+PLANNING_VIEWS = 10_000
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,8 @@ class UploadService:
         self._lifetimes = lifetimes
         self._clock = clock
         self._tree = Tree(repo)
+        # Sessions' unchanging fields for the plans before the locks (_planning_view).
+        self._planning: OrderedDict[tuple[Tenant, str], UploadSession] = OrderedDict()
 
     def storages(self) -> Mapping[str, Storage]:
         return self._storages
@@ -288,6 +293,27 @@ class UploadService:
             raise InvalidState(f"upload session {session_id!r} is {session.state.value}")
         return session
 
+    async def _planning_view(
+        self, tenant: Tenant, session_id: str, rule: RangeRule
+    ) -> UploadSession:
+        """The session as a range's first plan (before its locks) sees it. Where that plan
+        needs no ranges and the session has a size, it reads only what never changes (part
+        size, size, store): kept from an earlier range of the session, so a part reads the
+        session once, under its locks, where the read decides (state, ranges, tenant)."""
+        if rule.ranges_before_locks:
+            return await self._open(tenant, session_id)
+        key = (tenant, session_id)
+        known = self._planning.get(key)
+        if known is not None:
+            self._planning.move_to_end(key)
+            return known
+        session = await self._open(tenant, session_id, with_ranges=False)
+        if session.size is not None:
+            self._planning[key] = session
+            if len(self._planning) > PLANNING_VIEWS:
+                self._planning.popitem(last=False)
+        return session
+
     @property
     def policy(self) -> PartPolicy:
         return self._policy
@@ -330,7 +356,7 @@ class UploadService:
         still_wanted: Callable[[], Awaitable[bool]] | None,
     ) -> UploadSession:
         """The hot path reads no range list unless the rule needs it."""
-        session = await self._open(tenant, session_id, rule.ranges_before_locks)
+        session = await self._planning_view(tenant, session_id, rule)
         storage = self.storage(session.service_id)
         if isinstance(rule, AppendRule) and not storage.capabilities.writes_in_place:
             grid = (tenant, session, storage, rule, source, content_length, digest)
@@ -499,6 +525,7 @@ class UploadService:
                 )
                 raise
         await self._locks.forget(session_id)
+        self._planning.pop((tenant, session_id), None)
         finished = SessionFinished(session_id, tenant, entry.id, entry.size, entry.created_at)
         await self._events.publish(finished)
         return entry
@@ -550,6 +577,7 @@ class UploadService:
                 session.storage_key, session.storage_handle
             )
         await self._locks.forget(session_id)
+        self._planning.pop((tenant, session_id), None)
         await self._events.publish(aborted)
 
 
