@@ -13,7 +13,7 @@ from . import usage
 from .base import SqlBase
 from .drive_hold import hold_drive
 from .outbox import write_outbox
-from .rows import ACTIVE, HOLDS_NAME, entry_of, entry_values, name_taken_error, tenant_of
+from .rows import ACTIVE, NAME_IN_UPLOADS, entry_of, entry_values, name_taken_error, tenant_of
 from .schema import entries, sessions
 
 # A create's name check, built once (as sessions.py's per-range statements are): building the
@@ -25,14 +25,7 @@ _NAME_IN_ENTRIES = sa.select(entries.c.id).where(
     entries.c.parent_id == sa.bindparam("parent_id"),
     entries.c.name == sa.bindparam("name"),
 )
-_NAME_IN_UPLOADS = sa.select(sessions.c.id).where(
-    sessions.c.app_id == sa.bindparam("app_id"),
-    sessions.c.consumer_id == sa.bindparam("consumer_id"),
-    sessions.c.drive_id == sa.bindparam("drive_id"),
-    sessions.c.folder_id == sa.bindparam("parent_id"),
-    sessions.c.name == sa.bindparam("name"),
-    HOLDS_NAME,
-)
+_NAME_IN_UPLOADS = sa.select(sessions.c.id).where(*NAME_IN_UPLOADS)
 
 
 class EntryQueries(SqlBase):

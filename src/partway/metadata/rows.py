@@ -30,6 +30,16 @@ ACTIVE = [state.value for state in ACTIVE_STATES]
 HOLDS_NAME: sa.ColumnElement[bool] = sessions.c.state.in_(
     [sa.literal_column(f"'{state}'") for state in ACTIVE]
 )
+# An unfinished upload holding a name in a folder: bound as app_id, consumer_id, drive_id,
+# parent_id (the folder) and name.
+NAME_IN_UPLOADS = (
+    sessions.c.app_id == sa.bindparam("app_id"),
+    sessions.c.consumer_id == sa.bindparam("consumer_id"),
+    sessions.c.drive_id == sa.bindparam("drive_id"),
+    sessions.c.folder_id == sa.bindparam("parent_id"),
+    sessions.c.name == sa.bindparam("name"),
+    HOLDS_NAME,
+)
 
 
 def name_taken_error(name: str) -> NameTaken:

@@ -22,7 +22,7 @@ from .drive_hold import hold_drive
 from .outbox import write_outbox
 from .rows import (
     ACTIVE,
-    HOLDS_NAME,
+    NAME_IN_UPLOADS,
     entry_values,
     metadata_text,
     name_taken_error,
@@ -85,14 +85,7 @@ _HOLD_SESSION = (
     .with_for_update()
 )
 # An active session holding a name in a folder (every create asks).
-_NAMED = sa.select(sessions).where(
-    sessions.c.app_id == sa.bindparam("app_id"),
-    sessions.c.consumer_id == sa.bindparam("consumer_id"),
-    sessions.c.drive_id == sa.bindparam("drive"),
-    sessions.c.folder_id == sa.bindparam("folder"),
-    sessions.c.name == sa.bindparam("name"),
-    HOLDS_NAME,
-)
+_NAMED = sa.select(sessions).where(*NAME_IN_UPLOADS)
 _SET_STATE = (
     sessions.update()
     .where(sessions.c.id == sa.bindparam("sid"), sessions.c.state == sa.bindparam("old"))
@@ -240,7 +233,7 @@ class SessionQueries(SqlBase):
         self, tenant: Tenant, drive_id: str, folder_id: str, name: str
     ) -> UploadSession | None:
         key = {"app_id": tenant.app_id, "consumer_id": tenant.consumer_id}
-        place = {"drive": drive_id, "folder": folder_id, "name": name}
+        place = {"drive_id": drive_id, "parent_id": folder_id, "name": name}
 
         def work(c: Connection) -> UploadSession | None:
             row = c.execute(_NAMED, {**key, **place}).first()
