@@ -294,8 +294,13 @@ class Uploader:
             if fresh and (refused or self._api.deliveries == deliveries):
                 self._forget(key)
             raise
-        await self._save(key, replace(record, session_id=session_id))
-        return await self._api.get_session(session_id)
+        # The session's id is recorded (two fsyncs) while its GET is on the way: the record
+        # need only be on disk before the first part, not before the GET.
+        saving = asyncio.ensure_future(self._save(key, replace(record, session_id=session_id)))
+        try:
+            return await self._api.get_session(session_id)
+        finally:
+            await saving
 
     async def _create(
         self, name: str, identity: FileIdentity, options: UploadOptions, idempotency_key: str
