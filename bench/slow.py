@@ -39,6 +39,7 @@ from typing import IO, Any
 
 import httpx
 import psutil
+from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 
 from .measure import (
@@ -208,19 +209,19 @@ def partway_metrics(url: str) -> tuple[int | None, dict[str, float]]:
         return None, {}
     limit = None
     gc: dict[str, float] = {}
-    for line in text.splitlines():
-        name, _, value = line.rpartition(" ")
-        if name == "partway_threads_limit":
-            limit = int(float(value))
-        elif name.startswith("partway_gc_pause_seconds_count"):
-            generation = name.split('generation="')[1].split('"')[0]
-            gc[f"passes_{generation}"] = float(value)
-        elif name.startswith("partway_gc_pause_seconds_sum"):
-            gc["seconds"] = gc.get("seconds", 0.0) + float(value)
-        elif name.startswith("partway_gc_pause_seconds_bucket") and 'le="0.05"' in name:
-            gc["under_50ms"] = gc.get("under_50ms", 0.0) + float(value)
-        elif name.startswith("partway_gc_collected_objects_total"):
-            gc["freed"] = gc.get("freed", 0.0) + float(value)
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "partway_threads_limit":
+                limit = int(sample.value)
+            elif sample.name == "partway_gc_pause_seconds_count":
+                gc[f"passes_{sample.labels['generation']}"] = sample.value
+            elif sample.name == "partway_gc_pause_seconds_sum":
+                gc["seconds"] = gc.get("seconds", 0.0) + sample.value
+            elif sample.name == "partway_gc_pause_seconds_bucket":
+                if float(sample.labels["le"]) == 0.05:
+                    gc["under_50ms"] = gc.get("under_50ms", 0.0) + sample.value
+            elif sample.name == "partway_gc_collected_objects_total":
+                gc["freed"] = gc.get("freed", 0.0) + sample.value
     return limit, gc
 
 
