@@ -16,11 +16,21 @@ if TYPE_CHECKING:
 # taking it back waited up to the 5 ms default each time, and API requests that make a dozen
 # such calls took seconds under load (py-spy: the loop in pthread_cond_timedwait).
 GIL_SWITCH_SECONDS = 0.0005
-# A full collection stops every thread for as long as it walks every tracked object: 50–280 ms
-# with 1,000 uploads and 4,000 idle connections open (gc.callbacks), seven times in one
-# bench/slow.py row at the defaults (700, 10, 10). Young collections ~14× rarer make full
-# ones rarer still; at these values that row had none and no young one above 81 ms.
-GC_THRESHOLDS = (10_000, 10, 10)
+# Each pass of the collector holds every thread for as long as it walks its generations, so
+# the longest pass is what an API request can be held up by. Requests leave (almost) no cycles,
+# so passes free next to nothing, and under load the walking thread shares two busy cores.
+# Measured with 1,000 slow uploads and 4,000 idle connections (bench/slow.py at N = 1,000,
+# interleaved runs, gc.callbacks):
+# - (10,000, 10, 10): gen-1 passes walk up to 110,000 objects, 100-160 ms each. API p99 over
+#   7 runs 73-115 ms (median 105), max 104-270 ms (median 140).
+# - (700, 10, ...), Python's own young thresholds: gen-1 passes 40-80 ms. p99 over 8 runs
+#   66-117 ms (median 84), max 89-153 ms (median 100), for ~0.3 s more collector time in a
+#   6 GiB run.
+# Full passes walk every live object (50-280 ms at that load, seven a run at Python's default
+# third threshold of 10): 1,000 gen-1 passes (some 7 million container allocations, minutes
+# of such load; never while idle) between two of them reclaim what little reaches the old
+# generation in cycles.
+GC_THRESHOLDS = (700, 10, 1_000)
 
 
 def tune_for_serving() -> None:
