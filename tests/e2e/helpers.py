@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import httpx
 from apideck_unify import Apideck
 from awscrt import checksums
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.backends import new_s3_url
 from tests.conftest import Server, assert_clean_log, start_server, stop_server
@@ -115,9 +115,24 @@ def disk_and_s3_server(tmp: Path) -> Iterator[Server]:
     assert_clean_log(srv)
 
 
+def metric(source: httpx.Client | str, name: str, **labels: str) -> float:
+    """The value of the sample `name` with exactly `labels` on a server's /metrics page (it
+    must be there), read with prometheus_client's own parser. `source`: a client of the server
+    (its connection, e.g. one held open at the connection cap) or the server's base URL."""
+    if isinstance(source, httpx.Client):
+        page = source.get("/metrics")
+    else:
+        page = httpx.get(source + "/metrics")
+    values = [
+        sample.value
+        for family in text_string_to_metric_families(page.text)
+        for sample in family.samples
+        if sample.name == name and sample.labels == labels
+    ]
+    assert len(values) == 1, f"{name} {labels}: {len(values)} samples on /metrics"
+    return values[0]
+
+
 def received_bytes(base_url: str) -> float:
     """partway's own counter of request body bytes."""
-    text = httpx.get(base_url + "/metrics").text
-    found = re.search(r"^partway_http_received_bytes_total (\S+)$", text, re.MULTILINE)
-    assert found is not None
-    return float(found.group(1))
+    return metric(base_url, "partway_http_received_bytes_total")

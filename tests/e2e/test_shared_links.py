@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import Server
 
-from .helpers import assert_error, upload_whole
+from .helpers import assert_error, metric, upload_whole
 
 LINKS = "/file-storage/shared-links"
 PAYLOAD = bytes(range(256)) * 40
@@ -168,13 +168,7 @@ def test_shared_filter_and_metrics(
     names = {e["name"] for e in listed}
     assert "listed-shared.txt" in names and "listed-private.txt" not in names
     anonymous.get(url)
-    metrics = httpx.get(f"{server.base_url}/metrics").text
-    counted = [
-        line
-        for line in metrics.splitlines()
-        if line.startswith("partway_shared_link_downloads_total")
-    ]
-    assert counted and float(counted[0].split()[-1]) >= 1
+    assert metric(server.base_url, "partway_shared_link_downloads_total") >= 1
 
 
 def test_the_database_holds_no_working_token(server: Server, client: httpx.Client) -> None:

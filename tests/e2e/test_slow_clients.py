@@ -34,6 +34,7 @@ from .helpers import (
     create_session,
     finish,
     get_session,
+    metric,
     put_part,
     upload_whole,
 )
@@ -74,13 +75,6 @@ def part_heads(srv: Server, consumer: str, count: int, length: int) -> list[tupl
 
 
 T = TypeVar("T")
-
-
-def metric(client: httpx.Client, name: str) -> float:
-    for line in client.get("/metrics").text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[-1])
-    raise AssertionError(f"no {name} in /metrics")
 
 
 def test_trickling_bodies_and_idle_connections_leave_the_api_responsive(tmp_path: Path) -> None:
@@ -158,9 +152,9 @@ def test_silent_bodies_all_get_408_on_their_own_deadline(tmp_path: Path) -> None
             sid = heads[0][0]
             assert get_session(client, sid)["uploaded_parts"] == []
             assert put_part(client, sid, 0, os.urandom(MIB)).status_code == 200
-            assert metric(client, 'partway_bodies_cut_total{reason="idle"}') == 256
-            assert metric(client, 'partway_bodies_in_flight{state="waiting"}') == 0
-            assert metric(client, 'partway_thread_pool{pool="body",what="threads"}') == 4
+            assert metric(client, "partway_bodies_cut_total", reason="idle") == 256
+            assert metric(client, "partway_bodies_in_flight", state="waiting") == 0
+            assert metric(client, "partway_thread_pool", pool="body", what="threads") == 4
 
 
 @pytest.mark.edge_protocol  # uvicorn's own protocol closes without lingering: a reset may
@@ -184,7 +178,7 @@ def test_a_trickle_below_the_minimum_rate_is_cut(tmp_path: Path) -> None:
         assert b"minimum" in reply
         assert 2 <= time.monotonic() - began < 5
         with srv.client() as client:
-            assert metric(client, 'partway_bodies_cut_total{reason="slow"}') == 1
+            assert metric(client, "partway_bodies_cut_total", reason="slow") == 1
 
 
 def test_a_silent_chunked_part_is_cut_and_its_session_finishes_right_after(
@@ -309,7 +303,7 @@ def test_at_the_cap_a_new_connection_takes_the_longest_idle_ones_place(tmp_path:
             raw.sock.sendall(raw.get("/healthz"))
             assert raw.response()[0] == 200
         with srv.client() as client:
-            assert metric(client, 'partway_http_idle_closed_total{reason="cap"}') >= 1
+            assert metric(client, "partway_http_idle_closed_total", reason="cap") >= 1
 
 
 @pytest.mark.edge_protocol
@@ -326,14 +320,14 @@ def test_past_half_the_cap_idle_connections_close_after_the_busy_timeout(tmp_pat
         assert all(closed_by_server(raw, 5) for raw in calm + busy)
         assert time.monotonic() - began < 4
         with srv.client() as client:
-            assert metric(client, 'partway_http_idle_closed_total{reason="busy"}') == 12
+            assert metric(client, "partway_http_idle_closed_total", reason="busy") == 12
 
 
 def test_on_sqlite_one_request_works_at_a_time_by_default(tmp_path: Path) -> None:
     """SQLite's default is one slot (config.py says why, with the figures); PostgreSQL's is 4
     (tests/e2e/test_scale_out.py)."""
     with server_with(tmp_path) as srv, srv.client() as client:
-        assert metric(client, 'partway_request_slots{what="slots"}') == 1
+        assert metric(client, "partway_request_slots", what="slots") == 1
 
 
 @pytest.mark.edge_protocol
@@ -376,7 +370,7 @@ def test_a_client_that_stops_reading_is_dropped(tmp_path: Path) -> None:
         path = f"/file-storage/files/{file_id}/download"
         sock.sendall(request_head(srv.headers(), "GET", path, 0))  # and never read
         time.sleep(5)
-        assert metric(client, 'partway_http_refused_total{reason="send_timeout"}') == 1
+        assert metric(client, "partway_http_refused_total", reason="send_timeout") == 1
         sock.close()
 
 
@@ -406,7 +400,7 @@ def test_a_silent_single_request_upload_is_cut_too(tmp_path: Path) -> None:
         with srv.client() as client:
             listed = client.get("/file-storage/files", params={"filter[folder_id]": "root"})
             assert listed.json()["data"] == []
-            assert metric(client, 'partway_bodies_cut_total{reason="idle"}') == 1
+            assert metric(client, "partway_bodies_cut_total", reason="idle") == 1
 
 
 def test_one_tenants_burst_does_not_queue_another_tenant_behind_it(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from playwright.sync_api import FilePayload, Page, Request
 from tests.backends import BUCKET, new_s3_url, s3_client
 from tests.conftest import Server, assert_clean_log, start_server, stop_server
 
-from .helpers import MIB, download
+from .helpers import MIB, download, received_bytes
 from .npm_pages import uppy_site, wait_until
 
 UPPY = Path(__file__).resolve().parent.parent / "uppy-s3"
@@ -119,14 +119,6 @@ def throttle(page: Page, bytes_per_s: int) -> None:
     cdp.send("Network.enable")
     conditions = {"offline": False, "latency": 0, "downloadThroughput": -1}
     cdp.send("Network.emulateNetworkConditions", {**conditions, "uploadThroughput": bytes_per_s})
-
-
-def received_bytes(base_url: str) -> float:
-    """partway's own counter of request body bytes."""
-    text = httpx.get(base_url + "/metrics").text
-    found = re.search(r"^partway_http_received_bytes_total (\S+)$", text, re.MULTILINE)
-    assert found is not None
-    return float(found.group(1))
 
 
 def make_folder(server: Server, name: str) -> str:

@@ -12,7 +12,6 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-import httpx
 from standardwebhooks.webhooks import Webhook
 
 from tests.backends import new_database
@@ -26,7 +25,7 @@ from tests.conftest import (
     stop_server,
 )
 
-from .helpers import create_session, upload_whole
+from .helpers import create_session, metric, upload_whole
 from .test_folder_copy import FILES, FOLDERS, folder, put_file
 from .webhook_receiver import SECRET, environ, events, receiver, webhook_env
 
@@ -139,7 +138,7 @@ def test_failures_are_retried_in_order_then_dead_lettered_and_retried_by_hand(
                 assert client.delete(f"/file-storage/files/{file_id}").is_success
             # Tried again and again until the window closes: dead letters.
             dead = {row["kind"]: row for row in _wait_listed(srv.data_dir, env, "dead", 3)}
-            assert metric(srv.base_url, 'partway_webhooks_failed_total{endpoint="main"}') >= 6
+            assert metric(srv.base_url, "partway_webhooks_failed_total", endpoint="main") >= 6
             assert dead["file.created"]["attempts"] >= 2
             assert dead["upload_session.created"]["attempts"] >= 2
             # In order per entity: the file's deletion waited until its creation was given up.
@@ -276,14 +275,6 @@ def test_a_new_endpoint_starts_at_the_end_and_a_removed_one_is_stopped(tmp_path:
     assert len(stopped) == 2
     assert all(row["last_error"] == "endpoint removed from the settings" for row in stopped)
     assert len(rx.requests("/gone")) == tries_to_gone
-
-
-def metric(base_url: str, name: str) -> float:
-    """A sample's value on the server's /metrics page (it must be there)."""
-    for line in httpx.get(base_url + "/metrics").text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[-1])
-    raise AssertionError(f"{name} is not on /metrics")
 
 
 def _cli(data_dir: Path, env: dict[str, str], *args: str) -> str:
