@@ -99,10 +99,11 @@ class Bench:
         server: Measured,
         once: Callable[[], dict[str, Any]],
         check: Callable[[dict[str, Any]], bool] | None,
+        store: Measured | None = None,
     ) -> None:
         """Queue a row for the next `interleaved` round: its server stays up until then."""
         self.rows.append(row)
-        self.pending.append(Trial(row, server, once, check))
+        self.pending.append(Trial(row, server, once, check, store))
 
     def interleaved(self) -> None:
         """Every queued row once per round, `runs` rounds: rows compared with each other meet the
@@ -118,6 +119,7 @@ class Bench:
                     os.sync()
                     pre_touch(self.size)
                     cpu0 = t.server.cpu()
+                    store0 = t.store.cpu() if t.store is not None else 0.0
                     result = t.once()
                     if "failed" in result:  # a row whose client or server cannot do it
                         t.row.failed = str(result["failed"])
@@ -125,7 +127,8 @@ class Bench:
                             f"round {run}/{self.runs} [bold]{t.row.name}[/]: failed, {t.row.failed}"
                         )
                         continue
-                    t.row.add(result, t.server.cpu() - cpu0)
+                    store_cpu = t.store.cpu() - store0 if t.store is not None else None
+                    t.row.add(result, t.server.cpu() - cpu0, store_cpu)
                     if t.check is not None:
                         t.ok = t.check(result) and t.ok
                     console.print(
@@ -272,6 +275,7 @@ class Bench:
             streams,
             digests,
             after,
+            s3,
         )
 
     def partway_trial(
@@ -284,9 +288,11 @@ class Bench:
         streams: int,
         digests: bool,
         after: Callable[[], None] | None = None,
+        store: Measured | None = None,
     ) -> Row:
         """Queue `row`: the bench client uploading through a partway server of its own; `after`
-        runs once each upload is checked and deleted (outside the measured time)."""
+        runs once each upload is checked and deleted (outside the measured time); `store`: the
+        object store behind it, whose CPU is measured too."""
         server, key, _ = self.partway_server(name, fsync, extra)
         counter = iter(range(10**6))
         if after is not None:
@@ -304,7 +310,7 @@ class Bench:
                 after()
             return ok
 
-        self.measured(row, server, once, check)
+        self.measured(row, server, once, check, store)
         return row
 
     def warm_up(self, base: str, key: str, protocol: str, after: Callable[[], None] | None) -> None:
@@ -434,6 +440,7 @@ class Bench:
                     4,
                     digests,
                     lambda: None,
+                    store,
                 )
             self.interleaved()
         finally:

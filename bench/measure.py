@@ -200,10 +200,16 @@ class Row:
     bytes_each: int = 0
     # MB/s over the client's whole process (start and exit included), where it was timed
     process_mbps: list[float] = field(default_factory=list)
+    # The object store's own CPU while a partway row in front of it ran (Trial.store)
+    store_cpu_per_gib: list[float] = field(default_factory=list)
 
-    def add(self, result: dict[str, Any], server_cpu: float) -> None:
+    def add(
+        self, result: dict[str, Any], server_cpu: float, store_cpu: float | None = None
+    ) -> None:
         self.bytes_each = result["bytes"]
         gib = result["bytes"] / 1024**3
+        if store_cpu is not None:
+            self.store_cpu_per_gib.append(store_cpu / gib)
         self.mbps.append(result["bytes"] / MB / result["seconds"])
         if "process_seconds" in result:
             self.process_mbps.append(result["bytes"] / MB / result["process_seconds"])
@@ -257,4 +263,6 @@ class Trial:
     server: Measured
     once: Callable[[], dict[str, Any]]
     check: Callable[[dict[str, Any]], bool] | None
+    # The object store behind a partway row: its CPU is measured too (2 cores are shared).
+    store: Measured | None = None
     ok: bool = True

@@ -312,8 +312,46 @@ def object_store_section(rows: list[Row], runs: int) -> str:
         "|---|---:|---:|",
         *[f"| {label} | {_ratio(a, b)} | {target} |" for label, a, b, target in ratios],
         "",
+        *_cpu_bound(rows, s3_alone, az_alone),
     ]
     return "\n".join(lines)
+
+
+def _cpu_bound(rows: list[Row], s3_alone: Row | None, az_alone: Row | None) -> list[str]:
+    """What the shared cores allow: the store, partway and the client run on the same two
+    cores, so where they are all busy a row can move at most (cores ÷ its total CPU per GiB),
+    and partway's ratio to the store alone cannot pass the ratio of the two totals."""
+
+    def total(row: Row, own: float) -> float:
+        return own + median(row.server_cpu_per_gib) + median(row.client_cpu_per_gib)
+
+    lines = []
+    for alone in (s3_alone, az_alone):
+        if alone is None or not alone.server_cpu_per_gib:
+            continue
+        alone_total = total(alone, 0.0)
+        store = alone.name.split(" alone")[0]
+        for row in rows:
+            if row is alone or not row.store_cpu_per_gib or store.split(" (")[0] not in row.name:
+                continue
+            both = total(row, median(row.store_cpu_per_gib))
+            lines.append(
+                f"| {row.name} | {median(row.store_cpu_per_gib):.2f} | {both:.2f} "
+                f"(alone: {alone_total:.2f}) | {alone_total / both:.2f} | {_ratio(row, alone)} |"
+            )
+    if not lines:
+        return []
+    return [
+        "CPU per GiB of everything in a row (the store's own, measured in the partway rows "
+        "too, + partway's + the client's): where the two cores are busy, partway's ratio to "
+        "the store alone can reach at most the ratio of those totals.",
+        "",
+        "| row | the store's CPU s/GiB | store + partway + client CPU s/GiB | ratio if "
+        "CPU-bound | ratio measured |",
+        "|---|---:|---:|---:|---:|",
+        *lines,
+        "",
+    ]
 
 
 def write_object_stores(out: Path, rows: list[Row], runs: int) -> None:
