@@ -27,18 +27,20 @@ def test_a_part_is_held_by_one_request_at_a_time_and_other_parts_stay_free(
 
     async def scenario() -> None:
         first, second = locks(tmp_path), locks(tmp_path)
-        async with first.session_shared(sid), first.range(sid, 3):
+        async with first.part(sid, 3):
             # Other parts and the shared session lock are free beside it.
-            async with second.session_shared(sid), second.range(sid, 2), second.range(sid, 4):
+            async with second.session_shared(sid), second.part(sid, 2), second.part(sid, 4):
                 pass
             with pytest.raises(Busy, match="byte 3"):
-                async with second.range(sid, 3):
+                async with second.part(sid, 3):
                     pass
             with pytest.raises(Busy, match="session"):
                 async with second.session_exclusive(sid):
                     pass
         # Released on leaving: both are free again.
-        async with second.session_exclusive(sid), second.range(sid, 3):
+        async with second.session_exclusive(sid):
+            pass
+        async with second.part(sid, 3):
             pass
 
     asyncio.run(scenario())
@@ -49,7 +51,7 @@ def test_a_waiter_gets_the_part_once_its_holder_lets_go(tmp_path: Path) -> None:
     order: list[str] = []
 
     async def hold(name: str) -> None:
-        async with locks(tmp_path, timeout=5).range(sid, 0):
+        async with locks(tmp_path, timeout=5).part(sid, 0):
             order.append(f"{name} in")
             await asyncio.sleep(0.05)
             order.append(f"{name} out")
@@ -63,7 +65,7 @@ def test_a_waiter_gets_the_part_once_its_holder_lets_go(tmp_path: Path) -> None:
 
 def _hold_part_in_child(directory: str, sid: str, ready: EventType) -> None:
     async def hold() -> None:
-        async with FileLocks(Path(directory)).range(sid, 7):
+        async with FileLocks(Path(directory)).part(sid, 7):
             ready.set()
             await asyncio.sleep(60)
 
@@ -80,7 +82,7 @@ def test_a_killed_holder_releases_its_part(tmp_path: Path) -> None:
         assert ready.wait(30)
 
         async def try_part() -> None:
-            async with locks(tmp_path).range(sid, 7):
+            async with locks(tmp_path).part(sid, 7):
                 pass
 
         with pytest.raises(Busy):
@@ -96,7 +98,7 @@ def test_forget_removes_the_session_file_and_ids_never_steer_a_path(tmp_path: Pa
     store = locks(tmp_path)
 
     async def scenario() -> None:
-        async with store.range(sid, 1):
+        async with store.part(sid, 1):
             pass
         assert os.listdir(tmp_path / "locks") == [f"{sid}.lock"]
         await store.forget(sid)

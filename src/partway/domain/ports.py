@@ -178,8 +178,10 @@ class Locks(Protocol):
 
     def session_exclusive(self, session_id: str) -> AbstractAsyncContextManager[None]: ...
 
-    def range(self, session_id: str, start: int) -> AbstractAsyncContextManager[None]:
-        """Exclusive: one writer at a time of the range starting at `start`."""
+    def part(self, session_id: str, start: int) -> AbstractAsyncContextManager[None]:
+        """What a part's writer holds: the session shared, and the range starting at `start`
+        exclusive (one writer at a time of each range). Taken together, the session first; if
+        the range cannot be had (Busy), neither is held."""
 
     async def forget(self, session_id: str) -> None:
         """Drop whatever the locks of a finished or deleted session left behind."""

@@ -362,10 +362,7 @@ class UploadService:
             grid = (tenant, session, storage, rule, source, content_length, digest)
             return await self._append_on_grid(*grid)
         plan = rule.plan(session, content_length, storage.capabilities)
-        async with (
-            self._locks.session_shared(session_id),
-            self._locks.range(session_id, plan.start),
-        ):
+        async with self._locks.part(session_id, plan.start):
             # Re-read under the lock: finish or abort may have run while we waited.
             session = await self._open(tenant, session_id, rule.needs_ranges(session), plan.start)
             wanted = plan.limit if plan.length is None else plan.length
@@ -403,10 +400,7 @@ class UploadService:
             raise OperationUnsupported(
                 "appends at any offset need a store that writes in place or keeps tails (S3)"
             )
-        async with (
-            self._locks.session_shared(session.id),
-            self._locks.range(session.id, APPEND_LOCK),
-        ):
+        async with self._locks.part(session.id, APPEND_LOCK):
             session = await self._open(tenant, session.id)
             plan = rule.plan(session, content_length, storage.capabilities)
             wanted = plan.limit if plan.length is None else plan.length
@@ -438,10 +432,7 @@ class UploadService:
         copies = self._copies.get(session.service_id)
         if copies is None:
             raise OperationUnsupported("this store copies no ranges into parts")
-        async with (
-            self._locks.session_shared(session_id),
-            self._locks.range(session_id, start),
-        ):
+        async with self._locks.part(session_id, start):
             session = await self._open(tenant, session_id, with_ranges=False)
             await self.admission.check_range(session, start, size, f"the range at {start}")
             written = await copies.copy_range(session.placement, start, source_key, first, size)

@@ -61,8 +61,16 @@ class FileLocks:
     def session_exclusive(self, session_id: str) -> contextlib.AbstractAsyncContextManager[None]:
         return self._hold(session_id, _flock(fcntl.LOCK_EX), "the upload session")
 
-    def range(self, session_id: str, start: int) -> contextlib.AbstractAsyncContextManager[None]:
-        return self._hold(session_id, _byte_lock(start), f"the range at byte {start}")
+    @contextlib.asynccontextmanager
+    async def part(self, session_id: str, start: int) -> AsyncIterator[None]:
+        # Both locks on one descriptor: closing it releases both, and a part opens the file once.
+        fd = await self._open(session_id)
+        try:
+            await self._acquire(fd, _flock(fcntl.LOCK_SH), "the upload session")
+            await self._acquire(fd, _byte_lock(start), f"the range at byte {start}")
+            yield
+        finally:
+            os.close(fd)
 
     async def forget(self, session_id: str) -> None:
         await DISK.run(_unlink, self._path(session_id))

@@ -34,16 +34,17 @@ class MemoryLocks:
         return self._session(session_id, shared=False)
 
     @contextlib.asynccontextmanager
-    async def range(self, session_id: str, start: int) -> AsyncIterator[None]:
-        lock = self._ranges.setdefault((session_id, start), asyncio.Lock())
-        try:
-            await asyncio.wait_for(lock.acquire(), self._timeout)
-        except TimeoutError:
-            raise Busy(f"the range at byte {start} is busy with another request") from None
-        try:
-            yield
-        finally:
-            lock.release()
+    async def part(self, session_id: str, start: int) -> AsyncIterator[None]:
+        async with self._session(session_id, shared=True):
+            lock = self._ranges.setdefault((session_id, start), asyncio.Lock())
+            try:
+                await asyncio.wait_for(lock.acquire(), self._timeout)
+            except TimeoutError:
+                raise Busy(f"the range at byte {start} is busy with another request") from None
+            try:
+                yield
+            finally:
+                lock.release()
 
     @contextlib.asynccontextmanager
     async def _session(self, session_id: str, shared: bool) -> AsyncIterator[None]:
