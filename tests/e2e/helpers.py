@@ -13,6 +13,7 @@ import httpx
 from apideck_unify import Apideck
 from awscrt import checksums
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 from tests.backends import new_s3_url
 from tests.conftest import Server, assert_clean_log, start_server, stop_server
@@ -115,20 +116,20 @@ def disk_and_s3_server(tmp: Path) -> Iterator[Server]:
     assert_clean_log(srv)
 
 
+def metric_samples(text: str) -> list[Sample]:
+    """Every sample of a /metrics page, read with prometheus_client's own parser."""
+    return [sample for family in text_string_to_metric_families(text) for sample in family.samples]
+
+
 def metric(source: httpx.Client | str, name: str, **labels: str) -> float:
     """The value of the sample `name` with exactly `labels` on a server's /metrics page (it
-    must be there), read with prometheus_client's own parser. `source`: a client of the server
-    (its connection, e.g. one held open at the connection cap) or the server's base URL."""
+    must be there). `source`: a client of the server (its connection, e.g. one held open at the
+    connection cap) or the server's base URL."""
     if isinstance(source, httpx.Client):
         page = source.get("/metrics")
     else:
         page = httpx.get(source + "/metrics")
-    values = [
-        sample.value
-        for family in text_string_to_metric_families(page.text)
-        for sample in family.samples
-        if sample.name == name and sample.labels == labels
-    ]
+    values = [s.value for s in metric_samples(page.text) if s.name == name and s.labels == labels]
     assert len(values) == 1, f"{name} {labels}: {len(values)} samples on /metrics"
     return values[0]
 

@@ -14,11 +14,19 @@ from urllib.parse import urlparse
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import Server, free_port, launch, log_events, start_server, stop_server
 
-from .helpers import MIB, SESSIONS, create_session, finish, get_session, put_part, sha1_header
+from .helpers import (
+    MIB,
+    SESSIONS,
+    create_session,
+    finish,
+    get_session,
+    metric_samples,
+    put_part,
+    sha1_header,
+)
 
 
 @pytest.fixture(scope="module")
@@ -42,13 +50,9 @@ Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 def scrape(server: Server) -> Samples:
-    """Every sample on the /metrics page (prometheus_client's parser), by name and labels."""
+    """Every sample on the /metrics page, by name and labels."""
     text = httpx.get(server.base_url + "/metrics").text
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
+    return {(s.name, frozenset(s.labels.items())): s.value for s in metric_samples(text)}
 
 
 def delta(before: Samples, after: Samples, name: str, **labels: str) -> float:

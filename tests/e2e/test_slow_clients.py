@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 import httpx
 import psutil
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import (
     Server,
@@ -35,6 +34,7 @@ from .helpers import (
     finish,
     get_session,
     metric,
+    metric_samples,
     put_part,
     upload_whole,
 )
@@ -444,8 +444,7 @@ def test_one_tenants_burst_does_not_queue_another_tenant_behind_it(tmp_path: Pat
 
 def metric_sum(text: str, name: str) -> float:
     """The sum of a metric's samples over all their labels."""
-    families = text_string_to_metric_families(text)
-    return sum(s.value for f in families for s in f.samples if s.name == name)
+    return sum(s.value for s in metric_samples(text) if s.name == name)
 
 
 def test_requests_leave_no_reference_cycles_for_the_collector(tmp_path: Path) -> None:

@@ -56,21 +56,15 @@ class FileLocks:
         self._timeout = timeout
 
     def session_shared(self, session_id: str) -> contextlib.AbstractAsyncContextManager[None]:
-        return self._hold(session_id, _flock(fcntl.LOCK_SH), "the upload session")
+        return self._hold(session_id, (_flock(fcntl.LOCK_SH), "the upload session"))
 
     def session_exclusive(self, session_id: str) -> contextlib.AbstractAsyncContextManager[None]:
-        return self._hold(session_id, _flock(fcntl.LOCK_EX), "the upload session")
+        return self._hold(session_id, (_flock(fcntl.LOCK_EX), "the upload session"))
 
-    @contextlib.asynccontextmanager
-    async def part(self, session_id: str, start: int) -> AsyncIterator[None]:
-        # Both locks on one descriptor: closing it releases both, and a part opens the file once.
-        fd = await self._open(session_id)
-        try:
-            await self._acquire(fd, _flock(fcntl.LOCK_SH), "the upload session")
-            await self._acquire(fd, _byte_lock(start), f"the range at byte {start}")
-            yield
-        finally:
-            os.close(fd)
+    def part(self, session_id: str, start: int) -> contextlib.AbstractAsyncContextManager[None]:
+        # Both on one descriptor: closing it releases both, and a part opens the file once.
+        session = (_flock(fcntl.LOCK_SH), "the upload session")
+        return self._hold(session_id, session, (_byte_lock(start), f"the range at byte {start}"))
 
     async def forget(self, session_id: str) -> None:
         await DISK.run(_unlink, self._path(session_id))
@@ -83,14 +77,17 @@ class FileLocks:
 
     @contextlib.asynccontextmanager
     async def _hold(
-        self, session_id: str, take: Callable[[int], None], what: str
+        self, session_id: str, *locks: tuple[Callable[[int], None], str]
     ) -> AsyncIterator[None]:
+        """The session file's `locks` (how to take each, what it guards), in order, on one
+        descriptor."""
         fd = await self._open(session_id)
         try:
-            await self._acquire(fd, take, what)
+            for take, what in locks:
+                await self._acquire(fd, take, what)
             yield
         finally:
-            os.close(fd)  # closing the descriptor releases the lock
+            os.close(fd)  # closing the descriptor releases every lock taken on it
 
     async def _open(self, session_id: str) -> int:
         path = self._path(session_id)
