@@ -7,7 +7,7 @@ import importlib.metadata
 import pytest
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from partway import cli
+from partway import serve
 from partway.config import Settings
 from partway.http import server
 from partway.http.fast_path import fast_path_problem
@@ -22,7 +22,7 @@ def edge() -> Edge:
 
 def test_the_installed_uvicorn_passes() -> None:
     assert fast_path_problem() is None
-    assert issubclass(cli._protocol(Settings(), edge()), server.EdgeProtocol)
+    assert issubclass(serve.http_protocol(Settings(), edge()), server.EdgeProtocol)
 
 
 def test_a_uvicorn_outside_the_tested_range_means_the_stock_protocol(
@@ -30,14 +30,14 @@ def test_a_uvicorn_outside_the_tested_range_means_the_stock_protocol(
 ) -> None:
     monkeypatch.setattr(importlib.metadata, "version", lambda name: "0.99.0")
     assert "outside the tested range" in (fast_path_problem() or "")
-    assert cli._protocol(Settings(), edge()) == "auto"
+    assert serve.http_protocol(Settings(), edge()) == "auto"
 
 
 def test_a_missing_hook_means_the_stock_protocol(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delattr(HttpToolsProtocol, "on_body")
     assert "on_body" in (fast_path_problem() or "")
-    assert cli._protocol(Settings(), edge()) == "auto"
+    assert serve.http_protocol(Settings(), edge()) == "auto"
 
 
 def test_stock_can_be_asked_for() -> None:
-    assert cli._protocol(Settings(http_protocol="stock"), edge()) == "auto"
+    assert serve.http_protocol(Settings(http_protocol="stock"), edge()) == "auto"
