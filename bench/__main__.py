@@ -57,6 +57,13 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def partway_command() -> list[str]:
+    """`partway` as a user runs it: the console script installed beside this interpreter (no
+    runpy, as `python -m partway` has), else the module."""
+    script = Path(sys.executable).parent / "partway"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "partway"]
+
+
 def make_source(path: Path, size: int) -> str:
     digest = hashlib.sha256()
     with path.open("wb") as f:
@@ -490,9 +497,7 @@ class Bench:
             began = time.perf_counter()
             out = subprocess.run(
                 [
-                    sys.executable,
-                    "-m",
-                    "partway",
+                    *partway_command(),
                     "upload",
                     str(link),
                     "--json",

@@ -186,9 +186,21 @@ def _command_of(argv: list[str]) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else argv
     client = _command_of(words) in CLIENT_COMMANDS
-    args = parser(only_client=client).parse_args(words)
-    if not client:  # a client command turns it on once it has imported what it runs with
+    if client:
+        # No collections during its imports, as __main__.py does for `python -m partway`: the
+        # console script reaches here with the collector on and most imports still to come. The
+        # command turns it back on once it has imported what it runs with.
+        gc.disable()
+    else:
         gc.enable()  # __main__.py turned it off for the imports
+    try:
+        return _run(words, client)
+    finally:
+        gc.enable()
+
+
+def _run(words: list[str], client: bool) -> int:
+    args = parser(only_client=client).parse_args(words)
     if other_names(os.environ):  # else the settings model (pydantic) need not be imported
         from .config import unknown_variables
 
