@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import json
@@ -19,7 +18,8 @@ import httpx
 import pytest
 from awscrt import checksums
 
-from partway.client.api import AsyncApi, Credentials
+from partway.client.models import Credentials
+from partway.client.syncapi import SyncApi
 from partway.client.uploader import Uploader, UploadOptions, UploadProgress
 from tests.conftest import Server, log_events, start_server, stop_server
 
@@ -318,12 +318,9 @@ def upload_in_process(
 ) -> dict[str, object]:
     creds = Credentials(server.key, server.app_id, server.consumer_id)
 
-    async def run() -> dict[str, object]:
-        async with AsyncApi(server.base_url, creds) as api:
-            uploader = Uploader(api, server.base_url, server.app_id, server.consumer_id)
-            return await uploader.upload(path, UploadOptions(parallel=3), notify)
-
-    return asyncio.run(run())
+    with SyncApi(server.base_url, creds) as api:
+        uploader = Uploader(api, server.base_url, server.app_id, server.consumer_id)
+        return uploader.upload(path, UploadOptions(parallel=3), notify)
 
 
 def test_parts_sent_by_worker_threads_are_each_reported_once(

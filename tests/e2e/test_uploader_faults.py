@@ -20,10 +20,10 @@ import pytest
 
 from partway.client import (
     ApiError,
-    AsyncApi,
     Credentials,
     RetryPolicy,
     StateStore,
+    SyncApi,
     Uploader,
     UploadOptions,
     upload_async,
@@ -167,35 +167,35 @@ DEATHS = {
 }
 
 
-class Outage(httpx.AsyncBaseTransport):
+class Outage(httpx.BaseTransport):
     """The server dies at the first request of a kind: before it arrives ("before"), or after it
     was carried out but before its answer (kept in `lost`) got back ("after"). From then on
     nothing reaches the server."""
 
     def __init__(self, dies_at: str, when: str) -> None:
-        self._inner = httpx.AsyncHTTPTransport()
+        self._inner = httpx.HTTPTransport()
         self._dies_at = DEATHS[dies_at]
         self._when = when
         self.dead = False
         self.lost: dict[str, Any] = {}
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
         if self.dead:
             raise httpx.ConnectError("connection refused", request=request)
         if self._dies_at.fullmatch(f"{request.method} {request.url.path}"):
             self.dead = True
             if self._when == "before":
                 raise httpx.ConnectError("connection refused", request=request)
-            res = await self._inner.handle_async_request(request)
-            self.lost = json.loads(await res.aread())
+            res = self._inner.handle_request(request)
+            self.lost = json.loads(res.read())
             raise httpx.RemoteProtocolError("server disconnected", request=request)
-        return await self._inner.handle_async_request(request)
+        return self._inner.handle_request(request)
 
-    async def aclose(self) -> None:
-        await self._inner.aclose()
+    def close(self) -> None:
+        self._inner.close()
 
 
-async def run_into_outage(
+def run_into_outage(
     server: Server, path: Path, state: Path, dies_at: str, when: str
 ) -> tuple[Outage, dict[str, Any] | None]:
     """One uploader run against a server that dies at `dies_at`; the file if the run got that
@@ -203,24 +203,22 @@ async def run_into_outage(
     outage = Outage(dies_at, when)
     creds = Credentials(server.key, server.app_id, server.consumer_id)
     retry = RetryPolicy(attempts=2, initial=0.01, maximum=0.02)
-    http = httpx.AsyncClient(base_url=server.base_url, transport=outage)
-    async with AsyncApi(server.base_url, creds, retry=retry, http=http) as api:
+    http = httpx.Client(base_url=server.base_url, transport=outage)
+    with SyncApi(server.base_url, creds, retry=retry, http=http) as api:
         uploader = Uploader(
             api, server.base_url, server.app_id, server.consumer_id, StateStore(state)
         )
         try:
-            return outage, await uploader.upload(path, UploadOptions(parallel=2))
+            return outage, uploader.upload(path, UploadOptions(parallel=2))
         except httpx.TransportError:
             if not outage.dead:
                 raise
             return outage, None
 
 
-async def upload_until_outage(
-    server: Server, path: Path, state: Path, dies_at: str, when: str
-) -> Outage:
+def upload_until_outage(server: Server, path: Path, state: Path, dies_at: str, when: str) -> Outage:
     """One uploader run that the server's death at `dies_at` must cut short."""
-    outage, file = await run_into_outage(server, path, state, dies_at, when)
+    outage, file = run_into_outage(server, path, state, dies_at, when)
     assert file is None, f"the server never died at {dies_at}"
     return outage
 
@@ -234,9 +232,9 @@ def test_resume_after_finish_answer_lost_then_death_before_file_lookup(
     source, state = tmp_path / "finished-unheard.bin", tmp_path / "state"
     payload = os.urandom(3 * MIB + 5)
     source.write_bytes(payload)
-    first = asyncio.run(upload_until_outage(server, source, state, "finish", "after"))
+    first = upload_until_outage(server, source, state, "finish", "after")
     file_id = first.lost["data"]["id"]
-    asyncio.run(upload_until_outage(server, source, state, "get file", "before"))
+    (upload_until_outage(server, source, state, "get file", "before"))
 
     creds = Credentials(server.key, server.app_id, server.consumer_id)
     file = asyncio.run(
@@ -258,7 +256,7 @@ def test_changed_file_after_unheard_create_replaces_its_own_session(
     anew, not meet its own session's name (409). Another file of the same name is refused."""
     source, state = tmp_path / "edited.bin", tmp_path / "state"
     source.write_bytes(os.urandom(2 * MIB))
-    first = asyncio.run(upload_until_outage(server, source, state, "create", "after"))
+    first = upload_until_outage(server, source, state, "create", "after")
     old_session = first.lost["data"]["id"]
     creds = Credentials(server.key, server.app_id, server.consumer_id)
     stranger = tmp_path / "elsewhere" / "edited.bin"
@@ -293,7 +291,7 @@ def test_any_two_deaths_then_a_clean_run_end_with_the_file(server: Server, tmp_p
         source.write_bytes(payload)
         file = None
         for point, when in (first, second):
-            _, file = asyncio.run(run_into_outage(server, source, state, point, when))
+            _, file = run_into_outage(server, source, state, point, when)
             if file is not None:  # the run ended before that request came
                 break
         try:

@@ -1,4 +1,5 @@
-"""Clients of a partway server: `upload()` for scripts, `AsyncApi`/`Uploader` for more control."""
+"""Clients of a partway server: `upload()` for scripts, `Uploader` (blocking, over `SyncApi`) for
+more control, `AsyncApi` for every endpoint from asyncio code."""
 
 from __future__ import annotations
 
@@ -7,19 +8,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .api import ApiError, AsyncApi, Credentials, SessionInfo, SessionSummary
+    from .api import AsyncApi
+    from .models import ApiError, Credentials, SessionInfo, SessionSummary
     from .retry import RetryPolicy
     from .state import StateStore
+    from .syncapi import SyncApi
     from .uploader import FileChanged, Uploader, UploadOptions, UploadProgress
 
 # Loaded on first use (PEP 562): `partway upload` imports this package on its way to
-# client/cli.py, and httpx and asyncio are a third of its start (docs/benchmarks.md).
+# client/cli.py, and loads only what it runs with (no httpx or asyncio over plain HTTP).
 _LAZY = {
-    "ApiError": "api",
+    "ApiError": "models",
     "AsyncApi": "api",
-    "Credentials": "api",
-    "SessionInfo": "api",
-    "SessionSummary": "api",
+    "Credentials": "models",
+    "SessionInfo": "models",
+    "SessionSummary": "models",
+    "SyncApi": "syncapi",
     "RetryPolicy": "retry",
     "StateStore": "state",
     "FileChanged": "uploader",
@@ -45,6 +49,7 @@ __all__ = [
     "SessionInfo",
     "SessionSummary",
     "StateStore",
+    "SyncApi",
     "UploadOptions",
     "UploadProgress",
     "Uploader",
@@ -62,15 +67,20 @@ async def upload_async(
     state_dir: Path | None = None,
     retry: RetryPolicy | None = None,
 ) -> dict[str, Any]:
-    """Upload one file, resuming an interrupted upload of it; returns the File object."""
-    from .api import AsyncApi
-    from .state import StateStore, default_state_dir
-    from .uploader import Uploader
+    """`upload` for asyncio code: the blocking uploader in a thread, the loop free meanwhile."""
+    import asyncio
+    import functools
 
-    store = StateStore(state_dir or default_state_dir())
-    async with AsyncApi(server, credentials, retry=retry) as api:
-        uploader = Uploader(api, server, credentials.app_id, credentials.consumer_id, store)
-        return await uploader.upload(Path(path), options)
+    work = functools.partial(
+        upload,
+        path,
+        server=server,
+        credentials=credentials,
+        options=options,
+        state_dir=state_dir,
+        retry=retry,
+    )
+    return await asyncio.to_thread(work)
 
 
 def upload(
@@ -82,16 +92,12 @@ def upload(
     state_dir: Path | None = None,
     retry: RetryPolicy | None = None,
 ) -> dict[str, Any]:
-    """The blocking form of `upload_async`, for code without an event loop."""
-    import asyncio
+    """Upload one file, resuming an interrupted upload of it; returns the File object."""
+    from .state import StateStore, default_state_dir
+    from .syncapi import SyncApi
+    from .uploader import Uploader
 
-    return asyncio.run(
-        upload_async(
-            path,
-            server=server,
-            credentials=credentials,
-            options=options,
-            state_dir=state_dir,
-            retry=retry,
-        )
-    )
+    store = StateStore(state_dir or default_state_dir())
+    with SyncApi(server, credentials, retry=retry) as api:
+        uploader = Uploader(api, server, credentials.app_id, credentials.consumer_id, store)
+        return uploader.upload(Path(path), options)

@@ -1,131 +1,37 @@
-"""A typed async client for partway's HTTP API: one method per endpoint, retries built in."""
+"""A typed async client for partway's HTTP API: one method per endpoint, retries built in.
+
+`partway upload` uses syncapi.py instead (blocking, without httpx or asyncio to import)."""
 
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from ..wire import (
-    APP_ID,
-    CONSUMER_ID,
-    DIGEST,
-    FILES_PATH,
-    IDEMPOTENCY_KEY,
-    MAX_PAGE,
-    PART_SIZE_HINT,
-    SERVICE_ID,
-    SESSIONS_PATH,
-    UPLOAD_MODE,
+from ..wire import DIGEST, FILES_PATH, MAX_PAGE, SESSIONS_PATH
+from . import calls
+from .calls import Call
+from .models import (
+    ApiError,
+    Credentials,
+    SessionInfo,
+    SessionSummary,
+    needs_tls,
+    raise_for_error,
 )
-from .retry import RETRY_ERRORS, RetryPolicy, never_sent, never_works, waiting_for
+from .retry import RetryPolicy, never_sent, never_works, waiting_for
 
-
-def needs_tls(base_url: str) -> bool:
-    """Whether httpx's own transport is needed: plain HTTP goes over partway's (plainhttp.py for
-    the API calls, rawput.py for part bodies), which load no TLS context (~40 ms of CPU for the
-    CA bundle) and neither httpcore nor anyio."""
-    return base_url.lower().startswith("https:")
-
-
-class ApiError(Exception):
-    """An error answer of the server, with the Apideck error body's fields."""
-
-    def __init__(self, status: int, type_name: str, message: str, detail: Any = None) -> None:
-        super().__init__(f"{status} {type_name}: {message}")
-        self.status = status
-        self.type_name = type_name
-        self.message = message
-        self.detail = detail
-
-
-@dataclass(frozen=True)
-class Credentials:
-    api_key: str
-    app_id: str
-    consumer_id: str
-    service_id: str | None = None
-
-    def headers(self) -> dict[str, str]:
-        headers = {
-            "Authorization": f"Bearer {self.api_key}",
-            APP_ID: self.app_id,
-            CONSUMER_ID: self.consumer_id,
-        }
-        if self.service_id:
-            headers[SERVICE_ID] = self.service_id
-        return headers
-
-
-@dataclass(frozen=True)
-class SessionInfo:
-    id: str
-    part_size: int
-    size: int | None
-    uploaded_parts: list[int]
-    success: bool
-    name: str
-    expires_at: str | None
-    file_id: str | None
-    # The digests the server takes, fastest first (partway's extension; others: none named).
-    digest_algorithms: tuple[str, ...] = ()
-    # Whether its parts go straight into the store (partway's extension; others: proxied).
-    direct: bool = False
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> SessionInfo:
-        return cls(
-            id=data["id"],
-            part_size=int(data["part_size"]),
-            size=data.get("size"),
-            uploaded_parts=list(data.get("uploaded_parts", [])),
-            success=bool(data.get("success")),
-            name=data.get("name", ""),
-            expires_at=data.get("expires_at"),
-            file_id=data.get("file_id"),
-            digest_algorithms=tuple(data.get("digest_algorithms") or ()),
-            direct=data.get("upload_mode") == "direct",
-        )
-
-
-@dataclass(frozen=True)
-class SessionSummary:
-    """An unfinished session as the list shows it: its parts as a count and byte ranges."""
-
-    id: str
-    name: str
-    size: int | None
-    part_size: int
-    uploaded_parts_count: int
-    uploaded_byte_range: str
-    expires_at: str | None
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> SessionSummary:
-        return cls(
-            id=data["id"],
-            name=data.get("name", ""),
-            size=data.get("size"),
-            part_size=int(data["part_size"]),
-            uploaded_parts_count=int(data.get("uploaded_parts_count", 0)),
-            uploaded_byte_range=data.get("uploaded_byte_range", ""),
-            expires_at=data.get("expires_at"),
-        )
-
-
-def raise_for_error(res: httpx.Response) -> None:
-    if res.status_code < 400:
-        return
-    try:
-        body = res.json()
-        message = str(body.get("message") or res.reason_phrase)
-        raise ApiError(res.status_code, str(body.get("type_name", "")), message, body.get("detail"))
-    except ValueError:
-        raise ApiError(res.status_code, "", res.text[:200] or res.reason_phrase) from None
+__all__ = [
+    "ApiError",
+    "AsyncApi",
+    "Credentials",
+    "SessionInfo",
+    "SessionSummary",
+    "needs_tls",
+    "raise_for_error",
+]
 
 
 def _client(base_url: str) -> httpx.AsyncClient:
@@ -203,7 +109,7 @@ class AsyncApi:
         while True:
             try:
                 res = await self._http.request(method, path, headers=all_headers, **kwargs)
-            except RETRY_ERRORS as exc:
+            except httpx.TransportError as exc:
                 self.deliveries += 0 if never_sent(exc) else 1
                 wait = None if not self.reached and never_works(exc) else self._retry.after(attempt)
                 if wait is None:
@@ -223,6 +129,11 @@ class AsyncApi:
             await asyncio.sleep(wait)
             attempt += 1
 
+    async def _call(self, call: Call) -> Any:
+        """Send `call`; its answer's body, decoded (None if it has none)."""
+        res = await self._send(call.method, call.path, headers=call.headers, json=call.json)
+        return res.json() if res.content else None
+
     async def create_session(
         self,
         name: str,
@@ -233,22 +144,13 @@ class AsyncApi:
         idempotency_key: str | None = None,
         upload_mode: str | None = None,
     ) -> str:
-        body: dict[str, Any] = {"name": name, "parent_folder_id": folder_id, "size": size}
-        if drive_id:
-            body["drive_id"] = drive_id
-        # The key makes a retried create (first answer lost) return the same session.
-        headers = {IDEMPOTENCY_KEY: idempotency_key or secrets.token_hex(16)}
-        if part_size_hint:
-            headers[PART_SIZE_HINT] = str(part_size_hint)
-        if upload_mode:
-            headers[UPLOAD_MODE] = upload_mode
-        res = await self._send("POST", SESSIONS_PATH, json=body, headers=headers)
-        session_id: str = res.json()["data"]["id"]
-        return session_id
+        call = calls.create_session(
+            name, folder_id, size, drive_id, part_size_hint, idempotency_key, upload_mode
+        )
+        return calls.created_id(await self._call(call))
 
     async def get_session(self, session_id: str) -> SessionInfo:
-        res = await self._send("GET", f"{SESSIONS_PATH}/{session_id}")
-        return SessionInfo.from_json(res.json()["data"])
+        return calls.session_info(await self._call(calls.get_session(session_id)))
 
     async def sessions_page(
         self, cursor: str | None = None, limit: int | None = None
@@ -287,35 +189,23 @@ class AsyncApi:
         )
 
     async def finish(self, session_id: str, digest: str | None = None) -> dict[str, Any]:
-        headers = {DIGEST: digest} if digest else None
-        res = await self._send("POST", f"{SESSIONS_PATH}/{session_id}/finish", headers=headers)
-        data: dict[str, Any] = res.json()["data"]
-        return data
+        return calls.data(await self._call(calls.finish(session_id, digest)))
 
     async def direct_parts(self, session_id: str) -> list[dict[str, Any]] | None:
         """partway extension: a signed URL per missing part for PUTs straight into the store;
         None when the session's store takes no direct parts (local disk, an older server)."""
         try:
-            res = await self._send("GET", f"{SESSIONS_PATH}/{session_id}/direct")
+            return calls.parts(await self._call(calls.direct_parts(session_id)))
         except ApiError as exc:
-            # 404/405: a server without the route (the session was just read, so it exists);
-            # a session that did vanish fails at the next call anyway.
-            unsupported = exc.type_name == "ConnectorOperationUnsupportedError"
-            if exc.status in (404, 405) or unsupported:
+            if calls.no_direct_parts(exc):
                 return None
             raise
-        parts: list[dict[str, Any]] = res.json()["data"]["parts"]
-        return parts
 
     async def claimed_direct_parts(
         self, session_id: str, claims: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
-        """partway extension: signed URLs for the parts named in `claims` (`part_number`, and
-        `md5`/`crc32c` in base64), each bound to what the part will hold."""
-        path = f"{SESSIONS_PATH}/{session_id}/direct"
-        res = await self._send("POST", path, json={"parts": claims})
-        parts: list[dict[str, Any]] = res.json()["data"]["parts"]
-        return parts
+        """partway extension: signed URLs for the parts named in `claims`."""
+        return calls.parts(await self._call(calls.claimed_direct_parts(session_id, claims)))
 
     async def direct_finish(self, session_id: str, digest: str | None = None) -> dict[str, Any]:
         headers = {DIGEST: digest} if digest else None
@@ -324,12 +214,10 @@ class AsyncApi:
         return data
 
     async def abort(self, session_id: str) -> None:
-        await self._send("DELETE", f"{SESSIONS_PATH}/{session_id}")
+        await self._call(calls.abort(session_id))
 
     async def get_file(self, file_id: str) -> dict[str, Any]:
-        res = await self._send("GET", f"{FILES_PATH}/{file_id}")
-        data: dict[str, Any] = res.json()["data"]
-        return data
+        return calls.data(await self._call(calls.get_file(file_id)))
 
     async def download(self, file_id: str, start: int = 0) -> AsyncIterator[bytes]:
         """The file's bytes from `start` on, streamed."""

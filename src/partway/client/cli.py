@@ -28,7 +28,8 @@ from .output import write_line
 from .state import default_state_dir
 
 if TYPE_CHECKING:
-    from .api import AsyncApi, Credentials
+    from .api import AsyncApi
+    from .models import Credentials
 
 DEFAULT_SERVER = "http://127.0.0.1:8080"
 
@@ -71,7 +72,7 @@ def check_server_url(server: str) -> None:
 
 
 def _credentials(args: argparse.Namespace) -> Credentials:
-    from .api import Credentials
+    from .models import Credentials
 
     missing = [
         flag
@@ -118,17 +119,24 @@ def _run(
     whether an upload got under way, so that running the command again resumes it."""
     import asyncio
 
-    import httpx
+    return _run_blocking(args, lambda: asyncio.run(work()), started)
 
+
+def _run_blocking(
+    args: argparse.Namespace, work: Callable[[], object], started: Callable[[], bool] = bool
+) -> int:
+    """`_run` for a function that blocks (the uploader)."""
     from ..runtime import settle_after_imports
-    from .api import ApiError
+    from .models import ApiError
+    from .retry import is_transport_error
     from .uploader import FileChanged
 
     settle_after_imports()
     try:
-        asyncio.run(work())
-    except (CliError, ApiError, httpx.TransportError, FileChanged, OSError) as exc:
-        if args.debug:
+        work()
+    except Exception as exc:
+        expected = isinstance(exc, CliError | ApiError | FileChanged | OSError)
+        if args.debug or not (expected or is_transport_error(exc)):
             raise
         message, code = _describe(args, exc, started())
         _fail(args, message, exc.detail if isinstance(exc, ApiError) else None)
@@ -137,9 +145,7 @@ def _run(
 
 
 def _describe(args: argparse.Namespace, exc: Exception, started: bool) -> tuple[str, int]:
-    import httpx
-
-    from .api import ApiError
+    from .models import ApiError
     from .uploader import FileChanged
 
     again = "; run the same command again to resume" if started else ""
@@ -151,13 +157,12 @@ def _describe(args: argparse.Namespace, exc: Exception, started: bool) -> tuple[
         where = f" ({exc.detail})" if extra else ""
         message = f"server said {exc.status} {exc.type_name}: {exc.message}{where}"
         return message + (f": {hint}" if hint else again), EXIT_FAILED
-    if isinstance(exc, httpx.TransportError):
-        error = unreachable(args.server, exc)
-        return error.message + again, error.code
     if isinstance(exc, FileChanged):
         return str(exc), EXIT_FAILED
-    assert isinstance(exc, OSError)
-    return explain_os_error(exc), EXIT_FAILED
+    if isinstance(exc, OSError):
+        return explain_os_error(exc), EXIT_FAILED
+    error = unreachable(args.server, exc)  # type: ignore[arg-type]  # a transport error
+    return error.message + again, error.code
 
 
 def _fail(args: argparse.Namespace, message: str, detail: object = None) -> None:
@@ -172,9 +177,13 @@ def _say(message: str) -> None:
 
 
 def cmd_upload(args: argparse.Namespace) -> int:
-    _import_httpx_without_its_cli()
+    from .models import needs_tls
+
+    if needs_tls(args.server):  # httpx's blocking client; plain HTTP loads no httpx
+        _import_httpx_without_its_cli()
     from .progress import MIB, JsonProgress, LineProgress
     from .state import StateStore
+    from .syncapi import SyncApi
     from .uploader import Uploader, UploadOptions
 
     files = [Path(f) for f in args.files]
@@ -204,14 +213,14 @@ def cmd_upload(args: argparse.Namespace) -> int:
 
     reached: list[object] = []
 
-    async def work() -> None:
-        async with _api(args, on_retry) as api:
-            await api.reach()
+    def work() -> None:
+        creds = _credentials(args)
+        with SyncApi(args.server, creds, on_retry=on_retry) as api:
+            api.reach()
             reached.append(api)
-            creds = _credentials(args)
             uploader = Uploader(api, args.server, creds.app_id, creds.consumer_id, state)
             for path in files:
-                file = await uploader.upload(path, options, show)
+                file = uploader.upload(path, options, show)
                 if args.json:
                     show.emit({"event": "file", "path": str(path), "file": file})
                     continue
@@ -222,7 +231,7 @@ def cmd_upload(args: argparse.Namespace) -> int:
     _check(args)  # a wrong URL or missing credentials fail before the bar starts
     try:
         with show:
-            return _run(args, work, started=lambda: bool(reached))
+            return _run_blocking(args, work, started=lambda: bool(reached))
     except KeyboardInterrupt:
         again = " ".join(sys.argv)
         _fail(args, f"interrupted; nothing is lost: run the same command to resume: {again}")

@@ -18,8 +18,9 @@ import httpx
 
 from ..domain.digests import crc32c_of
 from ..wire import crc32c_base64
+from .models import Reply
 from .parts import FileShrank, PartBuffer, _slices
-from .retry import RETRY_ERRORS, RetryPolicy, waiting_for
+from .retry import Retrying, RetryPolicy
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,8 @@ class DirectSender:
             timeout=httpx.Timeout(60.0, connect=10.0),
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
         )
-        self._retry = retry or RetryPolicy()
-        self._on_retry = on_retry
         self._stopping = threading.Event()
+        self._retrying = Retrying(retry or RetryPolicy(), on_retry, self._stopping)
 
     @staticmethod
     def read_part(fd: int, buffer: PartBuffer, offset: int, length: int) -> PartRead:
@@ -61,33 +61,22 @@ class DirectSender:
         """PUT the part's bytes (read by read_part) to its signed URL."""
         length = len(view)
         headers = {**part.get("headers", {}), "content-length": str(length)}
-        attempt = 0
-        while True:
-            try:
-                content = cast(Iterable[bytes], _slices(view))
-                res = self._http.put(part["url"], content=content, headers=headers)
-            except RETRY_ERRORS as exc:
-                wait = None if self._stopping.is_set() else self._retry.after(attempt)
-                if wait is None:
-                    raise
-                reason = waiting_for(exc)
-            else:
-                wait = self._retry.after(attempt, res.status_code, res.headers.get("retry-after"))
-                if wait is None or self._stopping.is_set():
-                    if not res.is_success:
-                        raise DirectPartRefused(part["part_number"], res.status_code, res.text)
-                    return
-                reason = waiting_for(None, res.status_code)
-            if self._on_retry is not None:
-                tries = f"try {attempt + 2} of {self._retry.attempts}"
-                self._on_retry(f"{reason}, then part {part['part_number']} again ({tries})", wait)
-            if self._stopping.wait(wait):
-                raise InterruptedError("the upload was stopped")
-            attempt += 1
+
+        def once() -> Reply:
+            content = cast(Iterable[bytes], _slices(view))
+            return self._http.put(part["url"], content=content, headers=headers)
+
+        res = self._retrying.send(once, f"part {part['part_number']}")
+        if not 200 <= res.status_code < 300:
+            raise DirectPartRefused(part["part_number"], res.status_code, res.text)
 
     def stop(self) -> None:
-        """Let parts in flight end, but retry none of them."""
+        """Let parts in flight end, but retry none of them (nor start more: `stopped`)."""
         self._stopping.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopping.is_set()
 
     def close(self) -> None:
         self._http.close()

@@ -16,15 +16,16 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import cast
-
-import httpx
+from typing import TYPE_CHECKING, cast
 
 from ..wire import DIGEST, SESSIONS_PATH, crc32c_digest_header, sha1_digest_header
-from .api import Credentials, needs_tls, raise_for_error
 from .digests import crc_of_mapped, part_digest
-from .rawput import FileShrank, FileSpan, RawPut
-from .retry import RETRY_ERRORS, RetryPolicy, waiting_for
+from .models import Credentials, Reply, needs_tls, raise_for_error
+from .rawhttp import FileShrank, FileSpan, RawHttp
+from .retry import Retrying, RetryPolicy
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "FileShrank",
@@ -62,13 +63,12 @@ class PartSender:
         retry: RetryPolicy | None = None,
         on_retry: Callable[[str, float], None] | None = None,
     ) -> None:
-        # Plain HTTP: bodies go out over a socket of our own (rawput.py); TLS: through httpx,
+        # Plain HTTP: bodies go out over a socket of our own (rawhttp.py); TLS: through httpx,
         # whose client is made only then (~20 ms of CPU to build, at every upload's start).
-        self._raw = None if needs_tls(base_url) else RawPut(base_url, credentials.headers())
+        self._raw = None if needs_tls(base_url) else RawHttp(base_url, credentials.headers())
         self._http = None if self._raw is not None else _tls_client(base_url, credentials)
-        self._retry = retry or RetryPolicy()
-        self._on_retry = on_retry
         self._stopping = threading.Event()
+        self._retrying = Retrying(retry or RetryPolicy(), on_retry, self._stopping)
 
     def send_from_file(
         self,
@@ -85,7 +85,7 @@ class PartSender:
         """Read part `number` (`length` bytes at `offset`) into `buffer`, hash it with
         `algorithm` (None: send no digest), send it; its CRC32C if that was the algorithm.
         When `crc_ahead` applies: `crc`, the part's CRC32C if already known, and
-        `while_waiting`, run once the body is sent (see RawPut.put)."""
+        `while_waiting`, run once the body is sent (see RawHttp.request)."""
         if algorithm is None and self._raw is not None:
             # Nothing to hash: the kernel moves the bytes from the file to the socket.
             self.send(session_id, number, FileSpan(fd, offset, length), None)
@@ -127,28 +127,12 @@ class PartSender:
         if digest:
             headers[DIGEST] = digest
         path = f"{SESSIONS_PATH}/{session_id}"
-        attempt = 0
-        while True:
-            try:
-                hook, while_waiting = while_waiting, None  # once: not again on a retry
-                res = self._put(path, number, body, headers, hook)
-            except RETRY_ERRORS as exc:
-                wait = None if self._stopping.is_set() else self._retry.after(attempt)
-                if wait is None:
-                    raise
-                reason = waiting_for(exc)
-            else:
-                wait = self._retry.after(attempt, res.status_code, res.headers.get("retry-after"))
-                if wait is None or self._stopping.is_set():
-                    raise_for_error(res)
-                    return
-                reason = waiting_for(None, res.status_code)
-            if self._on_retry is not None:
-                tries = f"try {attempt + 2} of {self._retry.attempts}"
-                self._on_retry(f"{reason}, then part {number} again ({tries})", wait)
-            if self._stopping.wait(wait):
-                raise InterruptedError("the upload was stopped")
-            attempt += 1
+        hooks = [while_waiting]  # once: not again on a retry
+
+        def once() -> Reply:
+            return self._put(path, number, body, headers, hooks.pop() if hooks else None)
+
+        raise_for_error(self._retrying.send(once, f"part {number}"))
 
     def _put(
         self,
@@ -157,10 +141,10 @@ class PartSender:
         body: memoryview | FileSpan,
         headers: dict[str, str],
         while_waiting: Callable[[], None] | None = None,
-    ) -> httpx.Response:
+    ) -> Reply:
         params = {"part_number": str(number)}
         if self._raw is not None:
-            return self._raw.put(path, params, headers, body, while_waiting)
+            return self._raw.request("PUT", path, params, headers, body, while_waiting)
         assert isinstance(body, memoryview)  # a FileSpan is only made for the raw path
         assert self._http is not None  # made whenever there is no raw path
         # httpx sends any bytes-like chunk; its annotation only says bytes.
@@ -217,7 +201,7 @@ def send_in_turn(
         except IndexError:
             return None
 
-    def crc_next() -> None:  # must not raise: see RawPut.put
+    def crc_next() -> None:  # must not raise: see RawHttp.request
         number = next_part()
         if number is not None:
             taken.append(number)
@@ -243,6 +227,8 @@ def send_in_turn(
 
 
 def _tls_client(base_url: str, credentials: Credentials) -> httpx.Client:
+    import httpx
+
     return httpx.Client(
         base_url=base_url,
         headers=credentials.headers(),

@@ -12,28 +12,31 @@ block, so at most (parallel + 1) × part_size bytes of the file are in memory at
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hashlib
 import os
 import secrets
+import threading
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..wire import sha1_digest_header
-from .api import ApiError, AsyncApi, SessionInfo
 from .digests import choose, crc_of_range, whole_crc_header
-from .direct import DirectSender, PartRead
+from .models import ApiError, SessionInfo
 from .parts import FileShrank, PartJob, PartSender, part_buffer, send_in_turn
+from .retry import is_transport_error
 from .state import FileIdentity, StateStore, UploadRecord
+from .syncapi import SyncApi
+
+if TYPE_CHECKING:
+    from .direct import DirectSender, PartRead
 
 HASH_BLOCK = 1024 * 1024
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -79,13 +82,41 @@ def part_range(size: int, part_size: int, number: int) -> tuple[int, int]:
     return start, max(0, min(part_size, size - start))
 
 
-def _whole_file_digest(path: Path) -> str:
+def _whole_file_digest(path: Path, stop: threading.Event) -> str | None:
     digest = hashlib.sha1()
     block = bytearray(HASH_BLOCK)  # one buffer, refilled: no allocation per block
     with path.open("rb", buffering=0) as f:
         while got := f.readinto(block):
+            if stop.is_set():
+                return None
             digest.update(memoryview(block)[:got])
     return sha1_digest_header(digest.digest())
+
+
+def _in_background(work: Callable[..., T], *args: Any) -> Future[T]:
+    """`work(*args)` on a thread of its own; its result or exception in the future."""
+    future: Future[T] = Future()
+
+    def run() -> None:
+        future.set_running_or_notify_cancel()
+        try:
+            future.set_result(work(*args))
+        except BaseException as exc:
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="partway-background", daemon=True).start()
+    return future
+
+
+def _raise_first(futures: list[Future[None]]) -> None:
+    """Wait for the workers; raise the failure that came first (not the "stopped" of the
+    others it made stop)."""
+    done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+    failures = [f.exception() for f in futures if f in done and f.exception() is not None]
+    real = [exc for exc in failures if not isinstance(exc, InterruptedError)] or failures
+    if real:
+        raise real[0]  # type: ignore[misc]
+    wait(futures)
 
 
 def _combined_crc(identity: FileIdentity, part_size: int, crcs: dict[int, int]) -> str:
@@ -108,18 +139,13 @@ def _sent_direct(sender: DirectSender, got: PartRead, ticket: dict[str, Any]) ->
     return got.crc
 
 
-def _close_when_idle(
-    threads: ThreadPoolExecutor, sender: PartSender | DirectSender, fd: int
-) -> None:
-    threads.shutdown(wait=True)
-    sender.close()
-    os.close(fd)
-
-
 class Uploader:
+    """Blocking: the parts go out from worker threads of its own. `upload_async` (the package's)
+    runs it in a thread for asyncio code."""
+
     def __init__(
         self,
-        api: AsyncApi,
+        api: SyncApi,
         server: str,
         app_id: str,
         consumer_id: str,
@@ -131,7 +157,7 @@ class Uploader:
         self._consumer_id = consumer_id
         self._state = state
 
-    async def upload(
+    def upload(
         self,
         path: Path,
         options: UploadOptions | None = None,
@@ -141,25 +167,25 @@ class Uploader:
         options = options or UploadOptions()
         if options.parallel < 1:
             raise ValueError("parallel must be at least 1")
-        identity = await asyncio.to_thread(FileIdentity.of, path)
+        identity = FileIdentity.of(path)
         name = options.name or path.name
         key = StateStore.key(self._server, self._app_id, self._consumer_id, options.folder_id, path)
         progress = UploadProgress(name=name, total_bytes=identity.size)
         notify = on_progress or (lambda _p: None)
 
-        found = await self._resume(key, identity)
+        found = self._resume(key, identity)
         if isinstance(found, SessionInfo):
             info = found
             if info.success and info.file_id:
-                return await self._finished_earlier(key, info.file_id)
+                return self._finished_earlier(key, info.file_id)
         else:
-            info = await self._start(key, identity, name, options, found)
+            info = self._start(key, identity, name, options, found)
 
         size, part_size = identity.size, info.part_size
         count = part_count(size, part_size)
         # A direct session's parts still needed are what the server says (it asks the store,
         # so a resumed upload sends only those); None: a proxied session, or an older server.
-        needed = await self._api.direct_parts(info.id) if info.direct and options.direct else None
+        needed = self._api.direct_parts(info.id) if info.direct and options.direct else None
         direct = needed is not None
         if needed is not None:
             have = set(range(count)) - {int(p["part_number"]) for p in needed}
@@ -175,45 +201,38 @@ class Uploader:
 
         algorithm = choose(options.digest, info.digest_algorithms)
         crcs: dict[int, int] = {}
-        whole = asyncio.create_task(
-            asyncio.to_thread(_whole_file_digest, Path(identity.path))
+        missing = [n for n in range(count) if n not in have]
+        stop_hashing = threading.Event()
+        whole = (
+            _in_background(_whole_file_digest, Path(identity.path), stop_hashing)
             if algorithm == "sha"
-            else asyncio.sleep(0, None)
+            else None
         )
         try:
-            missing = [n for n in range(count) if n not in have]
-            await self._send_parts(
-                info,
-                identity,
-                missing,
-                options.parallel,
-                progress,
-                notify,
-                algorithm,
-                crcs,
-                direct,
+            self._send_parts(
+                info, identity, missing, options.parallel, progress, notify, algorithm, crcs, direct
             )
-            digest = await whole
+            digest = whole.result() if whole is not None else None
         finally:
-            whole.cancel()
+            stop_hashing.set()  # a failed upload's whole-file hashing ends at its next block
         if algorithm == "crc32c":
-            digest = await asyncio.to_thread(_combined_crc, identity, part_size, crcs)
-        if await asyncio.to_thread(FileIdentity.of, path) != identity:
+            digest = _combined_crc(identity, part_size, crcs)
+        if FileIdentity.of(path) != identity:
             raise FileChanged(f"{path} changed during the upload; run again to start over")
         # A direct session's finish checks the store's parts before assembling them.
-        file = await self._api.finish(info.id, digest)
+        file = self._api.finish(info.id, digest)
         self._forget(key)
         progress.event = "done"
         progress.detail = {"file_id": file.get("id")}
         notify(progress)
         return file
 
-    async def _finished_earlier(self, key: str, file_id: str) -> dict[str, Any]:
+    def _finished_earlier(self, key: str, file_id: str) -> dict[str, Any]:
         """The file an earlier run's finish made (its answer was lost). The record goes only
         once the file is in hand: dropped earlier, a failed lookup would leave the next run a
         fresh create that its own file's name refuses (409)."""
         try:
-            file = await self._api.get_file(file_id)
+            file = self._api.get_file(file_id)
         except ApiError as exc:
             if exc.status == 404:  # the file was deleted since: the next run starts over
                 self._forget(key)
@@ -221,7 +240,7 @@ class Uploader:
         self._forget(key)
         return file
 
-    async def _resume(self, key: str, identity: FileIdentity) -> SessionInfo | UploadRecord | None:
+    def _resume(self, key: str, identity: FileIdentity) -> SessionInfo | UploadRecord | None:
         """The session of an earlier, interrupted upload of this very file if still usable; or
         the record of a create that may not have happened; or None."""
         if self._state is None:
@@ -231,28 +250,28 @@ class Uploader:
             return None
         if record.identity != identity:
             # The file changed since: its old parts are worthless.
-            old_session = record.session_id or await self._unheard_create(record)
+            old_session = record.session_id or self._unheard_create(record)
             if old_session is not None:
-                await self._abort_quietly(old_session)
+                self._abort_quietly(old_session)
             self._state.delete(key)
             return None
         if record.session_id is None:
             return record
         try:
-            return await self._api.get_session(record.session_id)
+            return self._api.get_session(record.session_id)
         except ApiError as exc:
             if exc.status == 404:
                 self._state.delete(key)
                 return None
             raise
 
-    async def _unheard_create(self, record: UploadRecord) -> str | None:
+    def _unheard_create(self, record: UploadRecord) -> str | None:
         """The session made by a create whose answer never came (the record has its key but no
         session id), found by sending that create again with the same key: left alone, it would
         hold the name against this upload's new start (409). If the first create never arrived,
         this makes the session, to be aborted at once; None if the server refuses it."""
         try:
-            return await self._api.create_session(
+            return self._api.create_session(
                 record.name,
                 record.folder_id,
                 record.identity.size,
@@ -263,7 +282,7 @@ class Uploader:
                 raise
             return None  # e.g. the name is held by someone else: nothing of ours to abort
 
-    async def _start(
+    def _start(
         self,
         key: str,
         identity: FileIdentity,
@@ -282,32 +301,33 @@ class Uploader:
                 identity,
                 secrets.token_hex(16),
             )
-            await self._save(key, record)
+            self._save(key, record)
         deliveries = self._api.deliveries
         try:
-            session_id = await self._create(name, identity, options, record.idempotency_key)
-        except (ApiError, httpx.TransportError) as exc:
+            session_id = self._create(name, identity, options, record.idempotency_key)
+        except Exception as exc:
             # Refused (4xx), or no try of it can have reached the server: no session exists,
             # so a record would only make the next run look for one. A 5xx or a try whose
             # answer was lost keeps it.
             refused = isinstance(exc, ApiError) and exc.status < 500
-            if fresh and (refused or self._api.deliveries == deliveries):
+            failed = refused or (is_transport_error(exc) and self._api.deliveries == deliveries)
+            if fresh and failed:
                 self._forget(key)
             raise
         # The session's id is recorded (two fsyncs) while its GET is on the way: the record
         # need only be on disk before the first part, not before the GET.
-        saving = asyncio.ensure_future(self._save(key, replace(record, session_id=session_id)))
+        saving = _in_background(self._save, key, replace(record, session_id=session_id))
         try:
-            return await self._api.get_session(session_id)
+            return self._api.get_session(session_id)
         finally:
-            await saving
+            saving.result()
 
-    async def _create(
+    def _create(
         self, name: str, identity: FileIdentity, options: UploadOptions, idempotency_key: str
     ) -> str:
         """A session in direct mode if asked and the service's store takes direct parts, else
         proxied (an older server ignores the mode: proxied too)."""
-        return await self._api.create_session(
+        return self._api.create_session(
             name,
             options.folder_id,
             identity.size,
@@ -317,11 +337,11 @@ class Uploader:
             upload_mode="auto" if options.direct else "proxied",
         )
 
-    async def _save(self, key: str, record: UploadRecord) -> None:
+    def _save(self, key: str, record: UploadRecord) -> None:
         if self._state is not None:
-            await asyncio.to_thread(self._state.save, key, record)
+            self._state.save(key, record)
 
-    async def _send_parts(
+    def _send_parts(
         self,
         info: SessionInfo,
         identity: FileIdentity,
@@ -334,82 +354,66 @@ class Uploader:
         direct: bool = False,
     ) -> None:
         """Send the missing parts through partway, or (direct) straight into the object store,
-        each over a URL signed for its size and MD5."""
+        each over a URL signed for its size and MD5. Worker threads share the part numbers;
+        the first failure stops the rest (parts in flight end, none is retried)."""
         pending = deque(missing)  # popleft is atomic: the worker threads share it
         fd = os.open(identity.path, os.O_RDONLY)
         api = self._api
         sender: PartSender | DirectSender
         if direct:
+            from .direct import DirectSender  # httpx: only for an object store's URLs
+
             sender = DirectSender(api.retry, api.on_retry)
         else:
             sender = PartSender(api.base_url, api.credentials, api.retry, api.on_retry)
         workers = min(parallel, max(1, len(missing)))
-        threads = ThreadPoolExecutor(workers, "partway-part")
-        loop = asyncio.get_running_loop()
-        shrank = f"{identity.path} is shorter than when the upload began"
+        lock = threading.Lock()  # progress is reported from the worker threads
 
-        failed: list[Exception] = []  # of `sent` when a worker thread called it
+        def sent(number: int, length: int, crc: int | None) -> None:
+            with lock:
+                if crc is not None:
+                    crcs[number] = crc
+                progress.parts_done += 1
+                progress.done_bytes += length
+                progress.event = "part"
+                progress.detail = {"part": number}
+                notify(progress)  # a failure (the progress output closed) fails the upload
 
-        def sent(number: int, length: int, crc: int | None) -> None:  # on the loop
-            if crc is not None:
-                crcs[number] = crc
-            progress.parts_done += 1
-            progress.done_bytes += length
-            progress.event = "part"
-            progress.detail = {"part": number}
+        def worker() -> None:
             try:
-                notify(progress)
-            except Exception as exc:  # e.g. the progress output closed: the upload fails
-                failed.append(exc)
+                if isinstance(sender, PartSender):
+                    send_in_turn(
+                        sender,
+                        pending,
+                        functools.partial(part_range, identity.size, info.part_size),
+                        PartJob(fd, info.part_size, info.id, algorithm),
+                        sent,
+                    )
+                else:
+                    _send_direct(sender, api, info, (fd, identity.size), pending, sent)
+            except FileShrank:
                 sender.stop()
+                shrank = f"{identity.path} is shorter than when the upload began"
+                raise FileChanged(shrank) from None
+            except BaseException:
+                sender.stop()  # the others end their parts in flight and take no more
+                raise
 
-        async def worker() -> None:
-            if isinstance(sender, PartSender):
-                share = functools.partial(
-                    send_in_turn,
-                    sender,
-                    pending,
-                    functools.partial(part_range, identity.size, info.part_size),
-                    PartJob(fd, info.part_size, info.id, algorithm),
-                    lambda *done: loop.call_soon_threadsafe(sent, *done),
-                )
-                try:
-                    await loop.run_in_executor(threads, share)
-                except FileShrank:
-                    raise FileChanged(shrank) from None
-                return
-            buffer = part_buffer(info.part_size)
-            while pending:
-                number = pending.popleft()
-                start, length = part_range(identity.size, info.part_size, number)
-                try:
-                    read = sender.read_part
-                    got = await loop.run_in_executor(threads, read, fd, buffer, start, length)
-                    (ticket,) = await api.claimed_direct_parts(info.id, [got.claim(number)])
-                    send = functools.partial(_sent_direct, sender, got, ticket)
-                    crc = await loop.run_in_executor(threads, send)
-                except FileShrank:
-                    raise FileChanged(shrank) from None
-                sent(number, length, crc)
-
+        threads = ThreadPoolExecutor(workers, "partway-part")
         try:
-            async with asyncio.TaskGroup() as group:
-                for _ in range(workers):
-                    group.create_task(worker())
-            if failed:
-                raise failed[0]
-        except BaseExceptionGroup as group_error:
-            # Surface the first real error rather than a group of them.
-            raise group_error.exceptions[0] from None
+            futures = [threads.submit(worker) for _ in range(workers)]
+            _raise_first(futures)
         finally:
             # Parts in flight in worker threads end on their own (no retries from here on); the
-            # file is closed only after them, even if this wait is itself cancelled.
+            # file is closed only after them.
             sender.stop()
-            await asyncio.to_thread(_close_when_idle, threads, sender, fd)
+            threads.shutdown(wait=True)
+            sender.close()
+            os.close(fd)
 
-    async def _abort_quietly(self, session_id: str) -> None:
+    def _abort_quietly(self, session_id: str) -> None:
         try:
-            await self._api.abort(session_id)
+            self._api.abort(session_id)
         except ApiError as exc:
             if exc.status not in (404, 422):
                 raise
@@ -417,3 +421,26 @@ class Uploader:
     def _forget(self, key: str) -> None:
         if self._state is not None:
             self._state.delete(key)
+
+
+def _send_direct(
+    sender: DirectSender,
+    api: SyncApi,
+    info: SessionInfo,
+    file: tuple[int, int],
+    pending: deque[int],
+    sent: Callable[[int, int, int | None], None],
+) -> None:
+    """A worker thread's share of a direct session's parts: read and checksum each, claim its
+    URL, PUT it into the store. `file`: its descriptor and size."""
+    fd, size = file
+    buffer = part_buffer(info.part_size)
+    while not sender.stopped:
+        try:
+            number = pending.popleft()
+        except IndexError:
+            return
+        start, length = part_range(size, info.part_size, number)
+        got = sender.read_part(fd, buffer, start, length)
+        (ticket,) = api.claimed_direct_parts(info.id, [got.claim(number)])
+        sent(number, length, _sent_direct(sender, got, ticket))

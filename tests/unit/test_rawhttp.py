@@ -1,4 +1,4 @@
-"""client/rawput.py against a socket server of the test's own: answers, a connection closed
+"""client/rawhttp.py against a socket server of the test's own: answers, a connection closed
 without one (a transport error, so the retry policy applies), a file shorter than its span."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from partway.client.rawput import FileShrank, FileSpan, RawPut
+from partway.client.rawhttp import FileShrank, FileSpan, RawHttp
 
 
 @pytest.fixture
@@ -50,9 +50,9 @@ def test_a_body_from_the_file_and_the_answer(listener: socket.socket, tmp_path: 
     got: list[bytes] = []
     answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}"
     thread = serve_once(listener, answer, got)
-    put = RawPut(url(listener), {"X-Key": "k"})
+    put = RawHttp(url(listener), {"X-Key": "k"})
     with path.open("rb") as f:
-        res = put.put("/p", {"part_number": "1"}, {}, FileSpan(f.fileno(), 3, 5))
+        res = put.request("PUT", "/p", {"part_number": "1"}, {}, FileSpan(f.fileno(), 3, 5))
     thread.join()
     put.close_all()
     assert res.status_code == 200 and res.json() == {}
@@ -64,9 +64,9 @@ def test_a_body_from_the_file_and_the_answer(listener: socket.socket, tmp_path: 
 def test_no_answer_is_a_transport_error(listener: socket.socket) -> None:
     got: list[bytes] = []
     thread = serve_once(listener, b"", got)
-    put = RawPut(url(listener), {})
+    put = RawHttp(url(listener), {})
     with pytest.raises(httpx.TransportError):
-        put.put("/p", {}, {}, memoryview(b"hello"))
+        put.request("PUT", "/p", {}, {}, memoryview(b"hello"))
     thread.join()
     put.close_all()
 
@@ -74,12 +74,12 @@ def test_no_answer_is_a_transport_error(listener: socket.socket) -> None:
 def test_a_shrunk_file_is_noticed(listener: socket.socket, tmp_path: Path) -> None:
     path = tmp_path / "short.bin"
     path.write_bytes(b"abc")
-    put = RawPut(url(listener), {})
+    put = RawHttp(url(listener), {})
     accepted: list[socket.socket] = []
     thread = threading.Thread(target=lambda: accepted.append(listener.accept()[0]))
     thread.start()
     with path.open("rb") as f, pytest.raises(FileShrank):
-        put.put("/p", {}, {}, FileSpan(f.fileno(), 0, 10))
+        put.request("PUT", "/p", {}, {}, FileSpan(f.fileno(), 0, 10))
     thread.join()
     accepted[0].close()
     put.close_all()
@@ -111,11 +111,11 @@ def test_a_body_larger_than_the_socket_buffers_waits_for_a_slow_reader(
 
     thread = threading.Thread(target=run)
     thread.start()
-    put = RawPut(url(listener), {})
+    put = RawHttp(url(listener), {})
     # Let the reader start only once the sender is surely blocked on a full buffer.
     threading.Timer(0.3, reading.set).start()
     with path.open("rb") as f:
-        res = put.put("/p", {}, {}, FileSpan(f.fileno(), 0, len(payload)))
+        res = put.request("PUT", "/p", {}, {}, FileSpan(f.fileno(), 0, len(payload)))
     thread.join()
     put.close_all()
     assert res.status_code == 204
@@ -132,10 +132,10 @@ def test_a_server_that_takes_no_bytes_fails_the_part_after_the_timeout(
     accepted: list[socket.socket] = []
     thread = threading.Thread(target=lambda: accepted.append(listener.accept()[0]))
     thread.start()
-    put = RawPut(url(listener), {}, timeout=0.3)
+    put = RawHttp(url(listener), {}, timeout=0.3)
     began = time.monotonic()
     with path.open("rb") as f, pytest.raises(httpx.TransportError):
-        put.put("/p", {}, {}, FileSpan(f.fileno(), 0, 32 * 1024 * 1024))
+        put.request("PUT", "/p", {}, {}, FileSpan(f.fileno(), 0, 32 * 1024 * 1024))
     assert time.monotonic() - began < 5
     thread.join()
     accepted[0].close()
@@ -162,9 +162,9 @@ def test_an_answer_that_stops_coming_is_a_transport_error(
 
     thread = threading.Thread(target=run)
     thread.start()
-    put = RawPut(url(listener), {}, timeout=0.3)
+    put = RawHttp(url(listener), {}, timeout=0.3)
     with pytest.raises(httpx.TransportError):
-        put.put("/p", {}, {}, memoryview(b"hello"))
+        put.request("PUT", "/p", {}, {}, memoryview(b"hello"))
     done.set()
     thread.join()
     put.close_all()

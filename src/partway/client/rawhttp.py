@@ -1,0 +1,297 @@
+"""Plain-HTTP requests over blocking sockets of our own: the uploader's API calls, and its part
+bodies from a buffer (one sendall) or straight from the file with sendfile(2) when no digest or
+a CRC32C (computed over a mapping) is sent: then no byte of the body passes through Python.
+
+Why not httpx: it copies each slice of a body through h11 and its own buffers, which on a
+2-core machine, with its per-chunk Python, cost a third of the uploader's speed; and importing
+it (with asyncio for its async client) was a third of `partway upload`'s start
+(docs/benchmarks.md, "Integrity"). Plain HTTP only: TLS keeps httpx (syncapi.py, parts.py).
+
+Answers are `Answer`s; failures are the httpx transport errors httpx's own transport raises for
+the same causes (connect, write, read, timeouts; "Server disconnected without sending a
+response." for a closed connection), imported only when one is raised, so the retry policy and
+the error messages (retry.py, failures.py) treat both alike. One keep-alive connection per
+thread.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any, BinaryIO, cast
+from urllib.parse import urlencode, urlsplit
+
+READ = 65536
+LINE = 65536  # the longest status or header line taken
+NO_BODY = frozenset({204, 304})
+DISCONNECTED = "Server disconnected without sending a response."
+
+
+class FileShrank(Exception):
+    """The file is shorter than when the upload began."""
+
+
+@dataclass(frozen=True)
+class FileSpan:
+    """`length` bytes of the open file `fd` at `offset`: a body the kernel sends."""
+
+    fd: int
+    offset: int
+    length: int
+
+
+Body = bytes | memoryview | FileSpan
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer as the clients read it (models.Reply): header names in lower case."""
+
+    status_code: int
+    headers: dict[str, str]
+    content: bytes
+
+    @property
+    def reason_phrase(self) -> str:
+        try:
+            return HTTPStatus(self.status_code).phrase
+        except ValueError:
+            return ""
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+def transport_error(kind: str, message: str) -> Exception:
+    """httpx's exception class `kind` (ConnectError, ReadTimeout, ...) with `message`."""
+    import httpx
+
+    error: type[Exception] = getattr(httpx, kind)
+    return error(message)
+
+
+class RawHttp:
+    def __init__(
+        self,
+        base_url: str,
+        headers: dict[str, str],
+        timeout: float = 60.0,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        parts = urlsplit(base_url)
+        self._address = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self._prefix = parts.path.rstrip("/")
+        self._head = {"host": parts.netloc, **{k.lower(): v for k, v in headers.items()}}
+        self._timeout = timeout
+        self._connect_timeout = connect_timeout
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._open: set[socket.socket] = set()  # every thread's, for close_all
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        body: Body | None = None,
+        while_waiting: Callable[[], None] | None = None,
+    ) -> Answer:
+        """Send a request; `while_waiting` (which must not raise) runs once the body is sent,
+        while the server stores it and before its answer is read."""
+        target = self._prefix + path + (f"?{urlencode(params)}" if params else "")
+        fields = {**self._head, **{k.lower(): v for k, v in (headers or {}).items()}}
+        if body is not None or method in ("POST", "PUT", "PATCH"):
+            size = 0 if body is None else body.length if isinstance(body, FileSpan) else len(body)
+            fields["content-length"] = str(size)
+        lines = "".join(f"{k}: {v}\r\n" for k, v in fields.items())
+        head = f"{method} {target} HTTP/1.1\r\n{lines}"
+        sock = self._connection()
+        try:
+            _send(sock, head.encode("latin-1") + b"\r\n", body)
+            if while_waiting is not None:
+                while_waiting()
+            answer = _answer(sock, method, self._timeout)
+        except BaseException:
+            self.close()
+            raise
+        if answer.headers.get("connection", "").lower() == "close":
+            self.close()
+        return answer
+
+    def _connection(self) -> socket.socket:
+        sock: socket.socket | None = getattr(self._local, "sock", None)
+        if sock is not None and not _usable(sock):
+            self.close()  # the server closed it while idle (its keep-alive timeout)
+            sock = None
+        if sock is None:
+            sock = _connect(self._address, self._connect_timeout)
+            _blocking_with_timeouts(sock, self._timeout)
+            self._local.sock = sock
+            with self._lock:
+                self._open.add(sock)
+        return sock
+
+    def close(self) -> None:
+        """This thread's connection."""
+        sock = getattr(self._local, "sock", None)
+        if sock is not None:
+            with self._lock:
+                self._open.discard(sock)
+            sock.close()
+            self._local.sock = None
+
+    def close_all(self) -> None:
+        """Every thread's connection: once the workers are done."""
+        with self._lock:
+            held, self._open = self._open, set()
+        for sock in held:
+            sock.close()
+
+
+def _connect(address: tuple[str, int], timeout: float) -> socket.socket:
+    try:
+        sock = socket.create_connection(address, timeout=timeout)
+    except TimeoutError as exc:
+        raise transport_error("ConnectTimeout", f"connect timed out: {exc!r}") from exc
+    except OSError as exc:  # refused, unknown host (socket.gaierror), unreachable
+        raise transport_error("ConnectError", str(exc)) from exc
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def _usable(sock: socket.socket) -> bool:
+    """False once the server has closed it (or sent what no request asked for)."""
+    try:
+        sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)  # b"": closed
+    except BlockingIOError:
+        return True  # nothing to read: still open
+    except OSError:
+        pass
+    return False
+
+
+def _blocking_with_timeouts(sock: socket.socket, timeout: float) -> None:
+    """A blocking socket whose sends and receives give up after `timeout` (SO_SNDTIMEO,
+    SO_RCVTIMEO) instead of one with Python's timeout, which is non-blocking underneath: there
+    every send and receive is a poll(2) and a retry, and sendfile(2) of a part stops each time
+    the socket buffer is full. Each of those calls gives up the GIL and takes it back; with
+    four worker threads and the event loop, 4,000 futex calls an upload of 512 MiB against
+    500 for blocking sockets (strace -c), and a part's next bytes waited for the GIL."""
+    sock.settimeout(None)
+    seconds = int(timeout)
+    wait = struct.pack("ll", seconds, int((timeout - seconds) * 1_000_000))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, wait)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, wait)
+
+
+def _send(sock: socket.socket, head: bytes, body: Body | None) -> None:
+    try:
+        if isinstance(body, FileSpan):
+            sock.sendall(head)
+            _send_file(sock, body)
+        elif body is not None and len(body) > READ:
+            sock.sendall(head)
+            sock.sendall(body)
+        else:
+            sock.sendall(head + bytes(body or b""))  # one segment for a small request
+    except (BlockingIOError, TimeoutError) as exc:  # SO_SNDTIMEO ran out
+        raise transport_error("WriteTimeout", f"write timed out: {exc!r}") from exc
+    except OSError as exc:
+        raise transport_error("WriteError", str(exc) or repr(exc)) from exc
+
+
+def _send_file(sock: socket.socket, span: FileSpan) -> None:
+    # One sendfile(2) moves the whole span unless the timeout passes (then it returns what it
+    # sent, or fails with EAGAIN having sent nothing) or the file ends first (then it sends 0).
+    offset, left = span.offset, span.length
+    while left:
+        sent = os.sendfile(sock.fileno(), span.fd, offset, left)
+        if sent == 0:
+            raise FileShrank("the file is shorter than when the upload began")
+        offset += sent
+        left -= sent
+
+
+def _answer(sock: socket.socket, method: str, timeout: float) -> Answer:
+    """The answer's status, headers and body. A receive that times out (SO_RCVTIMEO) makes the
+    socket file return what it has so far, as a closed connection does: told apart by the time
+    it took."""
+    began = time.monotonic()
+    reader = cast(BinaryIO, sock.makefile("rb", buffering=READ))
+    try:
+        return _read_answer(reader, method)
+    except (ValueError, IndexError, OSError) as exc:
+        if time.monotonic() - began >= timeout * 0.9:
+            raise transport_error("ReadTimeout", f"read timed out: {exc!r}") from exc
+        if isinstance(exc, _Disconnected):
+            raise transport_error("RemoteProtocolError", str(exc)) from exc
+        if isinstance(exc, OSError):
+            raise transport_error("ReadError", str(exc) or repr(exc)) from exc
+        raise transport_error("RemoteProtocolError", f"malformed answer: {exc}") from exc
+    finally:
+        reader.close()  # the socket stays open
+
+
+class _Disconnected(ValueError):
+    pass
+
+
+def _line(reader: BinaryIO, first: bool = False) -> bytes:
+    line = reader.readline(LINE)
+    if not line.endswith(b"\n"):
+        raise _Disconnected(DISCONNECTED if first and not line else "Server disconnected early.")
+    return line
+
+
+def _read_answer(reader: BinaryIO, method: str) -> Answer:
+    while True:
+        version, _, rest = _line(reader, first=True).rstrip(b"\r\n").partition(b" ")
+        code = rest.partition(b" ")[0]
+        if not version.startswith(b"HTTP/1.") or not code.isdigit() or len(code) != 3:
+            raise ValueError(f"illegal status line: {version + b' ' + rest!r:.80}")
+        headers: dict[str, str] = {}
+        while (line := _line(reader)) not in (b"\r\n", b"\n"):
+            name, colon, value = line.decode("latin-1").partition(":")
+            if not colon:
+                raise ValueError(f"illegal header line: {line[:80]!r}")
+            headers[name.strip().lower()] = value.strip()
+        status = int(code)
+        if not 100 <= status < 200:  # an interim answer (100 Continue): the real one follows
+            break
+    if method == "HEAD" or status in NO_BODY:
+        return Answer(status, headers, b"")
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        content = bytearray()
+        while size := int(_line(reader).split(b";")[0].strip() or b"x", 16):
+            content += _exactly(reader, size + 2)[:-2]  # the data and its CRLF
+        while _line(reader) not in (b"\r\n", b"\n"):
+            pass  # trailers: none that partway reads
+        return Answer(status, headers, bytes(content))
+    length = headers.get("content-length")
+    if length is None:  # the body ends with the connection
+        headers["connection"] = "close"
+        return Answer(status, headers, reader.read())
+    return Answer(status, headers, _exactly(reader, int(length)))
+
+
+def _exactly(reader: BinaryIO, size: int) -> bytes:
+    data = reader.read(size) if size else b""
+    if data is None or len(data) < size:
+        raise _Disconnected("Server disconnected before the whole body came.")
+    return data
