@@ -168,3 +168,117 @@ def test_an_answer_that_stops_coming_is_a_transport_error(
     done.set()
     thread.join()
     put.close_all()
+
+
+def serve_each(listener: socket.socket, answers: list[bytes], got: list[bytes]) -> threading.Thread:
+    """Answer requests in turn with `answers`, each on the connection it came on; an answer of
+    b"close" closes that connection instead (as a server's idle timeout does)."""
+
+    def run() -> None:
+        pending = list(answers)
+        while pending:
+            conn, _ = listener.accept()
+            with conn:
+                while pending:
+                    request = conn.recv(65536)
+                    if not request:
+                        break
+                    got.append(request)
+                    answer = pending.pop(0)
+                    if answer == b"close":
+                        break
+                    conn.sendall(answer)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_api_calls_share_a_connection_and_read_chunked_and_interim_answers(
+    listener: socket.socket,
+) -> None:
+    got: list[bytes] = []
+    chunked = (
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+        b'4\r\n{"a"\r\n3;ext=1\r\n: 1\r\n1\r\n}\r\n0\r\n\r\n'
+    )
+    interim = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\n{}"
+    thread = serve_each(listener, [chunked, interim], got)
+    client = RawHttp(url(listener), {"Authorization": "Bearer k"})
+    first = client.request("GET", "/x", {"q": "1 2"})
+    second = client.request("POST", "/y", body=b'{"n":1}', headers={"content-type": "a/b"})
+    thread.join(5)
+    client.close_all()
+    assert first.status_code == 200 and first.json() == {"a": 1}
+    assert second.status_code == 201 and second.reason_phrase == "Created"
+    assert got[0].startswith(b"GET /x?q=1+2 HTTP/1.1\r\n") and b"authorization: Bearer k" in got[0]
+    assert got[1].startswith(b"POST /y HTTP/1.1\r\n") and got[1].endswith(b'\r\n\r\n{"n":1}')
+    assert b"content-length: 7\r\n" in got[1] and len(got) == 2  # one connection, both calls
+
+
+def test_a_keep_alive_connection_the_server_closed_is_replaced(listener: socket.socket) -> None:
+    """Idle longer than the server's keep-alive timeout, the connection is gone: the next call
+    opens a new one instead of failing."""
+    got: list[bytes] = []
+    ok = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}"
+    thread = serve_each(listener, [ok, b"close", ok], got)
+    client = RawHttp(url(listener), {})
+    assert client.request("GET", "/a").status_code == 200
+    # The server reads the next request and closes without answering: that one is lost...
+    with pytest.raises(httpx.RemoteProtocolError, match="disconnected"):
+        client.request("GET", "/b")
+    # ...and the next call goes out on a new connection.
+    assert client.request("GET", "/c").status_code == 200
+    thread.join(5)
+    client.close_all()
+    assert [g.split(b" ")[1] for g in got] == [b"/a", b"/b", b"/c"]
+
+
+def test_an_idle_connection_closed_by_the_server_is_not_used_again(
+    listener: socket.socket,
+) -> None:
+    got: list[bytes] = []
+    ok = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}"
+    accepted: list[socket.socket] = []
+
+    def run() -> None:
+        for _ in range(2):
+            conn, _ = listener.accept()
+            accepted.append(conn)
+            got.append(conn.recv(65536))
+            conn.sendall(ok)
+            if len(accepted) == 1:
+                conn.close()  # at once, as an idle timeout would later: the client must see it
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    client = RawHttp(url(listener), {})
+    assert client.request("GET", "/a").status_code == 200
+    time.sleep(0.2)  # the close has arrived
+    assert client.request("GET", "/b").status_code == 200
+    thread.join(5)
+    client.close_all()
+    accepted[-1].close()
+    assert len(got) == 2
+
+
+def test_nothing_listening_is_a_connect_error() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]  # closed below: nothing listens there
+    client = RawHttp(f"http://127.0.0.1:{port}", {})
+    with pytest.raises(httpx.ConnectError):
+        client.request("GET", "/healthz")
+
+
+def test_an_answer_that_is_not_http_is_a_protocol_error_not_a_lost_answer(
+    listener: socket.socket,
+) -> None:
+    """What the retry policy takes for "this address is not an HTTP server" (retry.never_works)."""
+    got: list[bytes] = []
+    thread = serve_each(listener, [b"SSH-2.0-OpenSSH_9.2\r\n"], got)
+    client = RawHttp(url(listener), {})
+    with pytest.raises(httpx.RemoteProtocolError) as caught:
+        client.request("GET", "/healthz")
+    thread.join(5)
+    client.close_all()
+    assert "disconnect" not in str(caught.value).lower()
