@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Server, free_port
+from tests.sockets import handle_each
 
 EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
 
@@ -97,17 +98,11 @@ def not_http() -> Iterator[str]:
     """A port where something else than HTTP answers (an SSH-like banner), then hangs up."""
     listener = socket.create_server(("127.0.0.1", 0))
 
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            with conn:
-                conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
-                conn.recv(65536)
+    def banner(conn: socket.socket) -> None:
+        conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+        conn.recv(65536)
 
-    threading.Thread(target=serve, daemon=True).start()
+    handle_each(listener, banner)
     yield f"http://127.0.0.1:{listener.getsockname()[1]}"
     listener.close()
 

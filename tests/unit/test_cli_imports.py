@@ -8,8 +8,9 @@ import json
 import socket
 import subprocess
 import sys
-import threading
 from pathlib import Path
+
+from tests.sockets import handle_each
 
 # Never in a client command: the server side, and httpx's own command line.
 SERVER_SIDE = {
@@ -65,8 +66,12 @@ def test_a_plain_http_upload_run_loads_neither_httpx_nor_asyncio(tmp_path: Path)
     with socket.create_server(("127.0.0.1", 0)) as listener:
         port = listener.getsockname()[1]
         answer = b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 2\r\n\r\n{}"
-        replies = threading.Thread(target=_answer_each, args=(listener, answer), daemon=True)
-        replies.start()
+
+        def refuse(conn: socket.socket) -> None:
+            while conn.recv(65536):
+                conn.sendall(answer)
+
+        handle_each(listener, refuse)
         loaded = loaded_after(
             "import sys\n"
             "from partway.cli import main\n"
@@ -76,18 +81,6 @@ def test_a_plain_http_upload_run_loads_neither_httpx_nor_asyncio(tmp_path: Path)
             "assert main() == 1"
         )
     assert not loaded & {"httpx", "httpcore", "anyio", "asyncio", "rich"}
-
-
-def _answer_each(listener: socket.socket, answer: bytes) -> None:
-    """Answer every request on every connection with `answer`."""
-    while True:
-        try:
-            conn, _ = listener.accept()
-        except OSError:
-            return
-        with conn:
-            while conn.recv(65536):
-                conn.sendall(answer)
 
 
 def test_httpx_without_its_command_line_still_has_it_on_request() -> None:

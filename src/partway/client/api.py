@@ -144,10 +144,10 @@ class AsyncApi:
         idempotency_key: str | None = None,
         upload_mode: str | None = None,
     ) -> str:
-        call = calls.create_session(
+        new = calls.NewSession(
             name, folder_id, size, drive_id, part_size_hint, idempotency_key, upload_mode
         )
-        return calls.created_id(await self._call(call))
+        return calls.created_id(await self._call(calls.create_session(new)))
 
     async def get_session(self, session_id: str) -> SessionInfo:
         return calls.session_info(await self._call(calls.get_session(session_id)))

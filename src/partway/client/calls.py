@@ -23,24 +23,30 @@ def reach() -> Call:
     return Call("GET", "/healthz")
 
 
-def create_session(
-    name: str,
-    folder_id: str,
-    size: int | None,
-    drive_id: str | None = None,
-    part_size_hint: int | None = None,
-    idempotency_key: str | None = None,
-    upload_mode: str | None = None,
-) -> Call:
-    body: dict[str, Any] = {"name": name, "parent_folder_id": folder_id, "size": size}
-    if drive_id:
-        body["drive_id"] = drive_id
+@dataclass(frozen=True)
+class NewSession:
+    """What a create says: the file's name, folder and size (None: unknown until finish), and
+    partway's extensions."""
+
+    name: str
+    folder_id: str
+    size: int | None
+    drive_id: str | None = None
+    part_size_hint: int | None = None
+    idempotency_key: str | None = None
+    upload_mode: str | None = None  # "direct", "proxied" or "auto"
+
+
+def create_session(new: NewSession) -> Call:
+    body: dict[str, Any] = {"name": new.name, "parent_folder_id": new.folder_id, "size": new.size}
+    if new.drive_id:
+        body["drive_id"] = new.drive_id
     # The key makes a retried create (first answer lost) return the same session.
-    headers = {IDEMPOTENCY_KEY: idempotency_key or secrets.token_hex(16)}
-    if part_size_hint:
-        headers[PART_SIZE_HINT] = str(part_size_hint)
-    if upload_mode:
-        headers[UPLOAD_MODE] = upload_mode
+    headers = {IDEMPOTENCY_KEY: new.idempotency_key or secrets.token_hex(16)}
+    if new.part_size_hint:
+        headers[PART_SIZE_HINT] = str(new.part_size_hint)
+    if new.upload_mode:
+        headers[UPLOAD_MODE] = new.upload_mode
     return Call("POST", SESSIONS_PATH, headers, body)
 
 

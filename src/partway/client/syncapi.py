@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import calls
-from .calls import Call
+from .calls import Call, NewSession
 from .models import ApiError, Credentials, Reply, SessionInfo, needs_tls, raise_for_error
 from .rawhttp import RawHttp
 from .retry import Retrying, RetryPolicy, never_sent, never_works
@@ -95,20 +95,8 @@ class SyncApi:
         raise_for_error(res)
         return res.json() if res.content else None
 
-    def create_session(
-        self,
-        name: str,
-        folder_id: str,
-        size: int | None,
-        drive_id: str | None = None,
-        part_size_hint: int | None = None,
-        idempotency_key: str | None = None,
-        upload_mode: str | None = None,
-    ) -> str:
-        call = calls.create_session(
-            name, folder_id, size, drive_id, part_size_hint, idempotency_key, upload_mode
-        )
-        return calls.created_id(self._call(call))
+    def create_session(self, new: NewSession) -> str:
+        return calls.created_id(self._call(calls.create_session(new)))
 
     def get_session(self, session_id: str) -> SessionInfo:
         return calls.session_info(self._call(calls.get_session(session_id)))

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from ..wire import sha1_digest_header
+from .calls import NewSession
 from .digests import choose, crc_of_range, whole_crc_header
 from .models import ApiError, SessionInfo
 from .parts import FileShrank, PartJob, PartSender, part_buffer, send_in_turn
@@ -283,12 +284,13 @@ class Uploader:
         hold the name against this upload's new start (409). If the first create never arrived,
         this makes the session, to be aborted at once; None if the server refuses it."""
         try:
-            return self._api.create_session(
+            new = NewSession(
                 record.name,
                 record.folder_id,
                 record.identity.size,
                 idempotency_key=record.idempotency_key,
             )
+            return self._api.create_session(new)
         except ApiError as exc:
             if exc.status >= 500:
                 raise
@@ -339,7 +341,7 @@ class Uploader:
     ) -> str:
         """A session in direct mode if asked and the service's store takes direct parts, else
         proxied (an older server ignores the mode: proxied too)."""
-        return self._api.create_session(
+        new = NewSession(
             name,
             options.folder_id,
             identity.size,
@@ -348,6 +350,7 @@ class Uploader:
             idempotency_key,
             upload_mode="auto" if options.direct else "proxied",
         )
+        return self._api.create_session(new)
 
     def _save(self, key: str, record: UploadRecord) -> None:
         if self._state is not None:
