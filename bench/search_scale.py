@@ -40,7 +40,7 @@ def build(db: Path, files: int) -> None:
     migrate.upgrade(make_engine(f"sqlite:///{db}"))
     rng = random.Random(18)
     made = _stamp(datetime(2026, 1, 1, tzinfo=UTC))
-    rows = []
+    rows: list[tuple[str, str, str, str, str, int | None, str]] = []
     for consumer, count in ((CONSUMER, files), ("neighbour", files // 10)):
         for f in range(FOLDERS):
             # Folder f lives in folder f // 10 - 1 (0-9 at the root): a tree two levels deep.

@@ -42,16 +42,16 @@ def one(kind: str, work: Path, source: Path, streams: int) -> tuple[float, float
     if kind == "sink":
         cmd = [sys.executable, "-m", "bench.sink", "--port", "{port}", "--dir", str(target)]
         server = start(cmd)
-        args = ["sink", server.url, source, "--parallel", str(streams)]
+        protocol = "sink"
         extra: list[str] = []
     else:
         server, key = start_partway(target, fsync=False)
-        args = ["partway", server.url, source, "--parallel", str(streams)]
+        protocol = "partway"
         extra = ["--key", key]
     try:
         pre_touch(256 * 1024 * 1024)
         cpu0 = server.cpu()
-        result = run_client(args[0], args[1], args[2], *args[3:], *extra)
+        result = run_client(protocol, server.url, source, "--parallel", str(streams), *extra)
         cpu = server.cpu() - cpu0
     finally:
         server.stop()
