@@ -9,6 +9,7 @@ import json
 import os
 import re
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +27,7 @@ from partway.client import (
     SyncApi,
     Uploader,
     UploadOptions,
+    upload,
     upload_async,
 )
 from tests.conftest import Server, start_server, stop_server
@@ -309,3 +311,54 @@ def test_any_two_deaths_then_a_clean_run_end_with_the_file(server: Server, tmp_p
         if hashlib.sha256(res.content).digest() != hashlib.sha256(payload).digest():
             failed.append(f"{first} then {second}: the file differs")
     assert failed == []
+
+
+def test_a_cancelled_upload_async_stops_the_upload_and_resumes_later(
+    server: Server, tmp_path: Path
+) -> None:
+    """The upload runs in a thread: cancelling the coroutine must stop it there too (no more
+    parts, no finish), not let it run to the end behind the caller's back."""
+    source, state = tmp_path / "cancelled.bin", tmp_path / "state"
+    payload = os.urandom(96 * MIB)
+    source.write_bytes(payload)
+    creds = Credentials(server.key, server.app_id, server.consumer_id)
+    sessions = f"{server.base_url}/file-storage/upload-sessions"
+
+    def parts_of_ours() -> int | None:
+        listed = httpx.get(sessions, headers=server.headers()).json()["data"]
+        counts = [s["uploaded_parts_count"] for s in listed if s["name"] == source.name]
+        return counts[0] if counts else None
+
+    async def cancel_midway() -> None:
+        task = asyncio.create_task(
+            upload_async(
+                source,
+                server=server.base_url,
+                credentials=creds,
+                options=UploadOptions(parallel=1),
+                state_dir=state,
+            )
+        )
+        while not task.done() and (parts_of_ours() or 0) < 2:
+            await asyncio.sleep(0.005)
+        assert not task.done(), "the upload ended before it could be cancelled"
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    threads = threading.active_count()
+    asyncio.run(cancel_midway())
+    deadline = time.monotonic() + 10
+    while threading.active_count() > threads and time.monotonic() < deadline:
+        time.sleep(0.05)  # the part in flight ends, then the upload's threads
+    assert threading.active_count() == threads
+    stopped_at = parts_of_ours()
+    assert stopped_at is not None and stopped_at < 96  # not finished
+    time.sleep(0.3)
+    assert parts_of_ours() == stopped_at  # and nothing more is sent
+
+    file = upload(source, server=server.base_url, credentials=creds, state_dir=state)
+    res = httpx.get(
+        f"{server.base_url}/file-storage/files/{file['id']}/download", headers=server.headers()
+    )
+    assert hashlib.sha256(res.content).digest() == hashlib.sha256(payload).digest()

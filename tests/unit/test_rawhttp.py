@@ -13,6 +13,8 @@ import httpx
 import pytest
 
 from partway.client.rawhttp import FileShrank, FileSpan, RawHttp
+from partway.client.retry import never_works
+from tests.sockets import handle_each
 
 
 @pytest.fixture
@@ -282,3 +284,78 @@ def test_an_answer_that_is_not_http_is_a_protocol_error_not_a_lost_answer(
     thread.join(5)
     client.close_all()
     assert "disconnect" not in str(caught.value).lower()
+
+
+def test_an_answer_sent_before_the_body_was_read_is_the_outcome(listener: socket.socket) -> None:
+    """A server refuses a part before reading it (the session is gone, the part too large) and
+    closes: the send fails, but the refusal is there to read and is what the caller gets (not
+    a transport error that retries and then blames the network)."""
+
+    def refuse(conn: socket.socket) -> None:
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 2\r\n\r\n{}")
+        conn.shutdown(socket.SHUT_WR)
+        time.sleep(0.3)  # the client's send meets a closed window, then a reset
+
+    handle_each(listener, refuse)
+    client = RawHttp(url(listener), {})
+    res = client.request("PUT", "/p", body=memoryview(bytes(64 << 20)))
+    client.close_all()
+    assert res.status_code == 413
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 200 OK\r\n\r\n{",
+        b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n{",
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\n{",
+    ],
+    ids=["until closed", "sized", "chunked"],
+)
+def test_an_answer_that_stalls_midway_is_a_read_timeout(
+    listener: socket.socket, answer: bytes
+) -> None:
+    """Not its first bytes taken for the whole: a body that ends with the connection has not
+    ended while the connection is open."""
+    done = threading.Event()
+
+    def stall(conn: socket.socket) -> None:
+        conn.recv(65536)
+        conn.sendall(answer)
+        done.wait(5)
+
+    handle_each(listener, stall)
+    client = RawHttp(url(listener), {}, timeout=0.3)
+    with pytest.raises(httpx.ReadTimeout):
+        client.request("GET", "/x")
+    done.set()
+    client.close_all()
+
+
+def test_a_binary_greeting_then_a_hang_up_is_not_taken_for_a_lost_answer(
+    listener: socket.socket,
+) -> None:
+    """A TLS server answering a plain request: an alert without a newline, then it closes."""
+
+    def alert(conn: socket.socket) -> None:
+        conn.recv(65536)
+        conn.sendall(b"\x15\x03\x01\x00\x02\x02\x46")
+
+    handle_each(listener, alert)
+    client = RawHttp(url(listener), {})
+    with pytest.raises(httpx.RemoteProtocolError) as caught:
+        client.request("GET", "/healthz")
+    client.close_all()
+    assert never_works(caught.value)
+
+
+def test_the_host_header_carries_no_userinfo(listener: socket.socket) -> None:
+    got: list[bytes] = []
+    thread = serve_each(listener, [b"HTTP/1.1 204 No Content\r\n\r\n"], got)
+    client = RawHttp(url(listener).replace("http://", "http://user:pw@"), {})
+    assert client.request("GET", "/x").status_code == 204
+    thread.join(5)
+    client.close_all()
+    port = listener.getsockname()[1]
+    assert f"host: 127.0.0.1:{port}\r\n".encode() in got[0] and b"user" not in got[0]

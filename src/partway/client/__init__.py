@@ -4,6 +4,7 @@ more control, `AsyncApi` for every endpoint from asyncio code."""
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,20 +68,21 @@ async def upload_async(
     state_dir: Path | None = None,
     retry: RetryPolicy | None = None,
 ) -> dict[str, Any]:
-    """`upload` for asyncio code: the blocking uploader in a thread, the loop free meanwhile."""
+    """`upload` for asyncio code: the blocking uploader in a thread, the loop free meanwhile.
+    Cancelled, it stops the upload (parts in flight end; running it again resumes)."""
     import asyncio
     import functools
 
+    running: list[Uploader] = []
     work = functools.partial(
-        upload,
-        path,
-        server=server,
-        credentials=credentials,
-        options=options,
-        state_dir=state_dir,
-        retry=retry,
+        _upload, path, server, credentials, options, state_dir, retry, running.append
     )
-    return await asyncio.to_thread(work)
+    try:
+        return await asyncio.to_thread(work)
+    except asyncio.CancelledError:
+        for uploader in running:
+            uploader.stop()
+        raise
 
 
 def upload(
@@ -93,6 +95,18 @@ def upload(
     retry: RetryPolicy | None = None,
 ) -> dict[str, Any]:
     """Upload one file, resuming an interrupted upload of it; returns the File object."""
+    return _upload(path, server, credentials, options, state_dir, retry, lambda _u: None)
+
+
+def _upload(
+    path: str | Path,
+    server: str,
+    credentials: Credentials,
+    options: UploadOptions | None,
+    state_dir: Path | None,
+    retry: RetryPolicy | None,
+    started: Callable[[Uploader], None],
+) -> dict[str, Any]:
     from .state import StateStore, default_state_dir
     from .syncapi import SyncApi
     from .uploader import Uploader
@@ -100,4 +114,5 @@ def upload(
     store = StateStore(state_dir or default_state_dir())
     with SyncApi(server, credentials, retry=retry) as api:
         uploader = Uploader(api, server, credentials.app_id, credentials.consumer_id, store)
+        started(uploader)
         return uploader.upload(Path(path), options)

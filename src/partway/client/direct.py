@@ -43,8 +43,9 @@ class DirectSender:
             timeout=httpx.Timeout(60.0, connect=10.0),
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
         )
-        self._stopping = threading.Event()
-        self._retrying = Retrying(retry or RetryPolicy(), on_retry, self._stopping)
+        # Set once the upload stops: no retries, no more parts (its claims' retries end too).
+        self.stopping = threading.Event()
+        self._retrying = Retrying(retry or RetryPolicy(), on_retry, self.stopping)
 
     @staticmethod
     def read_part(fd: int, buffer: PartBuffer, offset: int, length: int) -> PartRead:
@@ -72,11 +73,11 @@ class DirectSender:
 
     def stop(self) -> None:
         """Let parts in flight end, but retry none of them (nor start more: `stopped`)."""
-        self._stopping.set()
+        self.stopping.set()
 
     @property
     def stopped(self) -> bool:
-        return self._stopping.is_set()
+        return self.stopping.is_set()
 
     def close(self) -> None:
         self._http.close()

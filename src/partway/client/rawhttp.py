@@ -32,6 +32,7 @@ READ = 65536
 LINE = 65536  # the longest status or header line taken
 NO_BODY = frozenset({204, 304})
 DISCONNECTED = "Server disconnected without sending a response."
+EARLY_ANSWER_WAIT = 1.0  # for an answer already on its way when a send failed
 
 
 class FileShrank(Exception):
@@ -96,7 +97,8 @@ class RawHttp:
         parts = urlsplit(base_url)
         self._address = (parts.hostname or "127.0.0.1", parts.port or 80)
         self._prefix = parts.path.rstrip("/")
-        self._head = {"host": parts.netloc, **{k.lower(): v for k, v in headers.items()}}
+        host = parts.netloc.rpartition("@")[2]  # never the userinfo
+        self._head = {"host": host, **{k.lower(): v for k, v in headers.items()}}
         self._timeout = timeout
         self._connect_timeout = connect_timeout
         self._local = threading.local()
@@ -123,7 +125,18 @@ class RawHttp:
         head = f"{method} {target} HTTP/1.1\r\n{lines}"
         sock = self._connection()
         try:
-            _send(sock, head.encode("latin-1") + b"\r\n", body)
+            try:
+                _send(sock, head.encode("latin-1") + b"\r\n", body)
+            except Exception as exc:
+                if not _is_write_error(exc):
+                    raise
+                # A server may answer before it has read the body (a refusal: the session is
+                # gone, the part too large) and close: that answer, if it came, is the outcome.
+                answer = _early_answer(sock, method)
+                if answer is None:
+                    raise
+                self.close()
+                return answer
             if while_waiting is not None:
                 while_waiting()
             answer = _answer(sock, method, self._timeout)
@@ -228,6 +241,25 @@ def _send_file(sock: socket.socket, span: FileSpan) -> None:
         left -= sent
 
 
+def _is_write_error(exc: Exception) -> bool:
+    import httpx  # loaded: `exc` may be one of its errors
+
+    return isinstance(exc, httpx.WriteError)
+
+
+def _early_answer(sock: socket.socket, method: str) -> Answer | None:
+    """The answer the server sent before the send failed, if a whole one is there to read."""
+    try:
+        sock.settimeout(EARLY_ANSWER_WAIT)
+        reader = cast(BinaryIO, sock.makefile("rb", buffering=READ))
+        try:
+            return _read_answer(reader, sock, method)
+        finally:
+            reader.close()
+    except (ValueError, IndexError, OSError):
+        return None
+
+
 def _answer(sock: socket.socket, method: str, timeout: float) -> Answer:
     """The answer's status, headers and body. A receive that times out (SO_RCVTIMEO) makes the
     socket file return what it has so far, as a closed connection does: told apart by the time
@@ -235,7 +267,7 @@ def _answer(sock: socket.socket, method: str, timeout: float) -> Answer:
     began = time.monotonic()
     reader = cast(BinaryIO, sock.makefile("rb", buffering=READ))
     try:
-        return _read_answer(reader, method)
+        return _read_answer(reader, sock, method)
     except (ValueError, IndexError, OSError) as exc:
         if time.monotonic() - began >= timeout * 0.9:
             raise transport_error("ReadTimeout", f"read timed out: {exc!r}") from exc
@@ -255,11 +287,14 @@ class _Disconnected(ValueError):
 def _line(reader: BinaryIO, first: bool = False) -> bytes:
     line = reader.readline(LINE)
     if not line.endswith(b"\n"):
+        if first and line and not b"HTTP/".startswith(line[:5]):
+            # Something else than HTTP answered (a TLS alert, say), then hung up.
+            raise ValueError(f"illegal status line: {line[:80]!r}")
         raise _Disconnected(DISCONNECTED if first and not line else "Server disconnected early.")
     return line
 
 
-def _read_answer(reader: BinaryIO, method: str) -> Answer:
+def _read_answer(reader: BinaryIO, sock: socket.socket, method: str) -> Answer:
     while True:
         version, _, rest = _line(reader, first=True).rstrip(b"\r\n").partition(b" ")
         code = rest.partition(b" ")[0]
@@ -286,8 +321,19 @@ def _read_answer(reader: BinaryIO, method: str) -> Answer:
     length = headers.get("content-length")
     if length is None:  # the body ends with the connection
         headers["connection"] = "close"
-        return Answer(status, headers, reader.read())
+        return Answer(status, headers, _to_the_end(reader, sock))
     return Answer(status, headers, _exactly(reader, int(length)))
+
+
+def _to_the_end(reader: BinaryIO, sock: socket.socket) -> bytes:
+    """What comes until the server closes. A receive that timed out (SO_RCVTIMEO) reads as an
+    end too, but there the connection is still open."""
+    content = bytearray()
+    while chunk := reader.read1(READ):  # type: ignore[attr-defined]  # a BufferedReader
+        content += chunk
+    if _usable(sock):
+        raise OSError("timed out before the answer's end")
+    return bytes(content)
 
 
 def _exactly(reader: BinaryIO, size: int) -> bytes:

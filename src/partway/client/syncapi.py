@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from . import calls
@@ -75,9 +76,15 @@ class SyncApi:
         self._retrying.send(once, "GET /healthz", _not_timeout, retry_answers=False)
         self.reached = True
 
-    def _call(self, call: Call) -> Any:
+    def release_thread(self) -> None:
+        """Close the calling thread's connection (a worker thread's, as it ends)."""
+        if self._raw is not None:
+            self._raw.close()
+
+    def _call(self, call: Call, stopping: threading.Event | None = None) -> Any:
         """Send `call` with retries on connection errors and 408/429/5xx; raise ApiError on
-        other errors; its answer's body, decoded (None if it has none)."""
+        other errors; its answer's body, decoded (None if it has none). `stopping`, once set,
+        ends the retries."""
         headers = {**self._headers, **(call.headers or {})}
 
         def gives_up(exc: httpx.TransportError) -> bool:
@@ -89,7 +96,10 @@ class SyncApi:
                     self.reached = True
                 self.deliveries += 0 if exc is not None and never_sent(exc) else 1
 
-        res = self._retrying.send(
+        retrying = (
+            self._retrying if stopping is None else replace(self._retrying, stopping=stopping)
+        )
+        res = retrying.send(
             lambda: self._once(call, headers), f"{call.method} {call.path}", gives_up, tried
         )
         raise_for_error(res)
@@ -115,9 +125,13 @@ class SyncApi:
             raise
 
     def claimed_direct_parts(
-        self, session_id: str, claims: list[dict[str, Any]]
+        self,
+        session_id: str,
+        claims: list[dict[str, Any]],
+        stopping: threading.Event | None = None,
     ) -> list[dict[str, Any]]:
-        return calls.parts(self._call(calls.claimed_direct_parts(session_id, claims)))
+        call = calls.claimed_direct_parts(session_id, claims)
+        return calls.parts(self._call(call, stopping))
 
     def abort(self, session_id: str) -> None:
         self._call(calls.abort(session_id))

@@ -101,17 +101,22 @@ class _Thread(Generic[T]):
     def __init__(self, work: Callable[..., T], *args: Any, name: str = "partway") -> None:
         self._work, self._args = work, args
         self._outcome: tuple[T | None, BaseException | None] = (None, None)
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
+        # Waited on instead of Thread.join: a KeyboardInterrupt that lands in join() can leave
+        # the thread marked as ended while it still runs (CPython 3.11), and the uploader then
+        # closed the file under a worker still sending from it.
+        self._done = threading.Event()
+        threading.Thread(target=self._run, name=name, daemon=True).start()
 
     def _run(self) -> None:
         try:
             self._outcome = (self._work(*self._args), None)
         except BaseException as exc:
             self._outcome = (None, exc)
+        finally:
+            self._done.set()
 
     def join(self) -> None:
-        self._thread.join()
+        self._done.wait()
 
     def failure(self) -> BaseException | None:
         return self._outcome[1]
@@ -169,6 +174,16 @@ class Uploader:
         self._app_id = app_id
         self._consumer_id = consumer_id
         self._state = state
+        self._stopped = threading.Event()
+        self._senders: list[PartSender | DirectSender] = []  # those sending now
+
+    def stop(self) -> None:
+        """From another thread: end the upload soon. Parts in flight end, no more are sent and
+        the session is not finished; upload() raises InterruptedError, and running it again
+        resumes."""
+        self._stopped.set()
+        for sender in list(self._senders):
+            sender.stop()
 
     def upload(
         self,
@@ -232,6 +247,8 @@ class Uploader:
             digest = _combined_crc(identity, part_size, crcs)
         if FileIdentity.of(path) != identity:
             raise FileChanged(f"{path} changed during the upload; run again to start over")
+        if self._stopped.is_set():
+            raise InterruptedError("the upload was stopped")
         # A direct session's finish checks the store's parts before assembling them.
         file = self._api.finish(info.id, digest)
         self._forget(key)
@@ -381,6 +398,9 @@ class Uploader:
             sender = DirectSender(api.retry, api.on_retry)
         else:
             sender = PartSender(api.base_url, api.credentials, api.retry, api.on_retry)
+        self._senders.append(sender)
+        if self._stopped.is_set():
+            sender.stop()
         workers = min(parallel, max(1, len(missing)))
         lock = threading.Lock()  # progress is reported from the worker threads
 
@@ -405,7 +425,10 @@ class Uploader:
                         sent,
                     )
                 else:
-                    _send_direct(sender, api, info, (fd, identity.size), pending, sent)
+                    try:
+                        _send_direct(sender, api, info, (fd, identity.size), pending, sent)
+                    finally:
+                        api.release_thread()  # this worker's connection for its claims
             except FileShrank:
                 sender.stop()
                 shrank = f"{identity.path} is shorter than when the upload began"
@@ -425,6 +448,7 @@ class Uploader:
             sender.stop()
             for thread in threads:
                 thread.join()
+            self._senders.remove(sender)
             sender.close()
             os.close(fd)
         failure = _first_failure(threads)
@@ -462,5 +486,5 @@ def _send_direct(
             return
         start, length = part_range(size, info.part_size, number)
         got = sender.read_part(fd, buffer, start, length)
-        (ticket,) = api.claimed_direct_parts(info.id, [got.claim(number)])
+        (ticket,) = api.claimed_direct_parts(info.id, [got.claim(number)], sender.stopping)
         sent(number, length, _sent_direct(sender, got, ticket))
