@@ -1,9 +1,9 @@
 """Sending part bodies from worker threads: file → reused buffer → CRC32C or SHA-1 → socket.
 
 Each part's whole journey runs in one worker thread on a blocking connection: the positioned
-read, the hash and the socket writes all release the GIL, and no byte passes through the event
-loop (httpx's async transport copies every byte the socket does not take at once into a buffer
-of its own, and on a 2-core machine those copies and loop turns cost as much as the hashing).
+read, the hash and the socket writes all release the GIL. (When the uploader ran on asyncio,
+httpx's async transport copied every byte the socket did not take at once into a buffer of its
+own, and on a 2-core machine those copies and loop turns cost as much as the hashing.)
 """
 
 from __future__ import annotations
@@ -185,8 +185,7 @@ def send_in_turn(
 ) -> None:
     """A worker thread's share of the parts: it takes the next number from `pending` (shared
     by the workers) until none is left or the sender stops, sends it, and reports (number,
-    length, CRC32C or None) to `on_sent`, one part after another with no turn of the event
-    loop between them (that turn cost each worker ~1.5 ms a part, a tenth of its time).
+    length, CRC32C or None) to `on_sent` (from this thread), one part after another.
     CRC32C parts: the next part's CRC is computed while the server stores this one (~1.4 ms
     a part the worker would otherwise spend between its parts)."""
     buffer = part_buffer(job.part_size)
