@@ -362,3 +362,79 @@ def test_a_cancelled_upload_async_stops_the_upload_and_resumes_later(
         f"{server.base_url}/file-storage/files/{file['id']}/download", headers=server.headers()
     )
     assert hashlib.sha256(res.content).digest() == hashlib.sha256(payload).digest()
+
+
+def test_an_upload_async_cancelled_before_its_thread_got_going_stops_too(
+    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cancelled while its thread still sets up (the first call imports the uploader's modules,
+    ~50 ms): the uploader it then makes must not run."""
+    setting_up = SyncApi.__init__
+
+    def slow_set_up(self: SyncApi, *args: Any, **kwargs: Any) -> None:
+        time.sleep(0.2)
+        setting_up(self, *args, **kwargs)
+
+    monkeypatch.setattr(SyncApi, "__init__", slow_set_up)
+    source = tmp_path / "cancelled-at-once.bin"
+    source.write_bytes(os.urandom(96 * MIB))
+    creds = Credentials(server.key, server.app_id, server.consumer_id)
+
+    async def cancel_at_once() -> None:
+        task = asyncio.create_task(
+            upload_async(
+                source,
+                server=server.base_url,
+                credentials=creds,
+                options=UploadOptions(parallel=1),
+                state_dir=tmp_path / "state",
+            )
+        )
+        await asyncio.sleep(0)  # its thread is starting
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    threads = threading.active_count()
+    asyncio.run(cancel_at_once())
+    deadline = time.monotonic() + 10
+    while threading.active_count() > threads and time.monotonic() < deadline:
+        time.sleep(0.05)
+    files = httpx.get(
+        f"{server.base_url}/file-storage/files", headers=server.headers(), params={"limit": 200}
+    ).json()["data"]
+    assert source.name not in [f["name"] for f in files]
+
+
+class StoppedDuringFinish(SyncApi):
+    """The uploader is stopped while its finish is on the way (the finish is carried out)."""
+
+    uploader: Uploader
+
+    def finish(self, session_id: str, digest: str | None = None) -> dict[str, Any]:
+        file = super().finish(session_id, digest)
+        self.uploader.stop()
+        return file
+
+
+def test_a_stop_while_finishing_keeps_the_record_that_finds_the_file(
+    server: Server, tmp_path: Path
+) -> None:
+    """Whoever stopped the upload never heard of its file: the next run must return that file,
+    not start over and meet its name taken (409)."""
+    source, state = tmp_path / "stopped-finishing.bin", StateStore(tmp_path / "state")
+    payload = os.urandom(2 * MIB + 3)
+    source.write_bytes(payload)
+    creds = Credentials(server.key, server.app_id, server.consumer_id)
+    who = (server.base_url, server.app_id, server.consumer_id)
+    stopping = StoppedDuringFinish(server.base_url, creds)
+    with stopping:
+        stopping.uploader = Uploader(stopping, *who, state)
+        with pytest.raises(InterruptedError):
+            stopping.uploader.upload(source)
+    with SyncApi(server.base_url, creds) as api:
+        file = Uploader(api, *who, state).upload(source)
+    res = httpx.get(
+        f"{server.base_url}/file-storage/files/{file['id']}/download", headers=server.headers()
+    )
+    assert res.content == payload

@@ -359,3 +359,43 @@ def test_the_host_header_carries_no_userinfo(listener: socket.socket) -> None:
     client.close_all()
     port = listener.getsockname()[1]
     assert f"host: 127.0.0.1:{port}\r\n".encode() in got[0] and b"user" not in got[0]
+
+
+def test_an_http_1_0_answer_without_keep_alive_ends_its_connection(
+    listener: socket.socket,
+) -> None:
+    got: list[bytes] = []
+    old = b"HTTP/1.0 200 OK\r\ncontent-length: 2\r\n\r\n{}"
+    thread = serve_each(listener, [old, b"HTTP/1.1 204 No Content\r\n\r\n"], got)
+    client = RawHttp(url(listener), {})
+    assert client.request("GET", "/a").headers["connection"] == "close"
+    assert client.request("GET", "/b").status_code == 204  # on a new connection
+    thread.join(5)
+    client.close_all()
+
+
+def test_folded_header_lines_continue_the_field(listener: socket.socket) -> None:
+    got: list[bytes] = []
+    folded = b"HTTP/1.1 200 OK\r\nx-note: one\r\n  two\r\ncontent-length: 2\r\n\r\n{}"
+    thread = serve_each(listener, [folded], got)
+    client = RawHttp(url(listener), {})
+    assert client.request("GET", "/a").headers["x-note"] == "one two"
+    thread.join(5)
+    client.close_all()
+
+
+def test_an_endless_header_line_is_a_protocol_error(listener: socket.socket) -> None:
+    got: list[bytes] = []
+    thread = serve_each(listener, [b"HTTP/1.1 200 OK\r\nx-a: " + b"a" * 70000], got)
+    client = RawHttp(url(listener), {}, timeout=2)
+    with pytest.raises(httpx.RemoteProtocolError) as caught:
+        client.request("GET", "/a")
+    thread.join(5)
+    client.close_all()
+    assert never_works(caught.value)
+
+
+def test_a_header_value_with_a_line_break_is_refused_before_sending() -> None:
+    client = RawHttp("http://127.0.0.1:9", {"Authorization": "Bearer k\r\nx-evil: 1"})
+    with pytest.raises(httpx.LocalProtocolError):
+        client.request("GET", "/a")

@@ -72,15 +72,22 @@ async def upload_async(
     Cancelled, it stops the upload (parts in flight end; running it again resumes)."""
     import asyncio
     import functools
+    import threading
 
+    cancelled = threading.Event()
     running: list[Uploader] = []
-    work = functools.partial(
-        _upload, path, server, credentials, options, state_dir, retry, running.append
-    )
+
+    def started(uploader: Uploader) -> None:  # in the upload's thread
+        running.append(uploader)
+        if cancelled.is_set():  # cancelled while the thread was still setting up
+            uploader.stop()
+
+    work = functools.partial(_upload, path, server, credentials, options, state_dir, retry, started)
     try:
         return await asyncio.to_thread(work)
     except asyncio.CancelledError:
-        for uploader in running:
+        cancelled.set()
+        for uploader in list(running):
             uploader.stop()
         raise
 

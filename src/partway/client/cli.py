@@ -127,7 +127,7 @@ def _run_blocking(
 ) -> int:
     """`_run` for a function that blocks (the uploader)."""
     from ..runtime import settle_after_imports
-    from .models import ApiError
+    from .models import ApiError, DirectPartRefused
     from .retry import is_transport_error
     from .uploader import FileChanged
 
@@ -135,7 +135,7 @@ def _run_blocking(
     try:
         work()
     except Exception as exc:
-        expected = isinstance(exc, CliError | ApiError | FileChanged | OSError)
+        expected = isinstance(exc, CliError | ApiError | FileChanged | DirectPartRefused | OSError)
         if args.debug or not (expected or is_transport_error(exc)):
             raise
         message, code = _describe(args, exc, started())
@@ -145,7 +145,7 @@ def _run_blocking(
 
 
 def _describe(args: argparse.Namespace, exc: Exception, started: bool) -> tuple[str, int]:
-    from .models import ApiError
+    from .models import ApiError, DirectPartRefused
     from .uploader import FileChanged
 
     again = "; run the same command again to resume" if started else ""
@@ -157,7 +157,7 @@ def _describe(args: argparse.Namespace, exc: Exception, started: bool) -> tuple[
         where = f" ({exc.detail})" if extra else ""
         message = f"server said {exc.status} {exc.type_name}: {exc.message}{where}"
         return message + (f": {hint}" if hint else again), EXIT_FAILED
-    if isinstance(exc, FileChanged):
+    if isinstance(exc, FileChanged | DirectPartRefused):
         return str(exc), EXIT_FAILED
     if isinstance(exc, OSError):
         return explain_os_error(exc), EXIT_FAILED

@@ -18,9 +18,11 @@ import httpx
 
 from ..domain.digests import crc32c_of
 from ..wire import crc32c_base64
-from .models import Reply
+from .models import DirectPartRefused, Reply
 from .parts import FileShrank, PartBuffer, _slices
 from .retry import Retrying, RetryPolicy
+
+__all__ = ["DirectPartRefused", "DirectSender", "PartRead"]
 
 
 @dataclass(frozen=True)
@@ -81,11 +83,3 @@ class DirectSender:
 
     def close(self) -> None:
         self._http.close()
-
-
-class DirectPartRefused(Exception):
-    """The object store refused a part (an expired URL, say)."""
-
-    def __init__(self, number: int, status: int, body: str) -> None:
-        super().__init__(f"the object store answered {status} to part {number}: {body[:200]}")
-        self.status = status

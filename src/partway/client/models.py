@@ -133,3 +133,11 @@ def raise_for_error(res: Reply) -> None:
         raise ApiError(res.status_code, str(body.get("type_name", "")), message, body.get("detail"))
     except ValueError:
         raise ApiError(res.status_code, "", res.text[:200] or res.reason_phrase) from None
+
+
+class DirectPartRefused(Exception):
+    """The object store refused a part (an expired URL, say)."""
+
+    def __init__(self, number: int, status: int, body: str) -> None:
+        super().__init__(f"the object store answered {status} to part {number}: {body[:200]}")
+        self.status = status

@@ -118,6 +118,9 @@ class RawHttp:
         while the server stores it and before its answer is read."""
         target = self._prefix + path + (f"?{urlencode(params)}" if params else "")
         fields = {**self._head, **{k.lower(): v for k, v in (headers or {}).items()}}
+        if any(c in text for item in fields.items() for text in item for c in "\r\n\0"):
+            # as httpx refuses them: a CR or LF would start a header (or request) of its own
+            raise transport_error("LocalProtocolError", "a header holds CR, LF or NUL")
         if body is not None or method in ("POST", "PUT", "PATCH"):
             size = 0 if body is None else body.length if isinstance(body, FileSpan) else len(body)
             fields["content-length"] = str(size)
@@ -286,6 +289,8 @@ class _Disconnected(ValueError):
 
 def _line(reader: BinaryIO, first: bool = False) -> bytes:
     line = reader.readline(LINE)
+    if len(line) == LINE and not line.endswith(b"\n"):
+        raise ValueError(f"a line of the answer longer than {LINE} bytes")
     if not line.endswith(b"\n"):
         if first and line and not b"HTTP/".startswith(line[:5]):
             # Something else than HTTP answered (a TLS alert, say), then hung up.
@@ -301,14 +306,22 @@ def _read_answer(reader: BinaryIO, sock: socket.socket, method: str) -> Answer:
         if not version.startswith(b"HTTP/1.") or not code.isdigit() or len(code) != 3:
             raise ValueError(f"illegal status line: {version + b' ' + rest!r:.80}")
         headers: dict[str, str] = {}
+        name = ""
         while (line := _line(reader)) not in (b"\r\n", b"\n"):
-            name, colon, value = line.decode("latin-1").partition(":")
+            text = line.decode("latin-1")
+            if text[0] in " \t" and name:  # obs-fold: the previous field's value goes on
+                headers[name] += " " + text.strip()
+                continue
+            name, colon, value = text.partition(":")
             if not colon:
                 raise ValueError(f"illegal header line: {line[:80]!r}")
-            headers[name.strip().lower()] = value.strip()
+            name = name.strip().lower()
+            headers[name] = value.strip()
         status = int(code)
         if not 100 <= status < 200:  # an interim answer (100 Continue): the real one follows
             break
+    if version == b"HTTP/1.0" and headers.get("connection", "").lower() != "keep-alive":
+        headers["connection"] = "close"  # HTTP/1.0 keeps no connection unless it says so
     if method == "HEAD" or status in NO_BODY:
         return Answer(status, headers, b"")
     if headers.get("transfer-encoding", "").lower() == "chunked":

@@ -39,7 +39,8 @@ class SyncApi:
         self.credentials = credentials
         self.retry = retry or RetryPolicy()
         self.on_retry = on_retry
-        self._retrying = Retrying(self.retry, on_retry)
+        self._stopping = threading.Event()
+        self._retrying = Retrying(self.retry, on_retry, self._stopping)
         self._lock = threading.Lock()
         # Until the server has answered once, a failure that cannot mend is not retried: a
         # wrong URL or a dead port fails at once instead of after minutes of backoff.
@@ -75,6 +76,11 @@ class SyncApi:
         once = functools.partial(self._once, calls.reach(), {})
         self._retrying.send(once, "GET /healthz", _not_timeout, retry_answers=False)
         self.reached = True
+
+    def stop(self) -> None:
+        """No more retries: a call waiting to try again ends at once (InterruptedError), a
+        failed one is not tried again (an upload was stopped)."""
+        self._stopping.set()
 
     def release_thread(self) -> None:
         """Close the calling thread's connection (a worker thread's, as it ends)."""

@@ -178,12 +178,18 @@ class Uploader:
         self._senders: list[PartSender | DirectSender] = []  # those sending now
 
     def stop(self) -> None:
-        """From another thread: end the upload soon. Parts in flight end, no more are sent and
-        the session is not finished; upload() raises InterruptedError, and running it again
-        resumes."""
+        """From another thread: end the upload soon. Parts in flight end, no more are sent, no
+        request is retried and the session is not finished (or, if its finish was already on
+        its way, the resume record stays to find the file); upload() raises InterruptedError,
+        and running it again resumes. The SyncApi stops retrying too."""
         self._stopped.set()
+        self._api.stop()
         for sender in list(self._senders):
             sender.stop()
+
+    def _check_stopped(self) -> None:
+        if self._stopped.is_set():
+            raise InterruptedError("the upload was stopped")
 
     def upload(
         self,
@@ -195,6 +201,7 @@ class Uploader:
         options = options or UploadOptions()
         if options.parallel < 1:
             raise ValueError("parallel must be at least 1")
+        self._check_stopped()
         identity = FileIdentity.of(path)
         name = options.name or path.name
         key = StateStore.key(self._server, self._app_id, self._consumer_id, options.folder_id, path)
@@ -240,6 +247,7 @@ class Uploader:
             self._send_parts(
                 info, identity, missing, options.parallel, progress, notify, algorithm, crcs, direct
             )
+            self._check_stopped()  # before the whole file is read for its digest
             digest = whole.result() if whole is not None else None
         finally:
             stop_hashing.set()  # a failed upload's whole-file hashing ends at its next block
@@ -247,10 +255,12 @@ class Uploader:
             digest = _combined_crc(identity, part_size, crcs)
         if FileIdentity.of(path) != identity:
             raise FileChanged(f"{path} changed during the upload; run again to start over")
-        if self._stopped.is_set():
-            raise InterruptedError("the upload was stopped")
+        self._check_stopped()
         # A direct session's finish checks the store's parts before assembling them.
         file = self._api.finish(info.id, digest)
+        # Stopped meanwhile: whoever stopped it will not hear of the file, so the record stays
+        # for the next run to find it (_finished_earlier) instead of a create refused (409).
+        self._check_stopped()
         self._forget(key)
         progress.event = "done"
         progress.detail = {"file_id": file.get("id")}
