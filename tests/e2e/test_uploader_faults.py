@@ -11,7 +11,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -313,6 +313,39 @@ def test_any_two_deaths_then_a_clean_run_end_with_the_file(server: Server, tmp_p
     assert failed == []
 
 
+def cancelled_upload(
+    server: Server, source: Path, state: Path, cancel_when: Callable[[], bool]
+) -> None:
+    """upload_async of `source` (one part at a time), cancelled once `cancel_when()` holds;
+    returns once the upload's threads have ended."""
+    creds = Credentials(server.key, server.app_id, server.consumer_id)
+
+    async def run() -> None:
+        task = asyncio.create_task(
+            upload_async(
+                source,
+                server=server.base_url,
+                credentials=creds,
+                options=UploadOptions(parallel=1),
+                state_dir=state,
+            )
+        )
+        await asyncio.sleep(0)  # its thread is starting
+        while not task.done() and not cancel_when():
+            await asyncio.sleep(0.005)
+        assert not task.done(), "the upload ended before it could be cancelled"
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    threads = threading.active_count()
+    asyncio.run(run())
+    deadline = time.monotonic() + 10
+    while threading.active_count() > threads and time.monotonic() < deadline:
+        time.sleep(0.05)  # the part in flight ends, then the upload's threads
+    assert threading.active_count() == threads
+
+
 def test_a_cancelled_upload_async_stops_the_upload_and_resumes_later(
     server: Server, tmp_path: Path
 ) -> None:
@@ -329,29 +362,7 @@ def test_a_cancelled_upload_async_stops_the_upload_and_resumes_later(
         counts = [s["uploaded_parts_count"] for s in listed if s["name"] == source.name]
         return counts[0] if counts else None
 
-    async def cancel_midway() -> None:
-        task = asyncio.create_task(
-            upload_async(
-                source,
-                server=server.base_url,
-                credentials=creds,
-                options=UploadOptions(parallel=1),
-                state_dir=state,
-            )
-        )
-        while not task.done() and (parts_of_ours() or 0) < 2:
-            await asyncio.sleep(0.005)
-        assert not task.done(), "the upload ended before it could be cancelled"
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-
-    threads = threading.active_count()
-    asyncio.run(cancel_midway())
-    deadline = time.monotonic() + 10
-    while threading.active_count() > threads and time.monotonic() < deadline:
-        time.sleep(0.05)  # the part in flight ends, then the upload's threads
-    assert threading.active_count() == threads
+    cancelled_upload(server, source, state, lambda: (parts_of_ours() or 0) >= 2)
     stopped_at = parts_of_ours()
     assert stopped_at is not None and stopped_at < 96  # not finished
     time.sleep(0.3)
@@ -378,28 +389,7 @@ def test_an_upload_async_cancelled_before_its_thread_got_going_stops_too(
     monkeypatch.setattr(SyncApi, "__init__", slow_set_up)
     source = tmp_path / "cancelled-at-once.bin"
     source.write_bytes(os.urandom(96 * MIB))
-    creds = Credentials(server.key, server.app_id, server.consumer_id)
-
-    async def cancel_at_once() -> None:
-        task = asyncio.create_task(
-            upload_async(
-                source,
-                server=server.base_url,
-                credentials=creds,
-                options=UploadOptions(parallel=1),
-                state_dir=tmp_path / "state",
-            )
-        )
-        await asyncio.sleep(0)  # its thread is starting
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-
-    threads = threading.active_count()
-    asyncio.run(cancel_at_once())
-    deadline = time.monotonic() + 10
-    while threading.active_count() > threads and time.monotonic() < deadline:
-        time.sleep(0.05)
+    cancelled_upload(server, source, tmp_path / "state", lambda: True)
     files = httpx.get(
         f"{server.base_url}/file-storage/files", headers=server.headers(), params={"limit": 200}
     ).json()["data"]
