@@ -130,7 +130,7 @@ class _Thread(Generic[T]):
 
 
 def _first_failure(threads: list[_Thread[None]]) -> BaseException | None:
-    """The failure of the thread that failed first, not the "stopped" of those it stopped."""
+    """A worker's own failure, rather than the "stopped" of the workers it stopped."""
     failures = [exc for t in threads if (exc := t.failure()) is not None]
     real = [exc for exc in failures if not isinstance(exc, InterruptedError)]
     first = real or failures
