@@ -21,15 +21,21 @@ def test_a_wait_interrupted_by_ctrl_c_can_be_waited_again_until_the_work_ends() 
         time.sleep(0.5)
         finished.set()
 
-    worker = _Thread(part_in_flight)
-    main = threading.main_thread().ident
-    assert main is not None
-    # A real SIGINT to the main thread, as Ctrl-C sends: it interrupts the blocked wait.
-    threading.Timer(0.1, signal.pthread_kill, (main, signal.SIGINT)).start()
-    with pytest.raises(KeyboardInterrupt):
+    # Python's own Ctrl-C handler, even where the test runner was started with SIGINT ignored
+    # (a background job of a script is).
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        worker = _Thread(part_in_flight)
+        main = threading.main_thread().ident
+        assert main is not None
+        # A real SIGINT to the main thread, as Ctrl-C sends: it interrupts the blocked wait.
+        threading.Timer(0.1, signal.pthread_kill, (main, signal.SIGINT)).start()
+        with pytest.raises(KeyboardInterrupt):
+            worker.join()
         worker.join()
-    worker.join()
-    assert finished.is_set()
+        assert finished.is_set()
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def test_the_outcome_of_the_work() -> None:
