@@ -128,18 +128,10 @@ class RawHttp:
         head = f"{method} {target} HTTP/1.1\r\n{lines}"
         sock = self._connection()
         try:
-            try:
-                _send(sock, head.encode("latin-1") + b"\r\n", body)
-            except Exception as exc:
-                if not _is_write_error(exc):
-                    raise
-                # A server may answer before it has read the body (a refusal: the session is
-                # gone, the part too large) and close: that answer, if it came, is the outcome.
-                answer = _early_answer(sock, method)
-                if answer is None:
-                    raise
+            early = _send(sock, head.encode("latin-1") + b"\r\n", body, method)
+            if early is not None:
                 self.close()
-                return answer
+                return early
             if while_waiting is not None:
                 while_waiting()
             answer = _answer(sock, method, self._timeout)
@@ -216,7 +208,10 @@ def _blocking_with_timeouts(sock: socket.socket, timeout: float) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, wait)
 
 
-def _send(sock: socket.socket, head: bytes, body: Body | None) -> None:
+def _send(sock: socket.socket, head: bytes, body: Body | None, method: str) -> Answer | None:
+    """Send the request; None once it is all sent. A server may answer before it has read the
+    body (a refusal: the session is gone, the part too large) and close: if the send fails and
+    that answer is there, it is returned as the outcome."""
     try:
         if isinstance(body, FileSpan):
             sock.sendall(head)
@@ -229,7 +224,11 @@ def _send(sock: socket.socket, head: bytes, body: Body | None) -> None:
     except (BlockingIOError, TimeoutError) as exc:  # SO_SNDTIMEO ran out
         raise transport_error("WriteTimeout", f"write timed out: {exc!r}") from exc
     except OSError as exc:
-        raise transport_error("WriteError", str(exc) or repr(exc)) from exc
+        early = _early_answer(sock, method)
+        if early is None:
+            raise transport_error("WriteError", str(exc) or repr(exc)) from exc
+        return early
+    return None
 
 
 def _send_file(sock: socket.socket, span: FileSpan) -> None:
@@ -242,12 +241,6 @@ def _send_file(sock: socket.socket, span: FileSpan) -> None:
             raise FileShrank("the file is shorter than when the upload began")
         offset += sent
         left -= sent
-
-
-def _is_write_error(exc: Exception) -> bool:
-    import httpx  # loaded: `exc` may be one of its errors
-
-    return isinstance(exc, httpx.WriteError)
 
 
 def _early_answer(sock: socket.socket, method: str) -> Answer | None:

@@ -6,6 +6,7 @@ worker threads claim direct parts through it."""
 from __future__ import annotations
 
 import functools
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -63,7 +64,7 @@ class SyncApi:
 
     def _once(self, call: Call, headers: dict[str, str]) -> Reply:
         if self._raw is not None:
-            body = None if call.json is None else _json_body(call.json, headers)
+            body = None if call.json is None else json.dumps(call.json).encode()
             return self._raw.request(call.method, call.path, headers=headers, body=body)
         assert self._http is not None
         return self._http.request(call.method, call.path, headers=headers, json=call.json)
@@ -92,6 +93,8 @@ class SyncApi:
         other errors; its answer's body, decoded (None if it has none). `stopping`, once set,
         ends the retries."""
         headers = {**self._headers, **(call.headers or {})}
+        if call.json is not None:
+            headers["content-type"] = "application/json"
 
         def gives_up(exc: httpx.TransportError) -> bool:
             return not self.reached and never_works(exc)
@@ -144,13 +147,6 @@ class SyncApi:
 
     def get_file(self, file_id: str) -> dict[str, Any]:
         return calls.data(self._call(calls.get_file(file_id)))
-
-
-def _json_body(value: Any, headers: dict[str, str]) -> bytes:
-    import json
-
-    headers["content-type"] = "application/json"
-    return json.dumps(value, separators=(",", ":")).encode()
 
 
 def _not_timeout(exc: httpx.TransportError) -> bool:
