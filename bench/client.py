@@ -22,8 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
-from partway.domain.crc import CRC32C
-from partway.domain.digests import crc32c_of
+from partway.domain.crc import CRC32C, crc32c_of
 from partway.wire import crc32c_digest_header
 
 PART = 8 * 1024 * 1024

@@ -17,7 +17,7 @@ import statistics
 import tempfile
 import time
 
-from partway.domain.digests import crc32c_of
+from partway.domain.crc import crc32c_of
 
 from .measure import ROOT
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 APP_ID = "x-apideck-app-id"
 CONSUMER_ID = "x-apideck-consumer-id"
@@ -29,6 +32,8 @@ APIDECK_HOSTS = ("upload.apideck.com", "unify.apideck.com")
 
 def format_time(moment: datetime) -> str:
     """`2022-09-30T07:43:32.000Z`, the format of the spec's examples."""
+    from datetime import UTC  # not at the top: `partway upload` starts without datetime
+
     utc = moment.astimezone(UTC)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from partway.domain.digests import crc32c_of
+from partway.domain.crc import crc32c_of
 from partway.domain.errors import StorageUnavailable, StoredChecksumMismatch
 from partway.domain.models import ByteRange, Placement, new_id
 from partway.storage.s3 import S3Location, S3Storage

@@ -24,7 +24,7 @@ from partway.client.progress import JsonProgress, LineProgress
 from partway.client.retry import RetryPolicy, parse_retry_after
 from partway.client.state import FileIdentity, StateStore, UploadRecord
 from partway.client.uploader import UploadProgress, part_count, part_range
-from partway.domain.digests import crc32c_of
+from partway.domain.crc import crc32c_of
 
 
 def test_backoff_grows_with_jitter_and_honours_retry_after() -> None:

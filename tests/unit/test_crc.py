@@ -10,8 +10,7 @@ from awscrt import checksums
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from partway.domain.crc import CRC32, CRC32C, ReflectedCrc
-from partway.domain.digests import crc32c_of
+from partway.domain.crc import CRC32, CRC32C, ReflectedCrc, crc32c_of
 
 # CRC64NVME (S3's full-object default), reflected: the generic code at 64 bits.
 CRC64NVME = ReflectedCrc(64, 0x9A6C9329AC4BC9B5)

@@ -3,16 +3,14 @@ sockets) send alike, and how their answers' bodies are read. No I/O here."""
 
 from __future__ import annotations
 
-import secrets
-from dataclasses import dataclass
-from typing import Any
+import os
+from typing import Any, NamedTuple
 
 from ..wire import DIGEST, FILES_PATH, IDEMPOTENCY_KEY, PART_SIZE_HINT, SESSIONS_PATH, UPLOAD_MODE
 from .models import ApiError, SessionInfo
 
 
-@dataclass(frozen=True)
-class Call:
+class Call(NamedTuple):
     method: str
     path: str
     headers: dict[str, str] | None = None
@@ -23,8 +21,7 @@ def reach() -> Call:
     return Call("GET", "/healthz")
 
 
-@dataclass(frozen=True)
-class NewSession:
+class NewSession(NamedTuple):
     """What a create says: the file's name, folder and size (None: unknown until finish), and
     partway's extensions."""
 
@@ -42,7 +39,7 @@ def create_session(new: NewSession) -> Call:
     if new.drive_id:
         body["drive_id"] = new.drive_id
     # The key makes a retried create (first answer lost) return the same session.
-    headers = {IDEMPOTENCY_KEY: new.idempotency_key or secrets.token_hex(16)}
+    headers = {IDEMPOTENCY_KEY: new.idempotency_key or os.urandom(16).hex()}
     if new.part_size_hint:
         headers[PART_SIZE_HINT] = str(new.part_size_hint)
     if new.upload_mode:

@@ -247,7 +247,7 @@ def cmd_sessions(args: argparse.Namespace) -> int:
             if args.action == "list":
                 found = await api.list_sessions()
                 if args.json:
-                    write_line(json.dumps([s.__dict__ for s in found]))
+                    write_line(json.dumps([s._asdict() for s in found]))
                 elif not found:
                     _say(f"no unfinished uploads for consumer {args.consumer_id}")
                 for s in found if not args.json else []:
@@ -259,7 +259,7 @@ def cmd_sessions(args: argparse.Namespace) -> int:
                     )
             elif args.action == "show":
                 info = await api.get_session(args.id)
-                write_line(json.dumps(info.__dict__, indent=None if args.json else 2))
+                write_line(json.dumps(info._asdict(), indent=None if args.json else 2))
             else:
                 await api.abort(args.id)
                 write_line(json.dumps({"aborted": args.id}) if args.json else f"aborted {args.id}")

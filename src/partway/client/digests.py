@@ -8,8 +8,7 @@ import mmap
 import os
 from collections.abc import Mapping
 
-from ..domain.crc import CRC32C
-from ..domain.digests import crc32c_of
+from ..domain.crc import CRC32C, crc32c_of
 from ..wire import crc32c_digest_header, sha1_digest_header
 
 # What the uploader can compute, fastest first; "none" sends no digest.

@@ -16,7 +16,7 @@ from typing import Any, cast
 
 import httpx
 
-from ..domain.digests import crc32c_of
+from ..domain.crc import crc32c_of
 from ..wire import crc32c_base64
 from .models import DirectPartRefused, Reply
 from .parts import FileShrank, PartBuffer, _slices

@@ -5,8 +5,7 @@ client: calls.py builds them, api.py and syncapi.py send them)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from ..wire import APP_ID, CONSUMER_ID, SERVICE_ID
 
@@ -50,8 +49,7 @@ class ApiError(Exception):
         self.detail = detail
 
 
-@dataclass(frozen=True)
-class Credentials:
+class Credentials(NamedTuple):
     api_key: str
     app_id: str
     consumer_id: str
@@ -68,8 +66,7 @@ class Credentials:
         return headers
 
 
-@dataclass(frozen=True)
-class SessionInfo:
+class SessionInfo(NamedTuple):
     id: str
     part_size: int
     size: int | None
@@ -99,8 +96,7 @@ class SessionInfo:
         )
 
 
-@dataclass(frozen=True)
-class SessionSummary:
+class SessionSummary(NamedTuple):
     """An unfinished session as the list shows it: its parts as a count and byte ranges."""
 
     id: str

@@ -15,8 +15,7 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 from ..wire import DIGEST, SESSIONS_PATH, crc32c_digest_header, sha1_digest_header
 from .digests import crc_of_mapped, part_digest
@@ -166,8 +165,7 @@ class PartSender:
             self._raw.close_all()
 
 
-@dataclass(frozen=True)
-class PartJob:
+class PartJob(NamedTuple):
     """What every part of one upload's sending shares."""
 
     fd: int

@@ -23,9 +23,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from http import HTTPStatus
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, NamedTuple, cast
 from urllib.parse import urlencode, urlsplit
 
 READ = 65536
@@ -39,8 +37,7 @@ class FileShrank(Exception):
     """The file is shorter than when the upload began."""
 
 
-@dataclass(frozen=True)
-class FileSpan:
+class FileSpan(NamedTuple):
     """`length` bytes of the open file `fd` at `offset`: a body the kernel sends."""
 
     fd: int
@@ -51,8 +48,7 @@ class FileSpan:
 Body = bytes | memoryview | FileSpan
 
 
-@dataclass(frozen=True)
-class Answer:
+class Answer(NamedTuple):
     """An answer as the clients read it (models.Reply): header names in lower case."""
 
     status_code: int
@@ -61,6 +57,8 @@ class Answer:
 
     @property
     def reason_phrase(self) -> str:
+        from http import HTTPStatus  # an enum of ~60 members: built only for an error's text
+
         try:
             return HTTPStatus(self.status_code).phrase
         except ValueError:

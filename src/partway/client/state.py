@@ -5,14 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 EDGE = 1024 * 1024
 
 
-@dataclass(frozen=True)
-class FileIdentity:
+class FileIdentity(NamedTuple):
     """Enough to tell a file from an edited one without reading it whole."""
 
     path: str
@@ -32,8 +31,7 @@ class FileIdentity:
         return cls(str(resolved), stat.st_size, stat.st_mtime_ns, digest.hexdigest())
 
 
-@dataclass(frozen=True)
-class UploadRecord:
+class UploadRecord(NamedTuple):
     server: str
     app_id: str
     consumer_id: str
@@ -49,6 +47,9 @@ class UploadRecord:
         identity = data.pop("identity")
         assert isinstance(identity, dict)
         return cls(identity=FileIdentity(**identity), **data)  # type: ignore[arg-type]
+
+    def to_json(self) -> dict[str, object]:
+        return {**self._asdict(), "identity": self.identity._asdict()}
 
 
 def default_state_dir() -> Path:
@@ -80,7 +81,7 @@ class StateStore:
         target = self.directory / f"{key}.json"
         temp = target.with_suffix(".tmp")
         with temp.open("w") as f:
-            json.dump(asdict(record), f)
+            json.dump(record.to_json(), f)
             f.flush()
             os.fsync(f.fileno())
         temp.replace(target)

@@ -9,7 +9,6 @@ import functools
 import json
 import threading
 from collections.abc import Callable
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from . import calls
@@ -105,9 +104,7 @@ class SyncApi:
                     self.reached = True
                 self.deliveries += 0 if exc is not None and never_sent(exc) else 1
 
-        retrying = (
-            self._retrying if stopping is None else replace(self._retrying, stopping=stopping)
-        )
+        retrying = self._retrying if stopping is None else self._retrying.until(stopping)
         res = retrying.send(
             lambda: self._once(call, headers), f"{call.method} {call.path}", gives_up, tried
         )

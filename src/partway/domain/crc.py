@@ -1,4 +1,5 @@
-"""CRC of a concatenation from the CRCs and lengths of its pieces, without their bytes.
+"""CRC32C, and the CRC of a concatenation from the CRCs and lengths of its pieces, without
+their bytes.
 
 Why it works: a reflected CRC with all-ones init and final xor (CRC-32, CRC32C, CRC64NVME) is
 affine in the message, so crc(A ‖ B) = (crc(A) · x^(8·|B|) mod P) ⊕ crc(B), where the product
@@ -13,17 +14,27 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from functools import cached_property
 
+from fastcrc import crc32
 
-@dataclass(frozen=True)
+
+def crc32c_of(data: bytes | bytearray | memoryview, previous: int = 0) -> int:
+    """The CRC32C of `data` (continuing `previous`): fastcrc's SIMD CRC (23 GB/s a core here),
+    for any buffer, mapped pages included; iSCSI's CRC is CRC32C."""
+    return crc32.iscsi(data, previous)
+
+
 class ReflectedCrc:
-    """A reflected CRC of `width` bits with polynomial `poly` (reflected form)."""
+    """A reflected CRC of `width` bits with polynomial `poly` (reflected form).
 
-    width: int
-    poly: int
-    _shifts: dict[int, int] = field(default_factory=dict, compare=False, repr=False)
+    A plain class, not a dataclass: `partway upload` imports this module at its start, and
+    dataclasses (with the inspect module it loads) cost that start milliseconds."""
+
+    def __init__(self, width: int, poly: int) -> None:
+        self.width = width
+        self.poly = poly
+        self._shifts: dict[int, int] = {}
 
     @property
     def _top(self) -> int:

@@ -13,8 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-from fastcrc import crc32
-
+from .crc import crc32c_of
 from .errors import DigestMismatch, InvalidInput
 
 _ALGORITHMS = {
@@ -113,10 +112,6 @@ def parse_structured_digest(header: str | None) -> Digest | None:
 
 
 TUS_ALGORITHMS = ("crc32c", "sha1", "sha256")
-
-
-def crc32c_of(data: bytes | bytearray | memoryview, previous: int = 0) -> int:
-    return crc32.iscsi(data, previous)  # iSCSI is CRC32C; any buffer, mapped pages included
 
 
 def crc32c_base64(value: int) -> str:

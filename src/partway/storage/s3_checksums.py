@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..domain.assembly import combined_crc32c
-from ..domain.digests import crc32c_of
+from ..domain.crc import crc32c_of
 from ..domain.errors import StoredChecksumMismatch
 from ..domain.models import ByteRange
 from ..wire import crc32c_base64
