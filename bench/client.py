@@ -66,6 +66,9 @@ class Connection:
         body: bytes = b"",
         file: tuple[int, int, int] | None = None,
     ) -> Response:
+        if self._closed_by_server():
+            self.sock.close()
+            self._connect()
         length = file[2] if file else len(body)
         all_headers = {**self.base_headers, **(headers or {}), "Content-Length": str(length)}
         head = f"{method} {path} HTTP/1.1\r\n" + "".join(
@@ -84,6 +87,14 @@ class Connection:
             self.sock.close()
             self._connect()
         return response
+
+    def _closed_by_server(self) -> bool:
+        """Whether the server closed this connection while it was idle (its keep-alive timeout:
+        a 2 GiB upload's finish comes on the connection that made the session, idle meanwhile)."""
+        try:
+            return self.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            return False
 
     def _fill(self) -> None:
         chunk = self.sock.recv(65536)

@@ -177,10 +177,12 @@ def run_client(protocol: str, url: str, path: Path, *args: str) -> dict[str, Any
     began = time.perf_counter()
     out = subprocess.run(
         [sys.executable, "-m", "bench.client", protocol, "--url", url, "--file", str(path), *args],
-        check=True,
         capture_output=True,
         text=True,
     )
+    if out.returncode:
+        last = out.stderr.strip().splitlines()[-1:] or ["no output"]
+        raise RuntimeError(f"bench client ({protocol}) exited {out.returncode}: {last[0]}")
     result: dict[str, Any] = json.loads(out.stdout)
     result["process_seconds"] = time.perf_counter() - began
     return result
