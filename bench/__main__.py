@@ -472,15 +472,15 @@ class Bench:
 
         self.measured(row, server, once, lambda r: self.stored_ok(server.url, key, r["file_id"]))
 
-    def uploader_row(self, digest: str = "sha1") -> None:
+    def uploader_row(self, digest: str = "sha1", fsync: bool = True) -> None:
         """partway's own uploader as the client: its CPU per GiB (process start included)."""
         what = {"sha1": "part + whole-file SHA-1", "crc32c": "part + whole-file CRC32C"}
         row = Row(
             "partway's uploader (`partway upload`, process start included), P=4, "
-            f"{what.get(digest, digest)}, fsync on",
+            f"{what.get(digest, digest)}, fsync {'on' if fsync else 'off'}",
             "partway",
         )
-        server, key, _ = self.partway_server(f"uploader-{digest}", True)
+        server, key, _ = self.partway_server(f"uploader-{digest}-{fsync}", fsync)
         env = {
             **os.environ,
             "PARTWAY_SERVER": server.url,
