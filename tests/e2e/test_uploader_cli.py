@@ -213,6 +213,38 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(server: Server, tmp_path: P
     assert download_sha256(server, str(file["id"])) == expected
 
 
+def test_ctrl_c_against_a_frozen_server_exits_at_once(server: Server, tmp_path: Path) -> None:
+    """A server that stops answering mid-upload (frozen, or its network gone): Ctrl-C ends the
+    parts in flight at once instead of after the 60 s socket timeout, and the next run resumes
+    with correct bytes."""
+    source = tmp_path / "frozen.bin"
+    expected = random_file(source, 64 * MIB)
+    state = tmp_path / "state"
+    proc = start_upload(
+        server, source, state, "--json", "--parallel", "2", preexec_fn=_default_sigint
+    )
+    wait_for_parts(proc, 2)
+    server.process.send_signal(signal.SIGSTOP)
+    try:
+        time.sleep(0.5)  # every worker is now blocked sending a part or waiting for its answer
+        began = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        try:
+            out, err = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise AssertionError("Ctrl-C waited for the frozen server") from None
+        took = time.monotonic() - began
+    finally:
+        server.process.send_signal(signal.SIGCONT)
+    assert proc.returncode == 130, (out[-2000:], err[-2000:])
+    assert took < 5, took
+    assert "resume" in out + err
+    file = finish_upload(server, source, state)
+    assert download_sha256(server, str(file["id"])) == expected
+
+
 def test_plain_progress_lines_and_clear_errors(server: Server, tmp_path: Path) -> None:
     source = tmp_path / "plain.bin"
     random_file(source, 3 * MIB)

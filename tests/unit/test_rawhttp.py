@@ -399,3 +399,41 @@ def test_a_header_value_with_a_line_break_is_refused_before_sending() -> None:
     client = RawHttp("http://127.0.0.1:9", {"Authorization": "Bearer k\r\nx-evil: 1"})
     with pytest.raises(httpx.LocalProtocolError):
         client.request("GET", "/a")
+
+
+@pytest.mark.parametrize("stuck", ["sending", "waiting for the answer"])
+def test_abort_ends_a_request_in_flight_at_once_and_refuses_more(
+    listener: socket.socket, tmp_path: Path, stuck: str
+) -> None:
+    """A server that takes no bytes, or takes them and never answers: abort (an upload stopped)
+    ends the request in another thread at once, not after the 60 s timeout."""
+    size = 32 * 1024 * 1024 if stuck == "sending" else 10  # far more than loopback buffers hold
+    path = tmp_path / "big.bin"
+    path.write_bytes(bytes(size))
+    accepted: list[socket.socket] = []
+    thread = threading.Thread(target=lambda: accepted.append(listener.accept()[0]))
+    thread.start()
+    put = RawHttp(url(listener), {})
+    failures: list[BaseException] = []
+
+    def send() -> None:
+        with path.open("rb") as f:
+            try:
+                put.request("PUT", "/p", {}, {}, FileSpan(f.fileno(), 0, size))
+            except BaseException as exc:
+                failures.append(exc)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    time.sleep(0.3)
+    began = time.monotonic()
+    put.abort()
+    sender.join(5)
+    assert not sender.is_alive()
+    assert time.monotonic() - began < 2
+    assert len(failures) == 1 and isinstance(failures[0], InterruptedError), failures
+    with pytest.raises(InterruptedError):  # and no new connection is made
+        put.request("GET", "/healthz")
+    thread.join()
+    accepted[0].close()
+    put.close_all()

@@ -151,8 +151,12 @@ class PartSender:
         return self._http.put(path, params=params, content=content, headers=headers)
 
     def stop(self) -> None:
-        """Let parts in flight end, but retry none of them (nor start more: `stopped`)."""
+        """End the upload's parts: none is retried or started (`stopped`), and over plain HTTP
+        those in flight end at once (InterruptedError), however long a frozen server would keep
+        them waiting. (Over TLS, httpx's, they end at their next answer or timeout.)"""
         self._stopping.set()
+        if self._raw is not None:
+            self._raw.abort()
 
     @property
     def stopped(self) -> bool:

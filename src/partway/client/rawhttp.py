@@ -11,11 +11,13 @@ Answers are `Answer`s; failures are the httpx transport errors httpx's own trans
 the same causes (connect, write, read, timeouts; "Server disconnected without sending a
 response." for a closed connection), imported only when one is raised, so the retry policy and
 the error messages (retry.py, failures.py) treat both alike. One keep-alive connection per
-thread.
+thread. `abort` ends every request in flight at once (an upload stopped by Ctrl-C or a cancel
+must not wait for a frozen server's timeouts); those requests raise InterruptedError.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -31,6 +33,7 @@ LINE = 65536  # the longest status or header line taken
 NO_BODY = frozenset({204, 304})
 DISCONNECTED = "Server disconnected without sending a response."
 EARLY_ANSWER_WAIT = 1.0  # for an answer already on its way when a send failed
+STOPPED = "the upload was stopped"
 
 
 class FileShrank(Exception):
@@ -102,6 +105,7 @@ class RawHttp:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()  # every thread's, for close_all
+        self._aborted = False
 
     def request(
         self,
@@ -133,6 +137,11 @@ class RawHttp:
             if while_waiting is not None:
                 while_waiting()
             answer = _answer(sock, method, self._timeout)
+        except Exception as exc:
+            self.close()
+            if self._aborted:  # the failure is the abort's doing
+                raise InterruptedError(STOPPED) from exc
+            raise
         except BaseException:
             self.close()
             raise
@@ -148,9 +157,12 @@ class RawHttp:
         if sock is None:
             sock = _connect(self._address, self._connect_timeout)
             _blocking_with_timeouts(sock, self._timeout)
-            self._local.sock = sock
             with self._lock:
+                if self._aborted:
+                    sock.close()
+                    raise InterruptedError(STOPPED)
                 self._open.add(sock)
+            self._local.sock = sock
         return sock
 
     def close(self) -> None:
@@ -161,6 +173,17 @@ class RawHttp:
                 self._open.discard(sock)
             sock.close()
             self._local.sock = None
+
+    def abort(self) -> None:
+        """End every request in flight now, and refuse new ones (InterruptedError). Each
+        connection is shut down, not closed: another thread may be blocked on its descriptor,
+        and shutdown(2) wakes a blocked send or receive where close(2) would not."""
+        with self._lock:
+            self._aborted = True
+            held = list(self._open)
+        for sock in held:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def close_all(self) -> None:
         """Every thread's connection: once the workers are done."""

@@ -79,8 +79,11 @@ class SyncApi:
 
     def stop(self) -> None:
         """No more retries: a call waiting to try again ends at once (InterruptedError), a
-        failed one is not tried again (an upload was stopped)."""
+        failed one is not tried again (an upload was stopped); over plain HTTP a call in flight
+        ends at once too (InterruptedError)."""
         self._stopping.set()
+        if self._raw is not None:
+            self._raw.abort()
 
     def release_thread(self) -> None:
         """Close the calling thread's connection (a worker thread's, as it ends)."""
