@@ -119,6 +119,22 @@ http {{
     proc.wait(10)
 
 
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def downloaded_sha256(
+    base: str, file_id: str, headers: dict[str, str], verify: ssl.SSLContext | bool = True
+) -> str:
+    url = f"{base}/file-storage/files/{file_id}/download"
+    with httpx.stream("GET", url, headers=headers, verify=verify) as res:
+        assert res.status_code == 200
+        digest = hashlib.sha256()
+        for chunk in res.iter_bytes():
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def test_upload_through_nginx(server: Server, nginx: str, prefix: Path, tmp_path: Path) -> None:
     payload = os.urandom(40 * MIB + 123)
     source = tmp_path / "via-nginx.bin"
@@ -133,14 +149,7 @@ def test_upload_through_nginx(server: Server, nginx: str, prefix: Path, tmp_path
             state_dir=tmp_path / "state",
         )
     )
-    with httpx.stream(
-        "GET", f"{nginx}/file-storage/files/{file['id']}/download", headers=creds.headers()
-    ) as res:
-        assert res.status_code == 200
-        digest = hashlib.sha256()
-        for chunk in res.iter_bytes():
-            digest.update(chunk)
-    assert digest.hexdigest() == hashlib.sha256(payload).hexdigest()
+    assert downloaded_sha256(nginx, file["id"], creds.headers()) == sha256(payload)
 
     # nginx's $request_id reaches partway, comes back as Request-Id, and is in partway's log.
     res = httpx.get(f"{nginx}/file-storage/drives", headers=creds.headers())
@@ -176,14 +185,5 @@ def test_partway_upload_over_tls(server: Server, nginx: str, prefix: Path, tmp_p
     assert done.returncode == 0, done.stderr
     file = json.loads(done.stdout.splitlines()[-1])["file"]
     headers = Credentials(server.key, server.app_id, "tls-consumer").headers()
-    with httpx.stream(
-        "GET",
-        f"{tls}/file-storage/files/{file['id']}/download",
-        headers=headers,
-        verify=ssl.create_default_context(cafile=prefix / "cert.pem"),
-    ) as res:
-        assert res.status_code == 200
-        digest = hashlib.sha256()
-        for chunk in res.iter_bytes():
-            digest.update(chunk)
-    assert digest.hexdigest() == hashlib.sha256(payload).hexdigest()
+    trust = ssl.create_default_context(cafile=prefix / "cert.pem")
+    assert downloaded_sha256(tls, file["id"], headers, trust) == sha256(payload)
