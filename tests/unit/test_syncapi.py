@@ -5,9 +5,12 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from pathlib import Path
 
+import httpx
 import pytest
 
+from partway.client import upload
 from partway.client.models import Credentials
 from partway.client.retry import RetryPolicy
 from partway.client.syncapi import SyncApi
@@ -36,3 +39,27 @@ def test_stop_ends_a_call_waiting_to_retry() -> None:
             api.get_session("ses_1")
         api.close()
     assert time.monotonic() - began < 5
+
+
+def test_the_library_upload_fails_at_once_where_nothing_answers_http(tmp_path: Path) -> None:
+    """upload() pointed at a port that hangs up on every request (a TLS port taken for plain
+    HTTP does): one try of its first request, as the command line, not minutes of retries of
+    an answer that might have been lost."""
+    source = tmp_path / "f.bin"
+    source.write_bytes(b"x" * 1000)
+
+    def hang_up(conn: socket.socket) -> None:
+        conn.recv(65536)
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        handle_each(listener, hang_up)
+        began = time.monotonic()
+        with pytest.raises(httpx.TransportError):
+            upload(
+                source,
+                server=f"http://127.0.0.1:{listener.getsockname()[1]}",
+                credentials=Credentials("k", "a", "c"),
+                state_dir=tmp_path / "state",
+            )
+    assert time.monotonic() - began < 5
+    assert not list((tmp_path / "state").glob("*.json"))  # no record of a session never made

@@ -121,5 +121,8 @@ def _upload(
     store = StateStore(state_dir or default_state_dir())
     with SyncApi(server, credentials, retry=retry) as api:
         uploader = Uploader(api, server, credentials.app_id, credentials.consumer_id, store)
-        started(uploader)
+        started(uploader)  # from here a cancel stops the reach too
+        # As the command line does: an address that can never work fails at once, not after
+        # minutes of retries of a create whose answer might only have been lost.
+        api.reach()
         return uploader.upload(Path(path), options)
