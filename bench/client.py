@@ -95,6 +95,8 @@ class Connection:
             return self.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
         except BlockingIOError:
             return False
+        except OSError:  # reset
+            return True
 
     def _fill(self) -> None:
         chunk = self.sock.recv(65536)

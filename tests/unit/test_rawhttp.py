@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -437,3 +437,62 @@ def test_abort_ends_a_request_in_flight_at_once_and_refuses_more(
     thread.join()
     accepted[0].close()
     put.close_all()
+
+
+def abort_soon(put: RawHttp, request: Callable[[], object]) -> tuple[list[object], float]:
+    """Run `request` in a thread, abort `put` 0.4 s in: what came of it, and how long after the
+    abort it took to end."""
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(request())
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    time.sleep(0.4)
+    began = time.monotonic()
+    put.abort()
+    thread.join(10)
+    return outcome, time.monotonic() - began
+
+
+def test_abort_ends_a_connect_in_progress() -> None:
+    """A server whose listen backlog is full leaves SYNs unanswered (as a vanished network does):
+    the connect in progress ends with the abort, not at its timeout."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        filling = [socket.socket() for _ in range(3)]
+        for sock in filling:
+            sock.setblocking(False)
+            sock.connect_ex(("127.0.0.1", port))
+        time.sleep(0.2)
+        put = RawHttp(f"http://127.0.0.1:{port}", {}, connect_timeout=8.0)
+        outcome, took = abort_soon(put, lambda: put.request("GET", "/healthz"))
+        for sock in filling:
+            sock.close()
+    assert len(outcome) == 1 and isinstance(outcome[0], InterruptedError), outcome
+    assert took < 2
+
+
+def test_an_answer_cut_short_by_abort_is_not_taken_for_a_whole_one(
+    listener: socket.socket,
+) -> None:
+    """A body that ends with the connection (no length): the abort's end of stream is not the
+    server's, so the request raises InterruptedError rather than return half a body."""
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\r\n"
+
+    def half(conn: socket.socket) -> None:
+        conn.recv(65536)
+        conn.sendall(head + b'{"data": {"id": "s1", ')
+        time.sleep(3)  # the rest never comes
+
+    handle_each(listener, half)
+    put = RawHttp(url(listener), {})
+    outcome, took = abort_soon(put, lambda: put.request("GET", "/x"))
+    assert len(outcome) == 1 and isinstance(outcome[0], InterruptedError), outcome
+    assert took < 2

@@ -145,6 +145,9 @@ class RawHttp:
         except BaseException:
             self.close()
             raise
+        if self._aborted:  # an answer read to its end only because the abort closed the stream
+            self.close()
+            raise InterruptedError(STOPPED)
         if answer.headers.get("connection", "").lower() == "close":
             self.close()
         return answer
@@ -155,23 +158,52 @@ class RawHttp:
             self.close()  # the server closed it while idle (its keep-alive timeout)
             sock = None
         if sock is None:
-            sock = _connect(self._address, self._connect_timeout)
+            sock = self._connect()
             _blocking_with_timeouts(sock, self._timeout)
+            self._local.sock = sock
+        return sock
+
+    def _connect(self) -> socket.socket:
+        """A new connection, known to `abort` from before its connect (shutdown(2) ends a
+        connect in progress too)."""
+        host, port = self._address
+        try:
+            found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:  # unknown host (socket.gaierror)
+            raise transport_error("ConnectError", str(exc)) from exc
+        failure: OSError | None = None
+        for family, kind, proto, _, address in found:  # each address in turn, as httpx does
+            sock = socket.socket(family, kind, proto)
             with self._lock:
                 if self._aborted:
                     sock.close()
                     raise InterruptedError(STOPPED)
                 self._open.add(sock)
-            self._local.sock = sock
-        return sock
+            try:
+                sock.settimeout(self._connect_timeout)
+                sock.connect(address)
+            except OSError as exc:  # refused, unreachable, timed out
+                self._drop(sock)
+                if self._aborted:
+                    raise InterruptedError(STOPPED) from exc
+                failure = exc
+                continue
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return sock
+        if isinstance(failure, TimeoutError):
+            raise transport_error("ConnectTimeout", f"connect timed out: {failure!r}")
+        raise transport_error("ConnectError", str(failure))
+
+    def _drop(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._open.discard(sock)
+        sock.close()
 
     def close(self) -> None:
         """This thread's connection."""
         sock = getattr(self._local, "sock", None)
         if sock is not None:
-            with self._lock:
-                self._open.discard(sock)
-            sock.close()
+            self._drop(sock)
             self._local.sock = None
 
     def abort(self) -> None:
@@ -191,17 +223,6 @@ class RawHttp:
             held, self._open = self._open, set()
         for sock in held:
             sock.close()
-
-
-def _connect(address: tuple[str, int], timeout: float) -> socket.socket:
-    try:
-        sock = socket.create_connection(address, timeout=timeout)
-    except TimeoutError as exc:
-        raise transport_error("ConnectTimeout", f"connect timed out: {exc!r}") from exc
-    except OSError as exc:  # refused, unknown host (socket.gaierror), unreachable
-        raise transport_error("ConnectError", str(exc)) from exc
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return sock
 
 
 def _usable(sock: socket.socket) -> bool:

@@ -78,9 +78,10 @@ class SyncApi:
         self.reached = True
 
     def stop(self) -> None:
-        """No more retries: a call waiting to try again ends at once (InterruptedError), a
-        failed one is not tried again (an upload was stopped); over plain HTTP a call in flight
-        ends at once too (InterruptedError)."""
+        """For good (an upload was stopped): a call waiting to try again ends at once
+        (InterruptedError), a failed one is not tried again, and over plain HTTP a call in
+        flight ends at once and every later call raises InterruptedError. A new SyncApi
+        resumes."""
         self._stopping.set()
         if self._raw is not None:
             self._raw.abort()

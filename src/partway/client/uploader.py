@@ -194,7 +194,7 @@ class Uploader:
         """From another thread: end the upload soon. Parts in flight end, no more are sent, no
         request is retried and the session is not finished (or, if its finish was already on
         its way, the resume record stays to find the file); upload() raises InterruptedError,
-        and running it again resumes. The SyncApi stops retrying too."""
+        and running it again (with a new SyncApi: this one is stopped too) resumes."""
         self._stopped.set()
         self._api.stop()
         for sender in list(self._senders):
