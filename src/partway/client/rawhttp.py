@@ -191,8 +191,8 @@ class RawHttp:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             return sock
         if isinstance(failure, TimeoutError):
-            raise transport_error("ConnectTimeout", f"connect timed out: {failure!r}")
-        raise transport_error("ConnectError", str(failure))
+            raise transport_error("ConnectTimeout", f"connect timed out: {failure!r}") from failure
+        raise transport_error("ConnectError", str(failure)) from failure
 
     def _drop(self, sock: socket.socket) -> None:
         with self._lock:
