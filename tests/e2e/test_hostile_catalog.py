@@ -26,6 +26,7 @@ import pytest
 from tests.conftest import (
     Server,
     assert_clean_log,
+    json_lines,
     log_events,
     start_server,
     stop_server,
@@ -55,7 +56,7 @@ def quiet(server: Server, request_id: str, mark: int, low: int, high: int) -> No
     deadline = time.monotonic() + 5
     while True:
         text = server.log.read_bytes()[mark:].decode(errors="replace")
-        events = [json.loads(x) for x in text.splitlines() if x.startswith("{")]
+        events = json_lines(text)
         line = next((e for e in events if e.get("request_id") == request_id), None)
         if line is not None:
             break

@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 
-from tests.conftest import Server, wait_for_log_event
+from tests.conftest import Server, json_lines, wait_for_log_event
 
 from .helpers import SESSIONS, assert_error, create_session, upload_whole
 
@@ -41,7 +41,7 @@ def assert_one_quiet_line(server: Server, request_id: str, mark: int) -> dict[st
     assert 400 <= line["status"] < 500, line
     text = server.log.read_bytes()[mark:].decode(errors="replace")
     assert "Traceback" not in text, text[-3000:]
-    events = [json.loads(x) for x in text.splitlines() if x.startswith("{")]
+    events = json_lines(text)
     loud = [e for e in events if e["level"] not in ("debug", "info") or "exception" in e]
     assert not loud, loud[:2]
     assert [e for e in events if e.get("request_id") == request_id] == [line]
