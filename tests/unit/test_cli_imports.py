@@ -5,6 +5,7 @@ interpreter, as the command does."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -37,8 +38,10 @@ def loaded_after(code: str) -> set[str]:
     """The top-level packages in sys.modules after running `code` in a fresh interpreter."""
     listing = "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
     probe = f"{code}\nimport json, sys\n{listing}"
+    # Without coverage (the suite measures subprocesses): it loads modules of its own.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_PROCESS_")}
     out = subprocess.run(
-        [sys.executable, "-c", probe], check=True, capture_output=True, text=True
+        [sys.executable, "-c", probe], check=True, capture_output=True, text=True, env=env
     ).stdout
     return set(json.loads(out.splitlines()[-1]))
 
