@@ -128,8 +128,8 @@ def log_events(srv: Server) -> list[dict[str, Any]]:
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:
-    """The JSON lines of a server's log text, the whole ones only: a line the server is still
-    writing (a long one goes out in more than one write) is left for the next read."""
+    """The JSON lines of a server's log text, the whole ones only: a read can catch a line the
+    server is still writing (half of it), which is left for the next read."""
     whole = text[: text.rfind("\n") + 1]
     return [json.loads(line) for line in whole.splitlines() if line.startswith("{")]
 
