@@ -194,36 +194,44 @@ def test_changed_file_starts_a_new_session(server: Server, tmp_path: Path) -> No
     assert res.status_code == 404
 
 
-def test_ctrl_c_stops_cleanly_and_says_how_to_resume(server: Server, tmp_path: Path) -> None:
-    source = tmp_path / "interrupted.bin"
-    expected = random_file(source, 32 * MIB)
-    state = tmp_path / "state"
-    # As a terminal's Ctrl-C finds it: a child inherits ignored and blocked signals, and a long
-    # test session's state must not decide whether the uploader hears this one.
+def interruptible_upload(
+    server: Server, source: Path, state: Path, parallel: int
+) -> subprocess.Popen[str]:
+    """An upload that hears Ctrl-C as from a terminal (a child inherits ignored and blocked
+    signals, and a long test session's state must not decide whether the uploader hears this
+    one), once two of its parts are done."""
     proc = start_upload(
-        server, source, state, "--json", "--parallel", "1", preexec_fn=_default_sigint
+        server, source, state, "--json", "--parallel", str(parallel), preexec_fn=_default_sigint
     )
     wait_for_parts(proc, 2)
+    return proc
+
+
+def assert_resumes(server: Server, source: Path, state: Path, expected: str) -> None:
+    """The next run finishes the interrupted upload with the source's bytes."""
+    file = finish_upload(server, source, state)
+    assert download_sha256(server, str(file["id"])) == expected
+
+
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(server: Server, tmp_path: Path) -> None:
+    source, state = tmp_path / "interrupted.bin", tmp_path / "state"
+    expected = random_file(source, 32 * MIB)
+    proc = interruptible_upload(server, source, state, parallel=1)
     signals = _signal_state(proc.pid)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, (signals, out[-2000:], err[-2000:])
     assert "resume" in out + err
-    file = finish_upload(server, source, state)
-    assert download_sha256(server, str(file["id"])) == expected
+    assert_resumes(server, source, state, expected)
 
 
 def test_ctrl_c_against_a_frozen_server_exits_at_once(server: Server, tmp_path: Path) -> None:
     """A server that stops answering mid-upload (frozen, or its network gone): Ctrl-C ends the
     parts in flight at once instead of after the 60 s socket timeout, and the next run resumes
     with correct bytes."""
-    source = tmp_path / "frozen.bin"
+    source, state = tmp_path / "frozen.bin", tmp_path / "state"
     expected = random_file(source, 64 * MIB)
-    state = tmp_path / "state"
-    proc = start_upload(
-        server, source, state, "--json", "--parallel", "2", preexec_fn=_default_sigint
-    )
-    wait_for_parts(proc, 2)
+    proc = interruptible_upload(server, source, state, parallel=2)
     server.process.send_signal(signal.SIGSTOP)
     try:
         time.sleep(0.5)  # every worker is now blocked sending a part or waiting for its answer
@@ -241,8 +249,7 @@ def test_ctrl_c_against_a_frozen_server_exits_at_once(server: Server, tmp_path: 
     assert proc.returncode == 130, (out[-2000:], err[-2000:])
     assert took < 5, took
     assert "resume" in out + err
-    file = finish_upload(server, source, state)
-    assert download_sha256(server, str(file["id"])) == expected
+    assert_resumes(server, source, state, expected)
 
 
 def test_plain_progress_lines_and_clear_errors(server: Server, tmp_path: Path) -> None:

@@ -137,13 +137,10 @@ class RawHttp:
             if while_waiting is not None:
                 while_waiting()
             answer = _answer(sock, method, self._timeout)
-        except Exception as exc:
+        except BaseException as exc:
             self.close()
-            if self._aborted:  # the failure is the abort's doing
+            if self._aborted and isinstance(exc, Exception):  # the abort's doing
                 raise InterruptedError(STOPPED) from exc
-            raise
-        except BaseException:
-            self.close()
             raise
         if self._aborted:  # an answer read to its end only because the abort closed the stream
             self.close()
