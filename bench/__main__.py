@@ -64,6 +64,11 @@ def partway_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "partway"]
 
 
+def _parts_label(part: int) -> str:
+    """What a row's title says of its part size: nothing for the default 8 MiB."""
+    return "" if part == PART else f", {part // MIB} MiB parts"
+
+
 def make_source(path: Path, size: int) -> str:
     digest = hashlib.sha256()
     with path.open("wb") as f:
@@ -86,6 +91,7 @@ class Bench:
         self.only_s3: bool = args.only_s3
         self.stores: list[str] = args.stores.split(",")
         self.azure_mib: int | None = args.azure_size_mib
+        self.s3_large_part: int = args.s3_large_part_mib * MIB
         self.rows: list[Row] = []
         self.pending: list[Trial] = []
         self.log = self.work / "servers.log"
@@ -246,9 +252,11 @@ class Bench:
         fsync: bool,
         s3: bench_s3.Store | None = None,
         direct: bool = False,
+        part: int = PART,
     ) -> Row:
         """partway on local disk, or in front of the bench's S3 server `s3` (with `direct`: the
-        client PUTs the parts straight into it, over the URLs partway signs)."""
+        client PUTs the parts straight into it, over the URLs partway signs; `part`: the part
+        size its sessions hand out)."""
         name = f"P{streams}-{'sha1' if digests else 'plain'}-{'fsync' if fsync else 'nofsync'}"
         title = (
             f"partway, P={streams}, part SHA-1 {'on' if digests else 'off'}, "
@@ -267,7 +275,10 @@ class Bench:
             if direct:
                 name = f"s3-direct-P{streams}"
                 title = f"partway on S3 ({kind}) + PostgreSQL, direct parts, P={streams}"
+            name += f"-{part}"
+            title += _parts_label(part)
             extra = {
+                "PARTWAY_DEFAULT_PART_SIZE": str(part),
                 "PARTWAY_DATABASE_URL": new_database(),
                 "PARTWAY_STORAGE": json.dumps({"s3": bench_s3.storage_url(s3.url, name)}),
                 "PARTWAY_DEFAULT_SERVICE": "s3",
@@ -353,18 +364,35 @@ class Bench:
 
     def s3_rows(self) -> None:
         """The store alone (the same client, parts straight into it), then partway in front of
-        the same store: proxied (part SHA-1s off and on) and with direct parts."""
+        the same store: proxied (part SHA-1s off and on) and with direct parts; then the store
+        alone and partway proxied again with larger parts (`--s3-large-part-mib`)."""
         store = bench_s3.start_store(self.work, self.log)
+        try:
+            self.s3_alone_row(store, PART)
+            for digests in (False, True):
+                self.partway_row(4, digests, False, s3=store)
+            self.partway_row(4, False, False, s3=store, direct=True)
+            if self.s3_large_part:
+                self.s3_alone_row(store, self.s3_large_part)
+                self.partway_row(4, False, False, s3=store, part=self.s3_large_part)
+            self.interleaved()
+        finally:
+            store.stop()
+
+    def s3_alone_row(self, store: bench_s3.Store, part: int) -> None:
+        """Queue the row of the store alone: the bench client PUTting `part`-sized parts
+        straight into it over presigned UploadPart URLs."""
         row = Row(
-            f"S3 ({bench_s3.store_kind()}) alone: presigned UploadPart P=4 + complete",
+            f"S3 ({bench_s3.store_kind()}) alone: presigned UploadPart P=4 + complete"
+            + _parts_label(part),
             "object-store",
         )
         counter = iter(range(10**6))
-        plan = self.work / "s3-plan.json"
+        plan = self.work / f"s3-plan-{part}.json"
 
         def once() -> dict[str, Any]:
-            key = f"direct-{next(counter)}"
-            bench_s3.presigned_plan(store.url, key, self.size, plan)
+            key = f"direct-{part}-{next(counter)}"
+            bench_s3.presigned_plan(store.url, key, self.size, plan, part)
             args = ["--parallel", "4", "--key", str(plan)]
             return {"key": key, **run_client("s3", store.url, self.source, *args)}
 
@@ -374,14 +402,7 @@ class Bench:
                 store.collect_garbage()
             return ok
 
-        try:
-            self.measured(row, store, once, check)
-            for digests in (False, True):
-                self.partway_row(4, digests, False, s3=store)
-            self.partway_row(4, False, False, s3=store, direct=True)
-            self.interleaved()
-        finally:
-            store.stop()
+        self.measured(row, store, once, check)
 
     def azure_rows(self) -> None:
         """Azurite alone (blocks straight into it), then partway in front of it: proxied, and
@@ -676,6 +697,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--azure-size-mib", type=int, help="a smaller file for the Azure rows (Azurite's memory)"
+    )
+    parser.add_argument(
+        "--s3-large-part-mib",
+        type=int,
+        default=32,
+        help="S3: also the store alone and partway proxied with parts this large (0: not)",
     )
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / ".work")
     args = parser.parse_args()

@@ -306,11 +306,12 @@ def upload_s3(args: argparse.Namespace, fd: int, size: int) -> dict[str, Any]:
     with open(args.key) as f:
         plan: dict[str, Any] = json.load(f)
     paths: list[str] = plan["parts"]
+    part: int = plan["part_size"]
     etags: dict[int, str] = {}
 
     def put(c: Connection, number: int) -> None:
-        offset = number * PART
-        res = c.request("PUT", paths[number], file=(fd, offset, min(PART, size - offset))).ok()
+        offset = number * part
+        res = c.request("PUT", paths[number], file=(fd, offset, min(part, size - offset))).ok()
         etags[number] = res.headers["etag"]
 
     parallel(len(paths), args.parallel, args.url, {}, put)

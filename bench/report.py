@@ -97,6 +97,17 @@ def _having(rows: list[Row], *parts: str) -> Row | None:
     return next((r for r in rows if all(p in r.name for p in parts)), None)
 
 
+LARGE_PARTS = " MiB parts"  # in the title of a row with parts larger than the default 8 MiB
+
+
+def _default_parts(rows: list[Row]) -> list[Row]:
+    return [r for r in rows if LARGE_PARTS not in r.name]
+
+
+def _large_parts(rows: list[Row]) -> list[Row]:
+    return [r for r in rows if LARGE_PARTS in r.name]
+
+
 def _ratio(a: Row | None, b: Row | None) -> str:
     if a is None or b is None or not b.median:
         return "–"
@@ -243,6 +254,11 @@ def write_report(
 def object_store_section(rows: list[Row], runs: int) -> str:
     """The object-store rows (issue #20): each store alone, partway proxying to it and partway
     handing out direct part URLs, with the ratios between them."""
+    large = _large_parts(rows)
+    s3_alone_large = _find(large, "S3 (")
+    s3_p4_large = _having(large, "partway on S3", "proxied, P=4", "SHA-1 off")
+    large_label = s3_alone_large.name.rsplit(", ", 1)[1] if s3_alone_large else ""
+    rows = _default_parts(rows)
     s3_alone = _find(rows, "S3 (")
     s3_p4 = _having(rows, "partway on S3", "proxied, P=4", "SHA-1 off")
     s3_p4_sha = _having(rows, "partway on S3", "proxied, P=4", "SHA-1 on")
@@ -266,6 +282,12 @@ def object_store_section(rows: list[Row], runs: int) -> str:
         ),
         ("partway on S3 direct parts P=4 ÷ the S3 store alone P=4", s3_direct, s3_alone, "–"),
         ("partway on S3 direct parts P=4 ÷ proxied P=4, SHA-1 off", s3_direct, s3_p4, "–"),
+        (
+            f"partway on S3 proxied P=4, SHA-1 off ÷ the S3 store alone P=4, {large_label}",
+            s3_p4_large,
+            s3_alone_large,
+            "≥ 0.85",
+        ),
         (
             "partway on Azure proxied P=4, SHA-1 off ÷ Azurite alone P=4",
             az_p4,
@@ -291,7 +313,9 @@ def object_store_section(rows: list[Row], runs: int) -> str:
         "",
         f"- Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}; machine as above (2 cores "
         "shared with other sessions: compare rows of this section, of this run, only).",
-        f"- File: {', '.join(sizes)} of random bytes, 8 MiB parts, P=4 streams; "
+        f"- File: {', '.join(sizes)} of random bytes, 8 MiB parts (S3: also {large_label} in "
+        "the two rows that say so: partway's sessions on S3 can be given that size with "
+        "`default_part_size`), P=4 streams; "
         f"{runs} run(s) a row, the rows of one store interleaved (every row once a round); "
         "each partway row warmed by one 16 MiB upload first; every upload deleted after its "
         "run (RGW's garbage collected at once).",
@@ -306,18 +330,24 @@ def object_store_section(rows: list[Row], runs: int) -> str:
         "of the store alone (RGW: radosgw + the OSD holding the bytes; Azurite: its node "
         "process). Stored bytes: the stored object read back and its SHA-256 compared.",
         "",
-        *_table(rows),
+        *_table(rows + large),
         "",
         "| comparison | ratio | target |",
         "|---|---:|---:|",
         *[f"| {label} | {_ratio(a, b)} | {target} |" for label, a, b, target in ratios],
         "",
-        *_cpu_bound(rows, s3_alone, az_alone),
+        *_cpu_bound(rows, s3_alone, az_alone, large, s3_alone_large),
     ]
     return "\n".join(lines)
 
 
-def _cpu_bound(rows: list[Row], s3_alone: Row | None, az_alone: Row | None) -> list[str]:
+def _cpu_bound(
+    rows: list[Row],
+    s3_alone: Row | None,
+    az_alone: Row | None,
+    large: list[Row],
+    s3_alone_large: Row | None,
+) -> list[str]:
     """What the shared cores allow: the store, partway and the client run on the same two
     cores, so where they are all busy a row can move at most (cores ÷ its total CPU per GiB),
     and partway's ratio to the store alone cannot pass the ratio of the two totals."""
@@ -326,12 +356,12 @@ def _cpu_bound(rows: list[Row], s3_alone: Row | None, az_alone: Row | None) -> l
         return own + median(row.server_cpu_per_gib) + median(row.client_cpu_per_gib)
 
     lines = []
-    for alone in (s3_alone, az_alone):
+    for alone, compared in ((s3_alone, rows), (az_alone, rows), (s3_alone_large, large)):
         if alone is None or not alone.server_cpu_per_gib:
             continue
         alone_total = total(alone, 0.0)
         store = alone.name.split(" alone")[0]
-        for row in rows:
+        for row in compared:
             if row is alone or not row.store_cpu_per_gib or store.split(" (")[0] not in row.name:
                 continue
             both = total(row, median(row.store_cpu_per_gib))

@@ -147,8 +147,9 @@ def storage_url(endpoint: str, prefix: str) -> str:
     return f"s3://{BUCKET}/{prefix}?endpoint_url={endpoint}"
 
 
-def presigned_plan(endpoint: str, key: str, size: int, plan: Path) -> None:
-    """Start a multipart upload; write the presigned paths of its parts and of its completion."""
+def presigned_plan(endpoint: str, key: str, size: int, plan: Path, part: int = PART) -> None:
+    """Start a multipart upload; write its part size and the presigned paths of its parts and
+    of its completion."""
     s3 = client(endpoint)
     upload_id: str = s3.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
     where = {"Bucket": BUCKET, "Key": key, "UploadId": upload_id}
@@ -158,8 +159,9 @@ def presigned_plan(endpoint: str, key: str, size: int, plan: Path) -> None:
         split = urlsplit(url)
         return f"{split.path}?{split.query}"
 
-    parts = [path("upload_part", PartNumber=n + 1) for n in range(max(1, -(-size // PART)))]
-    plan.write_text(json.dumps({"parts": parts, "complete": path("complete_multipart_upload")}))
+    parts = [path("upload_part", PartNumber=n + 1) for n in range(max(1, -(-size // part)))]
+    complete = path("complete_multipart_upload")
+    plan.write_text(json.dumps({"part_size": part, "parts": parts, "complete": complete}))
 
 
 def hash_and_delete(endpoint: str, key: str) -> str:
