@@ -91,9 +91,11 @@ class SplicedPart:
         assert self._sock is not None, "open() first"
         yield from body.splice_into(self._sock.fileno(), None, body.length, STALL_SECONDS)
 
-    async def answer(self, within: float = STALL_SECONDS) -> str:
-        """The store's answer to the part: its ETag, or the error it is."""
+    async def answer(self, within: float | None = None) -> str:
+        """The store's answer to the part: its ETag, or the error it is; TimeoutError if none
+        came `within` seconds (default STALL_SECONDS)."""
         assert self._sock is not None, "open() first"
+        within = STALL_SECONDS if within is None else within
         sock, loop = self._sock, asyncio.get_running_loop()
         answer = _Answer()
         parser = httptools.HttpResponseParser(answer)
@@ -131,7 +133,7 @@ async def write_spliced(
             await part.open()
         except (OSError, TimeoutError) as exc:
             raise StorageUnavailable(
-                f"object store unreachable while storing a part: {exc}"
+                f"object store unreachable while storing a part: {_why(exc, CONNECT_SECONDS)}"
             ) from exc
         try:
             await body.drive(part.fill(body))
@@ -147,7 +149,16 @@ async def write_spliced(
         try:
             tag = await part.answer()
         except (OSError, TimeoutError, httptools.HttpParserError) as exc:
-            raise StorageUnavailable(f"no answer from the object store to a part: {exc}") from exc
+            raise StorageUnavailable(
+                f"no answer from the object store to a part: {_why(exc, STALL_SECONDS)}"
+            ) from exc
     finally:
         part.close()
     return Written(body.length, tag)
+
+
+def _why(exc: BaseException, waited: float) -> str:
+    """An exception as a message: a timeout's own text is empty."""
+    if isinstance(exc, TimeoutError) and not str(exc):
+        return f"none came within {waited:g} s"
+    return str(exc)
