@@ -258,6 +258,12 @@ def object_store_section(rows: list[Row], runs: int) -> str:
     s3_alone_large = _find(large, "S3 (")
     s3_p4_large = _having(large, "partway on S3", "proxied, P=4", "SHA-1 off")
     large_label = s3_alone_large.name.rsplit(", ", 1)[1] if s3_alone_large else ""
+    large_note = (
+        f" (S3: also {large_label} in the two rows that say so: partway's sessions on S3 can "
+        "be given that size with `default_part_size`)"
+        if large_label
+        else ""
+    )
     rows = _default_parts(rows)
     s3_alone = _find(rows, "S3 (")
     s3_p4 = _having(rows, "partway on S3", "proxied, P=4", "SHA-1 off")
@@ -282,11 +288,17 @@ def object_store_section(rows: list[Row], runs: int) -> str:
         ),
         ("partway on S3 direct parts P=4 ÷ the S3 store alone P=4", s3_direct, s3_alone, "–"),
         ("partway on S3 direct parts P=4 ÷ proxied P=4, SHA-1 off", s3_direct, s3_p4, "–"),
-        (
-            f"partway on S3 proxied P=4, SHA-1 off ÷ the S3 store alone P=4, {large_label}",
-            s3_p4_large,
-            s3_alone_large,
-            "≥ 0.85",
+        *(
+            [
+                (
+                    f"partway on S3 proxied P=4, SHA-1 off ÷ the S3 store alone P=4, {large_label}",
+                    s3_p4_large,
+                    s3_alone_large,
+                    "≥ 0.85",
+                )
+            ]
+            if s3_alone_large
+            else []
         ),
         (
             "partway on Azure proxied P=4, SHA-1 off ÷ Azurite alone P=4",
@@ -313,9 +325,7 @@ def object_store_section(rows: list[Row], runs: int) -> str:
         "",
         f"- Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}; machine as above (2 cores "
         "shared with other sessions: compare rows of this section, of this run, only).",
-        f"- File: {', '.join(sizes)} of random bytes, 8 MiB parts (S3: also {large_label} in "
-        "the two rows that say so: partway's sessions on S3 can be given that size with "
-        "`default_part_size`), P=4 streams; "
+        f"- File: {', '.join(sizes)} of random bytes, 8 MiB parts{large_note}, P=4 streams; "
         f"{runs} run(s) a row, the rows of one store interleaved (every row once a round); "
         "each partway row warmed by one 16 MiB upload first; every upload deleted after its "
         "run (RGW's garbage collected at once).",
