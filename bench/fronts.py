@@ -214,7 +214,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / ".work" / "fronts")
     args = parser.parse_args()
     args.peers, args.only_s3 = True, False
-    args.stores, args.azure_size_mib = "", None  # no object-store rows here
+    args.stores, args.azure_size_mib, args.s3_large_part_mib = "", None, 0  # no store rows here
     if args.smoke:
         args.runs, args.size_mib = 1, 16
     bench = full.Bench(args)

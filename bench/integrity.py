@@ -167,7 +167,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / ".work" / "integrity")
     args = parser.parse_args()
     args.peers, args.smoke, args.only_s3 = False, False, False
-    args.stores, args.azure_size_mib = "", None  # no object-store rows here
+    args.stores, args.azure_size_mib, args.s3_large_part_mib = "", None, 0  # no store rows here
     bench = full.Bench(args)
     # Bytecode for partway's own modules, as an installed package has: with
     # PYTHONDONTWRITEBYTECODE set (as on this machine) every `partway upload` would otherwise
