@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ import pytest
 from awscrt import checksums
 
 from partway.client.models import Credentials
+from partway.client.state import StateStore
 from partway.client.syncapi import SyncApi
 from partway.client.uploader import Uploader, UploadOptions, UploadProgress
 from tests.conftest import Server, log_events, start_server, stop_server
@@ -30,6 +32,15 @@ SIZE = 64 * MIB
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv = start_server(tmp_path_factory.mktemp("cli"), {"PARTWAY_DEFAULT_PART_SIZE": str(MIB)})
+    yield srv
+    stop_server(srv)
+
+
+@pytest.fixture(scope="module")
+def direct_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """Sessions on local disk are direct by default: parts go to URLs partway signs."""
+    settings = {"PARTWAY_DEFAULT_PART_SIZE": str(MIB), "PARTWAY_DIRECT_SERVICES": '["local"]'}
+    srv = start_server(tmp_path_factory.mktemp("cli-direct"), settings)
     yield srv
     stop_server(srv)
 
@@ -196,15 +207,14 @@ def test_changed_file_starts_a_new_session(server: Server, tmp_path: Path) -> No
 
 def interruptible_upload(
     server: Server, source: Path, state: Path, parallel: int
-) -> subprocess.Popen[str]:
+) -> tuple[subprocess.Popen[str], str]:
     """An upload that hears Ctrl-C as from a terminal (a child inherits ignored and blocked
     signals, and a long test session's state must not decide whether the uploader hears this
-    one), once two of its parts are done."""
+    one), once two of its parts are done; and its session's id."""
     proc = start_upload(
         server, source, state, "--json", "--parallel", str(parallel), preexec_fn=_default_sigint
     )
-    wait_for_parts(proc, 2)
-    return proc
+    return proc, wait_for_parts(proc, 2)
 
 
 def assert_resumes(server: Server, source: Path, state: Path, expected: str) -> None:
@@ -216,7 +226,7 @@ def assert_resumes(server: Server, source: Path, state: Path, expected: str) -> 
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(server: Server, tmp_path: Path) -> None:
     source, state = tmp_path / "interrupted.bin", tmp_path / "state"
     expected = random_file(source, 32 * MIB)
-    proc = interruptible_upload(server, source, state, parallel=1)
+    proc, _ = interruptible_upload(server, source, state, parallel=1)
     signals = _signal_state(proc.pid)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
@@ -225,13 +235,21 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(server: Server, tmp_path: P
     assert_resumes(server, source, state, expected)
 
 
-def test_ctrl_c_against_a_frozen_server_exits_at_once(server: Server, tmp_path: Path) -> None:
-    """A server that stops answering mid-upload (frozen, or its network gone): Ctrl-C ends the
-    parts in flight at once instead of after the 60 s socket timeout, and the next run resumes
+@pytest.mark.parametrize("mode", ["proxied", "direct"])
+def test_ctrl_c_against_a_frozen_server_exits_at_once(
+    request: pytest.FixtureRequest, mode: str, tmp_path: Path
+) -> None:
+    """A server (or, direct, the store the parts go to) that stops answering mid-upload: Ctrl-C
+    ends the upload at once instead of after the 60 s socket timeout, and the next run resumes
     with correct bytes."""
+    server: Server = request.getfixturevalue("server" if mode == "proxied" else "direct_server")
     source, state = tmp_path / "frozen.bin", tmp_path / "state"
     expected = random_file(source, 64 * MIB)
-    proc = interruptible_upload(server, source, state, parallel=2)
+    proc, session_id = interruptible_upload(server, source, state, parallel=2)
+    res = httpx.get(
+        f"{server.base_url}/file-storage/upload-sessions/{session_id}", headers=server.headers()
+    )
+    assert res.json()["data"]["upload_mode"] == mode
     server.process.send_signal(signal.SIGSTOP)
     try:
         time.sleep(0.5)  # every worker is now blocked sending a part or waiting for its answer
@@ -398,3 +416,48 @@ def test_a_failing_progress_callback_fails_the_upload_and_starts_no_more_parts(
     # The parts in flight when it failed end; then no thread takes another (how many got
     # through first depends on how soon the event loop ran the callback: not all 32).
     assert 1 <= len(part_puts(server, sessions[-1])) < 32
+
+
+def test_a_stopped_direct_upload_returns_at_once_from_a_frozen_store(
+    direct_server: Server, tmp_path: Path
+) -> None:
+    """Uploader.stop() from another thread, while direct parts are stuck in a store that stopped
+    answering: upload() raises InterruptedError within about STOP_GRACE (the parts in flight end
+    on their own later), and the next run resumes with correct bytes."""
+    server = direct_server
+    source, state = tmp_path / "stopped.bin", tmp_path / "state"
+    expected = random_file(source, 64 * MIB)
+    creds = Credentials(server.key, server.app_id, server.consumer_id)
+    two_parts = threading.Event()
+    outcome: list[BaseException] = []
+
+    def notify(p: UploadProgress) -> None:
+        if p.event == "part" and p.parts_done >= 2:
+            two_parts.set()
+
+    with SyncApi(server.base_url, creds) as api:
+        who = (server.base_url, server.app_id, server.consumer_id)
+        uploader = Uploader(api, *who, StateStore(state))
+
+        def run() -> None:
+            try:
+                uploader.upload(source, UploadOptions(parallel=2), notify)
+            except BaseException as exc:
+                outcome.append(exc)
+
+        worker = threading.Thread(target=run, daemon=True)
+        worker.start()
+        assert two_parts.wait(60), "no parts went out"
+        server.process.send_signal(signal.SIGSTOP)
+        try:
+            time.sleep(0.5)  # both workers are now stuck on a part
+            began = time.monotonic()
+            uploader.stop()
+            worker.join(10)
+            took = time.monotonic() - began
+        finally:
+            server.process.send_signal(signal.SIGCONT)
+    assert not worker.is_alive(), "stop() waited for the frozen store"
+    assert took < 5, took
+    assert len(outcome) == 1 and isinstance(outcome[0], InterruptedError), outcome
+    assert_resumes(server, source, state, expected)

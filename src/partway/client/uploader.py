@@ -16,6 +16,7 @@ import functools
 import hashlib
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
     from .direct import DirectSender, PartRead
 
 HASH_BLOCK = 1024 * 1024
+# How long a stopped upload waits for its parts in flight before it returns without them (a
+# store that stopped answering holds a direct part until its socket's 60 s timeout).
+STOP_GRACE = 1.0
 T = TypeVar("T")
 
 
@@ -128,8 +132,9 @@ class _Thread(Generic[T]):
         finally:
             self._done.set()
 
-    def join(self) -> None:
-        self._done.wait()
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread to end (at most `timeout` seconds); whether it has."""
+        return self._done.wait(timeout)
 
     def failure(self) -> BaseException | None:
         return self._outcome[1]
@@ -140,6 +145,13 @@ class _Thread(Generic[T]):
         if failure is not None:
             raise failure
         return cast(T, value)
+
+
+def _close_after(threads: list[_Thread[None]], sender: PartSender | DirectSender, fd: int) -> None:
+    for thread in threads:
+        thread.join()
+    sender.close()
+    os.close(fd)
 
 
 def _first_failure(threads: list[_Thread[None]]) -> BaseException | None:
@@ -427,8 +439,12 @@ class Uploader:
         workers = min(parallel, max(1, len(missing)))
         lock = threading.Lock()  # progress is reported from the worker threads
 
+        left = threading.Event()  # the upload returned while parts were still in flight
+
         def sent(number: int, length: int, crc: int | None) -> None:
             with lock:
+                if left.is_set():
+                    return  # nobody is listening any more
                 if crc is not None:
                     crcs[number] = crc
                 progress.parts_done += 1
@@ -461,19 +477,36 @@ class Uploader:
                 raise
 
         threads: list[_Thread[None]] = []
+        interrupted = False
         try:
             threads += [_Thread(worker, name="partway-part") for _ in range(workers)]
             for thread in threads:
-                thread.join()  # a failed worker stops the sender: the others end soon after
+                # A failed worker stops the sender: the others end soon after. A stop from
+                # another thread ends the wait; the parts in flight get STOP_GRACE below.
+                while not thread.join(0.1) and not self._stopped.is_set():
+                    pass
+        except BaseException:  # Ctrl-C
+            interrupted = True
+            raise
         finally:
-            # Parts in flight in worker threads end on their own (no retries from here on); the
-            # file is closed only after them, even if this wait was itself interrupted.
+            # No retries and no new parts from here on.
             sender.stop()
-            for thread in threads:
-                thread.join()
+            stopping = interrupted or self._stopped.is_set()
+            grace = time.monotonic() + STOP_GRACE
+            ended = all(
+                t.join(max(0.0, grace - time.monotonic()) if stopping else None) for t in threads
+            )
             self._senders.remove(sender)
-            sender.close()
-            os.close(fd)
+            if ended:
+                sender.close()
+                os.close(fd)
+            else:
+                # Stopped, with parts still in flight to a store that does not answer: they
+                # end at their socket timeout, and only then are the file (a worker may be
+                # reading it) and the connections closed.
+                left.set()
+                _Thread(_close_after, threads, sender, fd, name="partway-closer")
+        self._check_stopped()
         failure = _first_failure(threads)
         if failure is not None:
             raise failure
