@@ -16,7 +16,6 @@ import functools
 import hashlib
 import os
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -150,8 +149,10 @@ class _Thread(Generic[T]):
 def _close_after(threads: list[_Thread[None]], sender: PartSender | DirectSender, fd: int) -> None:
     for thread in threads:
         thread.join()
-    sender.close()
-    os.close(fd)
+    try:
+        sender.close()
+    finally:
+        os.close(fd)
 
 
 def _first_failure(threads: list[_Thread[None]]) -> BaseException | None:
@@ -203,10 +204,11 @@ class Uploader:
         self._senders: list[PartSender | DirectSender] = []  # those sending now
 
     def stop(self) -> None:
-        """From another thread: end the upload soon. Parts in flight end, no more are sent, no
-        request is retried and the session is not finished (or, if its finish was already on
-        its way, the resume record stays to find the file); upload() raises InterruptedError,
-        and running it again (with a new SyncApi: this one is stopped too) resumes."""
+        """From another thread: end the upload soon. No more parts are sent and no request is
+        retried; parts in flight get STOP_GRACE to end, then upload() returns without them.
+        The session is not finished (or, if its finish was already on its way, the resume
+        record stays to find the file); upload() raises InterruptedError, and running it again
+        (with a new SyncApi: this one is stopped too) resumes."""
         self._stopped.set()
         self._api.stop()
         for sender in list(self._senders):
@@ -422,7 +424,8 @@ class Uploader:
     ) -> None:
         """Send the missing parts through partway, or (direct) straight into the object store,
         each over a URL signed for its size and MD5. Worker threads share the part numbers;
-        the first failure stops the rest (parts in flight end, none is retried)."""
+        the first failure, or a stop, ends the rest: none is retried, and parts still in
+        flight after STOP_GRACE are left to end in the background."""
         pending = deque(missing)  # popleft is atomic: the worker threads share it
         fd = os.open(identity.path, os.O_RDONLY)
         api = self._api
@@ -453,7 +456,12 @@ class Uploader:
                 progress.detail = {"part": number}
                 notify(progress)  # a failure (the progress output closed) fails the upload
 
+        go = threading.Event()  # set once every worker is listed (or the sending stopped)
+
         def worker() -> None:
+            go.wait()
+            if sender.stopped:
+                return  # never started: it must not touch the file the uploader may close
             try:
                 if isinstance(sender, PartSender):
                     send_in_turn(
@@ -479,35 +487,34 @@ class Uploader:
         threads: list[_Thread[None]] = []
         interrupted = False
         try:
-            threads += [_Thread(worker, name="partway-part") for _ in range(workers)]
+            for _ in range(workers):
+                threads.append(_Thread(worker, name="partway-part"))
+            go.set()
             for thread in threads:
-                # A failed worker stops the sender: the others end soon after. A stop from
-                # another thread ends the wait; the parts in flight get STOP_GRACE below.
-                while not thread.join(0.1) and not self._stopped.is_set():
+                # The first failure stops the sender, and a stop from another thread the
+                # upload: either ends this wait, and the parts in flight get STOP_GRACE below.
+                while not thread.join(0.1) and not (self._stopped.is_set() or sender.stopped):
                     pass
         except BaseException:  # Ctrl-C
             interrupted = True
             raise
         finally:
-            # No retries and no new parts from here on.
-            sender.stop()
-            stopping = interrupted or self._stopped.is_set()
-            grace = time.monotonic() + STOP_GRACE
-            ended = all(
-                t.join(max(0.0, grace - time.monotonic()) if stopping else None) for t in threads
-            )
+            cut_short = interrupted or self._stopped.is_set() or sender.stopped
+            sender.stop()  # no retries and no new parts from here on
+            go.set()
             self._senders.remove(sender)
-            if ended:
-                sender.close()
-                os.close(fd)
-            else:
-                # Stopped, with parts still in flight to a store that does not answer: they
-                # end at their socket timeout, and only then are the file (a worker may be
-                # reading it) and the connections closed.
-                left.set()
-                _Thread(_close_after, threads, sender, fd, name="partway-closer")
-        self._check_stopped()
+            # The file (workers read it) and the connections are closed once every worker has
+            # ended; started first, so that a second Ctrl-C below cannot leave them open.
+            closer = _Thread(_close_after, threads, sender, fd, name="partway-closer")
+            if not closer.join(STOP_GRACE if cut_short else None):
+                # Parts stuck in a store that stopped answering end at their socket timeout,
+                # unheard: upload() has returned.
+                with lock:
+                    left.set()
         failure = _first_failure(threads)
+        if failure is not None and not isinstance(failure, InterruptedError):
+            raise failure  # a worker's own failure, even if a stop came after it
+        self._check_stopped()
         if failure is not None:
             raise failure
 
