@@ -140,7 +140,11 @@ def test_forged_and_mismatched_urls_are_refused(api: httpx.Client) -> None:
         {**query, "id": other},
         {**query, "consumer_id": "consumer-2"},
         {**query, "expires": str(int(query["expires"]) + 60)},
-        {**query, "signature": "x" + query["signature"][1:]},
+        # Another first character: a tag starting with "x" itself (1 in 64) stayed valid.
+        {
+            **query,
+            "signature": ("y" if query["signature"][0] == "x" else "x") + query["signature"][1:],
+        },
         {k: v for k, v in query.items() if k != "signature"},
     ]
     for bad in forged:
