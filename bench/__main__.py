@@ -44,7 +44,14 @@ from .measure import (
     start_partway,
     tus_node_command,
 )
-from .report import REPORTING, Growth, free_page_reporting, write_object_stores, write_report
+from .report import (
+    REPORTING,
+    Growth,
+    free_page_reporting,
+    parts_label,
+    write_object_stores,
+    write_report,
+)
 
 console = Console(stderr=True)
 
@@ -62,11 +69,6 @@ def partway_command() -> list[str]:
     runpy, as `python -m partway` has), else the module."""
     script = Path(sys.executable).parent / "partway"
     return [str(script)] if script.exists() else [sys.executable, "-m", "partway"]
-
-
-def _parts_label(part: int) -> str:
-    """What a row's title says of its part size: nothing for the default 8 MiB."""
-    return "" if part == PART else f", {part // MIB} MiB parts"
 
 
 def make_source(path: Path, size: int) -> str:
@@ -276,7 +278,7 @@ class Bench:
                 name = f"s3-direct-P{streams}"
                 title = f"partway on S3 ({kind}) + PostgreSQL, direct parts, P={streams}"
             name += f"-{part}"
-            title += _parts_label(part)
+            title += parts_label(part)
             extra = {
                 "PARTWAY_DEFAULT_PART_SIZE": str(part),
                 "PARTWAY_DATABASE_URL": new_database(),
@@ -384,7 +386,7 @@ class Bench:
         straight into it over presigned UploadPart URLs."""
         row = Row(
             f"S3 ({bench_s3.store_kind()}) alone: presigned UploadPart P=4 + complete"
-            + _parts_label(part),
+            + parts_label(part),
             "object-store",
         )
         counter = iter(range(10**6))

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .client import PART
 from .measure import MIB, Row, median, spread
 
 
@@ -98,6 +99,11 @@ def _having(rows: list[Row], *parts: str) -> Row | None:
 
 
 LARGE_PARTS = " MiB parts"  # in the title of a row with parts larger than the default 8 MiB
+
+
+def parts_label(part: int) -> str:
+    """What a row's title says of its part size: nothing for the default 8 MiB."""
+    return "" if part == PART else f", {part // MIB}{LARGE_PARTS}"
 
 
 def _default_parts(rows: list[Row]) -> list[Row]:
