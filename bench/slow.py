@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import math
 import mmap
@@ -55,6 +56,7 @@ from .measure import (
     tus_node_command,
 )
 from .report import SLOW_HEADING, machine, replace_section
+from .slow_rounds import merge_rounds, percentile
 
 console = Console(stderr=True)
 KIB = 1024
@@ -130,12 +132,6 @@ def busy_cpu() -> float:
     """CPU seconds the whole machine has spent busy (not idle, not waiting for I/O)."""
     t = psutil.cpu_times()
     return float(t.user + t.nice + t.system + t.irq + t.softirq)
-
-
-def percentile(values: list[float], p: float) -> float:
-    """Nearest rank."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)] if ordered else math.nan
 
 
 class Lines:
@@ -489,6 +485,8 @@ class SlowBench:
                     k: {"count": len(v), "p50": percentile(v, 50), "p99": percentile(v, 99)}
                     for k, v in sorted(by_request.items())
                 },
+                # Each request's time, so that rounds can be pooled (slow_rounds.py).
+                "samples": [(f"{op} / {request}", seconds) for op, request, seconds, _ in samples],
             },
             "threads": peaks.threads,
             "threads_limit": m.threads_limit,
@@ -547,7 +545,11 @@ def fmt_idle(r: dict[str, Any]) -> str:
 
 def fmt_latency(r: dict[str, Any]) -> str:
     lat = r["latency"]
-    return f"{ms(lat['p50'])} / {ms(lat['p99'])} / {ms(lat['max'])}"
+    text = f"{ms(lat['p50'])} / {ms(lat['p99'])} / {ms(lat['max'])}"
+    rounds = lat.get("p99_rounds", [])
+    if len(rounds) > 1:
+        text += f" (p99 by round: {', '.join(ms(p) for p in rounds)})"
+    return text
 
 
 def fmt_probe(r: dict[str, Any]) -> str:
@@ -596,8 +598,8 @@ def table(rows: list[dict[str, Any]], all_rows: list[dict[str, Any]]) -> list[st
     measures: list[tuple[str, Any, str]] = [
         (
             "uploads complete, bytes verified",
-            lambda r: f"{r['completed']}/{r['n']}",
-            "all" + ours_ok(lambda r: r["completed"] == r["n"]),
+            lambda r: f"{r['completed']}/{r['n'] * r.get('rounds', 1)}",
+            "all" + ours_ok(lambda r: r["completed"] == r["n"] * r.get("rounds", 1)),
         ),
         ("failures (stage: why)", fmt_failures, ""),
         ("load phase (first start → last end)", lambda r: f"{r['seconds']:.0f} s", ""),
@@ -698,13 +700,17 @@ def fmt_gc(r: dict[str, Any]) -> str:
 
 def settings(args: argparse.Namespace) -> dict[str, Any]:
     """What the report says of a run, kept with each row (so --report-only can rewrite it)."""
-    keep = ("rate", "seed", "ramp", "deadline", "probe_rate", "reopen_idle", "fsync", "workers")
+    keep = (
+        "rate", "seed", "ramp", "deadline", "probe_rate", "reopen_idle", "fsync", "workers",
+        "rounds",
+    )  # fmt: skip
     found = {k: getattr(args, k) for k in (*keep, "idle", "smoke")}
     return found | {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine()}
 
 
 def section(rows: list[dict[str, Any]]) -> str:
     args = argparse.Namespace(**rows[0]["settings"])
+    rounds = getattr(args, "rounds", 1)  # rows written before rounds existed had one
     ns = sorted({r["n"] for r in rows})
     rates = f"{args.rate[0]:g}–{args.rate[1]:g} MB/s"
     lines = [
@@ -746,6 +752,20 @@ def section(rows: list[dict[str, Any]]) -> str:
         f"@tus/server: {TUS_NODE}, as its README sets it up (its file store does not fsync).",
         f"- Clients: bench/slowclient.py, asyncio on uvloop, {args.workers} upload process(es) "
         "plus one for the idle connections and the probe, on the same 2 cores as the server.",
+        *(
+            [
+                f"- Rounds: {rounds} per N, the servers taking turns (partway, then the peer, "
+                "then partway again). Each table merges a server's rounds (bench/slow_rounds.py): "
+                "API latency pooled over every probe request of every round, with each round's "
+                "own p99 beside it (one round's p99 is the ~4th-slowest of ~400 requests and "
+                "moved by 2× between rounds of the same code); peaks (threads, RSS, descriptors, "
+                "loop lag) are the worst round's; rates, the load phase and CPU per GiB the "
+                "median round's; uploads, failures, idle connections and collector passes "
+                "summed."
+            ]
+            if rounds > 1
+            else []
+        ),
         "- Targets are partway's (issue #14), judged on its own row: ✓ met, ✗ not; \"no worse "
         'than the peer" allows 5 % for measured quantities (MB/s, latency, RSS, CPU) and none '
         "for counted ones (threads, descriptors).",
@@ -801,6 +821,7 @@ def default_sizes(n: int, smoke: bool) -> tuple[int, int]:
 
 
 def main(argv: list[str] | None = None) -> None:
+
     parser = argparse.ArgumentParser(
         prog="bench --slow",
         description="Many slow uploads at once (issue #14), partway and @tus/server side by side.",
@@ -818,6 +839,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reopen-idle", action="store_true")
     parser.add_argument("--no-fsync", dest="fsync", action="store_false")
     parser.add_argument("--servers", default="partway,tus", help="partway,tus")
+    parser.add_argument(
+        "--rounds", type=int, help="rounds per N, servers interleaved (default 3; smoke: 1)"
+    )
     parser.add_argument("--out", type=Path)
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / ".work" / "slow")
     parser.add_argument(
@@ -830,6 +854,7 @@ def main(argv: list[str] | None = None) -> None:
     args.idle = args.idle if args.idle is not None else (50 if args.smoke else 4000)
     args.workers = args.workers or (1 if args.smoke else 2)
     args.deadline = args.deadline or (20 if args.smoke else 180)
+    args.rounds = args.rounds or (1 if args.smoke else 3)
     args.rate = parse_range(args.rate, 1)
     out = args.out or (
         ROOT / "bench" / "smoke.md" if args.smoke else ROOT / "docs" / "benchmarks.md"
@@ -866,14 +891,18 @@ def main(argv: list[str] | None = None) -> None:
             workers=args.workers,
             reopen_idle=args.reopen_idle,
         )
-        for kind in args.servers.split(","):
-            console.print(f"[bold]{SERVERS[kind]}[/], N={n}, {args.idle} idle")
+        kinds = args.servers.split(",")
+        rounds: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
+        for k, kind in itertools.product(range(1, args.rounds + 1), kinds):  # interleaved
+            console.print(
+                f"[bold]{SERVERS[kind]}[/], N={n}, {args.idle} idle, round {k}/{args.rounds}"
+            )
             r = bench.row(kind, w)
             r["settings"] = settings(args)
             uploads = r.pop("uploads")  # every upload's record, for a closer look
-            (args.work / f"{kind}-{n}-uploads.json").write_text(json.dumps(uploads))
-            (args.work / f"{kind}-{n}.json").write_text(json.dumps(r, indent=1))
-            rows.append(r)
+            (args.work / f"{kind}-{n}-r{k}-uploads.json").write_text(json.dumps(uploads))
+            (args.work / f"{kind}-{n}-r{k}.json").write_text(json.dumps(r, indent=1))
+            rounds[kind].append(r)
             console.print(
                 f"  {r['completed']}/{n} verified in {r['seconds']:.0f} s, "
                 f"{num(r['aggregate_mbps'])} MB/s, failures: {fmt_failures(r)}; "
@@ -882,6 +911,10 @@ def main(argv: list[str] | None = None) -> None:
                 f"server CPU {num(r['server_cpu_per_gib'], '.2f')} s/GiB, "
                 f"client CPU {num(r['client_cpu_per_gib'], '.2f')} s/GiB; idle: {fmt_idle(r)}"
             )
+        for kind in kinds:
+            merged = merge_rounds(rounds[kind])
+            (args.work / f"{kind}-{n}.json").write_text(json.dumps(merged, indent=1))
+            rows.append(merged)
     replace_section(out, SLOW_HEADING, section(rows))
     console.print(f"wrote the '{SLOW_HEADING[3:]}' section of {out}")
     incomplete = [f"{r['server']} N={r['n']}" for r in rows if r["completed"] < r["n"]]

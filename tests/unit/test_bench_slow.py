@@ -8,8 +8,10 @@ import math
 import time
 from pathlib import Path
 
+import pytest
 from bench.report import SLOW_HEADING, kept_section, replace_section
-from bench.slow import POOL, Workload, peak_rate, percentile
+from bench.slow import POOL, Workload, peak_rate
+from bench.slow_rounds import merge_rounds, percentile
 from bench.slowclient import Conn, Pacer
 
 MIB = 1024 * 1024
@@ -103,3 +105,42 @@ def test_a_paced_body_arrives_at_its_rate() -> None:
 
     seconds = asyncio.run(main())
     assert 0.2 < seconds < 0.4, seconds
+
+
+def _round(p99_samples: list[float], threads: int, completed: int) -> dict[str, object]:
+    samples = [("get session / get session", s) for s in p99_samples]
+    return {
+        "n": 10, "completed": completed, "failures": {"timeout": 10 - completed},
+        "seconds": 30.0, "aggregate_mbps": 40.0 + threads, "peak_mbps": 190.0,
+        "paced_90": 0.9, "paced_median": 0.99,
+        "upload_connect": {"p50": 0.0, "p99": 0.002}, "upload_create": {"p50": 0.01, "p99": 0.06},
+        "latency": {
+            "count": len(samples), "p50": percentile(p99_samples, 50),
+            "p99": percentile(p99_samples, 99), "max": max(p99_samples),
+            "errors": {}, "by_request": {}, "samples": samples,
+        },
+        "threads": threads, "threads_limit": 23, "gc": {"passes_0": 5.0, "seconds": 0.1},
+        "rss": threads * MIB, "fds": 100 + threads, "server_cpu_per_gib": float(threads),
+        "client_cpu_per_gib": 2.0,
+        "idle": {"asked": 50, "opened": 50, "open_failures": {}, "closed_by_server": 50,
+                 "median_lifetime": 1.0, "reopened": 0, "open_at_end": 0},
+        "idle_open_seconds": 0.5, "server_exited": None,
+        "loop_lag": {"uploads": 0.001, "probe": 0.002}, "others_cores": 0.0, "load_average": 1.0,
+    }  # fmt: skip
+
+
+def test_rounds_pool_their_latencies_and_keep_the_worst_peaks() -> None:
+    fast = [0.001 * (i % 10 + 1) for i in range(200)]  # p99 10 ms
+    slow = [*fast[:199], 0.5]  # one slow request: its round's p99 is still 10 ms
+    merged = merge_rounds([_round(fast, 11, 10), _round(slow, 13, 9), _round(fast, 12, 10)])
+    latency = merged["latency"]
+    assert latency["count"] == 600 and latency["max"] == 0.5
+    assert latency["p99"] == percentile([s for _, s in latency["samples"]], 99) == 0.01
+    assert latency["p99_rounds"] == [0.01, 0.01, 0.01]
+    assert latency["by_request"]["get session / get session"]["count"] == 600
+    assert (merged["rounds"], merged["completed"], merged["failures"]) == (3, 29, {"timeout": 1})
+    assert (merged["threads"], merged["rss"], merged["fds"]) == (13, 13 * MIB, 113)
+    assert merged["server_cpu_per_gib"] == 12.0 and merged["aggregate_mbps"] == 52.0
+    assert merged["gc"] == {"passes_0": 15.0, "seconds": pytest.approx(0.3)}
+    assert merged["idle"]["opened"] == 150 and merged["idle"]["median_lifetime"] == 1.0
+    assert merge_rounds([_round(fast, 11, 10)])["rounds"] == 1
