@@ -10,12 +10,13 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from starlette.requests import ClientDisconnect
 
 from partway.domain.ports import Steps, WaitWritable
-from partway.http.pump import BodyPump, BodyTimeout, Job, Pace, Progress, paced
+from partway.http.pump import WORKER_NICE, BodyPump, BodyTimeout, Job, Pace, Progress, paced
 
 
 class Reader:
@@ -267,3 +268,28 @@ def test_an_asgi_body_under_the_same_deadlines() -> None:
     began = time.monotonic()
     assert asyncio.run(drain(silent(), Pace(0.5, 0, 1))) == "idle"
     assert time.monotonic() - began < 1.5
+
+
+def _nice_of(thread: threading.Thread) -> int:
+    stat = Path(f"/proc/self/task/{thread.native_id}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[16])  # field 19: nice
+
+
+def test_the_workers_yield_the_cpu_to_the_event_loop() -> None:
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    before = set(threading.enumerate())
+    pump = BodyPump(2)
+    pump.start()
+    try:
+        started = [t for t in threading.enumerate() if t not in before]
+        reactor = [t for t in started if t.name == "partway-body-reactor"]
+        movers = [t for t in started if t not in reactor]
+        assert len(reactor) == 1 and len(movers) == 2
+        deadline = time.monotonic() + 2
+        while any(_nice_of(t) != WORKER_NICE for t in movers) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert [_nice_of(t) for t in movers] == [WORKER_NICE] * 2
+        assert own < WORKER_NICE  # the body movers lose the CPU to the API's threads
+        assert _nice_of(reactor[0]) == own
+    finally:
+        pump.stop()
