@@ -19,7 +19,9 @@ from typing import Any, Protocol
 import httpx
 import psutil
 
+KIB = 1024
 MIB = 1024 * 1024
+GIB = 1024**3
 MB = 1000 * 1000
 ROOT = Path(__file__).resolve().parent.parent
 TUS_NODE = "tus-node-server (@tus/server 2.4.5 + @tus/file-store)"

@@ -44,6 +44,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 
 from .measure import (
+    GIB,
+    KIB,
     MB,
     MIB,
     ROOT,
@@ -60,8 +62,6 @@ from .slow_report import fmt_failures, fmt_idle, fmt_latency, fmt_probe, num, se
 from .slow_rounds import merge_rounds, percentile
 
 console = Console(stderr=True)
-KIB = 1024
-GIB = 1024**3
 # The bodies are cut from one file of random bytes: upload i is the `size` bytes at its own
 # `offset`, so every upload's bytes differ and each can be checked against its expected SHA-256.
 POOL = 64 * MIB

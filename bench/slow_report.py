@@ -8,11 +8,9 @@ import argparse
 import math
 from typing import Any
 
-from .measure import MIB, TUS_NODE
+from .measure import GIB, KIB, MIB, TUS_NODE
 from .report import SLOW_HEADING
 
-KIB = 1024
-GIB = 1024**3
 P99_TARGET = 0.100
 RSS_TARGET = 400 * MIB
 
