@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -431,15 +432,29 @@ def test_one_tenants_burst_does_not_queue_another_tenant_behind_it(tmp_path: Pat
                 assert status == 201
                 order.append(raw)
         assert not waiting, "not every create was answered"
-        # First come, first served: 41st. Round-robin by tenant: 2nd once the burst is in line.
-        assert order.index(other) < 5, order.index(other)
-        # The request log says how long each waited for its turn.
         mine_logged = wait_for_log_event(
             srv, lambda e: e.get("consumer_id") == "other" and e.get("route") == SESSIONS
         )
         requests = [e for e in log_events(srv) if e.get("message") == "request"]
-        crowd = [e["queued_ms"] for e in requests if e.get("consumer_id") == "crowd"]
-        assert mine_logged["queued_ms"] < max(crowd)
+        crowd = [e for e in requests if e.get("consumer_id") == "crowd"]
+        # The server may work off part of the burst before B's create reaches it (a busy CI
+        # machine can hold this client back for several of them): only those may come first.
+        # Then round-robin by tenant lets B in next, where first come, first served would put
+        # it behind the rest of the burst.
+        arrived = seconds_in(mine_logged, "arrived")
+        ahead = sum(seconds_in(e, "admitted") < arrived + 0.005 for e in crowd)
+        assert ahead < 30, f"{ahead} of the burst were done before B's create came: no line"
+        assert order.index(other) <= ahead + 2, (order.index(other), ahead)
+        # The request log says how long each waited for its turn.
+        assert mine_logged["queued_ms"] < max(e["queued_ms"] for e in crowd)
+
+
+def seconds_in(event: dict[str, Any], moment: str) -> float:
+    """When a logged request arrived, or was admitted (after its wait for a turn), in seconds
+    of the epoch: it is logged as it ends, with how long it took and how long it waited."""
+    ended = datetime.fromisoformat(event["time"]).timestamp()
+    arrived = ended - event["duration_ms"] / 1000
+    return arrived if moment == "arrived" else arrived + event["queued_ms"] / 1000
 
 
 def metric_sum(text: str, name: str) -> float:
