@@ -453,7 +453,7 @@ def seconds_in(event: dict[str, Any], moment: str) -> float:
     """When a logged request arrived, or was admitted (after its wait for a turn), in seconds
     of the epoch: it is logged as it ends, with how long it took and how long it waited."""
     ended = datetime.fromisoformat(event["time"]).timestamp()
-    arrived = ended - event["duration_ms"] / 1000
+    arrived: float = ended - event["duration_ms"] / 1000
     return arrived if moment == "arrived" else arrived + event["queued_ms"] / 1000
 
 
