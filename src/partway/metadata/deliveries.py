@@ -262,7 +262,7 @@ def _due() -> sa.Select[Any]:
     cycles for the collector."""
     d = deliveries
     earlier = deliveries.alias("earlier")
-    now = sa.bindparam("now")
+    now: sa.BindParameter[datetime] = sa.bindparam("now")
     blocked = (
         sa.exists()
         .where(earlier.c.endpoint == d.c.endpoint)
