@@ -53,12 +53,21 @@ class SqlBase:
         self._inline_writes = self._serialize_writes and not durable
 
     async def _read(self, work: Callable[[Connection], T], small: bool = False) -> T:
-        """`small`: a lookup of a row or two. On SQLite those run right here: a WAL reader never
-        waits for a writer, the query takes ~70 µs, and the hop to a worker thread and back
-        would cost ~400 µs (measured), several times per part upload."""
+        """`small`: a lookup of a row or two, each statement a read transaction of its own
+        (callers read one row, or rows that the locks they hold keep still). On SQLite those
+        run right here: a WAL reader never waits for a writer, the query takes ~70 µs, and the
+        hop to a worker thread and back would cost ~400 µs (measured), several times per part
+        upload. On PostgreSQL in autocommit: a lookup is one round trip, not three (BEGIN, the
+        query, COMMIT)."""
         if small and self._serialize_writes:
             return self._run_inline(work)
+        if small:
+            return await SQL.run(self._run_autocommit, work)
         return await SQL.run(self._run, work, False)
+
+    def _run_autocommit(self, work: Callable[[Connection], T]) -> T:
+        with self._engine.connect() as conn:
+            return work(conn.execution_options(isolation_level="AUTOCOMMIT"))
 
     def _run_inline(self, work: Callable[[Connection], T]) -> T:
         """On this thread's own connection, each statement its own read transaction: no pool
