@@ -441,20 +441,20 @@ def test_one_tenants_burst_does_not_queue_another_tenant_behind_it(tmp_path: Pat
         # machine can hold this client back for several of them): only those may come first.
         # Then round-robin by tenant lets B in next, where first come, first served would put
         # it behind the rest of the burst.
-        arrived = seconds_in(mine_logged, "arrived")
-        ahead = sum(seconds_in(e, "admitted") < arrived + 0.005 for e in crowd)
+        arrived, _ = arrived_and_admitted(mine_logged)
+        ahead = sum(arrived_and_admitted(e)[1] < arrived + 0.005 for e in crowd)
         assert ahead < 30, f"{ahead} of the burst were done before B's create came: no line"
         assert order.index(other) <= ahead + 2, (order.index(other), ahead)
         # The request log says how long each waited for its turn.
         assert mine_logged["queued_ms"] < max(e["queued_ms"] for e in crowd)
 
 
-def seconds_in(event: dict[str, Any], moment: str) -> float:
-    """When a logged request arrived, or was admitted (after its wait for a turn), in seconds
-    of the epoch: it is logged as it ends, with how long it took and how long it waited."""
+def arrived_and_admitted(event: dict[str, Any]) -> tuple[float, float]:
+    """When a logged request arrived and when it was admitted (after its wait for a turn), in
+    seconds of the epoch: it is logged as it ends, with how long it took and how long it waited."""
     ended = datetime.fromisoformat(event["time"]).timestamp()
     arrived: float = ended - event["duration_ms"] / 1000
-    return arrived if moment == "arrived" else arrived + event["queued_ms"] / 1000
+    return arrived, arrived + event["queued_ms"] / 1000
 
 
 def metric_sum(text: str, name: str) -> float:
