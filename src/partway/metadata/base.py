@@ -65,6 +65,10 @@ class SqlBase:
             return await SQL.run(self._run_autocommit, work)
         return await SQL.run(self._run, work, False)
 
+    async def _write_autocommit(self, work: Callable[[Connection], T]) -> T:
+        """PostgreSQL: one statement that is its own transaction, in a worker thread."""
+        return await SQL.run(self._run_autocommit, work)
+
     def _run_autocommit(self, work: Callable[[Connection], T]) -> T:
         with self._engine.connect() as conn:
             return work(conn.execution_options(isolation_level="AUTOCOMMIT"))

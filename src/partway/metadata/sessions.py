@@ -117,6 +117,35 @@ def _upsert_range(dialect: str) -> Any:
 _UPSERT_RANGE = {name: _upsert_range(name) for name in ("postgresql", "sqlite")}
 
 
+def _record_sized() -> Any:
+    """PostgreSQL, a part of a session of known size recorded in one statement, run in
+    autocommit: one round trip instead of four (BEGIN, touch, upsert, COMMIT), each of them a
+    thread's wait on the socket, for every part. The touch takes the row lock as in the
+    transaction; the range goes in only if the session is open and of known size. It answers
+    the touched row, if any (size NULL: not recorded, the caller takes the general path)."""
+    touched = _TOUCH_OPEN.cte("touched")
+    columns = ("session_id", "start", *_RANGE_FIELDS)
+    # Named apart from the columns: an UPDATE takes a parameter named like one of its table's
+    # columns as a value to set (a `size` here would have set the session's).
+    values = [sa.bindparam(f"range_{name}", type_=ranges.c[name].type) for name in columns]
+    insert = postgresql.insert(ranges).from_select(
+        list(columns), sa.select(*values).where(touched.c.size.is_not(None))
+    )
+    upsert = insert.on_conflict_do_update(
+        index_elements=["session_id", "start"],
+        set_={name: insert.excluded[name] for name in _RANGE_FIELDS},
+    )
+    # A data-modifying WITH runs to completion whether or not the query reads it.
+    return sa.select(touched.c.size).add_cte(upsert.cte("recorded"))
+
+
+_RECORD_SIZED = _record_sized()
+
+
+def _prefixed(row: dict[str, Any]) -> dict[str, Any]:
+    return {f"range_{name}": value for name, value in row.items()}
+
+
 def _session_values(session: UploadSession) -> dict[str, Any]:
     return {
         "id": session.id,
@@ -281,11 +310,29 @@ class SessionQueries(SqlBase):
     async def record_range(
         self, session_id: str, received: ByteRange, now: datetime, expires_at: datetime
     ) -> bool:
+        row = {
+            "session_id": session_id,
+            "start": received.start,
+            "size": received.size,
+            "sha1": received.sha1,
+            "sha256": received.sha256,
+            "tag": received.tag,
+            "crc32c": received.crc32c,
+            "recorded_at": now,
+        }
+        touch = {"sid": session_id, "now": now, "expires": expires_at}
+        if self._engine.dialect.name == "postgresql":
+            touched = await self._write_autocommit(
+                lambda c: c.execute(_RECORD_SIZED, {**touch, **_prefixed(row)}).first()
+            )
+            if touched is None:
+                return False
+            if touched.size is not None:
+                return True
+
         def work(c: Connection) -> bool:
             # The conditional update takes the row lock, so a concurrent finish sees this part.
-            touched = c.execute(
-                _TOUCH_OPEN, {"sid": session_id, "now": now, "expires": expires_at}
-            ).first()
+            touched = c.execute(_TOUCH_OPEN, touch).first()
             if touched is None:
                 return False
             # Of unknown size, a session reserves what it holds: a replaced range counts once.
@@ -293,19 +340,7 @@ class SessionQueries(SqlBase):
             if unknown_size:
                 replaced = c.execute(_RANGE_SIZE, {"sid": session_id, "start": received.start})
                 grown = received.size - (replaced.scalar() or 0)
-            c.execute(
-                _UPSERT_RANGE[c.dialect.name],
-                {
-                    "session_id": session_id,
-                    "start": received.start,
-                    "size": received.size,
-                    "sha1": received.sha1,
-                    "sha256": received.sha256,
-                    "tag": received.tag,
-                    "crc32c": received.crc32c,
-                    "recorded_at": now,
-                },
-            )
+            c.execute(_UPSERT_RANGE[c.dialect.name], row)
             if unknown_size:
                 usage.adjust(c, Tenant(touched.app_id, touched.consumer_id), reserved=grown)
             return True
