@@ -28,7 +28,7 @@ from ..domain.policy import StorageCapabilities
 from ..domain.ports import Bytes, Inspect, Source, StoredObject, Written
 from ..perloop import PerLoop
 from .s3_checksums import FULL_OBJECT, FullObjectChecksums, check_full_object
-from .s3_splice import spliceable, write_spliced
+from .s3_splice import StoreConnections, spliceable, write_spliced
 from .streaming import write_through
 
 if TYPE_CHECKING:
@@ -195,10 +195,12 @@ async def _once(data: bytes) -> AsyncIterator[bytes]:
 
 @dataclass(frozen=True)
 class _Clients:
-    """The clients of one event loop: aiobotocore for control calls, httpx for part bodies."""
+    """The clients of one event loop: aiobotocore for control calls, httpx for part bodies,
+    and the connections kept for spliced part bodies."""
 
     s3: S3Client
     http: httpx.AsyncClient
+    kept: StoreConnections
     stack: contextlib.AsyncExitStack
 
 
@@ -283,7 +285,9 @@ class S3Storage:
         limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
         timeout = httpx.Timeout(120.0, connect=10.0, pool=60.0)
         http = await stack.enter_async_context(httpx.AsyncClient(limits=limits, timeout=timeout))
-        return _Clients(s3, http, stack)
+        kept = StoreConnections()
+        stack.callback(kept.close)
+        return _Clients(s3, http, kept, stack)
 
     async def _checksummed(self) -> bool:
         """Whether this store keeps a full-object CRC32C of partway's uploads (s3_checksums)."""
@@ -323,7 +327,7 @@ class S3Storage:
         )
         body = spliceable(url, source) if inspect is None else None
         if body is not None:
-            return await write_spliced(url, body, limit, accept)
+            return await write_spliced(url, body, limit, accept, clients.kept)
         writer = S3PartWriter(clients.http, url, length)
         return await write_through(writer, source, limit, inspect, accept)
 
