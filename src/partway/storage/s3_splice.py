@@ -6,9 +6,9 @@ again, and every ~1 MiB cost Python work in the body pump, httpx, h11 and anyio;
 1.8 CPU s/GiB proxying to Ceph RGW, CPU the store itself needs on a small machine. This path
 is taken for a body read straight from the connection, of known length, with no digest to
 compute on the way, to a plain-HTTP endpoint (splice cannot write into TLS); anything else goes
-through httpx (storage/s3.py). The request is one presigned UploadPart PUT on a connection of
-its own: its head is two lines, its answer parsed by httptools (uvicorn's parser). Between
-parts the connection stays open for the next (StoreConnections).
+through httpx (storage/s3.py). The request is the presigned UploadPart PUT, its head two lines,
+its answer parsed by httptools (uvicorn's parser); the connection then stays open for the next
+part (StoreConnections).
 """
 
 from __future__ import annotations
