@@ -11,6 +11,14 @@ gives the slot up; it comes back without waiting, so a slow client holds no slot
 already admitted never waits behind new ones (nor deadlocks on a lock it holds). Coming back, it
 counts against its own tenant only: a tenant with `slots` requests at work gets no new turn,
 but the other tenants' turns are not taken by it.
+
+A tenant with nothing at work and nothing waiting (a person clicking, a probe) does not queue
+behind the crowds at all while fewer than `slots` such requests are in beyond the slots: it
+takes a spare turn at once. With one slot (SQLite) another tenant's call otherwise waited for
+the crowd's request in that slot to finish: under 1,000 slow uploads, up to 63 ms of its time.
+A crowd always has requests waiting, so it never takes a spare turn, and the spares are
+bounded, so many tenants at once (or a client inventing consumer ids) cannot lift the limit
+by more than `slots`.
 """
 
 from __future__ import annotations
@@ -37,7 +45,9 @@ class Gate:
         self.slots = slots
         self.hold_limit = hold_limit
         self.active = 0  # requests counted in: by a turn, or back from stepping aside
-        self.turns = 0  # of those, the ones let in by a turn: at most `slots`
+        # Of those, the ones let in by a turn: at most `slots`, and up to `slots` more by
+        # spare turns (the module's docstring).
+        self.turns = 0
         self._lines: dict[Hashable, deque[asyncio.Future[None]]] = {}
         self._waiting = 0
         # Of the tenants with requests in or waiting: how many are in, and when each was last
@@ -51,7 +61,7 @@ class Gate:
         return self._waiting
 
     async def enter(self, tenant: Hashable) -> None:
-        if not self._lines and self._may_turn(tenant):
+        if (not self._lines and self._may_turn(tenant)) or self._may_spare(tenant):
             self._count_in(tenant, turn=True)
             return
         turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -86,6 +96,11 @@ class Gate:
 
     def _may_turn(self, tenant: Hashable) -> bool:
         return self.turns < self.slots and self._in.get(tenant, 0) < self.slots
+
+    def _may_spare(self, tenant: Hashable) -> bool:
+        """A spare turn: for a tenant with nothing at work and no line."""
+        idle = tenant not in self._in and tenant not in self._lines
+        return idle and self.turns < 2 * self.slots
 
     def _count_in(self, tenant: Hashable, turn: bool) -> None:
         self.active += 1

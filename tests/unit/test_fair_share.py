@@ -77,7 +77,37 @@ def test_never_more_than_the_slots_at_work() -> None:
         assert gate.active == 0 and gate.waiting == 0
         return most
 
-    assert asyncio.run(main()) == 3
+    # Three by turns, and one spare: the fourth tenant's first request found it with nothing
+    # at work and no line. Every later request waited in its tenant's line.
+    assert asyncio.run(main()) == 4
+
+
+def test_a_tenant_with_nothing_at_work_takes_a_spare_turn_and_the_spares_are_bounded() -> None:
+    async def main() -> tuple[list[str], int, int]:
+        gate = Gate(1)
+        served: list[str] = []
+        crowd_most = most = 0
+
+        async def work() -> None:
+            nonlocal most
+            most = max(most, gate.turns)
+            await asyncio.sleep(0.005)
+
+        crowd = await spawn(*(request(gate, "crowd", served, work) for _ in range(10)))
+        await asyncio.sleep(0.02)
+        crowd_most = most  # the crowd alone: its line never takes a spare turn
+        caller = await spawn(request(gate, "caller", served, work))
+        await asyncio.sleep(0)
+        assert served[-1] == "caller"  # in at once, beside the crowd's request at work
+        others = await spawn(*(request(gate, f"other{n}", served, work) for n in range(3)))
+        await asyncio.gather(*crowd, *caller, *others)
+        assert gate.active == 0 and gate.waiting == 0 and gate.turns == 0
+        return served, crowd_most, most
+
+    served, crowd_most, most = asyncio.run(main())
+    assert crowd_most == 1
+    assert most == 2  # one spare for one slot, however many idle tenants come
+    assert sorted(served) == sorted(["crowd"] * 10 + ["caller", "other0", "other1", "other2"])
 
 
 def test_waiting_for_bytes_frees_the_slot_and_coming_back_never_waits() -> None:
@@ -125,7 +155,7 @@ def test_a_request_cancelled_in_line_leaves_it() -> None:
         gate = Gate(1)
         served: list[str] = []
         first = await spawn(request(gate, "a", served, lambda: asyncio.sleep(0.02)))
-        gone = await spawn(request(gate, "b", served))
+        gone = await spawn(request(gate, "a", served))  # behind its own tenant's request
         assert gate.waiting == 1
         gone[0].cancel()
         with pytest.raises(asyncio.CancelledError):
