@@ -16,9 +16,9 @@ A tenant with nothing at work and nothing waiting (a person clicking, a probe) d
 behind the crowds at all while fewer than `slots` such requests are in beyond the slots: it
 takes a spare turn at once. With one slot (SQLite) another tenant's call otherwise waited for
 the crowd's request in that slot to finish: under 1,000 slow uploads, up to 63 ms of its time.
-A crowd always has requests waiting, so it never takes a spare turn, and the spares are
-bounded, so many tenants at once (or a client inventing consumer ids) cannot lift the limit
-by more than `slots`.
+A crowd under load has requests waiting in its line, so it takes no spare turn then, and the
+spares are bounded, so many tenants at once (or a client inventing consumer ids) cannot lift
+the limit by more than `slots`.
 """
 
 from __future__ import annotations
