@@ -62,11 +62,12 @@ class SqlBase:
         if small and self._serialize_writes:
             return self._run_inline(work)
         if small:
-            return await SQL.run(self._run_autocommit, work)
+            return await self._autocommit(work)
         return await SQL.run(self._run, work, False)
 
-    async def _write_autocommit(self, work: Callable[[Connection], T]) -> T:
-        """PostgreSQL: one statement that is its own transaction, in a worker thread."""
+    async def _autocommit(self, work: Callable[[Connection], T]) -> T:
+        """PostgreSQL, in a worker thread: each statement of `work` a transaction of its own
+        (a small read, or a write that is one statement)."""
         return await SQL.run(self._run_autocommit, work)
 
     def _run_autocommit(self, work: Callable[[Connection], T]) -> T:

@@ -322,7 +322,7 @@ class SessionQueries(SqlBase):
         }
         touch = {"sid": session_id, "now": now, "expires": expires_at}
         if self._engine.dialect.name == "postgresql":
-            touched = await self._write_autocommit(
+            touched = await self._autocommit(
                 lambda c: c.execute(_RECORD_SIZED, {**touch, **_prefixed(row)}).first()
             )
             if touched is None:
