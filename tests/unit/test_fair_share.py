@@ -98,7 +98,10 @@ def test_a_tenant_with_nothing_at_work_takes_a_spare_turn_and_the_spares_are_bou
         crowd_most = most  # the crowd alone: its line never takes a spare turn
         caller = await spawn(request(gate, "caller", served, work))
         await asyncio.sleep(0)
-        assert served[-1] == "caller"  # in at once, beside the crowd's request at work
+        # In at once, beside the crowd's request at work, while the crowd still has a line.
+        # (Not served[-1]: a crowd request's timer may fire in the same loop step.)
+        assert "caller" in served
+        assert served.count("crowd") < 10
         others = await spawn(*(request(gate, f"other{n}", served, work) for n in range(3)))
         await asyncio.gather(*crowd, *caller, *others)
         assert gate.active == 0 and gate.waiting == 0 and gate.turns == 0
