@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Coroutine
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +24,11 @@ from partway.domain.models import (
 )
 from partway.domain.paging import After
 from partway.domain.repositories import OpenLimits, Repository, Standing
+from partway.metadata import migrate
+from partway.metadata.base import INLINE_ROWS
+from partway.metadata.engine import make_engine
+from partway.metadata.sql import SqlRepository
+from partway.threads import SQL
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 TENANT = Tenant("app", "c")
@@ -94,6 +100,58 @@ def test_ranges_are_recorded_replaced_and_forgotten_by_start(repo: Repository) -
         assert await repo.get_session(OTHER, s.id) is None  # tenancy
 
     go(scenario())
+
+
+def test_a_session_is_read_with_all_its_ranges_however_many(repo: Repository) -> None:
+    # Past INLINE_ROWS, SQLite reads them again in a worker thread (SqlBase._read_consistent).
+    counts = (0, 1, INLINE_ROWS, INLINE_ROWS + 1, 3 * INLINE_ROWS)
+
+    async def scenario() -> None:
+        for count in counts:
+            s = a_session(f"many-{count}.bin", size=10 * max(count, 1))
+            await repo.insert_session(s, OPEN)
+            held = [ByteRange(10 * n, 10, tag=f"t{n}") for n in range(count)]
+            for r in reversed(held):
+                assert await repo.record_range(s.id, r, T0, T0)
+            got = await repo.get_session(TENANT, s.id)
+            assert got is not None and got.ranges == tuple(held)
+            assert await repo.get_session(OTHER, s.id) is None
+
+    go(scenario())
+
+
+def test_on_sqlite_a_session_of_few_ranges_is_read_without_a_worker_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'c.db'}", durable=False)
+    migrate.upgrade(engine)
+    repo = SqlRepository(engine, durable=False)
+    hops: list[object] = []
+    real_run = SQL.run
+
+    async def counted(fn: Any, /, *args: Any) -> Any:
+        hops.append(fn)
+        return await real_run(fn, *args)
+
+    async def scenario() -> None:
+        few, many = a_session("few.bin"), a_session("many.bin", size=10 * (INLINE_ROWS + 1))
+        for s, count in ((few, 3), (many, INLINE_ROWS + 1)):
+            await repo.insert_session(s, OPEN)
+            for n in range(count):
+                assert await repo.record_range(s.id, ByteRange(10 * n, 10), T0, T0)
+        monkeypatch.setattr(SQL, "run", counted)
+        got = await repo.get_session(TENANT, few.id)
+        assert got is not None and len(got.ranges) == 3
+        assert hops == []
+        got = await repo.get_session(TENANT, many.id)
+        assert got is not None and len(got.ranges) == INLINE_ROWS + 1
+        assert len(hops) == 1
+
+    try:
+        go(scenario())
+    finally:
+        repo.close()
+        engine.dispose()
 
 
 def test_state_changes_are_compare_and_set(repo: Repository) -> None:

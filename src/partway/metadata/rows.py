@@ -18,6 +18,7 @@ from ..domain.models import (
     Tenant,
     UploadSession,
 )
+from .base import INLINE_ROWS, TooManyRows
 from .schema import ranges, sessions
 
 ACTIVE = [state.value for state in ACTIVE_STATES]
@@ -97,12 +98,21 @@ _RANGES_OF = (
 )
 
 
-def ranges_of(c: Connection, session_ids: list[str]) -> dict[str, tuple[ByteRange, ...]]:
-    """The recorded ranges of each session, by start."""
+_FEW_RANGES_OF = _RANGES_OF.limit(INLINE_ROWS + 1)
+
+
+def ranges_of(
+    c: Connection, session_ids: list[str], bounded: bool = False
+) -> dict[str, tuple[ByteRange, ...]]:
+    """The recorded ranges of each session, by start. `bounded`: more than INLINE_ROWS in all
+    raise TooManyRows (a read on the event loop, see SqlBase._read_consistent)."""
     found: dict[str, list[ByteRange]] = {sid: [] for sid in session_ids}
     if session_ids:
         # A list of ids expands the one bound parameter (built once: see metadata/sessions.py).
-        for r in c.execute(_RANGES_OF, {"sids": session_ids}):
+        rows = c.execute(_FEW_RANGES_OF if bounded else _RANGES_OF, {"sids": session_ids})
+        for n, r in enumerate(rows):
+            if bounded and n == INLINE_ROWS:
+                raise TooManyRows()
             found[r.session_id].append(range_of(r))
     return {sid: tuple(held) for sid, held in found.items()}
 

@@ -221,9 +221,18 @@ class SessionQueries(SqlBase):
         only_range: int | None = None,
     ) -> UploadSession | None:
         key = {"sid": session_id, "app_id": tenant.app_id, "consumer_id": tenant.consumer_id}
+        if with_ranges:
+
+            def with_all(c: Connection, bounded: bool) -> UploadSession | None:
+                row = c.execute(_SESSION, key).first()
+                if row is None:
+                    return None
+                return session_of(row, ranges_of(c, [session_id], bounded)[session_id])
+
+            return await self._read_consistent(with_all)
 
         def work(c: Connection) -> UploadSession | None:
-            if only_range is not None and not with_ranges:
+            if only_range is not None:
                 row = c.execute(_SESSION_AND_RANGE, {**key, "start": only_range}).first()
                 if row is None:
                     return None
@@ -239,13 +248,9 @@ class SessionQueries(SqlBase):
                 )
                 return session_of(row, (held,))
             row = c.execute(_SESSION, key).first()
-            if row is None:
-                return None
-            if not with_ranges:
-                return session_of(row, ())
-            return session_of(row, ranges_of(c, [session_id])[session_id])
+            return None if row is None else session_of(row, ())
 
-        return await self._read(work, small=not with_ranges)
+        return await self._read(work, small=True)
 
     async def session_by_idempotency_key(self, tenant: Tenant, key: str) -> UploadSession | None:
         def work(c: Connection) -> UploadSession | None:
