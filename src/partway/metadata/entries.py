@@ -13,7 +13,15 @@ from . import usage
 from .base import SqlBase
 from .drive_hold import hold_drive
 from .outbox import write_outbox
-from .rows import ACTIVE, NAME_IN_UPLOADS, entry_of, entry_values, name_taken_error, tenant_of
+from .rows import (
+    ACTIVE,
+    INSERT_ENTRY,
+    NAME_IN_UPLOADS,
+    entry_of,
+    entry_values,
+    name_taken_error,
+    tenant_of,
+)
 from .schema import entries, sessions
 
 # A create's name check, built once (as sessions.py's per-range statements are): building the
@@ -57,7 +65,7 @@ class EntryQueries(SqlBase):
     async def insert_entry(self, entry: Entry, outbox: Sequence[Event] = ()) -> None:
         def work(c: Connection) -> None:
             hold_drive(c, entry.tenant, entry.drive_id)
-            c.execute(entries.insert().values(**entry_values(entry)))
+            c.execute(INSERT_ENTRY, entry_values(entry))
             if entry.kind is EntryKind.FILE:
                 usage.adjust(c, entry.tenant, stored=entry.size or 0)
             write_outbox(c, outbox)

@@ -19,7 +19,7 @@ from ..domain.models import (
     UploadSession,
 )
 from .base import INLINE_ROWS, TooManyRows
-from .schema import ranges, sessions
+from .schema import entries, ranges, sessions
 
 ACTIVE = [state.value for state in ACTIVE_STATES]
 # An upload still holding its name, with the states written into the SQL rather than bound:
@@ -115,6 +115,10 @@ def ranges_of(
                 raise TooManyRows()
             found[r.session_id].append(range_of(r))
     return {sid: tuple(held) for sid, held in found.items()}
+
+
+# An entry's row, its values bound at execution (see _INSERT_SESSION in metadata/sessions.py).
+INSERT_ENTRY = entries.insert()
 
 
 def entry_of(row: Row[Any]) -> Entry:
