@@ -77,10 +77,10 @@ class SqlBase:
     async def _read_consistent(self, work: Callable[[Connection, bool], T]) -> T:
         """Statements that must see one state of the database (a session and its ranges), and
         mostly read a few rows. On SQLite they run first right here, in one WAL read transaction
-        (a reader never waits for a writer), `bounded`: to read at most INLINE_ROWS rows. Without
-        the hop to a worker thread and back, a GET of a session took ~350 µs of server CPU
-        instead of ~540 (measured). If `work` raises TooManyRows, it runs again in a worker
-        thread, not bounded, as it always does on PostgreSQL."""
+        (a reader never waits for a writer), with `bounded` True: read at most INLINE_ROWS rows,
+        else raise TooManyRows. Without the hop to a worker thread and back, a GET of a session
+        took ~350 µs of server CPU instead of ~540 (measured). After TooManyRows, and always on
+        PostgreSQL, `work` runs in a worker thread with `bounded` False."""
         if self._serialize_writes:
 
             def inline(c: Connection) -> T:
