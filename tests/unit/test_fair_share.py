@@ -126,10 +126,11 @@ def test_waiting_for_bytes_frees_the_slot_and_coming_back_never_waits() -> None:
         uploader = await spawn(request(gate, "uploader", served, slow_body))
         others = await spawn(*(request(gate, "other", served) for _ in range(5)))
         await asyncio.gather(*others)  # served while the upload waited for its bytes
-        gate_full = await spawn(request(gate, "other", served, lambda: asyncio.sleep(0.05)))
+        # Margins wide enough for a loaded CI machine: waiting for the slot would take ~0.5 s.
+        gate_full = await spawn(request(gate, "other", served, lambda: asyncio.sleep(0.5)))
         await asyncio.sleep(0.01)
         bytes_arrived.set()  # back while the slot is taken: admitted past the limit
-        await asyncio.wait_for(asyncio.gather(*uploader), 0.04)
+        await asyncio.wait_for(asyncio.gather(*uploader), 0.4)
         await asyncio.gather(*gate_full)
         return served, gate.active
 
@@ -142,9 +143,9 @@ def test_a_request_past_the_hold_limit_no_longer_counts() -> None:
     async def main() -> list[str]:
         gate = Gate(1, hold_limit=0.02)
         served: list[str] = []
-        long_one = await spawn(request(gate, "copy", served, lambda: asyncio.sleep(0.3)))
+        long_one = await spawn(request(gate, "copy", served, lambda: asyncio.sleep(1.0)))
         quick = await spawn(request(gate, "other", served))
-        await asyncio.wait_for(asyncio.gather(*quick), 0.1)  # not after the 0.3 s copy
+        await asyncio.wait_for(asyncio.gather(*quick), 0.5)  # not after the 1 s copy
         assert not long_one[0].done()
         await asyncio.gather(*long_one)
         assert gate.active == 0
@@ -157,7 +158,7 @@ def test_a_request_cancelled_in_line_leaves_it() -> None:
     async def main() -> None:
         gate = Gate(1)
         served: list[str] = []
-        first = await spawn(request(gate, "a", served, lambda: asyncio.sleep(0.02)))
+        first = await spawn(request(gate, "a", served, lambda: asyncio.sleep(0.2)))
         gone = await spawn(request(gate, "a", served))  # behind its own tenant's request
         assert gate.waiting == 1
         gone[0].cancel()
@@ -202,7 +203,7 @@ def test_one_tenants_returning_requests_do_not_keep_another_tenant_out() -> None
         await asyncio.sleep(0.01)  # all three are back at work: past their tenant's share
         more_uploads = await spawn(request(gate, "uploads", served))
         other = await spawn(request(gate, "other", served))
-        await asyncio.wait_for(asyncio.gather(*other), 0.1)
+        await asyncio.wait_for(asyncio.gather(*other), 0.5)
         newcomer_waited = not more_uploads[0].done()
         recorded.set()
         await asyncio.gather(*uploads, *more_uploads)
