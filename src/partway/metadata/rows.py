@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, CursorResult, Row
+from sqlalchemy.engine import Connection, Row
 
 from ..domain.errors import NameTaken
 from ..domain.models import (
@@ -110,14 +109,10 @@ def ranges_of(
     found: dict[str, list[ByteRange]] = {sid: [] for sid in session_ids}
     if session_ids:
         # A list of ids expands the one bound parameter (built once: see metadata/sessions.py).
-        rows: Sequence[Row[Any]] | CursorResult[Any]
-        if bounded:
-            # At most INLINE_ROWS + 1, read whole: no cursor left open if it raises.
-            rows = c.execute(_FEW_RANGES_OF, {"sids": session_ids}).all()
-            if len(rows) > INLINE_ROWS:
-                raise TooManyRows()
-        else:
-            rows = c.execute(_RANGES_OF, {"sids": session_ids})
+        query = _FEW_RANGES_OF if bounded else _RANGES_OF
+        rows = c.execute(query, {"sids": session_ids}).all()  # whole: no cursor left open
+        if bounded and len(rows) > INLINE_ROWS:
+            raise TooManyRows()
         for r in rows:
             found[r.session_id].append(range_of(r))
     return {sid: tuple(held) for sid, held in found.items()}
